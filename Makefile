@@ -1,0 +1,52 @@
+# Developer entry points. `make demo` and `make test` each do all their own set-up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+FLOOR_VENV ?= .venv-airflow30
+AIRFLOW_NEWEST ?= apache-airflow>=3.3,<3.4
+AIRFLOW_FLOOR ?= apache-airflow>=3.0,<3.1
+PYTEST_ARGS ?=
+
+UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+
+.PHONY: demo test test-floor lint bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+# $(1): venv folder, $(2): Airflow requirement
+define make_venv
+	test -x $(1)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(1)
+	$(UV) pip install --quiet --python $(1)/bin/python -e ".[test,dev]" "$(2)"
+endef
+
+$(VENV)/.installed: pyproject.toml | $(UV)
+	$(call make_venv,$(VENV),$(AIRFLOW_NEWEST))
+	touch $@
+
+$(FLOOR_VENV)/.installed: pyproject.toml | $(UV)
+	$(call make_venv,$(FLOOR_VENV),$(AIRFLOW_FLOOR))
+	touch $@
+
+## The main job on the embedded default: local emulator + SQLite Airflow, every example DAG end to end.
+demo: $(VENV)/.installed
+	$(VENV)/bin/python -m airflow_provider_rtk.demo
+
+## Every test on the newest Airflow 3.3.
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## The unit tests on the lowest supported Airflow (3.0.x), so the declared floor is true.
+test-floor: $(FLOOR_VENV)/.installed
+	$(FLOOR_VENV)/bin/python -m pytest -m "not dag" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check airflow_provider_rtk dags tests benchmarks
+	$(VENV)/bin/ruff format --check airflow_provider_rtk dags tests benchmarks
+	$(VENV)/bin/mypy airflow_provider_rtk
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(FLOOR_VENV) .tools .demo build *.egg-info

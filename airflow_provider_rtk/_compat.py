@@ -1,0 +1,42 @@
+"""Imports that moved between Airflow 3.0 and 3.3, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+try:  # Airflow 3.1+
+    from airflow.sdk import BaseHook
+except ImportError:  # Airflow 3.0
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+
+try:  # Airflow 3.1+
+    from airflow.sdk import conf
+except ImportError:  # Airflow 3.0
+    from airflow.configuration import conf  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+
+    ResumableJobMixin = BaseOperator
+else:
+    try:  # Airflow 3.3+: the recording id survives a worker crash in the task state store
+        from airflow.sdk import ResumableJobMixin
+    except ImportError:
+
+        class ResumableJobMixin:
+            """Airflow < 3.3 has no task state store: submit, wait, return (reconciling does the rest)."""
+
+            external_id_key = "remote_job_id"
+
+            def execute_resumable(self, context: Any) -> Any:
+                external_id = self.submit_job(context)
+                self.poll_until_complete(external_id, context)
+                return self.get_job_result(external_id, context)
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``: deferrable by default only where the deployment says so."""
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+__all__ = ["BaseHook", "ResumableJobMixin", "conf", "default_deferrable"]

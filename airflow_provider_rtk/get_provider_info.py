@@ -1,0 +1,56 @@
+"""Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``).
+
+Kept free of heavy imports: Airflow calls it in every process that discovers providers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONNECTION_TYPE = "realtimekit"
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+
+#: Extra fields of the connection form (Airflow 3.2+ reads these; the hook derives 3.0/3.1 widgets).
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "account_id": {
+        "label": "Account ID",
+        "description": "Cloudflare account id (required).",
+        "schema": {"type": "string", "minLength": 1},
+    },
+    "app_id": {
+        "label": "App ID",
+        "description": "RealtimeKit app id (required).",
+        "schema": {"type": "string", "minLength": 1},
+    },
+}
+
+#: Standard form fields: which are hidden, how the used ones are labelled.
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login"],
+    "relabeling": {"password": "API token", "host": "Base URL (optional)"},
+    "placeholders": {
+        "host": DEFAULT_BASE_URL,
+        "password": "Cloudflare API token with the Realtime Admin permission",
+        "account_id": "023e105f4ecef8ad9ca31a8372d0c353",
+        "app_id": "RealtimeKit app id",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-rtk",
+        "name": "Cloudflare RealtimeKit",
+        "description": "Start, follow and control Cloudflare RealtimeKit track recordings from Airflow.",
+        "versions": ["0.1.0"],
+        "connection-types": [
+            {
+                "connection-type": CONNECTION_TYPE,
+                "hook-class-name": "airflow_provider_rtk.hooks.realtimekit.RealtimeKitHook",
+                "hook-name": "Cloudflare RealtimeKit",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+        "extra-links": ["airflow_provider_rtk.links.RealtimeKitRecordingLink"],
+    }

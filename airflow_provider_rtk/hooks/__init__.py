@@ -1,0 +1,1 @@
+"""Hooks: the RealtimeKit connection and HTTP client (``airflow_provider_rtk.hooks.realtimekit``)."""

@@ -1,0 +1,440 @@
+"""Pydantic models of the RealtimeKit track-recording API: request bodies (both generations) and answers.
+
+Requests are strict (unknown fields are rejected, every rule of the API is checked, errors name the full
+field path); answers are lenient (unknown fields are kept, so a newer service does not break a parse).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializationInfo,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+
+#: Ids travel in URL paths, so they are held to characters that need no quoting (UUIDs, room names).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+#: ``file_name_prefix`` as the API documents it.
+FILE_NAME_PREFIX_PATTERN = r"^[-\w\s]+$"
+#: The service stops any recording after 24 hours; a longer ``max_seconds`` is a mistake.
+MAX_RECORDING_SECONDS = 86_400
+MAX_USER_IDS = 100
+#: Fields of ``storage_config`` that are secrets: write-only on the API, masked everywhere here.
+SECRET_STORAGE_FIELDS: tuple[str, ...] = ("access_key", "secret", "password", "private_key")
+
+
+def _reject_bool(value: Any) -> Any:
+    """``True`` is not a number of seconds or a port, though Python says it is an int."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    return value
+
+
+ResourceId = Annotated[str, Field(min_length=1, max_length=256, pattern=ID_PATTERN)]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+Integer = Annotated[int, BeforeValidator(_reject_bool)]
+
+
+class RecordingStatus(str, Enum):
+    """Status of a recording. ``UPLOADED`` and ``ERRORED`` are terminal."""
+
+    INVOKED = "INVOKED"
+    RECORDING = "RECORDING"
+    PAUSED = "PAUSED"
+    UPLOADING = "UPLOADING"
+    UPLOADED = "UPLOADED"
+    ERRORED = "ERRORED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Nothing will change any more."""
+        return self in (RecordingStatus.UPLOADED, RecordingStatus.ERRORED)
+
+    @property
+    def is_capturing(self) -> bool:
+        """Still taking media in: such a recording must be stopped by someone."""
+        return self in (RecordingStatus.INVOKED, RecordingStatus.RECORDING, RecordingStatus.PAUSED)
+
+    @classmethod
+    def parse_many(cls, value: str | Iterable[str | RecordingStatus]) -> list[RecordingStatus]:
+        """``"RECORDING,paused"`` or ``["UPLOADED"]`` as statuses; the error names what is unknown."""
+        items = value.split(",") if isinstance(value, str) else list(value)
+        try:
+            return [item if isinstance(item, cls) else cls(item.strip().upper()) for item in items]
+        except ValueError as error:
+            raise ValueError(f"{error}; known statuses: {', '.join(s.value for s in cls)}") from None
+
+
+class StorageType(str, Enum):
+    AWS = "aws"
+    AZURE = "azure"
+    DIGITALOCEAN = "digitalocean"
+    GCS = "gcs"
+    SFTP = "sftp"
+
+
+class SftpAuthMethod(str, Enum):
+    KEY = "KEY"
+    PASSWORD = "PASSWORD"
+
+
+class OutputType(str, Enum):
+    REALTIMEKIT_BUCKET = "REALTIMEKIT_BUCKET"
+    STORAGE_CONFIG = "STORAGE_CONFIG"
+
+
+class RecordingAction(str, Enum):
+    STOP = "stop"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+def _rule_error(field: str, message: str) -> PydanticCustomError:
+    """An error from a cross-field rule, pointing at ``field`` below the model that raised it."""
+    return PydanticCustomError("realtimekit_rule", message, {"field": field})
+
+
+class _RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, use_enum_values=False)
+
+    def to_api_body(self) -> dict[str, Any]:
+        """The JSON body to send: only the fields that were set, secrets revealed."""
+        return self.model_dump(
+            mode="json", exclude_unset=True, exclude_none=True, context={"reveal_secrets": True}
+        )
+
+
+class StorageConfig(_RequestModel):
+    """Where a legacy-generation output uploads files. Secrets are write-only and never shown."""
+
+    type: StorageType
+    bucket: NonEmptyStr | None = None
+    region: NonEmptyStr | None = None
+    path: str | None = None
+    host: NonEmptyStr | None = None
+    port: Annotated[Integer, Field(ge=1, le=65_535)] | None = None
+    username: NonEmptyStr | None = None
+    auth_method: SftpAuthMethod | None = None
+    access_key: SecretStr | None = None
+    secret: SecretStr | None = None
+    password: SecretStr | None = None
+    private_key: SecretStr | None = None
+
+    @field_serializer(*SECRET_STORAGE_FIELDS, when_used="unless-none")
+    def _dump_secret(self, value: SecretStr, info: SerializationInfo) -> str:
+        if info.context and info.context.get("reveal_secrets"):
+            return value.get_secret_value()
+        return "***"
+
+    @model_validator(mode="after")
+    def _check_storage_rules(self) -> StorageConfig:
+        if self.type is StorageType.SFTP:
+            for required in ("host", "username"):
+                if getattr(self, required) is None:
+                    raise _rule_error(required, f"sftp storage needs a {required}")
+            if self.auth_method is SftpAuthMethod.KEY and self.private_key is None:
+                raise _rule_error("private_key", "auth_method KEY needs a private_key")
+            if self.auth_method is SftpAuthMethod.PASSWORD and self.password is None:
+                raise _rule_error("password", "auth_method PASSWORD needs a password")
+        elif self.auth_method is not None:
+            raise _rule_error("auth_method", f"only sftp storage takes an auth_method, not {self.type.value}")
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every secret this config holds, for the secret masker."""
+        return [
+            value.get_secret_value()
+            for value in (getattr(self, name) for name in SECRET_STORAGE_FIELDS)
+            if value is not None and value.get_secret_value()
+        ]
+
+
+class TrackOutput(_RequestModel):
+    """Legacy generation: one destination of a layer (RealtimeKit's bucket or your own storage)."""
+
+    type: OutputType = OutputType.REALTIMEKIT_BUCKET
+    storage_config: StorageConfig | None = None
+
+    @model_validator(mode="after")
+    def _check_output_rules(self) -> TrackOutput:
+        if self.type is OutputType.STORAGE_CONFIG and self.storage_config is None:
+            raise _rule_error("storage_config", "a STORAGE_CONFIG output needs a storage_config")
+        if self.type is OutputType.REALTIMEKIT_BUCKET and self.storage_config is not None:
+            raise _rule_error("storage_config", "only a STORAGE_CONFIG output takes a storage_config")
+        return self
+
+
+class TrackLayer(_RequestModel):
+    """One layer of a track recording: a file name prefix, and per generation media kind or outputs."""
+
+    file_name_prefix: Annotated[str, Field(pattern=FILE_NAME_PREFIX_PATTERN, max_length=256)] | None = None
+    media_kind: Literal["audio"] | None = None
+    outputs: Annotated[list[TrackOutput], Field(min_length=1)] | None = None
+
+
+LayerName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[-\w]+$")]
+UserId = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class TrackRecordingRequest(_RequestModel):
+    """Body of ``POST /recordings/track``.
+
+    Two generations exist. *Current*: ``layers.*.file_name_prefix`` / ``media_kind`` and ``user_ids``;
+    the service answers with the recording. *Legacy*: ``layers.*.outputs[]`` with ``storage_config``
+    and ``max_seconds``; the service answers 200 with no body. The two cannot be mixed.
+    """
+
+    meeting_id: ResourceId
+    layers: dict[LayerName, TrackLayer] | None = None
+    max_seconds: Annotated[Integer, Field(gt=0, le=MAX_RECORDING_SECONDS)] | None = None
+    user_ids: Annotated[list[UserId], Field(min_length=1, max_length=MAX_USER_IDS)] | None = None
+
+    @model_validator(mode="after")
+    def _check_generation(self) -> TrackRecordingRequest:
+        legacy = self._fields_of_generation("legacy")
+        current = self._fields_of_generation("current")
+        if legacy and current:
+            raise _rule_error(
+                current[0],
+                f"{current[0]} belongs to the current API and cannot be combined with the legacy "
+                f"{legacy[0]}; use one generation of the body",
+            )
+        if self.max_seconds is not None and not self.layers:
+            raise _rule_error("layers", "the legacy body (with max_seconds) needs layers")
+        return self
+
+    def _fields_of_generation(self, generation: Literal["legacy", "current"]) -> list[str]:
+        top = "max_seconds" if generation == "legacy" else "user_ids"
+        layer_field = "outputs" if generation == "legacy" else "media_kind"
+        found = [top] if getattr(self, top) is not None else []
+        for name, layer in (self.layers or {}).items():
+            if getattr(layer, layer_field) is not None:
+                found.append(f"layers.{name}.{layer_field}")
+        return found
+
+    @property
+    def generation(self) -> Literal["legacy", "current"]:
+        """Which generation of the API body this is (a bare ``meeting_id`` counts as current)."""
+        return "legacy" if self._fields_of_generation("legacy") else "current"
+
+    def storage_configs(self) -> list[StorageConfig]:
+        return [
+            output.storage_config
+            for layer in (self.layers or {}).values()
+            for output in layer.outputs or []
+            if output.storage_config is not None
+        ]
+
+    def secret_values(self) -> list[str]:
+        """Every secret in the body (storage credentials), for the secret masker."""
+        return [secret for config in self.storage_configs() for secret in config.secret_values()]
+
+
+# --------------------------------------------------------------------------------------------------
+# Turning user input into a validated request, with errors that name the field.
+
+
+def format_location(location: Iterable[int | str]) -> str:
+    """``("layers", "default", "outputs", 0, "host")`` -> ``layers.default.outputs[0].host``."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(body)"
+
+
+def field_errors(error: ValidationError, prefix: Iterable[int | str] = ()) -> list[FieldError]:
+    """The errors of a pydantic ``ValidationError`` as field paths and messages (no input values)."""
+    result = []
+    for item in error.errors(include_input=False, include_url=False):
+        location: list[int | str] = [*prefix, *item["loc"]]
+        extra_field = (item.get("ctx") or {}).get("field")
+        if extra_field:
+            location.append(extra_field)
+        result.append(FieldError(format_location(location), item["msg"]))
+    return result
+
+
+def _unset(value: Any) -> bool:
+    """A value that means "not given": ``None``, or what a template renders for nothing."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+
+
+def _decode_json(field: str, value: Any) -> Any:
+    """A template renders to text: accept JSON text wherever a structure is expected."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise RealtimeKitPayloadError(
+            [FieldError(field, f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})")]
+        ) from None
+
+
+def _plain(value: Any) -> Any:
+    """Model instances inside user input stay as they are; containers are walked."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def build_track_request(
+    meeting_id: Any,
+    layers: Any = None,
+    max_seconds: Any = None,
+    user_ids: Any = None,
+) -> TrackRecordingRequest:
+    """Validate operator input into a request body, or raise :class:`RealtimeKitPayloadError`.
+
+    ``layers`` may be a mapping (of dicts or :class:`TrackLayer`), JSON text, or ``None``;
+    ``user_ids`` a list or JSON text; ``max_seconds`` an int or numeric text.
+    """
+    body: dict[str, Any] = {"meeting_id": meeting_id.strip() if isinstance(meeting_id, str) else meeting_id}
+    if not _unset(layers):
+        body["layers"] = _plain(_decode_json("layers", layers))
+    if not _unset(max_seconds):
+        body["max_seconds"] = max_seconds.strip() if isinstance(max_seconds, str) else max_seconds
+    if not _unset(user_ids):
+        body["user_ids"] = _decode_json("user_ids", user_ids)
+    return parse_track_request(body)
+
+
+def parse_track_request(body: Any) -> TrackRecordingRequest:
+    """Validate a raw body (as the service receives it) or raise :class:`RealtimeKitPayloadError`."""
+    if isinstance(body, TrackRecordingRequest):
+        return body
+    try:
+        return TrackRecordingRequest.model_validate(body)
+    except ValidationError as error:
+        raise RealtimeKitPayloadError(field_errors(error)) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Answers of the service.
+
+
+class _ResponseModel(BaseModel):
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
+
+
+class Caller(_ResponseModel):
+    name: str | None = None
+    type: str | None = None
+    user_Id: str | None = None
+
+
+class StartReason(_ResponseModel):
+    reason: str | None = None
+    caller: Caller | None = None
+
+
+class StopReason(_ResponseModel):
+    reason: str | None = None
+    caller: Caller | None = None
+
+
+class TrackFileLink(_ResponseModel):
+    download_url: str | None = None
+
+
+class TrackLayerDownloads(_ResponseModel):
+    """One entry of the list form of ``download_url`` that track recordings return."""
+
+    layer_name: str | None = None
+    download_urls: dict[str, TrackFileLink] = Field(default_factory=dict)
+
+
+class Recording(_ResponseModel):
+    """A recording as the service reports it."""
+
+    id: str
+    status: RecordingStatus
+    meeting_id: str | None = None
+    session_id: str | None = None
+    invoked_time: datetime | None = None
+    started_time: datetime | None = None
+    stopped_time: datetime | None = None
+    output_file_name: str | None = None
+    recording_duration: int | None = None
+    file_size: float | None = None
+    download_url: str | list[TrackLayerDownloads] | None = None
+    download_url_expiry: datetime | None = None
+    audio_download_url: str | None = None
+    start_reason: StartReason | None = None
+    stop_reason: StopReason | None = None
+    storage_config: dict[str, Any] | None = None
+
+    @property
+    def download_links(self) -> dict[str, str]:
+        """File name -> URL, from either form of ``download_url``."""
+        if isinstance(self.download_url, str):
+            return {self.output_file_name or "recording": self.download_url}
+        links: dict[str, str] = {}
+        for layer in self.download_url or []:
+            for file_name, link in layer.download_urls.items():
+                if link.download_url:
+                    links[file_name] = link.download_url
+        return links
+
+    def to_xcom(self) -> dict[str, Any]:
+        """A JSON-ready dict for XCom: storage secrets (if the service ever echoed them) left out."""
+        data = self.model_dump(mode="json")
+        if isinstance(data.get("storage_config"), dict):
+            data["storage_config"] = {
+                key: value
+                for key, value in data["storage_config"].items()
+                if key not in SECRET_STORAGE_FIELDS
+            }
+        return data
+
+
+class Paging(_ResponseModel):
+    total_count: int = 0
+    start_offset: int = 0
+    end_offset: int = 0
+
+
+class RecordingPage(_ResponseModel):
+    recordings: list[Recording]
+    paging: Paging
+
+
+class ActiveSession(_ResponseModel):
+    """The live session of a meeting."""
+
+    id: str
+    associated_id: str | None = None
+    status: str | None = None
+    live_participants: int | None = None
+    meeting_display_name: str | None = None
+    started_at: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == "LIVE"
+
+
+class Meeting(_ResponseModel):
+    id: str
+    title: str | None = None
+    status: str | None = None
+    record_on_start: bool | None = None
+    created_at: datetime | None = None

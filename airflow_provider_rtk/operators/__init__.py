@@ -1,0 +1,1 @@
+"""Operators: start a track recording, and stop/pause/resume one (``.recording``)."""

@@ -1,0 +1,439 @@
+"""Operators that start and control RealtimeKit track recordings."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from enum import Enum
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.exceptions import AirflowFailException, AirflowTaskTimeout
+from airflow.sdk import BaseOperator
+
+from airflow_provider_rtk._compat import ResumableJobMixin, default_deferrable
+from airflow_provider_rtk.links import RealtimeKitRecordingLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+    from airflow_provider_rtk.models import Recording, TrackRecordingRequest
+
+#: Cloudflare's orange, so RealtimeKit tasks stand out in the grid and graph views.
+UI_COLOR = "#f6821f"
+MASK = "***"
+
+
+class IfActive(str, Enum):
+    """What to do when the meeting already has an active recording this task did not start."""
+
+    ATTACH = "attach"  #: follow that recording as if this task had started it (never stop it)
+    FAIL = "fail"  #: fail the task, naming the recording
+    STOP_AND_START = "stop_and_start"  #: stop it, then start a new one
+
+
+class RealtimeKitRecordingTimeoutError(AirflowFailException):
+    """The recording did not finish within ``timeout``; it was stopped. Not retried: a retry would
+    start a new recording of a meeting the timeout said to give up on."""
+
+
+def _seconds(value: float | timedelta | None) -> float | None:
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
+def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
+    """A copy of ``layers`` with every storage secret replaced by ``***``, and the secrets found.
+
+    Works on anything a user may pass (dicts, JSON text, model instances) without validating it, so
+    that even invalid input never shows a secret in the rendered-template view.
+    """
+    from airflow_provider_rtk.models import SECRET_STORAGE_FIELDS, TrackLayer
+
+    found: list[str] = []
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, TrackLayer):
+            value = value.to_api_body()
+        if isinstance(value, Mapping):
+            masked = {}
+            for key, item in value.items():
+                if key in SECRET_STORAGE_FIELDS and isinstance(item, str) and item:
+                    found.append(item)
+                    masked[key] = MASK
+                else:
+                    masked[key] = walk(item)
+            return masked
+        if isinstance(value, list | tuple):
+            return [walk(item) for item in value]
+        return value
+
+    if isinstance(layers, str):
+        try:
+            decoded = json.loads(layers)
+        except ValueError:
+            return layers, found
+        return json.dumps(walk(decoded)), found
+    return walk(layers), found
+
+
+class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
+    """Start a RealtimeKit track recording of a meeting, optionally waiting until it is uploaded.
+
+    The body is validated before any request; an invalid field fails the task with its full path
+    (``layers.default.outputs[0].storage_config.host``). The start is never duplicated: before
+    starting, and on every retry, the meeting's active recording is checked (see ``if_active``); a
+    start whose answer was lost is resolved by asking the service. The XCom return value is the
+    recording (storage secrets left out); ``recording_id`` and ``recording_url`` are pushed as well.
+
+    :param meeting_id: meeting to record (templated).
+    :param layers: track layers (templated): a dict of layer name to layer, JSON text, or
+        :class:`~airflow_provider_rtk.models.TrackLayer` instances. Current API:
+        ``{"default": {"file_name_prefix": "standup", "media_kind": "audio"}}``; legacy API:
+        ``{"default": {"file_name_prefix": "standup", "outputs": [{"type": "STORAGE_CONFIG",
+        "storage_config": {...}}]}}``.
+    :param max_seconds: legacy API only: stop the recording after this many seconds (1 to 86400;
+        templated).
+    :param user_ids: current API only (beta): record only these participants, 1 to 100 ids (templated).
+    :param realtimekit_conn_id: the ``realtimekit`` connection to use.
+    :param if_active: when the meeting already has an active recording that this task did not start:
+        ``"attach"`` (default: follow it, and never stop it), ``"fail"``, or ``"stop_and_start"``.
+        One that an earlier try of this task started is always attached to.
+    :param wait_for_completion: wait until the recording is ``UPLOADED`` (fail if ``ERRORED``).
+    :param poll_interval: seconds between status checks while waiting.
+    :param timeout: give up waiting after this long (seconds or timedelta): the recording is stopped
+        and the task fails without retrying. ``None`` waits for as long as the recording runs.
+    :param deferrable: wait in the triggerer instead of a worker slot (default from
+        ``[operators] default_deferrable``).
+    :param stop_on_kill: stop the recording this task started when the task is killed or times out.
+    """
+
+    template_fields: Sequence[str] = ("meeting_id", "layers", "max_seconds", "user_ids")
+    template_fields_renderers = {"layers": "json", "user_ids": "json"}
+    ui_color = UI_COLOR
+    ui_fgcolor = "#ffffff"
+    operator_extra_links = (RealtimeKitRecordingLink(),)
+    external_id_key = "realtimekit_recording_id"
+
+    def __init__(
+        self,
+        *,
+        meeting_id: str,
+        layers: Any = None,
+        max_seconds: int | str | None = None,
+        user_ids: list[str] | str | None = None,
+        realtimekit_conn_id: str = "realtimekit_default",
+        if_active: IfActive | str = IfActive.ATTACH,
+        wait_for_completion: bool = False,
+        poll_interval: float = 10.0,
+        timeout: float | timedelta | None = None,
+        deferrable: bool = default_deferrable(),
+        stop_on_kill: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.meeting_id = meeting_id
+        self.layers = layers
+        self.max_seconds = max_seconds
+        self.user_ids = user_ids
+        self.realtimekit_conn_id = realtimekit_conn_id
+        try:
+            self.if_active = IfActive(if_active)
+        except ValueError:
+            choices = ", ".join(repr(choice.value) for choice in IfActive)
+            raise ValueError(f"if_active must be one of {choices}, not {if_active!r}") from None
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive, not {poll_interval!r}")
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = poll_interval
+        self.timeout = _seconds(timeout)
+        self.deferrable = deferrable
+        self.stop_on_kill = stop_on_kill
+        self._layers_with_secrets: Any = None
+        self._recording_id: str | None = None
+        self._owns_recording = False
+        self._final_recording: Recording | None = None
+
+    # ------------------------------------------------------------------------------ templating
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render, then keep storage secrets out of the rendered-template view (and every log)."""
+        super().render_template_fields(context, jinja_env)
+        self._hide_layer_secrets()
+
+    def _hide_layer_secrets(self) -> None:
+        from airflow.sdk.log import mask_secret
+
+        masked, secrets = mask_layer_secrets(self.layers)
+        if secrets:
+            self._layers_with_secrets = self.layers
+            self.layers = masked
+            for secret in secrets:
+                mask_secret(secret)
+
+    def build_request(self) -> TrackRecordingRequest:
+        """The validated request body; raises before any request with the bad field's path."""
+        from airflow_provider_rtk.models import build_track_request
+
+        layers = self._layers_with_secrets if self._layers_with_secrets is not None else self.layers
+        return build_track_request(self.meeting_id, layers, self.max_seconds, self.user_ids)
+
+    # ------------------------------------------------------------------------------ execution
+
+    @cached_property
+    def hook(self) -> RealtimeKitHook:
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+
+        return RealtimeKitHook(self.realtimekit_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._hide_layer_secrets()
+        self._request = self.build_request()
+        try:
+            return self.execute_resumable(context)  # type: ignore[no-any-return]
+        finally:
+            self.hook.close()
+
+    def submit_job(self, context: Context) -> str:
+        """Reconcile with the service, then start (or attach to) the recording. Returns its id."""
+        meeting_id = self._request.meeting_id
+        active = self.hook.get_active_recording(meeting_id)
+        recording = self._resolve_active(active, context) if active is not None else None
+        if recording is None:
+            recording = self.hook.start_track_recording(self._request)
+            self._owns_recording = True
+            self.log.info(
+                "Started %s-API track recording %s of meeting %s (status %s)",
+                self._request.generation,
+                recording.id,
+                meeting_id,
+                recording.status.value,
+            )
+        self._publish(context, recording)
+        return recording.id
+
+    def _resolve_active(self, active: Recording, context: Context) -> Recording | None:
+        """Apply ``if_active`` to a recording found running; ``None`` means: start a new one."""
+        if self._started_by_earlier_try(active, context):
+            self.log.warning("Attaching to recording %s, started by an earlier try of this task", active.id)
+            self._owns_recording = True
+            return active
+        if self.if_active is IfActive.ATTACH:
+            self.log.warning(
+                "Meeting %s already has active recording %s (not started by this task); attaching "
+                "to it and will not stop it",
+                active.meeting_id or self._request.meeting_id,
+                active.id,
+            )
+            return active
+        if self.if_active is IfActive.FAIL:
+            raise AirflowFailException(
+                f"Meeting {self._request.meeting_id} already has active recording {active.id} "
+                f"(status {active.status.value}); if_active='fail'"
+            )
+        self.log.warning("Stopping active recording %s before starting a new one (if_active)", active.id)
+        self.hook.stop_recording(active.id)
+        return None
+
+    def _started_by_earlier_try(self, active: Recording, context: Context) -> bool:
+        """On a retry, an active recording invoked since this DAG run started is taken as this task's
+        own (a start whose answer was lost, or a try that died): attaching is what prevents a duplicate.
+        """
+        ti = context.get("ti")
+        dag_run = context.get("dag_run")
+        if ti is None or getattr(ti, "try_number", 1) <= 1:
+            return False
+        run_start = getattr(dag_run, "start_date", None)
+        invoked = active.invoked_time
+        return invoked is not None and run_start is not None and invoked >= run_start
+
+    def _publish(self, context: Context, recording: Recording) -> None:
+        from airflow_provider_rtk.links import recording_url
+
+        self._recording_id = recording.id
+        settings = self.hook.settings
+        ti = context["ti"]
+        ti.xcom_push(key="recording_id", value=recording.id)
+        ti.xcom_push(
+            key="recording_url",
+            value=recording_url(settings.base_url, settings.account_id, settings.app_id, recording.id),
+        )
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        return self.hook.get_recording(str(external_id)).status.value
+
+    def is_job_active(self, status: str) -> bool:
+        from airflow_provider_rtk.models import RecordingStatus
+
+        return not RecordingStatus(status).is_terminal
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status == "UPLOADED" or (not self.wait_for_completion and status != "ERRORED")
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> None:
+        """Wait for UPLOADED when asked to: here (poke) or in the triggerer (deferrable)."""
+        recording_id = str(external_id)
+        self._recording_id = recording_id
+        if not self.wait_for_completion:
+            return
+        if self.deferrable:
+            self._defer(recording_id)
+        try:
+            self._final_recording = self._wait_here(recording_id)
+        except AirflowTaskTimeout:
+            self._stop_owned_recording("the task's execution_timeout ran out")
+            raise
+
+    def _defer(self, recording_id: str) -> None:
+        from airflow_provider_rtk.triggers import RealtimeKitRecordingTrigger
+
+        end_time = time.time() + self.timeout if self.timeout is not None else None
+        self.defer(
+            trigger=RealtimeKitRecordingTrigger(
+                recording_id=recording_id,
+                realtimekit_conn_id=self.realtimekit_conn_id,
+                target_status="UPLOADED",
+                poll_interval=self.poll_interval,
+                end_time=end_time,
+                stop_on_kill=self.stop_on_kill and self._owns_recording,
+            ),
+            method_name="execute_complete",
+            kwargs={"owns_recording": self._owns_recording},
+        )
+
+    def _wait_here(self, recording_id: str) -> Recording:
+        from airflow_provider_rtk.models import RecordingStatus
+
+        deadline = time.monotonic() + self.timeout if self.timeout is not None else None
+        last_status = None
+        while True:
+            recording = self.hook.get_recording(recording_id)
+            if recording.status is not last_status:
+                self.log.info("Recording %s is %s", recording_id, recording.status.value)
+                last_status = recording.status
+            if recording.status is RecordingStatus.UPLOADED:
+                return recording
+            if recording.status is RecordingStatus.ERRORED:
+                raise self._errored(recording)
+            if deadline is not None and time.monotonic() >= deadline:
+                self._fail_on_timeout(recording_id)
+            time.sleep(self.poll_interval)
+
+    def _errored(self, recording: Recording) -> Exception:
+        from airflow_provider_rtk.exceptions import RealtimeKitRecordingFailedError
+
+        reason = recording.stop_reason.reason if recording.stop_reason else None
+        return RealtimeKitRecordingFailedError(
+            f"Recording {recording.id} ended in ERRORED (stop reason: {reason or 'unknown'})"
+        )
+
+    def _fail_on_timeout(self, recording_id: str) -> None:
+        stopped = self._stop_owned_recording(f"it did not finish within {self.timeout:g}s")
+        raise RealtimeKitRecordingTimeoutError(
+            f"Recording {recording_id} did not reach UPLOADED within {self.timeout:g}s; "
+            + ("it was stopped" if stopped else "it was left running (this task did not start it)")
+        )
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any], owns_recording: bool = False
+    ) -> dict[str, Any]:
+        """Resume after the trigger: success returns the recording; error and timeout fail the task."""
+        from airflow_provider_rtk.models import Recording
+        from airflow_provider_rtk.triggers import RecordingEvent
+
+        parsed = RecordingEvent.model_validate(event)
+        self._recording_id = parsed.recording_id
+        self._owns_recording = owns_recording
+        try:
+            if parsed.status == "timeout":
+                self._fail_on_timeout(parsed.recording_id)
+            if parsed.status == "error":
+                if parsed.recording is not None:
+                    raise self._errored(Recording.model_validate(parsed.recording))
+                raise AirflowFailException(f"Recording {parsed.recording_id}: {parsed.message}")
+            recording = Recording.model_validate(parsed.recording)
+            self.log.info("Recording %s is %s", recording.id, recording.status.value)
+            return recording.to_xcom()
+        finally:
+            self.hook.close()
+
+    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
+        recording = self._final_recording or self.hook.get_recording(str(external_id))
+        return recording.to_xcom()
+
+    # ------------------------------------------------------------------------------ stopping
+
+    def _stop_owned_recording(self, why: str) -> bool:
+        """Stop the recording this task started (never one it only attached to). Returns whether it did."""
+        if not (self._recording_id and self._owns_recording and self.stop_on_kill):
+            return False
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+
+        self.log.warning("Stopping recording %s because %s", self._recording_id, why)
+        try:
+            with RealtimeKitHook(self.realtimekit_conn_id) as hook:
+                hook.stop_recording(self._recording_id)
+        except Exception:
+            self.log.exception("Could not stop recording %s; stop it by hand", self._recording_id)
+            return False
+        return True
+
+    def on_kill(self) -> None:
+        """The task was killed: stop the recording it started, so nothing is left running unseen."""
+        self._stop_owned_recording("the task was killed")
+
+
+class RealtimeKitRecordingActionOperator(BaseOperator):
+    """Stop, pause or resume one recording.
+
+    Repeating an action that already took effect (stopping a stopped recording) succeeds.
+
+    :param recording_id: the recording (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='start_recording', key='recording_id') }}"``.
+    :param action: ``"stop"``, ``"pause"`` or ``"resume"``.
+    :param realtimekit_conn_id: the ``realtimekit`` connection to use.
+    """
+
+    template_fields: Sequence[str] = ("recording_id", "action")
+    ui_color = UI_COLOR
+    ui_fgcolor = "#ffffff"
+    operator_extra_links = (RealtimeKitRecordingLink(),)
+
+    def __init__(
+        self,
+        *,
+        recording_id: str,
+        action: str,
+        realtimekit_conn_id: str = "realtimekit_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.recording_id = recording_id
+        self.action = action
+        self.realtimekit_conn_id = realtimekit_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+        from airflow_provider_rtk.links import recording_url
+        from airflow_provider_rtk.models import RecordingAction
+
+        try:
+            action = RecordingAction(str(self.action).strip().lower())
+        except ValueError:
+            choices = ", ".join(a.value for a in RecordingAction)
+            raise RealtimeKitPayloadError(
+                [FieldError("action", f"must be one of {choices}, not {self.action!r}")], what="recording action"
+            ) from None
+        recording_id = str(self.recording_id or "").strip()
+        with RealtimeKitHook(self.realtimekit_conn_id) as hook:
+            recording = hook.recording_action(recording_id, action)
+            settings = hook.settings
+        self.log.info("Recording %s: %s -> %s", recording.id, action.value, recording.status.value)
+        context["ti"].xcom_push(
+            key="recording_url",
+            value=recording_url(settings.base_url, settings.account_id, settings.app_id, recording.id),
+        )
+        return recording.to_xcom()
