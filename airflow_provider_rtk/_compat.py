@@ -12,12 +12,25 @@ except ImportError:  # Airflow 3.0
 try:  # Airflow 3.1+
     from airflow.sdk import conf
 except ImportError:  # Airflow 3.0
-    from airflow.configuration import conf  # type: ignore[no-redef]
+    from airflow.configuration import conf  # type: ignore[no-redef,assignment]
+
+try:  # Airflow 3.1+
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowTaskTimeout,
+        TaskDeferred,
+    )
+except ImportError:  # Airflow 3.0
+    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
+        AirflowException,
+        AirflowFailException,
+        AirflowTaskTimeout,
+        TaskDeferred,
+    )
 
 if TYPE_CHECKING:
-    from airflow.sdk import BaseOperator
-
-    ResumableJobMixin = BaseOperator
+    from airflow.sdk import ResumableJobMixin
 else:
     try:  # Airflow 3.3+: the recording id survives a worker crash in the task state store
         from airflow.sdk import ResumableJobMixin
@@ -39,4 +52,13 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-__all__ = ["BaseHook", "ResumableJobMixin", "conf", "default_deferrable"]
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowTaskTimeout",
+    "BaseHook",
+    "ResumableJobMixin",
+    "TaskDeferred",
+    "conf",
+    "default_deferrable",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow.exceptions import AirflowException
+from airflow_provider_rtk._compat import AirflowException
 
 
 class RealtimeKitError(AirflowException):
@@ -56,7 +56,7 @@ class RealtimeKitAPIError(RealtimeKitError):
         operation: str = "",
         retry_after: float | None = None,
     ) -> None:
-        self.status_code = status_code
+        self.status_code = status_code  # type: ignore[assignment]  # HTTP status, not Airflow's
         self.code = code
         self.message = message
         self.operation = operation

@@ -272,12 +272,12 @@ def field_errors(error: ValidationError, prefix: Iterable[int | str] = ()) -> li
     return result
 
 
-def _unset(value: Any) -> bool:
+def is_unset(value: Any) -> bool:
     """A value that means "not given": ``None``, or what a template renders for nothing."""
     return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
 
 
-def _decode_json(field: str, value: Any) -> Any:
+def decode_json_field(field: str, value: Any) -> Any:
     """A template renders to text: accept JSON text wherever a structure is expected."""
     if not isinstance(value, str):
         return value
@@ -308,12 +308,12 @@ def build_track_request(
     ``user_ids`` a list or JSON text; ``max_seconds`` an int or numeric text.
     """
     body: dict[str, Any] = {"meeting_id": meeting_id.strip() if isinstance(meeting_id, str) else meeting_id}
-    if not _unset(layers):
-        body["layers"] = _plain(_decode_json("layers", layers))
-    if not _unset(max_seconds):
+    if not is_unset(layers):
+        body["layers"] = _plain(decode_json_field("layers", layers))
+    if not is_unset(max_seconds):
         body["max_seconds"] = max_seconds.strip() if isinstance(max_seconds, str) else max_seconds
-    if not _unset(user_ids):
-        body["user_ids"] = _decode_json("user_ids", user_ids)
+    if not is_unset(user_ids):
+        body["user_ids"] = decode_json_field("user_ids", user_ids)
     return parse_track_request(body)
 
 

@@ -10,10 +10,14 @@ from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowFailException, AirflowTaskTimeout
 from airflow.sdk import BaseOperator
 
-from airflow_provider_rtk._compat import ResumableJobMixin, default_deferrable
+from airflow_provider_rtk._compat import (
+    AirflowFailException,
+    AirflowTaskTimeout,
+    ResumableJobMixin,
+    default_deferrable,
+)
 from airflow_provider_rtk.links import RealtimeKitRecordingLink
 
 if TYPE_CHECKING:
@@ -175,9 +179,12 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     def build_request(self) -> TrackRecordingRequest:
         """The validated request body; raises before any request with the bad field's path."""
-        from airflow_provider_rtk.models import build_track_request
+        from airflow_provider_rtk.models import build_track_request, decode_json_field, is_unset
+        from airflow_provider_rtk.storage import resolve_storage_connections
 
         layers = self._layers_with_secrets if self._layers_with_secrets is not None else self.layers
+        if not is_unset(layers):
+            layers = resolve_storage_connections(decode_json_field("layers", layers))
         return build_track_request(self.meeting_id, layers, self.max_seconds, self.user_ids)
 
     # ------------------------------------------------------------------------------ execution
@@ -189,8 +196,12 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         return RealtimeKitHook(self.realtimekit_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.log import mask_secret
+
         self._hide_layer_secrets()
         self._request = self.build_request()
+        for secret in self._request.secret_values():
+            mask_secret(secret)
         try:
             return self.execute_resumable(context)  # type: ignore[no-any-return]
         finally:
@@ -425,7 +436,8 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
         except ValueError:
             choices = ", ".join(a.value for a in RecordingAction)
             raise RealtimeKitPayloadError(
-                [FieldError("action", f"must be one of {choices}, not {self.action!r}")], what="recording action"
+                [FieldError("action", f"must be one of {choices}, not {self.action!r}")],
+                what="recording action",
             ) from None
         recording_id = str(self.recording_id or "").strip()
         with RealtimeKitHook(self.realtimekit_conn_id) as hook:

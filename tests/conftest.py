@@ -1,0 +1,56 @@
+"""Test set-up: a private Airflow home (SQLite metadata DB, DAGs folder) made before Airflow is imported."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_DAGS = ROOT / "dags"
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+
+# Airflow reads its configuration when first imported: point it at a throw-away home first.
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="rtk-airflow-home-"))
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
+DAGS_FOLDER = AIRFLOW_HOME / "dags"
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+    }
+)
+for leftover in [name for name in os.environ if name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
+    del os.environ[leftover]
+
+
+def _fill_dags_folder() -> None:
+    """The example DAGs and the tests' own DAGs, where Airflow's DAG bundle finds them."""
+    DAGS_FOLDER.mkdir(parents=True, exist_ok=True)
+    for folder in (EXAMPLE_DAGS, TEST_DAGS):
+        for source in folder.glob("*.py"):
+            shutil.copy(source, DAGS_FOLDER / source.name)
+
+
+_fill_dags_folder()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated SQLite metadata database (once per test session)."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return AIRFLOW_HOME / "airflow.db"

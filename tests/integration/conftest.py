@@ -1,0 +1,122 @@
+"""DAG-level fixtures: a real emulator on loopback, the connection pointing at it, and a DAG runner."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_rtk.emulator import RealtimeKitEmulator
+from tests.conftest import DAGS_FOLDER
+
+pytestmark = pytest.mark.dag
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.nodeid.split("/"):
+            item.add_marker(pytest.mark.dag)
+
+
+@pytest.fixture
+def emulator(
+    airflow_db: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[RealtimeKitEmulator]:
+    """A fresh emulator with quick status changes, and ``realtimekit_default`` pointing at it.
+
+    Options for it come from indirect parametrization: ``@pytest.mark.parametrize("emulator",
+    [{"legacy_track": True}], indirect=True)``.
+    """
+    options = {"invoke_delay": 0.2, "upload_delay": 0.5, **getattr(request, "param", {})}
+    with RealtimeKitEmulator(**options) as running:
+        monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", running.airflow_connection_json())
+        yield running
+
+
+@pytest.fixture
+def live_meeting(emulator: RealtimeKitEmulator) -> str:
+    """A meeting with a live session."""
+    meeting_id: str = emulator.create_meeting("standup")["id"]
+    emulator.start_session(meeting_id)
+    return meeting_id
+
+
+@pytest.fixture
+def when() -> Iterator[Callable[..., None]]:
+    """``when(condition, action, after=0)``: while a DAG runs, do ``action`` once ``condition()`` holds
+    (then ``after`` seconds more). Watches for at most two minutes; stopped at the end of the test."""
+    stop = threading.Event()
+    watchers: list[threading.Thread] = []
+
+    def watch(condition: Callable[[], bool], action: Callable[[], Any], after: float = 0.0) -> None:
+        def run() -> None:
+            deadline = time.monotonic() + 120
+            while not stop.is_set() and time.monotonic() < deadline:
+                if condition():
+                    if not stop.wait(after):
+                        action()
+                    return
+                stop.wait(0.1)
+
+        thread = threading.Thread(target=run, daemon=True)
+        watchers.append(thread)
+        thread.start()
+
+    yield watch
+    stop.set()
+    for thread in watchers:
+        thread.join(timeout=5)
+
+
+def recording_of(emulator: RealtimeKitEmulator, meeting_id: str, status: str = "RECORDING") -> bool:
+    """Whether the meeting has a recording in ``status``."""
+    return any(r["meeting_id"] == meeting_id and r["status"] == status for r in emulator.recordings())
+
+
+@pytest.fixture
+def end_session_once_recording(
+    emulator: RealtimeKitEmulator, when: Callable[..., None]
+) -> Callable[[str], None]:
+    """Everyone leaves the meeting a second after its recording is running: the recording then ends."""
+
+    def arrange(meeting_id: str) -> None:
+        when(lambda: recording_of(emulator, meeting_id), lambda: emulator.end_session(meeting_id), after=1.0)
+
+    return arrange
+
+
+def load_dag(dag_id: str) -> Any:
+    """A DAG as Airflow's DAG bundle parses it."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0
+        from airflow.models.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags[dag_id]
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    """``task_id`` (with ``[map_index]`` for mapped tasks) -> state."""
+    states = {}
+    for ti in dag_run.get_task_instances():
+        key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+        states[key] = str(ti.state)
+    return states
+
+
+def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    query = XComModel.get_many(
+        run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key, map_indexes=map_index
+    )
+    with create_session() as session:
+        row = session.scalars(query).first() if not hasattr(query, "first") else query.first()
+        assert row is not None, f"no XCom {key!r} from {task_id}"
+        return XComModel.deserialize_value(row)

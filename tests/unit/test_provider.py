@@ -1,0 +1,60 @@
+"""The provider as Airflow sees it: discovered through its entry point, connection type and form."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+from airflow_provider_rtk.get_provider_info import CONN_FIELDS, get_provider_info
+from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+
+
+def test_entry_point_points_at_provider_info() -> None:
+    (entry,) = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_rtk")]
+    assert entry.load() is get_provider_info
+
+
+def test_provider_info_names_match_the_distribution() -> None:
+    info = get_provider_info()
+    assert info["package-name"] == "airflow-provider-rtk"
+    (conn_type,) = info["connection-types"]
+    assert conn_type["connection-type"] == RealtimeKitHook.conn_type == "realtimekit"
+    assert conn_type["hook-class-name"] == "airflow_provider_rtk.hooks.realtimekit.RealtimeKitHook"
+    assert set(conn_type["conn-fields"]) == {"account_id", "app_id"}
+    assert {"login", "schema", "port"} <= set(conn_type["ui-field-behaviour"]["hidden-fields"])
+
+
+def test_providers_manager_discovers_provider_and_hook() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-rtk" in manager.providers
+    hook_info = manager.hooks["realtimekit"]
+    assert hook_info is not None
+    assert hook_info.hook_class_name == "airflow_provider_rtk.hooks.realtimekit.RealtimeKitHook"
+    assert hook_info.connection_id_attribute_name == "realtimekit_conn_id"
+    behaviour = manager.field_behaviours["realtimekit"]
+    assert "login" in behaviour["hidden_fields"]
+    assert behaviour["relabeling"]["password"] == "API token"
+
+
+def test_hook_form_classmethods_match_provider_info() -> None:
+    behaviour = RealtimeKitHook.get_ui_field_behaviour()
+    assert behaviour["relabeling"] == get_provider_info()["connection-types"][0]["ui-field-behaviour"]["relabeling"]
+    assert set(RealtimeKitHook.get_connection_form_widgets()) in (set(), set(CONN_FIELDS))
+
+
+def _airflow_cli(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=os.environ.copy(), check=True
+    )
+    return result.stdout
+
+
+def test_airflow_cli_lists_provider_and_connection_type() -> None:
+    assert "airflow-provider-rtk" in _airflow_cli("providers", "list", "--output", "plain")
+    hooks = _airflow_cli("providers", "hooks", "--output", "plain")
+    assert "realtimekit" in hooks
+    assert "RealtimeKitHook" in hooks
