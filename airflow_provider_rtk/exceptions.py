@@ -72,6 +72,18 @@ class RealtimeKitAPIError(RealtimeKitError):
         return self.status_code is None or self.status_code == 429 or self.status_code >= 500
 
 
+class RealtimeKitStartOutcomeUnknownError(RealtimeKitAPIError):
+    """A start failed ambiguously and the service could not be asked whether it took effect.
+
+    Never retried by the hook (that could start a second recording); the operator's next try
+    reconciles with the meeting's active recording instead.
+    """
+
+    @property
+    def is_retryable(self) -> bool:
+        return False
+
+
 class RealtimeKitNotFoundError(RealtimeKitAPIError):
     """404: the meeting, recording, active recording or active session does not exist."""
 

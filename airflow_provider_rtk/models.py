@@ -255,6 +255,8 @@ def format_location(location: Iterable[int | str]) -> str:
     for part in location:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif part == "":
+            path += '.""' if path else '""'
         else:
             path += f".{part}" if path else str(part)
     return path or "(body)"

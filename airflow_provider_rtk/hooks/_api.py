@@ -23,7 +23,7 @@ from tenacity import (
 from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitNotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 USER_AGENT = "airflow-provider-rtk"
@@ -94,8 +94,16 @@ def _error_fields(payload: Any) -> tuple[int | str | None, str | None]:
     return None, None
 
 
-def api_error(response: httpx.Response, call: ApiCall) -> RealtimeKitAPIError:
-    """The error an unsuccessful answer stands for."""
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret replaced by ``***`` (a proxy may echo the Authorization header)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def api_error(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()) -> RealtimeKitAPIError:
+    """The error an unsuccessful answer stands for (with ``secrets`` blanked out of its message)."""
     try:
         payload = response.json()
     except ValueError:
@@ -106,7 +114,7 @@ def api_error(response: httpx.Response, call: ApiCall) -> RealtimeKitAPIError:
         message = text[:300] if text else response.reason_phrase or "no message"
     error_class = RealtimeKitNotFoundError if response.status_code == 404 else RealtimeKitAPIError
     return error_class(
-        message,
+        redact(message, secrets),
         status_code=response.status_code,
         code=code,
         operation=call.operation,
@@ -114,10 +122,10 @@ def api_error(response: httpx.Response, call: ApiCall) -> RealtimeKitAPIError:
     )
 
 
-def read_data(response: httpx.Response, call: ApiCall) -> Any:
+def read_data(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()) -> Any:
     """The ``data`` of a successful answer; ``None`` for an empty body (the legacy track start)."""
     if response.status_code >= 400:
-        raise api_error(response, call)
+        raise api_error(response, call, secrets)
     if not response.content.strip():
         return None
     try:
@@ -127,7 +135,7 @@ def read_data(response: httpx.Response, call: ApiCall) -> Any:
             "the answer is not JSON", status_code=response.status_code, operation=call.operation
         ) from None
     if isinstance(payload, dict) and payload.get("success") is False:
-        raise api_error(response, call)
+        raise api_error(response, call, secrets)
     if isinstance(payload, dict):
         if "data" in payload:
             return payload["data"]
@@ -136,9 +144,11 @@ def read_data(response: httpx.Response, call: ApiCall) -> Any:
     return payload
 
 
-def read_page(response: httpx.Response, call: ApiCall) -> tuple[Any, dict[str, Any]]:
+def read_page(
+    response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()
+) -> tuple[Any, dict[str, Any]]:
     """``data`` and ``paging`` of a list answer."""
-    data = read_data(response, call)
+    data = read_data(response, call, secrets)
     paging = response.json().get("paging") or {}
     return data, paging
 
@@ -171,11 +181,16 @@ class RetryPolicy:
         )
         object.__setattr__(self, "_backoff", backoff)
 
+    def should_retry(self, error: BaseException) -> bool:
+        """Retryable, and not asking for a longer wait than ``max_retry_after`` allows."""
+        retry_after = getattr(error, "retry_after", None)
+        return is_retryable(error) and (retry_after is None or retry_after <= self.max_retry_after)
+
     def wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
-            return float(min(retry_after, self.max_retry_after))
+            return float(retry_after)
         return float(self._backoff(state))
 
     def tenacity_kwargs(self) -> dict[str, Any]:
@@ -183,7 +198,7 @@ class RetryPolicy:
         return {
             "stop": stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_total_seconds),
             "wait": self.wait,
-            "retry": retry_if_exception(is_retryable),
+            "retry": retry_if_exception(self.should_retry),
             "reraise": True,
         }
 

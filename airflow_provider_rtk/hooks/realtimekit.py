@@ -20,6 +20,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitConnectionConfigError,
     RealtimeKitNotFoundError,
     RealtimeKitPayloadError,
+    RealtimeKitStartOutcomeUnknownError,
 )
 from airflow_provider_rtk.get_provider_info import CONN_FIELDS, CONNECTION_TYPE, UI_FIELD_BEHAVIOUR
 from airflow_provider_rtk.hooks._api import (
@@ -102,7 +103,7 @@ def _base_url(host: str | None, port: int | None) -> str:
 
 def _path_id(name: str, value: str) -> str:
     """An id that goes into a URL path: checked, so it cannot change the path."""
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise RealtimeKitPayloadError([FieldError(name, f"not a valid id: {value!r}")], what="request")
     return value
 
@@ -185,6 +186,11 @@ def _recording_from(data: Any) -> Recording:
     return Recording.model_validate(data)
 
 
+def _holds_recording(data: Any) -> bool:
+    """Whether a start answer carries the recording (the legacy API answers with nothing)."""
+    return isinstance(data, dict) and (isinstance(data.get("recording"), dict) or "id" in data)
+
+
 def _page_from(data: Any, paging: dict[str, Any]) -> RecordingPage:
     return RecordingPage(
         recordings=[Recording.model_validate(item) for item in data or []], paging=Paging(**paging)
@@ -245,8 +251,11 @@ class _HookBase(BaseHook):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(realtimekit_conn_id={self.realtimekit_conn_id!r})"
 
+    _secrets: tuple[str, ...] = ()
+
     def _client_options(self, settings: ConnectionSettings) -> dict[str, Any]:
         _mask(settings.api_token)
+        self._secrets = (settings.api_token,)
         return {
             "base_url": settings.app_url,
             "headers": {"Authorization": f"Bearer {settings.api_token}", "User-Agent": USER_AGENT},
@@ -333,13 +342,13 @@ class RealtimeKitHook(_HookBase):
         except httpx.TransportError as error:
             raise transport_error(error, call) from None
 
-    def _call(self, call: ApiCall, reader: Callable[[httpx.Response, ApiCall], Any] = read_data) -> Any:
+    def _call(self, call: ApiCall, reader: Callable[..., Any] = read_data) -> Any:
         """Send a call, retrying if it is repeatable; return what ``reader`` makes of the answer."""
         if not call.repeatable:
-            return reader(self._send(call), call)
+            return reader(self._send(call), call, self._secrets)
         for attempt in Retrying(**self._retrying_kwargs()):
             with attempt:
-                return reader(self._send(call), call)
+                return reader(self._send(call), call, self._secrets)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     # ---------------------------------------------------------------------------------- recordings
@@ -357,15 +366,15 @@ class RealtimeKitHook(_HookBase):
             with attempt:
                 sent_at = datetime.now(timezone.utc)
                 try:
-                    data = read_data(self._send(call), call)
+                    data = read_data(self._send(call), call, self._secrets)
                 except RealtimeKitAPIError as error:
                     if not _maybe_took_effect(error):
                         raise
-                    adopted = self._recording_started_by(request.meeting_id, sent_at, error)
-                    if adopted is not None:
-                        return adopted
-                    raise  # nothing was started: safe to send again
-                if data is None:  # legacy generation: 200 and no body
+                    started = self._recording_started_by(request.meeting_id, sent_at, error)
+                    if started is None:
+                        raise  # nothing was started: safe to send again
+                    return started
+                if not _holds_recording(data):  # legacy generation: 200 and no body
                     return self._await_started_recording(request.meeting_id, sent_at)
                 return _recording_from(data)
         raise AssertionError("unreachable: tenacity re-raises the last error")
@@ -373,26 +382,34 @@ class RealtimeKitHook(_HookBase):
     def _recording_started_by(
         self, meeting_id: str, sent_at: datetime, error: RealtimeKitAPIError
     ) -> Recording | None:
-        """After an ambiguous start failure: the recording that request started, if it did."""
-        active = self.get_active_recording(meeting_id)
+        """After a start that may have worked: the recording it started, or ``None`` if none is active.
+
+        Raises if another recording is active, or if the active recording cannot even be read (then
+        the outcome is unknown and nothing may be sent again).
+        """
+        try:
+            active = self.get_active_recording(meeting_id)
+        except RealtimeKitAPIError as lookup_error:
+            raise RealtimeKitStartOutcomeUnknownError(
+                f"the start for meeting {meeting_id} failed ({error}) and whether it took effect is "
+                f"unknown: reading the active recording failed too ({lookup_error}); not sending it again",
+                status_code=error.status_code,
+                operation=error.operation,
+            ) from lookup_error
         if active is None:
-            self.log.warning(
-                "Start of a recording for meeting %s failed (%s); none is active", meeting_id, error
-            )
+            self.log.warning("Start for meeting %s failed (%s); no recording is active", meeting_id, error)
             return None
-        if _started_since(active, sent_at):
-            self.log.warning(
-                "The answer to the start was lost (%s), but the service started recording %s; using it",
-                error,
-                active.id,
-            )
-            return active
-        raise RealtimeKitAPIError(
-            f"meeting {meeting_id} already has active recording {active.id} (invoked "
-            f"{active.invoked_time}), which this request did not start; the start failed with: {error}",
-            status_code=409,
-            operation="startTrackRecordingForAMeeting",
+        if not _started_since(active, sent_at):
+            raise RealtimeKitAPIError(
+                f"meeting {meeting_id} already has active recording {active.id} (invoked "
+                f"{active.invoked_time}), which this request did not start; the start failed: {error}",
+                status_code=409,
+                operation=error.operation,
+            ) from error
+        self.log.warning(
+            "The start's answer was lost (%s), but recording %s started; using it", error, active.id
         )
+        return active
 
     def _await_started_recording(
         self, meeting_id: str, sent_at: datetime, wait_seconds: float = 15.0
@@ -536,7 +553,7 @@ class RealtimeKitAsyncHook(_HookBase):
                     )
                 except httpx.TransportError as error:
                     raise transport_error(error, call) from None
-                return read_data(response, call)
+                return read_data(response, call, self._secrets)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def get_recording(self, recording_id: str) -> Recording:

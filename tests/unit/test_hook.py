@@ -1,0 +1,878 @@
+"""The sync hook against a respx-mocked API: connection, envelopes, retries, the safe start, the calls."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from tenacity import RetryCallState, Retrying
+
+from airflow_provider_rtk.exceptions import (
+    RealtimeKitAPIError,
+    RealtimeKitConnectionConfigError,
+    RealtimeKitNotFoundError,
+    RealtimeKitPayloadError,
+)
+from airflow_provider_rtk.hooks._api import RetryPolicy, parse_retry_after
+from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings, RealtimeKitHook
+from airflow_provider_rtk.models import RecordingStatus
+
+TOKEN = "TOKEN-abc123"
+BASE = "http://rtk.test/client/v4"
+APP_URL = f"{BASE}/accounts/ACC/realtime/kit/APP"
+DEFAULT_APP_URL = "https://api.cloudflare.com/client/v4/accounts/ACC/realtime/kit/APP"
+MEETING = "97440c6a-140b-40a9-9499-b23fd7a3868a"
+CONN: dict[str, Any] = {
+    "conn_type": "realtimekit",
+    "password": TOKEN,
+    "host": BASE,
+    "extra": {"account_id": "ACC", "app_id": "APP"},
+}
+FAST = RetryPolicy(initial_wait=0.001, max_wait=0.01)
+
+
+def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "realtimekit_default", **changes: Any) -> None:
+    conn = {**CONN, **changes}
+    conn = {key: value for key, value in conn.items() if value is not None}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def now_iso(delta: timedelta = timedelta()) -> str:
+    return (datetime.now(timezone.utc) + delta).isoformat()
+
+
+def recording(rec_id: str = "rec-1", status: str = "RECORDING", **fields: Any) -> dict[str, Any]:
+    return {"id": rec_id, "status": status, "meeting_id": MEETING, "invoked_time": now_iso(), **fields}
+
+
+def ok(data: Any, status: int = 200, **extra: Any) -> httpx.Response:
+    return httpx.Response(status, json={"success": True, "data": data, **extra})
+
+
+def rtk_error(status: int, message: str = "boom", code: Any = None, headers: dict | None = None):
+    body = {"success": False, "error": {"code": status if code is None else code, "message": message}}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def gateway_error(status: int, message: str, code: int = 10000, headers: dict | None = None):
+    body = {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def assert_no_token(error: BaseException) -> None:
+    for text in (str(error), repr(error), repr(error.args), str(vars(error))):
+        assert TOKEN not in text
+
+
+@pytest.fixture
+def conn(monkeypatch):
+    set_conn(monkeypatch)
+
+
+@pytest.fixture
+def api():
+    with respx.mock(base_url=APP_URL, assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def hook(conn):
+    hook = RealtimeKitHook(retry_policy=FAST)
+    yield hook
+    hook.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Connection settings
+
+
+class TestConnectionSettings:
+    def test_reads_env_connection(self, hook):
+        assert hook.settings == ConnectionSettings(
+            base_url=BASE, account_id="ACC", app_id="APP", api_token=TOKEN
+        )
+        assert hook.settings.app_url == APP_URL
+
+    def test_default_base_url(self, monkeypatch):
+        set_conn(monkeypatch, host=None)
+        hook = RealtimeKitHook(retry_policy=FAST)
+        assert hook.settings.base_url == "https://api.cloudflare.com/client/v4"
+        with respx.mock(base_url=DEFAULT_APP_URL) as mock:
+            route = mock.get("/recordings/rec-1").mock(return_value=ok(recording()))
+            assert hook.get_recording("rec-1").id == "rec-1"
+        assert route.call_count == 1
+        assert str(route.calls.last.request.url) == f"{DEFAULT_APP_URL}/recordings/rec-1"
+
+    @pytest.mark.parametrize(
+        ("host", "port", "base_url"),
+        [
+            ("rtk.internal", None, "https://rtk.internal"),
+            ("rtk.internal", 8443, "https://rtk.internal:8443"),
+            ("rtk.internal/prefix/v4", 8080, "https://rtk.internal:8080/prefix/v4"),
+            ("http://10.1.2.3:9000/proxy/cf/", None, "http://10.1.2.3:9000/proxy/cf"),
+            ("http://10.1.2.3:9000/proxy/cf", 1234, "http://10.1.2.3:9000/proxy/cf"),
+            ("https://emulator.local", None, "https://emulator.local"),
+            ("  http://localhost:8787/client/v4  ", None, "http://localhost:8787/client/v4"),
+        ],
+    )
+    def test_any_scheme_host_port_path(self, monkeypatch, host, port, base_url):
+        set_conn(monkeypatch, host=host, port=port)
+        hook = RealtimeKitHook(retry_policy=FAST)
+        assert hook.settings.base_url == base_url
+        app_url = f"{base_url}/accounts/ACC/realtime/kit/APP"
+        with respx.mock() as mock:
+            route = mock.get(f"{app_url}/recordings/rec-9").mock(return_value=ok(recording("rec-9")))
+            assert hook.get_recording("rec-9").id == "rec-9"
+        assert route.call_count == 1
+        hook.close()
+
+    @pytest.mark.parametrize(
+        ("changes", "missing"),
+        [
+            ({"password": None}, ["password (the API token)"]),
+            ({"password": "   "}, ["password (the API token)"]),
+            ({"extra": {"app_id": "APP"}}, ["extra.account_id"]),
+            ({"extra": {"account_id": "ACC"}}, ["extra.app_id"]),
+            ({"extra": {"account_id": "ACC", "app_id": " "}}, ["extra.app_id"]),
+            ({"extra": {}}, ["extra.account_id", "extra.app_id"]),
+            (
+                {"password": None, "extra": {}},
+                ["password (the API token)", "extra.account_id", "extra.app_id"],
+            ),
+        ],
+    )
+    def test_missing_settings_named(self, monkeypatch, changes, missing):
+        set_conn(monkeypatch, conn_id="rtk_incomplete", **changes)
+        hook = RealtimeKitHook("rtk_incomplete", retry_policy=FAST)
+        with respx.mock() as mock, pytest.raises(RealtimeKitConnectionConfigError) as info:
+            hook.get_recording("rec-1")
+        assert not mock.calls
+        message = str(info.value)
+        assert "rtk_incomplete" in message
+        for name in missing:
+            assert name in message
+        for name in {"password (the API token)", "extra.account_id", "extra.app_id"} - set(missing):
+            assert name not in message
+        assert_no_token(info.value)
+
+    def test_values_stripped(self, monkeypatch):
+        set_conn(monkeypatch, password=f" {TOKEN} ", extra={"account_id": " ACC ", "app_id": "APP\n"})
+        settings = RealtimeKitHook().settings
+        assert (settings.api_token, settings.account_id, settings.app_id) == (TOKEN, "ACC", "APP")
+
+    def test_token_never_in_repr(self, hook):
+        assert TOKEN not in repr(hook.settings)
+        assert TOKEN not in str(hook.settings)
+        assert "ACC" in repr(hook.settings)
+        assert TOKEN not in repr(hook)
+        assert repr(hook) == "RealtimeKitHook(realtimekit_conn_id='realtimekit_default')"
+
+
+# --------------------------------------------------------------------------------------------------
+# Transport: headers, one client
+
+
+class TestTransport:
+    def test_bearer_header_and_user_agent(self, hook, api):
+        route = api.get("/recordings/rec-1").mock(return_value=ok(recording()))
+        hook.get_recording("rec-1")
+        request = route.calls.last.request
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert request.headers["User-Agent"] == "airflow-provider-rtk"
+        assert str(request.url) == f"{APP_URL}/recordings/rec-1"
+
+    def test_one_client_reused(self, hook, api, monkeypatch):
+        created = []
+        original = httpx.Client
+
+        class CountingClient(original):
+            def __init__(self, *args, **kwargs):
+                created.append(self)
+                super().__init__(*args, **kwargs)
+
+        monkeypatch.setattr(httpx, "Client", CountingClient)
+        api.get("/recordings/rec-1").mock(return_value=ok(recording()))
+        api.get(f"/recordings/active-recording/{MEETING}").mock(return_value=ok(recording()))
+        api.put("/recordings/rec-1").mock(return_value=ok(recording(status="UPLOADING")))
+        hook.get_recording("rec-1")
+        hook.get_active_recording(MEETING)
+        hook.stop_recording("rec-1")
+        hook.get_recording("rec-1")
+        assert len(created) == 1
+        assert hook.get_conn() is created[0]
+        assert hook.client is created[0]
+
+    def test_close_and_context_manager(self, conn, api):
+        api.get("/recordings/rec-1").mock(return_value=ok(recording()))
+        with RealtimeKitHook(retry_policy=FAST) as hook:
+            hook.get_recording("rec-1")
+            client = hook.client
+        assert client.is_closed
+        assert "client" not in hook.__dict__
+        hook.get_recording("rec-1")  # a fresh client after close
+        assert hook.client is not client
+        hook.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Error envelopes
+
+
+class TestEnvelopes:
+    @pytest.mark.parametrize(
+        ("response", "status", "code", "message"),
+        [
+            (rtk_error(422, "meeting is not live", code=1422), 422, 1422, "meeting is not live"),
+            (gateway_error(403, "Authentication error", code=10000), 403, 10000, "Authentication error"),
+            (
+                httpx.Response(400, json={"message": "Bad Request: layers invalid"}),
+                400,
+                None,
+                "Bad Request: layers invalid",
+            ),
+            (
+                httpx.Response(400, text="upstream said no", headers={"content-type": "text/plain"}),
+                400,
+                None,
+                "upstream said no",
+            ),
+            (httpx.Response(409, text=""), 409, None, "Conflict"),
+            (
+                httpx.Response(200, json={"success": False, "error": {"code": 7, "message": "quota"}}),
+                200,
+                7,
+                "quota",
+            ),
+        ],
+        ids=["realtimekit", "gateway", "bare-message", "non-json", "empty", "success-false-200"],
+    )
+    def test_every_envelope_read(self, hook, api, response, status, code, message):
+        route = api.get("/recordings/rec-1").mock(return_value=response)
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_recording("rec-1")
+        error = info.value
+        assert type(error) is RealtimeKitAPIError
+        assert (error.status_code, error.code, error.message) == (status, code, message)
+        assert error.operation == "get_one_recording"
+        assert message in str(error)
+        assert f"HTTP {status}" in str(error)
+        assert route.call_count == 1  # none of these is retried
+        assert_no_token(error)
+
+    def test_gateway_errors_joined(self, hook, api):
+        body = {
+            "success": False,
+            "errors": [{"code": 1, "message": "a"}, {"code": 2, "message": "b"}],
+            "messages": [],
+            "result": None,
+        }
+        api.get("/recordings/rec-1").mock(return_value=httpx.Response(400, json=body))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_recording("rec-1")
+        assert (info.value.code, info.value.message) == (1, "a; b")
+
+    def test_404_is_not_found(self, hook, api):
+        api.get("/recordings/nope").mock(return_value=rtk_error(404, "Recording not found"))
+        with pytest.raises(RealtimeKitNotFoundError) as info:
+            hook.get_recording("nope")
+        assert info.value.status_code == 404
+        assert info.value.message == "Recording not found"
+        assert isinstance(info.value, RealtimeKitAPIError)
+        assert_no_token(info.value)
+
+    def test_non_json_success_is_an_error(self, hook, api):
+        api.get("/recordings/rec-1").mock(return_value=httpx.Response(200, text="<html>hi</html>"))
+        with pytest.raises(RealtimeKitAPIError, match="not JSON"):
+            hook.get_recording("rec-1")
+
+    def test_transport_error_has_no_token(self, hook, api):
+        api.get("/recordings/rec-1").mock(side_effect=httpx.ConnectError("connection refused"))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_recording("rec-1")
+        assert info.value.status_code is None
+        assert "ConnectError" in str(info.value)
+        assert_no_token(info.value)
+
+    def test_token_echoed_by_server_is_not_in_the_error(self, hook, api):
+        """A proxy or a wrong base URL may echo the request headers back; the error must not carry them."""
+        echo = httpx.Response(400, text=f"bad request\nAuthorization: Bearer {TOKEN}\n")
+        api.get("/recordings/rec-1").mock(return_value=echo)
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_recording("rec-1")
+        assert info.value.status_code == 400
+        assert_no_token(info.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Retry rules
+
+
+def retry_state_with(error: BaseException, attempt: int = 1) -> RetryCallState:
+    state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = attempt
+    state.set_exception((type(error), error, None))
+    return state
+
+
+class TestRetryPolicy:
+    def test_wait_is_retry_after(self):
+        error = RealtimeKitAPIError("slow down", status_code=429, retry_after=7)
+        assert RetryPolicy().wait(retry_state_with(error)) == 7.0
+
+    def test_wait_is_retry_after_even_when_larger_than_backoff(self):
+        error = RealtimeKitAPIError("slow down", status_code=429, retry_after=45)
+        assert RetryPolicy(initial_wait=0.001, max_wait=0.01).wait(retry_state_with(error)) == 45.0
+
+    def test_wait_without_retry_after_is_bounded_backoff(self):
+        policy = RetryPolicy(initial_wait=1.0, max_wait=30.0)
+        error = RealtimeKitAPIError("down", status_code=503)
+        first = policy.wait(retry_state_with(error, attempt=1))
+        assert 1.0 <= first <= 2.0
+        assert policy.wait(retry_state_with(error, attempt=20)) <= 30.0
+
+    @pytest.mark.parametrize(
+        ("header", "seconds"),
+        [("7", 7.0), ("0", 0.0), ("2.5", 2.5), ("-3", 0.0), (None, None), ("", None), ("soon", None)],
+    )
+    def test_parse_retry_after(self, header, seconds):
+        assert parse_retry_after(header) == seconds
+
+    def test_parse_retry_after_http_date(self):
+        when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+        assert 28.0 <= parse_retry_after(when) <= 31.0
+
+    def test_429_header_reaches_the_error(self, hook, api):
+        api.get("/recordings/rec-1").mock(
+            return_value=gateway_error(429, "rate limited", 971, headers={"Retry-After": "12"})
+        )
+        hook.retry_policy = RetryPolicy(max_attempts=1)
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_recording("rec-1")
+        assert (info.value.status_code, info.value.retry_after) == (429, 12.0)
+
+    def test_retry_after_really_waited(self, hook, api):
+        route = api.get("/recordings/rec-1").mock(
+            side_effect=[
+                gateway_error(429, "rate limited", 971, headers={"Retry-After": "1"}),
+                ok(recording()),
+            ]
+        )
+        started = time.monotonic()
+        assert hook.get_recording("rec-1").id == "rec-1"
+        elapsed = time.monotonic() - started
+        assert route.call_count == 2
+        assert 0.9 <= elapsed < 3.0
+
+    def test_retry_after_beyond_cap_fails_instead_of_waiting(self, hook, api):
+        """``max_retry_after``: "beyond it, the call fails rather than hangs"."""
+        hook.retry_policy = RetryPolicy(initial_wait=0.001, max_wait=0.01, max_retry_after=0.5)
+        route = api.get("/recordings/rec-1").mock(
+            side_effect=[
+                gateway_error(429, "rate limited", 971, headers={"Retry-After": "3600"}),
+                ok(recording()),
+            ]
+        )
+        started = time.monotonic()
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_recording("rec-1")
+        assert info.value.status_code == 429
+        assert route.call_count == 1
+        assert time.monotonic() - started < 0.4
+
+
+class TestRetries:
+    @pytest.mark.parametrize(
+        "first",
+        [
+            gateway_error(429, "rate limited", 971, headers={"Retry-After": "0"}),
+            gateway_error(429, "rate limited", 971),
+            rtk_error(500, "internal"),
+            httpx.Response(502, text="<html>bad gateway</html>"),
+            rtk_error(503, "unavailable"),
+            httpx.Response(504, text=""),
+            httpx.ConnectError("refused"),
+            httpx.ConnectTimeout("connect timeout"),
+            httpx.ReadTimeout("read timeout"),
+            httpx.RemoteProtocolError("peer closed connection"),
+        ],
+        ids=[
+            "429-retry-after",
+            "429",
+            "500",
+            "502",
+            "503",
+            "504",
+            "connect",
+            "connect-timeout",
+            "read-timeout",
+            "dropped",
+        ],
+    )
+    def test_get_retried_on_transient(self, hook, api, first):
+        route = api.get("/recordings/rec-1").mock(side_effect=[first, first, ok(recording())])
+        assert hook.get_recording("rec-1").id == "rec-1"
+        assert route.call_count == 3
+
+    @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 422])
+    def test_4xx_not_retried(self, hook, api, status):
+        route = api.get("/recordings/rec-1").mock(side_effect=[rtk_error(status, "no"), ok(recording())])
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_recording("rec-1")
+        assert info.value.status_code == status
+        assert route.call_count == 1
+
+    def test_attempts_bounded(self, hook, api):
+        hook.retry_policy = RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01)
+        route = api.get("/recordings/rec-1").mock(return_value=rtk_error(503, "still down"))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_recording("rec-1")
+        assert info.value.status_code == 503
+        assert info.value.message == "still down"
+        assert route.call_count == 3
+
+    def test_default_attempts_bounded(self, hook, api):
+        hook.retry_policy = RetryPolicy(initial_wait=0.001, max_wait=0.01)
+        route = api.get("/recordings/rec-1").mock(side_effect=httpx.ReadTimeout("slow"))
+        with pytest.raises(RealtimeKitAPIError):
+            hook.get_recording("rec-1")
+        assert route.call_count == 5
+
+    def test_total_time_bounded(self, hook, api):
+        hook.retry_policy = RetryPolicy(
+            max_attempts=100, initial_wait=0.05, max_wait=0.05, max_total_seconds=0.3
+        )
+        route = api.get("/recordings/rec-1").mock(return_value=rtk_error(503))
+        started = time.monotonic()
+        with pytest.raises(RealtimeKitAPIError):
+            hook.get_recording("rec-1")
+        assert time.monotonic() - started < 2.0
+        assert 2 <= route.call_count < 100
+
+    def test_create_meeting_not_retried(self, hook, api):
+        route = api.post("/meetings").mock(side_effect=[rtk_error(503), ok({"id": "m1"}, 201)])
+        with pytest.raises(RealtimeKitAPIError):
+            hook.create_meeting("standup")
+        assert route.call_count == 1
+
+    def test_create_meeting(self, hook, api):
+        route = api.post("/meetings").mock(return_value=ok({"id": "m1", "title": "standup"}, 201))
+        meeting = hook.create_meeting("standup", record_on_start=False)
+        assert (meeting.id, meeting.title) == ("m1", "standup")
+        assert json.loads(route.calls.last.request.content) == {"title": "standup", "record_on_start": False}
+
+
+# --------------------------------------------------------------------------------------------------
+# Starting a recording: never blindly repeated
+
+
+@pytest.fixture
+def start(api):
+    return api.post("/recordings/track")
+
+
+@pytest.fixture
+def active(api):
+    return api.get(f"/recordings/active-recording/{MEETING}")
+
+
+class TestStartTrackRecording:
+    def test_current_generation(self, hook, start, active):
+        start.mock(return_value=ok({"recording": recording("rec-new", "INVOKED")}))
+        result = hook.start_track_recording({"meeting_id": MEETING, "user_ids": ["u1"]})
+        assert (result.id, result.status) == ("rec-new", RecordingStatus.INVOKED)
+        assert json.loads(start.calls.last.request.content) == {"meeting_id": MEETING, "user_ids": ["u1"]}
+        assert start.call_count == 1
+        assert active.call_count == 0
+
+    def test_sends_secrets_only_on_the_wire(self, hook, start):
+        start.mock(return_value=ok({"recording": recording()}))
+        body = {
+            "meeting_id": MEETING,
+            "layers": {
+                "default": {
+                    "outputs": [
+                        {
+                            "type": "STORAGE_CONFIG",
+                            "storage_config": {"type": "aws", "bucket": "b", "secret": "S3-SECRET-X"},
+                        }
+                    ]
+                }
+            },
+        }
+        hook.start_track_recording(body)
+        assert json.loads(start.calls.last.request.content) == body
+
+    def test_400_not_retried(self, hook, start, active):
+        start.mock(return_value=rtk_error(400, "meeting has no live session"))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert info.value.status_code == 400
+        assert info.value.message == "meeting has no live session"
+        assert start.call_count == 1
+        assert active.call_count == 0
+
+    def test_409_not_retried(self, hook, start, active):
+        start.mock(return_value=rtk_error(409, "already recording"))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert info.value.status_code == 409
+        assert start.call_count == 1
+
+    def test_429_retried(self, hook, start, active):
+        start.mock(
+            side_effect=[
+                gateway_error(429, "rate limited", 971, headers={"Retry-After": "0"}),
+                ok({"recording": recording("rec-2")}),
+            ]
+        )
+        assert hook.start_track_recording({"meeting_id": MEETING}).id == "rec-2"
+        assert start.call_count == 2
+        assert active.call_count == 0
+
+    def test_connect_error_retried(self, hook, start, active):
+        start.mock(side_effect=[httpx.ConnectError("refused"), ok({"recording": recording("rec-3")})])
+        assert hook.start_track_recording({"meeting_id": MEETING}).id == "rec-3"
+        assert start.call_count == 2
+        assert active.call_count == 0
+
+    @pytest.mark.parametrize(
+        "failure",
+        [
+            rtk_error(503, "unavailable"),
+            rtk_error(500, "internal"),
+            httpx.ReadTimeout("read timeout"),
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        ],
+        ids=["503", "500", "timeout", "dropped"],
+    )
+    def test_lost_answer_adopts_started_recording(self, hook, start, active, failure):
+        start.mock(side_effect=[failure, ok({"recording": recording("rec-dup")})])
+        active.mock(return_value=ok(recording("rec-started", "RECORDING", invoked_time=now_iso())))
+        result = hook.start_track_recording({"meeting_id": MEETING})
+        assert result.id == "rec-started"
+        assert start.call_count == 1
+        assert active.call_count == 1
+
+    def test_lost_answer_with_unknown_invoked_time_adopted(self, hook, start, active):
+        start.mock(side_effect=[rtk_error(503), ok({"recording": recording("rec-dup")})])
+        active.mock(return_value=ok({"id": "rec-started", "status": "INVOKED"}))
+        assert hook.start_track_recording({"meeting_id": MEETING}).id == "rec-started"
+        assert start.call_count == 1
+
+    @pytest.mark.parametrize(
+        "failure",
+        [rtk_error(503), httpx.ReadTimeout("read timeout"), httpx.RemoteProtocolError("dropped")],
+        ids=["503", "timeout", "dropped"],
+    )
+    def test_lost_answer_without_active_recording_sends_again(self, hook, start, active, failure):
+        start.mock(side_effect=[failure, ok({"recording": recording("rec-second")})])
+        active.mock(return_value=rtk_error(404, "no active recording"))
+        assert hook.start_track_recording({"meeting_id": MEETING}).id == "rec-second"
+        assert start.call_count == 2
+        assert active.call_count == 1
+
+    def test_lost_answer_with_older_foreign_recording_is_a_conflict(self, hook, start, active):
+        start.mock(side_effect=[rtk_error(503, "unavailable"), ok({"recording": recording("rec-dup")})])
+        active.mock(return_value=ok(recording("rec-foreign", invoked_time=now_iso(-timedelta(hours=1)))))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert info.value.status_code == 409
+        assert "rec-foreign" in str(info.value)
+        assert "unavailable" in str(info.value)
+        assert start.call_count == 1
+        assert active.call_count == 1
+        assert_no_token(info.value)
+
+    def test_lost_answer_and_failed_lookup_does_not_send_again(self, hook, start, active):
+        """If the service cannot tell whether the start took effect, sending it again risks a duplicate."""
+        start.mock(side_effect=[rtk_error(503, "unavailable"), ok({"recording": recording("rec-dup")})])
+        active.mock(return_value=rtk_error(503, "still unavailable"))
+        with pytest.raises(RealtimeKitAPIError):
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert start.call_count == 1
+
+    def test_legacy_empty_body_finds_active_recording(self, hook, start, active):
+        start.mock(return_value=httpx.Response(200, content=b""))
+        active.mock(return_value=ok(recording("rec-legacy", "INVOKED")))
+        body = {"meeting_id": MEETING, "max_seconds": 600, "layers": {"default": {"outputs": [{}]}}}
+        result = hook.start_track_recording(body)
+        assert result.id == "rec-legacy"
+        assert json.loads(start.calls.last.request.content) == body
+        assert start.call_count == 1
+        assert active.call_count == 1
+
+    def test_legacy_success_envelope_without_recording_finds_active_recording(self, hook, start, active):
+        """The legacy answer has no documented body: ``{"success": true}`` must not break the parse."""
+        start.mock(return_value=httpx.Response(200, json={"success": True}))
+        active.mock(return_value=ok(recording("rec-legacy", "INVOKED")))
+        result = hook.start_track_recording(
+            {"meeting_id": MEETING, "max_seconds": 600, "layers": {"default": {"outputs": [{}]}}}
+        )
+        assert result.id == "rec-legacy"
+        assert start.call_count == 1
+
+    def test_invalid_mapping_rejected_before_any_request(self, hook, api):
+        with pytest.raises(RealtimeKitPayloadError) as info:
+            hook.start_track_recording(
+                {"meeting_id": MEETING, "layers": {"default": {"media_kind": "video"}}}
+            )
+        assert info.value.paths == ["layers.default.media_kind"]
+        assert not api.calls
+
+
+# --------------------------------------------------------------------------------------------------
+# The other calls
+
+
+class TestCalls:
+    def test_get_recording_parses(self, hook, api):
+        api.get("/recordings/rec-1").mock(
+            return_value=ok(
+                recording(
+                    status="UPLOADED",
+                    download_url=[
+                        {
+                            "layer_name": "default",
+                            "download_urls": {"f.webm": {"download_url": "https://d/f"}},
+                        }
+                    ],
+                )
+            )
+        )
+        result = hook.get_recording("rec-1")
+        assert result.status is RecordingStatus.UPLOADED
+        assert result.download_links == {"f.webm": "https://d/f"}
+
+    def test_list_recordings_params(self, hook, api):
+        route = api.get("/recordings").mock(
+            return_value=httpx.Response(
+                200,
+                json={
+                    "success": True,
+                    "data": [recording("a"), recording("b", "UPLOADED")],
+                    "paging": {"total_count": 2, "start_offset": 1, "end_offset": 2},
+                },
+            )
+        )
+        page = hook.list_recordings(
+            meeting_id=MEETING,
+            status=["recording", RecordingStatus.PAUSED],
+            page_no=2,
+            per_page=25,
+            sort_by="invokedTime",
+            sort_order="desc",
+            start_time=datetime(2026, 7, 1, 9, 30, tzinfo=timezone.utc),
+            end_time="2026-07-02T00:00:00Z",
+            expired=False,
+            search="standup",
+        )
+        params = dict(route.calls.last.request.url.params)
+        assert params == {
+            "meeting_id": MEETING,
+            "status": "RECORDING,PAUSED",
+            "page_no": "2",
+            "per_page": "25",
+            "sort_by": "invokedTime",
+            "sort_order": "DESC",
+            "start_time": "2026-07-01T09:30:00+00:00",
+            "end_time": "2026-07-02T00:00:00Z",
+            "expired": "false",
+            "search": "standup",
+        }
+        assert [r.id for r in page.recordings] == ["a", "b"]
+        assert page.paging.total_count == 2
+
+    def test_list_recordings_status_text_and_no_empty_params(self, hook, api):
+        route = api.get("/recordings").mock(
+            return_value=httpx.Response(
+                200,
+                json={
+                    "success": True,
+                    "data": [],
+                    "paging": {"total_count": 0, "start_offset": 0, "end_offset": 0},
+                },
+            )
+        )
+        hook.list_recordings(status="uploaded,errored")
+        assert dict(route.calls.last.request.url.params) == {"status": "UPLOADED,ERRORED"}
+
+    def test_list_recordings_unknown_status(self, hook, api):
+        with pytest.raises(ValueError, match="BOGUS"):
+            hook.list_recordings(status="bogus")
+        assert not api.calls
+
+    def test_iter_recordings_pages(self, hook, api):
+        pages = {
+            "1": (["a", "b"], {"total_count": 5, "start_offset": 1, "end_offset": 2}),
+            "2": (["c", "d"], {"total_count": 5, "start_offset": 3, "end_offset": 4}),
+            "3": (["e"], {"total_count": 5, "start_offset": 5, "end_offset": 5}),
+        }
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            ids, paging = pages[request.url.params["page_no"]]
+            return httpx.Response(
+                200, json={"success": True, "data": [recording(i) for i in ids], "paging": paging}
+            )
+
+        route = api.get("/recordings").mock(side_effect=answer)
+        ids = [r.id for r in hook.iter_recordings(per_page=2, meeting_id=MEETING)]
+        assert ids == ["a", "b", "c", "d", "e"]
+        assert [c.request.url.params["page_no"] for c in route.calls] == ["1", "2", "3"]
+        assert {c.request.url.params["per_page"] for c in route.calls} == {"2"}
+        assert {c.request.url.params["meeting_id"] for c in route.calls} == {MEETING}
+
+    def test_iter_recordings_stops_on_empty_page(self, hook, api):
+        route = api.get("/recordings").mock(
+            return_value=httpx.Response(
+                200,
+                json={
+                    "success": True,
+                    "data": [],
+                    "paging": {"total_count": 10, "start_offset": 0, "end_offset": 0},
+                },
+            )
+        )
+        assert list(hook.iter_recordings()) == []
+        assert route.call_count == 1
+
+    def test_get_active_recording(self, hook, active):
+        active.mock(return_value=ok(recording("rec-a")))
+        assert hook.get_active_recording(MEETING).id == "rec-a"
+
+    def test_get_active_recording_none_on_404(self, hook, active):
+        active.mock(return_value=rtk_error(404, "no active recording"))
+        assert hook.get_active_recording(MEETING) is None
+        assert active.call_count == 1
+
+    def test_get_active_recording_other_errors_raise(self, hook, active):
+        active.mock(return_value=gateway_error(403, "forbidden"))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.get_active_recording(MEETING)
+        assert info.value.status_code == 403
+
+    def test_get_active_session(self, hook, api):
+        api.get(f"/meetings/{MEETING}/active-session").mock(
+            return_value=ok({"id": "sess", "status": "LIVE", "live_participants": 2})
+        )
+        session = hook.get_active_session(MEETING)
+        assert (session.id, session.is_live, session.live_participants) == ("sess", True, 2)
+
+    def test_get_active_session_none_on_404(self, hook, api):
+        api.get(f"/meetings/{MEETING}/active-session").mock(return_value=rtk_error(404, "no session"))
+        assert hook.get_active_session(MEETING) is None
+
+    def test_get_meeting(self, hook, api):
+        api.get(f"/meetings/{MEETING}").mock(
+            return_value=ok({"id": MEETING, "title": "t", "status": "ACTIVE"})
+        )
+        assert hook.get_meeting(MEETING).title == "t"
+
+    @pytest.mark.parametrize(
+        ("method", "action", "status"),
+        [
+            ("stop_recording", "stop", "UPLOADING"),
+            ("pause_recording", "pause", "PAUSED"),
+            ("resume_recording", "resume", "RECORDING"),
+        ],
+    )
+    def test_recording_action_bodies(self, hook, api, method, action, status):
+        route = api.put("/recordings/rec-1").mock(return_value=ok(recording(status=status)))
+        result = getattr(hook, method)("rec-1")
+        assert json.loads(route.calls.last.request.content) == {"action": action}
+        assert result.status is RecordingStatus(status)
+        assert route.call_count == 1
+
+    def test_recording_action_by_name(self, hook, api):
+        route = api.put("/recordings/rec-1").mock(return_value=ok(recording(status="PAUSED")))
+        hook.recording_action("rec-1", "pause")
+        assert json.loads(route.calls.last.request.content) == {"action": "pause"}
+        with pytest.raises(ValueError):
+            hook.recording_action("rec-1", "explode")
+        assert route.call_count == 1
+
+    @pytest.mark.parametrize("final", ["UPLOADING", "UPLOADED", "ERRORED"])
+    def test_stop_already_stopped_returns_it(self, hook, api, final):
+        put = api.put("/recordings/rec-1").mock(return_value=rtk_error(400, "Recording already stopped"))
+        get = api.get("/recordings/rec-1").mock(return_value=ok(recording(status=final)))
+        result = hook.stop_recording("rec-1")
+        assert result.status is RecordingStatus(final)
+        assert (put.call_count, get.call_count) == (1, 1)
+
+    def test_pause_already_paused_returns_it(self, hook, api):
+        api.put("/recordings/rec-1").mock(return_value=rtk_error(409, "already paused"))
+        api.get("/recordings/rec-1").mock(return_value=ok(recording(status="PAUSED")))
+        assert hook.pause_recording("rec-1").status is RecordingStatus.PAUSED
+
+    def test_stop_refused_while_recording_raises(self, hook, api):
+        api.put("/recordings/rec-1").mock(return_value=rtk_error(400, "cannot stop now"))
+        api.get("/recordings/rec-1").mock(return_value=ok(recording(status="RECORDING")))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.stop_recording("rec-1")
+        assert info.value.status_code == 400
+        assert info.value.message == "cannot stop now"
+
+    def test_stop_unknown_recording_raises_not_found(self, hook, api):
+        api.put("/recordings/nope").mock(return_value=rtk_error(404, "not found"))
+        get = api.get("/recordings/nope").mock(return_value=rtk_error(404, "not found"))
+        with pytest.raises(RealtimeKitNotFoundError):
+            hook.stop_recording("nope")
+        assert get.call_count == 0
+
+    @pytest.mark.parametrize("bad", ["../x", "..", "a/b", "a b", "", "rec?x=1", "rec#f", "%2e%2e", "abc\n"])
+    def test_path_ids_validated_before_any_request(self, hook, api, bad):
+        for call in (
+            hook.get_recording,
+            hook.stop_recording,
+            hook.get_active_recording,
+            hook.get_active_session,
+            hook.get_meeting,
+        ):
+            with pytest.raises(RealtimeKitPayloadError) as info:
+                call(bad)
+            assert info.value.paths[0] in ("recording_id", "meeting_id")
+        assert not api.calls
+
+
+class TestTestConnection:
+    def test_success(self, hook, api):
+        route = api.get("/recordings").mock(
+            return_value=httpx.Response(
+                200,
+                json={
+                    "success": True,
+                    "data": [recording()],
+                    "paging": {"total_count": 42, "start_offset": 1, "end_offset": 1},
+                },
+            )
+        )
+        assert hook.test_connection() == (True, "Connected to RealtimeKit app APP: 42 recordings")
+        assert route.calls.last.request.url.params["per_page"] == "1"
+
+    def test_auth_failure(self, hook, api):
+        api.get("/recordings").mock(return_value=gateway_error(401, "Authentication error", 10000))
+        ok_, message = hook.test_connection()
+        assert ok_ is False
+        assert "HTTP 401" in message
+        assert "Authentication error" in message
+        assert TOKEN not in message
+
+    def test_missing_config(self, monkeypatch):
+        set_conn(monkeypatch, conn_id="rtk_noapp", extra={"account_id": "ACC"})
+        ok_, message = RealtimeKitHook("rtk_noapp").test_connection()
+        assert ok_ is False
+        assert "extra.app_id" in message
+        assert TOKEN not in message
+
+    def test_unreachable(self, hook, api):
+        hook.retry_policy = RetryPolicy(max_attempts=2, initial_wait=0.001, max_wait=0.01)
+        api.get("/recordings").mock(side_effect=httpx.ConnectError("Name or service not known"))
+        ok_, message = hook.test_connection()
+        assert ok_ is False
+        assert "ConnectError" in message
+        assert TOKEN not in message
