@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 #: How far the service's clock may be behind ours when telling "started by this request" apart.
 CLOCK_SKEW = timedelta(seconds=60)
+DEFAULT_TIMEOUT = 30.0
 _ID_RE = re.compile(ID_PATTERN)
 
 
@@ -64,6 +65,9 @@ class ConnectionSettings:
     account_id: str
     app_id: str
     api_token: str = field(repr=False)
+    #: Optional extras: seconds per request, and attempts per call (retries + 1).
+    timeout: float | None = None
+    max_attempts: int | None = None
 
     @property
     def app_url(self) -> str:
@@ -85,7 +89,25 @@ class ConnectionSettings:
             account_id=str(extra["account_id"]).strip(),
             app_id=str(extra["app_id"]).strip(),
             api_token=str(conn.password).strip(),
+            timeout=_positive_extra(conn, "timeout", float),
+            max_attempts=_positive_extra(conn, "max_attempts", int),
         )
+
+
+def _positive_extra(conn: Connection, name: str, kind: type[float] | type[int]) -> Any:
+    """An optional positive number from the connection's extra; the error names ``extra.<name>``."""
+    value = conn.extra_dejson.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number <= 0:
+        raise RealtimeKitConnectionConfigError(
+            f"RealtimeKit connection {conn.conn_id!r}: extra.{name} must be a positive number, not {value!r}"
+        )
+    return number
 
 
 def _base_url(host: str | None, port: int | None) -> str:
@@ -240,13 +262,13 @@ class _HookBase(BaseHook):
         self,
         realtimekit_conn_id: str = default_conn_name,
         *,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__()
         self.realtimekit_conn_id = realtimekit_conn_id
         self.timeout = timeout
-        self.retry_policy = retry_policy or RetryPolicy()
+        self.retry_policy = retry_policy
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(realtimekit_conn_id={self.realtimekit_conn_id!r})"
@@ -256,10 +278,11 @@ class _HookBase(BaseHook):
     def _client_options(self, settings: ConnectionSettings) -> dict[str, Any]:
         _mask(settings.api_token)
         self._secrets = (settings.api_token,)
+        timeout = self.timeout or settings.timeout or DEFAULT_TIMEOUT
         return {
             "base_url": settings.app_url,
             "headers": {"Authorization": f"Bearer {settings.api_token}", "User-Agent": USER_AGENT},
-            "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+            "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         }
 
     def _log_retry(self, state: RetryCallState) -> None:
@@ -269,8 +292,14 @@ class _HookBase(BaseHook):
             "RealtimeKit call failed (%s); attempt %d, retrying in %.1fs", error, state.attempt_number, wait
         )
 
-    def _retrying_kwargs(self) -> dict[str, Any]:
-        return {**self.retry_policy.tenacity_kwargs(), "before_sleep": self._log_retry}
+    def _retrying_kwargs(self, settings: ConnectionSettings) -> dict[str, Any]:
+        """Tenacity arguments: the hook's policy, else one with the connection's ``max_attempts``."""
+        policy = self.retry_policy
+        if policy is None:
+            policy = (
+                RetryPolicy(max_attempts=settings.max_attempts) if settings.max_attempts else RetryPolicy()
+            )
+        return {**policy.tenacity_kwargs(), "before_sleep": self._log_retry}
 
     # UI form, Airflow 3.0/3.1 (3.2+ reads conn-fields / ui-field-behaviour from the provider info).
     @classmethod
@@ -308,8 +337,9 @@ class RealtimeKitHook(_HookBase):
     repeated: after an ambiguous failure the hook asks the service whether it started one.
 
     :param realtimekit_conn_id: the Airflow connection (password: API token; extra: account_id, app_id).
-    :param timeout: seconds for each HTTP request.
-    :param retry_policy: how often and how long to retry (see :class:`RetryPolicy`).
+    :param timeout: seconds for each HTTP request (default: extra ``timeout``, else 30).
+    :param retry_policy: how often and how long to retry (see :class:`RetryPolicy`; default: extra
+        ``max_attempts`` attempts, else 5).
     """
 
     @cached_property
@@ -346,7 +376,7 @@ class RealtimeKitHook(_HookBase):
         """Send a call, retrying if it is repeatable; return what ``reader`` makes of the answer."""
         if not call.repeatable:
             return reader(self._send(call), call, self._secrets)
-        for attempt in Retrying(**self._retrying_kwargs()):
+        for attempt in Retrying(**self._retrying_kwargs(self.settings)):
             with attempt:
                 return reader(self._send(call), call, self._secrets)
         raise AssertionError("unreachable: tenacity re-raises the last error")
@@ -362,7 +392,7 @@ class RealtimeKitHook(_HookBase):
         """
         request = parse_track_request(request)
         call = _Calls.start_track_recording(request.to_api_body())
-        for attempt in Retrying(**self._retrying_kwargs()):
+        for attempt in Retrying(**self._retrying_kwargs(self.settings)):
             with attempt:
                 sent_at = datetime.now(timezone.utc)
                 try:
@@ -545,7 +575,7 @@ class RealtimeKitAsyncHook(_HookBase):
 
     async def _call(self, call: ApiCall) -> Any:
         client = await self.get_client()
-        async for attempt in AsyncRetrying(**self._retrying_kwargs()):
+        async for attempt in AsyncRetrying(**self._retrying_kwargs(await self.get_settings())):
             with attempt:
                 try:
                     response = await client.request(

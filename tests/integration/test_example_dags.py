@@ -23,11 +23,15 @@ def test_scheduled_dag_records_with_the_run_date_prefix(
     monkeypatch.setenv("AIRFLOW_VAR_RTK_STANDUP_MEETING_ID", live_meeting)
     end_session_once_recording(live_meeting)
 
-    dag_run = load_dag("rtk_scheduled_recording").test(logical_date=pendulum.datetime(2026, 11, 26, 9, tz="UTC"))
+    dag_run = load_dag("rtk_scheduled_recording").test(
+        logical_date=pendulum.datetime(2026, 11, 26, 9, tz="UTC")
+    )
 
     assert str(dag_run.state) == "success", task_states(dag_run)
     recording = _only_recording(emulator, live_meeting)
-    assert recording["request_body"]["layers"] == {"default": {"file_name_prefix": "standup_20261126", "media_kind": "audio"}}
+    assert recording["request_body"]["layers"] == {
+        "default": {"file_name_prefix": "standup_20261126", "media_kind": "audio"}
+    }
     assert recording["status"] == "UPLOADED"
     result = xcom(dag_run, "record_standup")
     assert result["id"] == recording["id"]
@@ -36,7 +40,10 @@ def test_scheduled_dag_records_with_the_run_date_prefix(
 
 
 @pytest.mark.parametrize(
-    "emulator", [{"legacy_track": False}, {"legacy_track": True}], ids=["current-api", "legacy-api"], indirect=True
+    "emulator",
+    [{"legacy_track": False}, {"legacy_track": True}],
+    ids=["current-api", "legacy-api"],
+    indirect=True,
 )
 def test_manual_dag_from_the_trigger_form(emulator, live_meeting, end_session_once_recording):
     end_session_once_recording(live_meeting)
@@ -50,7 +57,9 @@ def test_manual_dag_from_the_trigger_form(emulator, live_meeting, end_session_on
     assert recording["request_body"] == {
         "meeting_id": live_meeting,
         "max_seconds": 600,
-        "layers": {"default": {"file_name_prefix": "board-review", "outputs": [{"type": "REALTIMEKIT_BUCKET"}]}},
+        "layers": {
+            "default": {"file_name_prefix": "board-review", "outputs": [{"type": "REALTIMEKIT_BUCKET"}]}
+        },
     }
     assert recording["status"] == "UPLOADED"
     assert xcom(dag_run, "record_meeting")["id"] == recording["id"]

@@ -12,7 +12,9 @@ from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
 
 def test_entry_point_points_at_provider_info() -> None:
-    (entry,) = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_rtk")]
+    (entry,) = [
+        e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_rtk")
+    ]
     assert entry.load() is get_provider_info
 
 
@@ -42,13 +44,20 @@ def test_providers_manager_discovers_provider_and_hook() -> None:
 
 def test_hook_form_classmethods_match_provider_info() -> None:
     behaviour = RealtimeKitHook.get_ui_field_behaviour()
-    assert behaviour["relabeling"] == get_provider_info()["connection-types"][0]["ui-field-behaviour"]["relabeling"]
+    assert (
+        behaviour["relabeling"]
+        == get_provider_info()["connection-types"][0]["ui-field-behaviour"]["relabeling"]
+    )
     assert set(RealtimeKitHook.get_connection_form_widgets()) in (set(), set(CONN_FIELDS))
 
 
 def _airflow_cli(*args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=os.environ.copy(), check=True
+        [sys.executable, "-m", "airflow", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=True,
     )
     return result.stdout
 

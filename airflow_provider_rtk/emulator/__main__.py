@@ -1,0 +1,115 @@
+"""Command line: ``python -m airflow_provider_rtk.emulator`` (or ``realtimekit-emulator``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from airflow_provider_rtk.emulator.settings import (
+    DEFAULT_API_TOKEN,
+    DEFAULT_HOST,
+    DEFAULT_INVOKE_DELAY,
+    DEFAULT_PORT,
+    DEFAULT_RATE_WINDOW,
+    DEFAULT_UPLOAD_DELAY,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="realtimekit-emulator",
+        description="A local Cloudflare RealtimeKit recording API for demos and tests.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port, 0 for any free one (default %(default)s)"
+    )
+    parser.add_argument(
+        "--api-token", default=DEFAULT_API_TOKEN, help="bearer token to accept (default %(default)s)"
+    )
+    parser.add_argument("--account-id", help="accept only this account id (default: any)")
+    parser.add_argument("--app-id", help="accept only this app id (default: any)")
+    parser.add_argument(
+        "--legacy-track",
+        action="store_true",
+        help="answer a track-recording start with 200 and an empty body, like the older API",
+    )
+    parser.add_argument(
+        "--invoke-delay",
+        type=float,
+        default=DEFAULT_INVOKE_DELAY,
+        help="seconds from INVOKED to RECORDING (default %(default)s)",
+    )
+    parser.add_argument(
+        "--upload-delay",
+        type=float,
+        default=DEFAULT_UPLOAD_DELAY,
+        help="seconds from UPLOADING to UPLOADED (default %(default)s)",
+    )
+    parser.add_argument(
+        "--rate-limit", type=int, metavar="N", help="allow N API requests per window (default: no limit)"
+    )
+    parser.add_argument(
+        "--rate-window",
+        type=float,
+        default=DEFAULT_RATE_WINDOW,
+        metavar="SECONDS",
+        help="rate-limit window in seconds (default %(default)s)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGINT or SIGTERM; the exit status is 0 after a clean stop."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(message)s"
+    )
+    from airflow_provider_rtk.emulator.emulator import RealtimeKitEmulator  # the heavy part, after --help
+
+    try:
+        emulator = RealtimeKitEmulator(
+            host=args.host,
+            port=args.port,
+            api_token=args.api_token,
+            account_id=args.account_id,
+            app_id=args.app_id,
+            legacy_track=args.legacy_track,
+            invoke_delay=args.invoke_delay,
+            upload_delay=args.upload_delay,
+            rate_limit=args.rate_limit,
+            rate_window=args.rate_window,
+        ).start()
+    except (OSError, ValueError) as error:
+        print(f"realtimekit-emulator: cannot start: {error}", file=sys.stderr)
+        return 1
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    ids = "" if args.account_id or args.app_id else " (any account and app id accepted)"
+    print(f"RealtimeKit emulator serving {emulator.base_url}", flush=True)
+    print(f"  API token {emulator.api_token}, account {emulator.account_id}, app {emulator.app_id}{ids}")
+    print(f"  AIRFLOW_CONN_REALTIMEKIT_DEFAULT='{emulator.airflow_connection_json()}'")
+    print(f"  control endpoints: {emulator.origin}/_emulator/  (Ctrl+C stops)", flush=True)
+    try:
+        while not stopping.wait(0.2):
+            pass
+    finally:
+        emulator.stop()
+    print("RealtimeKit emulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""The emulator in-process: a RealtimeKit API on a loopback port, served from a background thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from airflow_provider_rtk.emulator.faults import parse_fault
+from airflow_provider_rtk.emulator.routes import API_ROUTES
+from airflow_provider_rtk.emulator.server import EmulatorApp, EmulatorHTTPServer
+from airflow_provider_rtk.emulator.settings import (
+    API_PREFIX,
+    DEFAULT_API_TOKEN,
+    DEFAULT_HOST,
+    DEFAULT_INVOKE_DELAY,
+    DEFAULT_RATE_WINDOW,
+    DEFAULT_UPLOAD_DELAY,
+    EmulatorSettings,
+)
+
+CONNECTION_TYPE = "realtimekit"
+#: Seconds the serving loop may take to notice a stop.
+_POLL_INTERVAL = 0.05
+
+
+class RealtimeKitEmulator:
+    """A local Cloudflare RealtimeKit API that the provider and the ``cloudflare`` SDK cannot tell apart.
+
+    ``port=0`` picks a free port. ``account_id``/``app_id`` of ``None`` accept any id (and report
+    documented defaults); given, other ids get 404. Use it as a context manager::
+
+        with RealtimeKitEmulator(invoke_delay=0, upload_delay=0) as emulator:
+            meeting = emulator.create_meeting("standup")
+            emulator.start_session(meeting["id"])
+            os.environ["AIRFLOW_CONN_REALTIMEKIT_DEFAULT"] = emulator.airflow_connection_json()
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        api_token: str = DEFAULT_API_TOKEN,
+        account_id: str | None = None,
+        app_id: str | None = None,
+        legacy_track: bool = False,
+        invoke_delay: float = DEFAULT_INVOKE_DELAY,
+        upload_delay: float = DEFAULT_UPLOAD_DELAY,
+        rate_limit: int | None = None,
+        rate_window: float = DEFAULT_RATE_WINDOW,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = EmulatorSettings(
+            api_token=api_token,
+            account_id=account_id,
+            app_id=app_id,
+            legacy_track=legacy_track,
+            invoke_delay=invoke_delay,
+            upload_delay=upload_delay,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+        )
+        self.host = host
+        self._requested_port = port
+        self.app = EmulatorApp(self.settings, clock=clock)
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- life cycle
+
+    def start(self) -> RealtimeKitEmulator:
+        """Bind the port and serve in a daemon thread (``OSError`` if the port is taken)."""
+        if self._server is not None:
+            raise RuntimeError("the emulator is already running")
+        server = EmulatorHTTPServer((self.host, self._requested_port), self.app)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": _POLL_INTERVAL},
+            name=f"realtimekit-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection (idempotent)."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> RealtimeKitEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    # ---- addresses and credentials
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() or use it as a context manager")
+        return int(self._server.server_address[1])
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT`` (a wildcard host is shown as loopback)."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Where the API is, like ``https://api.cloudflare.com/client/v4``."""
+        return f"{self.origin}{API_PREFIX}"
+
+    @property
+    def api_token(self) -> str:
+        return self.settings.api_token
+
+    @property
+    def account_id(self) -> str:
+        return self.settings.reported_account_id
+
+    @property
+    def app_id(self) -> str:
+        return self.settings.reported_app_id
+
+    @property
+    def app_url(self) -> str:
+        """The base of every RealtimeKit path of this app."""
+        return f"{self.base_url}/accounts/{self.account_id}/realtime/kit/{self.app_id}"
+
+    def airflow_connection(self) -> dict[str, Any]:
+        """The Airflow connection that points the provider here."""
+        return {
+            "conn_type": CONNECTION_TYPE,
+            "password": self.api_token,
+            "host": self.base_url,
+            "extra": {"account_id": self.account_id, "app_id": self.app_id},
+        }
+
+    def airflow_connection_json(self) -> str:
+        """JSON for ``AIRFLOW_CONN_REALTIMEKIT_DEFAULT``."""
+        return json.dumps(self.airflow_connection())
+
+    # ---- steering
+
+    def create_meeting(self, title: str | None = None, *, meeting_id: str | None = None) -> dict[str, Any]:
+        """A new meeting (as the API shows it); ``meeting_id`` defaults to a fresh UUID."""
+        return self.app.state.create_meeting(title, meeting_id=meeting_id).to_api()
+
+    def start_session(self, meeting_id: str, participants: Iterable[str] | None = None) -> dict[str, Any]:
+        """Someone joined: a live session (the meeting is created if unknown)."""
+        return self.app.state.start_session(meeting_id, participants).to_api()
+
+    def end_session(self, meeting_id: str) -> dict[str, Any]:
+        """Everyone left: the session ends and its recordings stop with ``ALL_PEERS_LEFT``."""
+        return self.app.state.end_session(meeting_id).to_api()
+
+    def add_fault(
+        self,
+        operation: str,
+        kind: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        seconds: float | None = None,
+        times: int | None = 1,
+    ) -> dict[str, Any]:
+        """Inject a fault into the next ``times`` calls of ``operation`` (an operationId, or ``*``).
+
+        ``kind``: ``status`` (answer ``status``), ``delay`` (wait ``seconds``), ``drop_before`` (close the
+        connection, no effect), ``drop_after`` (take effect, then close with no answer).
+        ``times=None`` means every call.
+        """
+        spec = {
+            "operation": operation,
+            "kind": kind,
+            "status": status,
+            "retry_after": retry_after,
+            "seconds": seconds,
+            "times": times,
+        }
+        return self.app.faults.add(parse_fault(spec, API_ROUTES.operations)).to_json()
+
+    def clear_faults(self) -> None:
+        self.app.faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults still waiting to happen."""
+        return self.app.faults.snapshot()
+
+    def set_rate_limit(self, requests: int | None, window_seconds: float = DEFAULT_RATE_WINDOW) -> None:
+        """At most ``requests`` API calls per ``window_seconds`` (``None`` turns the limit off)."""
+        self.app.limiter.configure(requests, window_seconds)
+
+    def recordings(self) -> list[dict[str, Any]]:
+        """Every recording: its exact request body, generation, status and status history."""
+        return self.app.state.recording_snapshots(reveal_secrets=True)
+
+    def state(self) -> dict[str, Any]:
+        """Meetings, sessions and recordings as plain data."""
+        return self.app.state.snapshot(reveal_secrets=True)
+
+    def reset(self) -> None:
+        """Back to the state at start: no meetings, no faults, the configured rate limit."""
+        self.app.reset()

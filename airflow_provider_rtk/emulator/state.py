@@ -1,0 +1,616 @@
+"""The emulator's in-memory world (meetings, live sessions, recordings) and the clock that moves it.
+
+Time moves lazily: every public method first brings each recording up to "now" from its own
+timestamps, under one lock, so no background thread is needed and a delay of zero is exact.
+Methods hand out copies (stamped with the moment they describe), never the live objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+from airflow_provider_rtk.emulator.messages import ApiError
+from airflow_provider_rtk.models import (
+    MAX_RECORDING_SECONDS,
+    SECRET_STORAGE_FIELDS,
+    RecordingAction,
+    RecordingStatus,
+    StorageConfig,
+    TrackRecordingRequest,
+)
+
+#: Download links expire this long after the upload.
+DOWNLOAD_LINK_SECONDS = 7 * 24 * 3600
+DEFAULT_LAYER = "default"
+DEFAULT_FILE_NAME_PREFIX = "default"
+#: Who is in a session started without a participant list.
+DEFAULT_PARTICIPANTS = ("user-1", "user-2")
+_BYTES_PER_SECOND = 4_000
+_FILE_OVERHEAD = 4_096
+_MAX_FILE_SIZE = 1 << 20
+_WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
+_API_CALLER = {"name": "RealtimeKit API", "type": "ORGANIZATION"}
+MASK = "***"
+
+RecordingKind = Literal["track", "composite"]
+Generation = Literal["current", "legacy"]
+
+
+def iso_time(timestamp: float | None) -> str | None:
+    """``2026-07-01T12:00:00.123Z``, as the API writes times."""
+    if timestamp is None:
+        return None
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of ``value`` with every storage secret (at any depth) shown as ``***``."""
+    if isinstance(value, dict):
+        return {
+            key: MASK if key in SECRET_STORAGE_FIELDS and item is not None else mask_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def public_storage_config(config: StorageConfig | None) -> dict[str, Any] | None:
+    """A storage config as an answer may show it: the secrets left out entirely."""
+    if config is None:
+        return None
+    return config.model_dump(mode="json", exclude_none=True, exclude=set(SECRET_STORAGE_FIELDS))
+
+
+def file_size_for(duration_seconds: int) -> int:
+    """Size of one fake recorded file: grows with the duration, capped to keep downloads small."""
+    return min(_FILE_OVERHEAD + duration_seconds * _BYTES_PER_SECOND, _MAX_FILE_SIZE)
+
+
+def fake_file_content(size: int) -> bytes:
+    """Bytes that start like a WebM file."""
+    return _WEBM_MAGIC + bytes(max(0, size - len(_WEBM_MAGIC)))
+
+
+@dataclass(frozen=True)
+class Participant:
+    user_id: str
+    peer_id: str
+
+
+@dataclass
+class Meeting:
+    id: str
+    title: str | None
+    created_at: float
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_api(self) -> dict[str, Any]:
+        """The meeting object of the API."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": "ACTIVE",
+            "record_on_start": False,
+            "live_stream_on_start": False,
+            "persist_chat": False,
+            "summarize_on_end": False,
+            "transcribe_on_end": False,
+            "session_keep_alive_time_in_secs": 60,
+            **self.options,
+            "created_at": iso_time(self.created_at),
+            "updated_at": iso_time(self.created_at),
+        }
+
+
+@dataclass
+class Session:
+    id: str
+    meeting_id: str
+    meeting_title: str | None
+    organization_id: str
+    participants: list[Participant]
+    started_at: float
+    ended_at: float | None = None
+    as_of: float = 0.0
+
+    @property
+    def live(self) -> bool:
+        return self.ended_at is None
+
+    def to_api(self) -> dict[str, Any]:
+        """The active-session object of the API."""
+        end = self.as_of if self.ended_at is None else self.ended_at
+        return {
+            "id": self.id,
+            "associated_id": self.meeting_id,
+            "meeting_display_name": self.meeting_title or "",
+            "type": "meeting",
+            "status": "LIVE" if self.live else "ENDED",
+            "live_participants": len(self.participants) if self.live else 0,
+            "max_concurrent_participants": len(self.participants),
+            "minutes_consumed": round(max(0.0, end - self.started_at) / 60, 3),
+            "organization_id": self.organization_id,
+            "started_at": iso_time(self.started_at),
+            "created_at": iso_time(self.started_at),
+            "updated_at": iso_time(self.ended_at or self.started_at),
+            "ended_at": iso_time(self.ended_at),
+            "breakout_rooms": [],
+        }
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    layer_name: str
+    name: str
+
+
+@dataclass
+class Recording:
+    """One recording and its clock: the statuses it went through, and when the next one is due."""
+
+    id: str
+    meeting_id: str
+    session_id: str
+    kind: RecordingKind
+    generation: Generation | None
+    request_body: Any
+    invoked_at: float
+    max_seconds: int
+    invoke_delay: float
+    upload_delay: float
+    files: list[RecordedFile]
+    storage_config: dict[str, Any] | None = None
+    answered_empty: bool = False
+    status: RecordingStatus = RecordingStatus.INVOKED
+    history: list[tuple[RecordingStatus, float]] = field(default_factory=list)
+    started_at: float | None = None
+    stopped_at: float | None = None
+    uploaded_at: float | None = None
+    recorded_seconds: float = 0.0
+    segment_start: float | None = None
+    stop_reason: dict[str, Any] | None = None
+    as_of: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.history:
+            self.history.append((self.status, self.invoked_at))
+        self.as_of = max(self.as_of, self.invoked_at)
+
+    # ---- the clock
+
+    def _next_event(self) -> float | None:
+        """When the next change that needs no request is due."""
+        if self.status is RecordingStatus.INVOKED:
+            return self.invoked_at + self.invoke_delay
+        if self.status in (RecordingStatus.RECORDING, RecordingStatus.PAUSED) and self.started_at is not None:
+            return self.started_at + self.max_seconds
+        if self.status is RecordingStatus.UPLOADING and self.stopped_at is not None:
+            return self.stopped_at + self.upload_delay
+        return None
+
+    def advance(self, now: float) -> None:
+        """Apply every change due by ``now``, each at the moment it was due."""
+        while (due := self._next_event()) is not None and due <= now:
+            if self.status is RecordingStatus.INVOKED:
+                self.started_at = self.segment_start = due
+                self._set(RecordingStatus.RECORDING, due)
+            elif self.status is RecordingStatus.UPLOADING:
+                self.uploaded_at = due
+                self._set(RecordingStatus.UPLOADED, due)
+            else:
+                self.stop(
+                    due, {"reason": "API_CALL", "caller": {"name": "max_seconds", "type": "ORGANIZATION"}}
+                )
+        self.as_of = max(self.as_of, now)
+
+    def _set(self, status: RecordingStatus, at: float) -> None:
+        self.status = status
+        self.history.append((status, at))
+
+    # ---- actions
+
+    def stop(self, at: float, reason: dict[str, Any]) -> None:
+        """Stop capturing (from INVOKED, RECORDING or PAUSED); the upload follows."""
+        self._close_segment(at)
+        self.stopped_at = at
+        self.stop_reason = reason
+        self._set(RecordingStatus.UPLOADING, at)
+
+    def _close_segment(self, at: float) -> None:
+        if self.segment_start is not None:
+            self.recorded_seconds += max(0.0, at - self.segment_start)
+            self.segment_start = None
+
+    def apply(self, action: RecordingAction, at: float) -> None:
+        """``stop``, ``pause`` or ``resume``; a 400 when the status does not allow it."""
+        if action is RecordingAction.STOP:
+            if not self.status.is_capturing:
+                raise ApiError(400, f"Recording {self.id} is already stopped (status {self.status.value})")
+            self.stop(at, {"reason": "API_CALL", "caller": dict(_API_CALLER)})
+        elif action is RecordingAction.PAUSE:
+            if self.status is not RecordingStatus.RECORDING:
+                raise ApiError(
+                    400, f"Recording {self.id} cannot be paused: status is {self.status.value}, not RECORDING"
+                )
+            self._close_segment(at)
+            self._set(RecordingStatus.PAUSED, at)
+        else:
+            if self.status is not RecordingStatus.PAUSED:
+                raise ApiError(
+                    400, f"Recording {self.id} cannot be resumed: status is {self.status.value}, not PAUSED"
+                )
+            self.segment_start = at
+            self._set(RecordingStatus.RECORDING, at)
+
+    # ---- what it looks like
+
+    @property
+    def duration(self) -> int:
+        """Seconds actually recorded (pauses left out), up to ``as_of``."""
+        running = self.as_of - self.segment_start if self.segment_start is not None else 0.0
+        return int(self.recorded_seconds + max(0.0, running))
+
+    def file_size(self) -> int:
+        return file_size_for(self.duration)
+
+    def _download_url(self, files_url: str) -> str | list[dict[str, Any]]:
+        def link(recorded: RecordedFile) -> str:
+            return f"{files_url}/{quote(recorded.name)}"
+
+        if self.kind == "composite":
+            return link(self.files[0])
+        layers = dict.fromkeys(recorded.layer_name for recorded in self.files)
+        return [
+            {
+                "layer_name": layer,
+                "download_urls": {
+                    recorded.name: {"download_url": link(recorded)}
+                    for recorded in self.files
+                    if recorded.layer_name == layer
+                },
+            }
+            for layer in layers
+        ]
+
+    def to_api(self, files_url: str) -> dict[str, Any]:
+        """The recording object of the API; links point below ``files_url``."""
+        uploaded = self.status is RecordingStatus.UPLOADED and self.uploaded_at is not None
+        data: dict[str, Any] = {
+            "id": self.id,
+            "meeting_id": self.meeting_id,
+            "session_id": self.session_id,
+            "status": self.status.value,
+            "invoked_time": iso_time(self.invoked_at),
+            "started_time": iso_time(self.started_at),
+            "stopped_time": iso_time(self.stopped_at),
+            "output_file_name": self.files[0].name if self.files else "",
+            "recording_duration": self.duration,
+            "file_size": self.file_size() * len(self.files) if uploaded else None,
+            "download_url": self._download_url(files_url) if uploaded else None,
+            "download_url_expiry": iso_time(self.uploaded_at + DOWNLOAD_LINK_SECONDS)
+            if uploaded and self.uploaded_at is not None
+            else None,
+            "audio_download_url": None,
+            "start_reason": {"reason": "API_CALL", "caller": dict(_API_CALLER)},
+            "stop_reason": copy.deepcopy(self.stop_reason),
+        }
+        if self.storage_config is not None:
+            data["storage_config"] = dict(self.storage_config)
+        return data
+
+    def snapshot(self, reveal_secrets: bool) -> dict[str, Any]:
+        """What tests want to know: the exact body it was started with, its generation, every status."""
+        body = copy.deepcopy(self.request_body)
+        return {
+            "id": self.id,
+            "meeting_id": self.meeting_id,
+            "session_id": self.session_id,
+            "kind": self.kind,
+            "generation": self.generation,
+            "request_body": body if reveal_secrets else mask_secrets(body),
+            "answered_with_empty_body": self.answered_empty,
+            "status": self.status.value,
+            "status_history": [{"status": status.value, "at": iso_time(at)} for status, at in self.history],
+            "stop_reason": (self.stop_reason or {}).get("reason"),
+            "max_seconds": self.max_seconds,
+            "recording_duration": self.duration,
+            "files": [recorded.name for recorded in self.files],
+        }
+
+
+_Stamped = TypeVar("_Stamped", Session, Recording)
+
+
+class EmulatorState:
+    """Every meeting, session and recording, behind one lock. Errors are :class:`ApiError`."""
+
+    def __init__(
+        self,
+        *,
+        organization_id: str,
+        invoke_delay: float = 0.0,
+        upload_delay: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.organization_id = organization_id
+        self.invoke_delay = invoke_delay
+        self.upload_delay = upload_delay
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._meetings: dict[str, Meeting] = {}
+        self._sessions: dict[str, Session] = {}
+        self._live: dict[str, str] = {}  # meeting id -> id of its live session
+        self._recordings: dict[str, Recording] = {}
+
+    def reset(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._meetings.clear()
+            self._sessions.clear()
+            self._live.clear()
+            self._recordings.clear()
+
+    @contextmanager
+    def _now(self) -> Iterator[float]:
+        """Hold the lock with every recording brought up to the current time."""
+        with self._lock:
+            now = self._clock()
+            for recording in self._recordings.values():
+                recording.advance(now)
+            yield now
+
+    @staticmethod
+    def _stamped(item: _Stamped, now: float) -> _Stamped:
+        view = copy.deepcopy(item)
+        view.as_of = max(view.as_of, now)
+        return view
+
+    # ---- meetings and sessions
+
+    def create_meeting(
+        self,
+        title: str | None = None,
+        *,
+        meeting_id: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> Meeting:
+        with self._now() as now:
+            return copy.deepcopy(self._create_meeting(now, title, meeting_id, options))
+
+    def _create_meeting(
+        self, now: float, title: str | None, meeting_id: str | None, options: dict[str, Any] | None
+    ) -> Meeting:
+        new_id = meeting_id or str(uuid.uuid4())
+        if new_id in self._meetings:
+            raise ApiError(409, f"Meeting {new_id} already exists")
+        meeting = Meeting(new_id, title, now, dict(options or {}))
+        self._meetings[new_id] = meeting
+        return meeting
+
+    def _meeting(self, meeting_id: str) -> Meeting:
+        meeting = self._meetings.get(meeting_id)
+        if meeting is None:
+            raise ApiError(404, f"No meeting found for meeting_id {meeting_id}")
+        return meeting
+
+    def get_meeting(self, meeting_id: str) -> Meeting:
+        with self._now():
+            return copy.deepcopy(self._meeting(meeting_id))
+
+    def meetings(self) -> list[Meeting]:
+        with self._now():
+            return copy.deepcopy(list(self._meetings.values()))
+
+    def _live_session(self, meeting_id: str) -> Session | None:
+        session_id = self._live.get(meeting_id)
+        return self._sessions[session_id] if session_id else None
+
+    def start_session(self, meeting_id: str, participants: Iterable[str] | None = None) -> Session:
+        """Someone joined: the meeting (created if unknown) has a live session. Idempotent."""
+        with self._now() as now:
+            meeting = self._meetings.get(meeting_id) or self._create_meeting(now, None, meeting_id, None)
+            session = self._live_session(meeting.id)
+            if session is None:
+                users = list(dict.fromkeys(participants or ())) or list(DEFAULT_PARTICIPANTS)
+                session = Session(
+                    id=str(uuid.uuid4()),
+                    meeting_id=meeting.id,
+                    meeting_title=meeting.title,
+                    organization_id=self.organization_id,
+                    participants=[Participant(user, str(uuid.uuid4())) for user in users],
+                    started_at=now,
+                )
+                self._sessions[session.id] = session
+                self._live[meeting.id] = session.id
+            return self._stamped(session, now)
+
+    def end_session(self, meeting_id: str) -> Session:
+        """Everyone left: the session ends and its running recordings stop (``ALL_PEERS_LEFT``)."""
+        with self._now() as now:
+            session = self._live_session(meeting_id)
+            if session is None:
+                raise ApiError(404, f"No active session found for meeting_id {meeting_id}")
+            session.ended_at = now
+            del self._live[meeting_id]
+            for recording in self._recordings.values():
+                if recording.session_id == session.id and recording.status.is_capturing:
+                    recording.stop(now, {"reason": "ALL_PEERS_LEFT"})
+            return self._stamped(session, now)
+
+    def active_session(self, meeting_id: str) -> Session:
+        with self._now() as now:
+            session = self._live_session(meeting_id)
+            if session is None:
+                raise ApiError(404, f"No active session found for meeting_id {meeting_id}")
+            return self._stamped(session, now)
+
+    # ---- recordings
+
+    def _check_can_record(self, meeting_id: str, *, allow_multiple: bool = False) -> Session:
+        """The live session to record: 404 unknown meeting, 400 nobody there, 409 already recording."""
+        self._meeting(meeting_id)
+        session = self._live_session(meeting_id)
+        if session is None:
+            raise ApiError(
+                400, f"No active session found for meeting_id {meeting_id}: recording needs a live session"
+            )
+        running = self._running(meeting_id)
+        if running and not allow_multiple:
+            raise ApiError(
+                409, f"Meeting {meeting_id} is already being recorded (recording {running[-1].id})"
+            )
+        return session
+
+    def _running(self, meeting_id: str) -> list[Recording]:
+        return [r for r in self._recordings.values() if r.meeting_id == meeting_id and r.status.is_capturing]
+
+    def _add(self, recording: Recording, now: float) -> Recording:
+        self._recordings[recording.id] = recording
+        recording.advance(now)
+        return self._stamped(recording, now)
+
+    def start_track(
+        self, request: TrackRecordingRequest, body: Any, *, answered_empty: bool = False
+    ) -> Recording:
+        """Start a track recording of a validated request; ``body`` is kept exactly as received."""
+        with self._now() as now:
+            session = self._check_can_record(request.meeting_id)
+            by_user = {participant.user_id: participant for participant in session.participants}
+            recorded = (
+                [
+                    by_user.get(user) or Participant(user, str(uuid.uuid4()))
+                    for user in dict.fromkeys(request.user_ids)
+                ]
+                if request.user_ids
+                else session.participants
+            )
+            layers = [
+                (name, layer.file_name_prefix or DEFAULT_FILE_NAME_PREFIX)
+                for name, layer in (request.layers or {}).items()
+            ] or [(DEFAULT_LAYER, DEFAULT_FILE_NAME_PREFIX)]
+            stamp = int(now * 1000)
+            files = [
+                RecordedFile(layer, f"{prefix}_{who.user_id}_{who.peer_id}_audio_audio_{stamp}.webm")
+                for layer, prefix in layers
+                for who in recorded
+            ]
+            configs = request.storage_configs()
+            recording = Recording(
+                id=str(uuid.uuid4()),
+                meeting_id=request.meeting_id,
+                session_id=session.id,
+                kind="track",
+                generation=request.generation,
+                request_body=copy.deepcopy(body),
+                invoked_at=now,
+                max_seconds=request.max_seconds or MAX_RECORDING_SECONDS,
+                invoke_delay=self.invoke_delay,
+                upload_delay=self.upload_delay,
+                files=files,
+                storage_config=public_storage_config(configs[0] if configs else None),
+                answered_empty=answered_empty,
+            )
+            return self._add(recording, now)
+
+    def start_composite(
+        self,
+        meeting_id: str,
+        body: Any,
+        *,
+        max_seconds: int | None = None,
+        allow_multiple: bool = False,
+        file_name_prefix: str | None = None,
+        storage_config: StorageConfig | None = None,
+    ) -> Recording:
+        """Start a composite recording (one mixed file, ``download_url`` a string)."""
+        with self._now() as now:
+            session = self._check_can_record(meeting_id, allow_multiple=allow_multiple)
+            name = f"{file_name_prefix or meeting_id}_{int(now * 1000)}.mp4"
+            recording = Recording(
+                id=str(uuid.uuid4()),
+                meeting_id=meeting_id,
+                session_id=session.id,
+                kind="composite",
+                generation=None,
+                request_body=copy.deepcopy(body),
+                invoked_at=now,
+                max_seconds=max_seconds or MAX_RECORDING_SECONDS,
+                invoke_delay=self.invoke_delay,
+                upload_delay=self.upload_delay,
+                files=[RecordedFile(DEFAULT_LAYER, name)],
+                storage_config=public_storage_config(storage_config),
+            )
+            return self._add(recording, now)
+
+    def _recording(self, recording_id: str) -> Recording:
+        recording = self._recordings.get(recording_id)
+        if recording is None:
+            raise ApiError(404, f"No recording found for recording_id {recording_id}")
+        return recording
+
+    def get_recording(self, recording_id: str) -> Recording:
+        with self._now() as now:
+            return self._stamped(self._recording(recording_id), now)
+
+    def recordings(self) -> list[Recording]:
+        """Every recording, oldest first."""
+        with self._now() as now:
+            return [self._stamped(recording, now) for recording in self._recordings.values()]
+
+    def active_recording(self, meeting_id: str) -> Recording:
+        with self._now() as now:
+            running = self._running(meeting_id)
+            if not running:
+                raise ApiError(404, f"No active recording found for meeting_id {meeting_id}")
+            return self._stamped(running[-1], now)
+
+    def apply_action(self, recording_id: str, action: RecordingAction) -> Recording:
+        with self._now() as now:
+            recording = self._recording(recording_id)
+            recording.apply(action, now)
+            return self._stamped(recording, now)
+
+    def file_content(self, name: str) -> bytes | None:
+        """The bytes of an uploaded file, or ``None`` if no uploaded recording has that file."""
+        with self._now():
+            for recording in self._recordings.values():
+                if recording.status is RecordingStatus.UPLOADED and any(
+                    f.name == name for f in recording.files
+                ):
+                    return fake_file_content(recording.file_size())
+        return None
+
+    # ---- snapshots
+
+    def recording_snapshots(self, *, reveal_secrets: bool = True) -> list[dict[str, Any]]:
+        with self._now():
+            return [recording.snapshot(reveal_secrets) for recording in self._recordings.values()]
+
+    def snapshot(self, *, reveal_secrets: bool = True) -> dict[str, Any]:
+        """Meetings (with their live session id), sessions and recordings, as plain JSON data."""
+        with self._now() as now:
+            return {
+                "meetings": [
+                    {**meeting.to_api(), "live_session_id": self._live.get(meeting.id)}
+                    for meeting in self._meetings.values()
+                ],
+                "sessions": [
+                    {
+                        **self._stamped(session, now).to_api(),
+                        "participants": [asdict(participant) for participant in session.participants],
+                    }
+                    for session in self._sessions.values()
+                ],
+                "recordings": [recording.snapshot(reveal_secrets) for recording in self._recordings.values()],
+            }

@@ -1,0 +1,93 @@
+"""Sensor that waits for a recording to reach a status (by default: uploaded, files ready)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow_provider_rtk.exceptions import RealtimeKitError
+from airflow_provider_rtk.sensors.base import RealtimeKitBaseSensor, RealtimeKitRecordingFailed
+
+if TYPE_CHECKING:
+    from airflow_provider_rtk.triggers.events import RecordingEvent
+    from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger
+
+
+#: The statuses one can wait for, spelled out so that parsing a DAG need not import the models (a unit
+#: test keeps this equal to what :func:`~airflow_provider_rtk.triggers.events.parse_target_status` takes).
+WAITABLE_STATUSES = ("INVOKED", "RECORDING", "PAUSED", "UPLOADING", "UPLOADED")
+
+
+def _checked_target(value: str) -> str:
+    """``target_status`` normalised, or a ``ValueError`` when the DAG is parsed."""
+    status = str(value).strip().upper()
+    if status not in WAITABLE_STATUSES:
+        raise ValueError(f"target_status {value!r} is not one of {', '.join(WAITABLE_STATUSES)}")
+    return status
+
+
+class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
+    """Waits until a RealtimeKit recording reaches ``target_status``; returns the recording.
+
+    The target is *reached or passed*: ``RECORDING`` is satisfied by ``RECORDING``, ``PAUSED``,
+    ``UPLOADING`` or ``UPLOADED``; ``UPLOADED`` only by ``UPLOADED``; ``PAUSED`` only by ``PAUSED``.
+    A recording in ``ERRORED``, or one that finished without reaching the target, fails the task at
+    once without retries (:class:`RealtimeKitRecordingFailed`, an ``AirflowFailException``, whose
+    message names the recording and its stop reason).
+
+    The return value (XCom ``return_value``) is the recording as a JSON dict without secrets
+    (``Recording.to_xcom()``), download links included once uploaded.
+
+    Works in ``poke`` and ``reschedule`` mode, and deferrable (``deferrable=True``), in which case
+    :class:`~airflow_provider_rtk.triggers.RealtimeKitRecordingTrigger` waits in the triggerer.
+
+    :param recording_id: the recording to wait for (templated), for example
+        ``"{{ ti.xcom_pull(task_ids='start', key='recording_id') }}"``.
+    :param target_status: the status to wait for: ``INVOKED``, ``RECORDING``, ``PAUSED``,
+        ``UPLOADING`` or ``UPLOADED`` (default).
+    :param realtimekit_conn_id: the RealtimeKit connection (templated).
+    :param deferrable: wait in the triggerer instead of on a worker (default
+        ``[operators] default_deferrable``).
+    :param kwargs: anything :class:`~airflow.sdk.BaseSensorOperator` takes (``poke_interval``,
+        ``timeout``, ``mode``, ``soft_fail``...).
+    """
+
+    template_fields: Sequence[str] = ("recording_id", "realtimekit_conn_id")
+
+    def __init__(self, *, recording_id: str, target_status: str = "UPLOADED", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.recording_id = recording_id
+        self.target_status = _checked_target(target_status)
+
+    def check(self) -> RecordingEvent | None:
+        from airflow_provider_rtk.triggers.events import parse_target_status, recording_event
+
+        recording = self.hook.get_recording(self.rendered_id("recording_id"))
+        self.log.info(
+            "Recording %s is %s; waiting for %s", recording.id, recording.status.value, self.target_status
+        )
+        return recording_event(recording, parse_target_status(self.target_status))
+
+    def make_trigger(self, end_time: float) -> RealtimeKitRecordingTrigger:
+        from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger
+
+        return RealtimeKitRecordingTrigger(
+            recording_id=self.rendered_id("recording_id"),
+            realtimekit_conn_id=self.realtimekit_conn_id,
+            target_status=self.target_status,
+            poll_interval=self.poke_interval,
+            end_time=end_time,
+        )
+
+    def parse_event(self, event: Any) -> RecordingEvent:
+        from airflow_provider_rtk.triggers.events import RecordingEvent
+
+        return RecordingEvent.parse(event)
+
+    def success_value(self, event: RecordingEvent) -> dict[str, Any] | None:
+        return event.recording
+
+    def fail(self, event: RecordingEvent) -> NoReturn:
+        if event.recording_failed:
+            raise RealtimeKitRecordingFailed(event.message)
+        raise RealtimeKitError(event.message)

@@ -1,0 +1,106 @@
+"""The polling loop both RealtimeKit triggers share: one hook per run, a fixed deadline, one event."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import abstractmethod
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_rtk.exceptions import RealtimeKitError
+from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from airflow_provider_rtk.triggers.events import RealtimeKitEvent
+
+
+def describe_deadline(end_time: float | None) -> str:
+    if end_time is None:
+        return "no deadline"
+    return datetime.fromtimestamp(end_time, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+class RealtimeKitPollingTrigger(BaseTrigger):
+    """Polls the RealtimeKit API until :meth:`check` settles, the deadline passes, or the API keeps failing.
+
+    Subclasses supply :meth:`check` (one look at the API), :meth:`error_event`, :meth:`timeout_event`
+    and :meth:`serialize`. The loop checks first and looks at the clock after, so a trigger restarted
+    after its deadline still reports what it finds once, and the last check happens at the deadline.
+
+    Every API call goes through one :class:`RealtimeKitAsyncHook` per run, closed before the event
+    fires. The hook retries transient failures (429, 5xx, lost connections) itself; a failure that
+    outlasts its retries, or any other error, ends the run with an ``error`` event.
+
+    :param realtimekit_conn_id: the RealtimeKit connection.
+    :param poll_interval: seconds between two checks.
+    :param end_time: deadline as absolute epoch seconds (``None``: wait forever); a restarted trigger
+        keeps it.
+    """
+
+    def __init__(
+        self,
+        *,
+        realtimekit_conn_id: str = "realtimekit_default",
+        poll_interval: float = 10.0,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        if poll_interval < 0:
+            raise ValueError(f"poll_interval must not be negative, got {poll_interval}")
+        self.realtimekit_conn_id = realtimekit_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = None if end_time is None else float(end_time)
+
+    # ---------------------------------------------------------------------------------- to override
+
+    @abstractmethod
+    async def check(self, hook: RealtimeKitAsyncHook) -> RealtimeKitEvent | None:
+        """Look once; return the event that ends the wait, or ``None`` to look again later."""
+
+    @abstractmethod
+    def error_event(self, message: str) -> RealtimeKitEvent:
+        """The event sent when the API could not be read."""
+
+    @abstractmethod
+    def timeout_event(self) -> RealtimeKitEvent:
+        """The event sent when the deadline has passed."""
+
+    def make_hook(self, **kwargs: Any) -> RealtimeKitAsyncHook:
+        """The hook a run (or ``on_kill``) uses; override to change its timeout or retry policy."""
+        return RealtimeKitAsyncHook(realtimekit_conn_id=self.realtimekit_conn_id, **kwargs)
+
+    # ---------------------------------------------------------------------------------- the loop
+
+    def seconds_left(self) -> float | None:
+        return None if self.end_time is None else self.end_time - time.time()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        event = await self.poll()
+        yield TriggerEvent(dict(event.to_payload()))  # type: ignore[no-untyped-call]
+
+    async def poll(self) -> RealtimeKitEvent:
+        """Poll until the wait is settled; the hook is closed before this returns."""
+        hook = self.make_hook()
+        try:
+            while True:
+                try:
+                    event = await self.check(hook)
+                except RealtimeKitError as error:
+                    self.log.error("RealtimeKit check failed after the hook's retries: %s", error)
+                    return self.error_event(str(error))
+                except Exception as error:
+                    self.log.exception("RealtimeKit check failed")
+                    return self.error_event(f"{type(error).__name__}: {error}")
+                if event is not None:
+                    return event
+                left = self.seconds_left()
+                if left is not None and left <= 0:
+                    return self.timeout_event()
+                await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
+        finally:
+            await hook.aclose()

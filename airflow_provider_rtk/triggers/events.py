@@ -1,0 +1,216 @@
+"""The events the RealtimeKit triggers fire, typed, and the decisions both triggers and sensors share.
+
+A trigger's event payload is a plain JSON dict (it travels through Airflow's metadata database). These
+models describe it: triggers build a model and send ``model.to_payload()``; whoever receives the dict
+(``execute_complete`` of an operator or sensor) turns it back with ``RecordingEvent.parse(event)``.
+
+Target statuses of a recording follow its life cycle ``INVOKED -> RECORDING (<-> PAUSED) -> UPLOADING
+-> UPLOADED``. A target is *reached or passed*: waiting for ``RECORDING`` is satisfied by ``RECORDING``,
+``PAUSED``, ``UPLOADING`` or ``UPLOADED`` (the recording has started); ``UPLOADED`` only by ``UPLOADED``.
+``PAUSED`` is a side state, satisfied only by ``PAUSED`` and unreachable once uploading has begun.
+``ERRORED`` always ends the wait with an error, and cannot itself be a target.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from airflow_provider_rtk.exceptions import RealtimeKitError
+from airflow_provider_rtk.models import RecordingStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from typing_extensions import Self
+
+    from airflow_provider_rtk.models import ActiveSession, Recording
+
+EventStatus = Literal["success", "error", "timeout"]
+
+#: Rank of each status along the life cycle (``PAUSED`` sits beside ``RECORDING``).
+_LIFECYCLE_RANK: dict[RecordingStatus, int] = {
+    RecordingStatus.INVOKED: 0,
+    RecordingStatus.RECORDING: 1,
+    RecordingStatus.PAUSED: 1,
+    RecordingStatus.UPLOADING: 2,
+    RecordingStatus.UPLOADED: 3,
+}
+
+
+class RecordingEventPayload(TypedDict):
+    """The dict :class:`~airflow_provider_rtk.triggers.RealtimeKitRecordingTrigger` fires."""
+
+    status: EventStatus
+    recording_id: str
+    recording_status: str | None
+    message: str
+    recording: dict[str, Any] | None
+
+
+class ActiveSessionEventPayload(TypedDict):
+    """The dict :class:`~airflow_provider_rtk.triggers.RealtimeKitActiveSessionTrigger` fires."""
+
+    status: EventStatus
+    meeting_id: str
+    session_id: str | None
+    message: str
+
+
+class RealtimeKitEvent(BaseModel):
+    """What every event of this provider carries: an outcome and a sentence for the task log."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    status: EventStatus
+    message: str = ""
+
+    @classmethod
+    def parse(cls, event: Any) -> Self:
+        """The event a trigger fired (its payload dict), or :class:`RealtimeKitError` if it is not one."""
+        try:
+            return cls.model_validate(event)
+        except ValidationError as error:
+            raise RealtimeKitError(f"Unexpected trigger event for {cls.__name__}: {error}") from None
+
+    def to_payload(self) -> Mapping[str, Any]:
+        """The JSON-ready dict a trigger fires."""
+        return self.model_dump(mode="json")
+
+    @property
+    def is_success(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def is_timeout(self) -> bool:
+        return self.status == "timeout"
+
+    @property
+    def is_error(self) -> bool:
+        return self.status == "error"
+
+
+class RecordingEvent(RealtimeKitEvent):
+    """Outcome of waiting for a recording.
+
+    ``recording`` is :meth:`Recording.to_xcom` of the last recording read (no secrets). On an ``error``
+    event it is set when the *recording* failed (``ERRORED``, or finished without reaching the target)
+    and ``None`` when the *API* kept failing: the first will not change on a retry, the second may.
+    """
+
+    recording_id: str
+    recording_status: str | None = None
+    recording: dict[str, Any] | None = None
+
+    @property
+    def recording_failed(self) -> bool:
+        """An error event about the recording itself (not about reaching the API)."""
+        return self.is_error and self.recording is not None
+
+    def to_payload(self) -> RecordingEventPayload:
+        return {
+            "status": self.status,
+            "recording_id": self.recording_id,
+            "recording_status": self.recording_status,
+            "message": self.message,
+            "recording": self.recording,
+        }
+
+
+class ActiveSessionEvent(RealtimeKitEvent):
+    """Outcome of waiting for a meeting to have a live session (``session_id`` set on success)."""
+
+    meeting_id: str
+    session_id: str | None = None
+
+    def to_payload(self) -> ActiveSessionEventPayload:
+        return {
+            "status": self.status,
+            "meeting_id": self.meeting_id,
+            "session_id": self.session_id,
+            "message": self.message,
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Decisions shared by the triggers (async, in the triggerer) and the sensors (sync, on a worker).
+
+
+def parse_target_status(value: str | RecordingStatus) -> RecordingStatus:
+    """A status one can wait for: any status but ``ERRORED``; the error lists the valid ones."""
+    valid = [status.value for status in _LIFECYCLE_RANK]
+    try:
+        status = value if isinstance(value, RecordingStatus) else RecordingStatus(str(value).strip().upper())
+    except ValueError:
+        raise ValueError(f"target_status {value!r} is not one of {', '.join(valid)}") from None
+    if status not in _LIFECYCLE_RANK:
+        raise ValueError(f"target_status cannot be {status.value}; wait for one of {', '.join(valid)}")
+    return status
+
+
+def target_reached(status: RecordingStatus, target: RecordingStatus) -> bool:
+    """Whether a recording in ``status`` has reached or passed ``target`` (see the module docstring)."""
+    if status is RecordingStatus.ERRORED:
+        return False
+    if target is RecordingStatus.PAUSED:
+        return status is RecordingStatus.PAUSED
+    return _LIFECYCLE_RANK[status] >= _LIFECYCLE_RANK[target]
+
+
+def target_unreachable(status: RecordingStatus, target: RecordingStatus) -> bool:
+    """Whether a recording in ``status`` can never reach ``target`` any more."""
+    if target_reached(status, target):
+        return False
+    if status.is_terminal:
+        return True
+    return target is RecordingStatus.PAUSED and not status.is_capturing
+
+
+def _stop_reason(recording: Recording) -> str:
+    reason = recording.stop_reason.reason if recording.stop_reason else None
+    return reason or "unknown"
+
+
+def recording_event(recording: Recording, target: RecordingStatus) -> RecordingEvent | None:
+    """The event a recording in its current state settles, or ``None`` while it is worth waiting."""
+    status = recording.status
+    common: dict[str, Any] = {
+        "recording_id": recording.id,
+        "recording_status": status.value,
+        "recording": recording.to_xcom(),
+    }
+    if target_reached(status, target):
+        return RecordingEvent(
+            status="success",
+            message=f"Recording {recording.id} is {status.value} (waited for {target.value}).",
+            **common,
+        )
+    if status is RecordingStatus.ERRORED:
+        return RecordingEvent(
+            status="error",
+            message=f"Recording {recording.id} ended in ERRORED (stop reason: {_stop_reason(recording)}).",
+            **common,
+        )
+    if target_unreachable(status, target):
+        return RecordingEvent(
+            status="error",
+            message=(
+                f"Recording {recording.id} is {status.value} and can no longer reach {target.value} "
+                f"(stop reason: {_stop_reason(recording)})."
+            ),
+            **common,
+        )
+    return None
+
+
+def active_session_event(meeting_id: str, session: ActiveSession | None) -> ActiveSessionEvent | None:
+    """A success event when the meeting has a LIVE session; ``None`` while it has none (or it ENDED)."""
+    if session is None or not session.is_live:
+        return None
+    return ActiveSessionEvent(
+        status="success",
+        meeting_id=meeting_id,
+        session_id=session.id,
+        message=f"Meeting {meeting_id} has the live session {session.id}.",
+    )

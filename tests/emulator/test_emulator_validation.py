@@ -1,0 +1,163 @@
+"""Bodies and queries the emulator refuses: 400 in RealtimeKit's envelope, naming the field path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_rtk.exceptions import RealtimeKitPayloadError
+from airflow_provider_rtk.models import parse_track_request
+
+MEETING = "6bf2b8be-04dd-4191-b602-1128921a306b"
+
+
+def sftp_output(**storage: Any) -> dict[str, Any]:
+    return {"outputs": [{"type": "STORAGE_CONFIG", "storage_config": {"type": "sftp", **storage}}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        pytest.param({"layers": {"default": {}}}, "meeting_id", id="missing-meeting"),
+        pytest.param(
+            {"meeting_id": MEETING, "layers": {"default": {"media_kind": "video"}}},
+            "layers.default.media_kind",
+            id="current-media-kind",
+        ),
+        pytest.param(
+            {"meeting_id": MEETING, "layers": {"default": {"file_name_prefix": "a/b"}}},
+            "layers.default.file_name_prefix",
+            id="current-prefix",
+        ),
+        pytest.param({"meeting_id": MEETING, "user_ids": []}, "user_ids", id="current-empty-user-ids"),
+        pytest.param(
+            {"meeting_id": MEETING, "user_ids": ["x" * 257]}, "user_ids[0]", id="current-long-user-id"
+        ),
+        pytest.param(
+            {"meeting_id": MEETING, "layers": {"default": sftp_output(username="u")}},
+            "layers.default.outputs[0].storage_config.host",
+            id="legacy-sftp-host",
+        ),
+        pytest.param(
+            {
+                "meeting_id": MEETING,
+                "layers": {
+                    "default": {
+                        "outputs": [{"type": "STORAGE_CONFIG", "storage_config": {"type": "dropbox"}}]
+                    }
+                },
+            },
+            "layers.default.outputs[0].storage_config.type",
+            id="legacy-storage-type",
+        ),
+        pytest.param(
+            {"meeting_id": MEETING, "max_seconds": 0, "layers": {"default": {}}},
+            "max_seconds",
+            id="legacy-max-seconds",
+        ),
+        pytest.param(
+            {"meeting_id": MEETING, "max_seconds": 60, "user_ids": ["u"], "layers": {"d": {}}},
+            "user_ids",
+            id="mixed-generations",
+        ),
+        pytest.param({"meeting_id": MEETING, "surprise": 1}, "surprise", id="unknown-field"),
+        pytest.param(["not", "an", "object"], "(body)", id="not-an-object"),
+    ],
+)
+def test_invalid_track_body_is_400_naming_the_field(api, body, path):
+    response = api.post("/recordings/track", json=body)
+
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["success"] is False
+    assert payload["error"]["code"] == 400
+    assert f"{path}:" in payload["error"]["message"]
+    with pytest.raises(RealtimeKitPayloadError) as expected:
+        parse_track_request(body)
+    assert payload["error"]["message"] == str(expected.value)
+
+
+def test_validation_comes_before_existence(api):
+    response = api.post(
+        "/recordings/track", json={"meeting_id": "no-such-meeting", "layers": {"x": {"media_kind": "v"}}}
+    )
+    assert response.status_code == 400
+    assert "layers.x.media_kind" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(b"{not json", "not valid JSON"), (b"", "a JSON body is required"), (b"\xc3\x28", "not UTF-8")],
+)
+def test_malformed_body_is_400(api, content, fragment):
+    response = api.post("/recordings/track", content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_valid_bodies_of_both_generations_are_accepted(emulator, api, live_meeting):
+    current = api.post("/recordings/track", json={"meeting_id": live_meeting, "user_ids": ["user-1"]})
+    assert current.status_code == 200
+    api.put(f"/recordings/{current.json()['data']['recording']['id']}", json={"action": "stop"})
+    legacy = api.post(
+        "/recordings/track",
+        json={
+            "meeting_id": live_meeting,
+            "max_seconds": 3600,
+            "layers": {"default": sftp_output(host="h", username="u")},
+        },
+    )
+    assert legacy.status_code == 200
+    assert [r["generation"] for r in emulator.recordings()] == ["current", "legacy"]
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [({"action": "explode"}, "action"), ({}, "action"), ({"action": "stop", "extra": 1}, "extra")],
+)
+def test_invalid_action_is_400(api, live_meeting, body, path):
+    recording_id = api.post("/recordings/track", json={"meeting_id": live_meeting}).json()["data"][
+        "recording"
+    ]["id"]
+    response = api.put(f"/recordings/{recording_id}", json=body)
+    assert response.status_code == 400
+    assert f"{path}:" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"meeting_id": MEETING, "max_seconds": 30}, "max_seconds"),
+        ({"max_seconds": 120}, "meeting_id"),
+        ({"meeting_id": MEETING, "storage_config": {"type": "sftp", "username": "u"}}, "storage_config.host"),
+    ],
+)
+def test_invalid_composite_body_is_400(api, body, path):
+    response = api.post("/recordings", json=body)
+    assert response.status_code == 400
+    assert f"{path}:" in response.json()["error"]["message"]
+
+
+def test_invalid_meeting_body_is_400(api):
+    response = api.post("/meetings", json={"title": ["not", "text"]})
+    assert response.status_code == 400
+    assert "title:" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"page_no": "abc"}, "page_no"),
+        ({"per_page": "-1"}, "per_page"),
+        ({"status": "RECORDING,BOGUS"}, "status"),
+        ({"sort_order": "SIDEWAYS"}, "sort_order"),
+        ({"sort_by": "title"}, "sort_by"),
+        ({"start_time": "yesterday"}, "start_time"),
+        ({"expired": "maybe"}, "expired"),
+    ],
+)
+def test_invalid_query_is_400(api, params, name):
+    response = api.get("/recordings", params=params)
+    assert response.status_code == 400
+    assert f"{name}:" in response.json()["error"]["message"]

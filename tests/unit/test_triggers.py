@@ -1,0 +1,470 @@
+"""Triggers driven directly with asyncio against a respx-mocked RealtimeKit API (nothing else is faked)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import itertools
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from airflow_provider_rtk.exceptions import RealtimeKitError
+from airflow_provider_rtk.models import RecordingStatus
+from airflow_provider_rtk.triggers import (
+    ActiveSessionEvent,
+    RealtimeKitActiveSessionTrigger,
+    RealtimeKitRecordingTrigger,
+    RecordingEvent,
+)
+from airflow_provider_rtk.triggers.events import parse_target_status, target_reached, target_unreachable
+
+CONN = {
+    "conn_type": "realtimekit",
+    "password": "TOKEN-abcdef",
+    "host": "http://rtk.test/client/v4",
+    "extra": {"account_id": "ACC", "app_id": "APP"},
+}
+APP_URL = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
+FAST = 0.01
+
+
+@pytest.fixture(autouse=True)
+def _connection(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(CONN))
+
+
+@pytest.fixture
+def api():
+    with respx.mock(base_url=APP_URL, assert_all_called=False) as mock:
+        yield mock
+
+
+def recording_answer(status: str, rid: str = "REC", **fields: Any) -> httpx.Response:
+    data = {"id": rid, "status": status, "meeting_id": "MEET", **fields}
+    return httpx.Response(200, json={"success": True, "data": data})
+
+
+def session_answer(status: str, sid: str = "SESS") -> httpx.Response:
+    return httpx.Response(200, json={"success": True, "data": {"id": sid, "status": status}})
+
+
+def server_error(status: int = 503) -> httpx.Response:
+    # Retry-After: 0 makes the hook's own (default) retry policy retry at once.
+    return httpx.Response(
+        status,
+        headers={"Retry-After": "0"},
+        json={"success": False, "error": {"code": status, "message": "upstream unavailable"}},
+    )
+
+
+def not_found() -> httpx.Response:
+    return httpx.Response(404, json={"success": False, "error": {"code": 404, "message": "not found"}})
+
+
+def run_trigger(trigger) -> list[dict[str, Any]]:
+    async def collect():
+        return [event.payload async for event in trigger.run()]
+
+    return asyncio.run(asyncio.wait_for(collect(), timeout=30))
+
+
+def only_event(trigger) -> dict[str, Any]:
+    events = run_trigger(trigger)
+    assert len(events) == 1, events
+    return events[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# RealtimeKitRecordingTrigger
+
+
+def test_success_after_polling_until_uploaded(api):
+    route = api.get("/recordings/REC").mock(
+        side_effect=[
+            recording_answer("RECORDING"),
+            recording_answer("UPLOADING"),
+            recording_answer("UPLOADED", download_url="https://files.test/rec.webm"),
+        ]
+    )
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST))
+
+    assert event["status"] == "success"
+    assert event["recording_id"] == "REC"
+    assert event["recording_status"] == "UPLOADED"
+    assert event["recording"]["download_url"] == "https://files.test/rec.webm"
+    assert set(event) == {"status", "recording_id", "recording_status", "message", "recording"}
+    assert route.call_count == 3
+    assert route.calls.last.request.headers["Authorization"] == "Bearer TOKEN-abcdef"
+
+
+@pytest.mark.parametrize("status", ["RECORDING", "PAUSED", "UPLOADING", "UPLOADED"])
+def test_target_recording_is_reached_or_passed(api, status):
+    api.get("/recordings/REC").mock(return_value=recording_answer(status))
+    event = only_event(RealtimeKitRecordingTrigger("REC", target_status="RECORDING", poll_interval=FAST))
+    assert event["status"] == "success"
+    assert event["recording_status"] == status
+
+
+def test_target_uploaded_is_not_satisfied_by_uploading(api):
+    route = api.get("/recordings/REC").mock(return_value=recording_answer("UPLOADING"))
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST, end_time=time.time() + 0.1))
+    assert event["status"] == "timeout"
+    assert event["recording_status"] == "UPLOADING"
+    assert route.call_count >= 2
+
+
+def test_errored_recording_yields_error_with_stop_reason(api):
+    api.get("/recordings/REC").mock(
+        side_effect=[
+            recording_answer("RECORDING"),
+            recording_answer("ERRORED", stop_reason={"reason": "INTERNAL_ERROR"}),
+        ]
+    )
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST))
+
+    assert event["status"] == "error"
+    assert event["recording_status"] == "ERRORED"
+    assert "REC" in event["message"]
+    assert "INTERNAL_ERROR" in event["message"]
+    assert event["recording"]["id"] == "REC"
+    assert RecordingEvent.parse(event).recording_failed
+
+
+@pytest.mark.parametrize("status", ["UPLOADING", "UPLOADED"])
+def test_target_that_can_no_longer_be_reached_yields_error(api, status):
+    api.get("/recordings/REC").mock(return_value=recording_answer(status))
+    event = only_event(RealtimeKitRecordingTrigger("REC", target_status="PAUSED", poll_interval=FAST))
+    assert event["status"] == "error"
+    assert "can no longer reach PAUSED" in event["message"]
+
+
+def test_past_end_time_yields_timeout_after_one_look(api):
+    route = api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST, end_time=time.time() - 5))
+
+    assert event["status"] == "timeout"
+    assert event["recording_status"] == "RECORDING"
+    assert event["recording"]["status"] == "RECORDING"
+    assert "did not reach UPLOADED" in event["message"]
+    assert route.call_count == 1
+
+
+def test_deadline_is_not_overslept(api):
+    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    started = time.monotonic()
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=60, end_time=time.time() + 0.2))
+    assert event["status"] == "timeout"
+    assert time.monotonic() - started < 5
+
+
+def test_one_transient_503_is_retried_not_reported(api):
+    route = api.get("/recordings/REC").mock(side_effect=[server_error(503), recording_answer("UPLOADED")])
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST))
+    assert event["status"] == "success"
+    assert route.call_count == 2
+
+
+def test_transient_429_then_success(api):
+    route = api.get("/recordings/REC").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "0"}, json={"success": False, "errors": []}),
+            recording_answer("UPLOADED"),
+        ]
+    )
+    assert only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST))["status"] == "success"
+    assert route.call_count == 2
+
+
+def test_persistent_5xx_yields_one_error_event_after_the_hook_retries(api):
+    route = api.get("/recordings/REC").mock(return_value=server_error(502))
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST))
+
+    assert event["status"] == "error"
+    assert event["recording"] is None
+    assert "502" in event["message"]
+    assert "upstream unavailable" in event["message"]
+    assert route.call_count == 5  # the hook's default RetryPolicy.max_attempts
+    assert not RecordingEvent.parse(event).recording_failed
+
+
+def test_unknown_recording_yields_error_without_retrying(api):
+    route = api.get("/recordings/REC").mock(return_value=not_found())
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST))
+    assert event["status"] == "error"
+    assert "404" in event["message"]
+    assert route.call_count == 1
+
+
+def test_incomplete_connection_yields_error(api, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RTK_BROKEN", json.dumps({"conn_type": "realtimekit", "password": "T0KEN"})
+    )
+    event = only_event(RealtimeKitRecordingTrigger("REC", realtimekit_conn_id="rtk_broken"))
+    assert event["status"] == "error"
+    assert "extra.account_id" in event["message"]
+    assert "T0KEN" not in event["message"]
+
+
+class _CountingHooks(RealtimeKitRecordingTrigger):
+    """Observes (does not replace) the hooks the trigger makes."""
+
+    def make_hook(self, **kwargs):
+        hook = super().make_hook(**kwargs)
+        self.hooks = [*getattr(self, "hooks", []), hook]
+        return hook
+
+
+def test_one_hook_per_run_closed_before_the_event(api):
+    api.get("/recordings/REC").mock(
+        side_effect=[recording_answer("INVOKED"), recording_answer("RECORDING"), recording_answer("UPLOADED")]
+    )
+    trigger = _CountingHooks("REC", poll_interval=FAST)
+
+    async def first_event():
+        agen = trigger.run()
+        event = await agen.__anext__()
+        closed_before_yield = trigger.hooks[0]._client is None
+        await agen.aclose()
+        return event, closed_before_yield
+
+    event, closed_before_yield = asyncio.run(first_event())
+    assert event.payload["status"] == "success"
+    assert len(trigger.hooks) == 1
+    assert closed_before_yield
+
+
+def test_hook_closed_when_the_run_is_cancelled(api):
+    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    trigger = _CountingHooks("REC", poll_interval=60)
+
+    async def cancel_while_sleeping():
+        task = asyncio.ensure_future(trigger.run().__anext__())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_while_sleeping())
+    assert trigger.hooks[0]._client is None
+
+
+def test_serialize_holds_only_primitives_and_a_stable_classpath():
+    trigger = RealtimeKitRecordingTrigger(
+        "REC", target_status="recording", poll_interval=3, end_time=1_800_000_000, stop_on_kill=True
+    )
+    classpath, kwargs = trigger.serialize()
+
+    assert classpath == "airflow_provider_rtk.triggers.recording.RealtimeKitRecordingTrigger"
+    assert kwargs == {
+        "recording_id": "REC",
+        "realtimekit_conn_id": "realtimekit_default",
+        "target_status": "RECORDING",
+        "poll_interval": 3.0,
+        "end_time": 1_800_000_000.0,
+        "stop_on_kill": True,
+    }
+    assert all(value is None or type(value) in (str, float, bool) for value in kwargs.values())
+    assert json.loads(json.dumps(kwargs)) == kwargs
+
+
+def _rebuild(trigger):
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    kwargs = json.loads(json.dumps(kwargs))  # as stored in the metadata database
+    return getattr(importlib.import_module(module), name)(**kwargs)
+
+
+def test_round_trip_keeps_behaviour_and_deadline(api):
+    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    deadline = time.time() - 1
+    original = RealtimeKitRecordingTrigger(
+        "REC", target_status="UPLOADED", poll_interval=FAST, end_time=deadline
+    )
+    rebuilt = _rebuild(original)
+
+    assert type(rebuilt) is RealtimeKitRecordingTrigger
+    assert rebuilt.serialize() == original.serialize()
+    assert rebuilt.end_time == deadline
+    first, second = only_event(original), only_event(rebuilt)
+    assert first["status"] == second["status"] == "timeout"
+    assert {**first, "message": ""} == {**second, "message": ""}
+
+
+def test_round_trip_success(api):
+    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    rebuilt = _rebuild(RealtimeKitRecordingTrigger("REC", target_status="RECORDING", poll_interval=FAST))
+    assert only_event(rebuilt)["status"] == "success"
+
+
+def test_on_kill_stops_the_recording_when_asked(api):
+    stop = api.put("/recordings/REC").mock(return_value=recording_answer("UPLOADING"))
+    asyncio.run(RealtimeKitRecordingTrigger("REC", stop_on_kill=True).on_kill())
+    assert stop.call_count == 1
+    assert json.loads(stop.calls.last.request.content) == {"action": "stop"}
+
+
+def test_on_kill_leaves_the_recording_alone_by_default(api):
+    stop = api.put("/recordings/REC").mock(return_value=recording_answer("UPLOADING"))
+    asyncio.run(RealtimeKitRecordingTrigger("REC").on_kill())
+    assert stop.call_count == 0
+
+
+def test_on_kill_on_a_stopped_recording_is_a_no_op(api):
+    stop = api.put("/recordings/REC").mock(
+        return_value=httpx.Response(
+            400, json={"success": False, "error": {"code": 400, "message": "recording not running"}}
+        )
+    )
+    read = api.get("/recordings/REC").mock(return_value=recording_answer("UPLOADED"))
+    asyncio.run(RealtimeKitRecordingTrigger("REC", stop_on_kill=True).on_kill())
+    assert stop.call_count == 1
+    assert read.call_count == 1
+
+
+def test_on_kill_failure_is_logged_not_raised(api, caplog, capsys):
+    stop = api.put("/recordings/REC").mock(return_value=server_error(500))
+    asyncio.run(RealtimeKitRecordingTrigger("REC", stop_on_kill=True).on_kill())
+    assert stop.call_count == 3  # on_kill's own short retry policy
+    captured = capsys.readouterr()
+    # Airflow 3.3 logs through structlog (stdout), 3.0 through logging.
+    assert "Could not stop recording REC" in caplog.text + captured.out + captured.err
+
+
+def test_cleanup_never_stops_the_recording(api):
+    stop = api.put("/recordings/REC").mock(return_value=recording_answer("UPLOADING"))
+    asyncio.run(RealtimeKitRecordingTrigger("REC", stop_on_kill=True).cleanup())
+    assert stop.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"target_status": "ERRORED"}, "cannot be ERRORED"),
+        ({"target_status": "DONE"}, "not one of"),
+        ({"poll_interval": -1}, "must not be negative"),
+    ],
+)
+def test_invalid_arguments_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RealtimeKitRecordingTrigger("REC", **kwargs)
+
+
+# --------------------------------------------------------------------------------------------------
+# RealtimeKitActiveSessionTrigger
+
+
+def test_session_trigger_waits_for_a_live_session(api):
+    route = api.get("/meetings/MEET/active-session").mock(
+        side_effect=[not_found(), session_answer("ENDED", "OLD"), session_answer("LIVE", "SESS")]
+    )
+    event = only_event(RealtimeKitActiveSessionTrigger("MEET", poll_interval=FAST))
+
+    assert event == {
+        "status": "success",
+        "meeting_id": "MEET",
+        "session_id": "SESS",
+        "message": "Meeting MEET has the live session SESS.",
+    }
+    assert route.call_count == 3
+
+
+def test_session_trigger_times_out(api):
+    route = api.get("/meetings/MEET/active-session").mock(return_value=not_found())
+    event = only_event(
+        RealtimeKitActiveSessionTrigger("MEET", poll_interval=FAST, end_time=time.time() + 0.1)
+    )
+    assert event["status"] == "timeout"
+    assert event["session_id"] is None
+    assert route.call_count >= 2
+
+
+def test_session_trigger_retries_then_reports_persistent_failure(api):
+    route = api.get("/meetings/MEET/active-session").mock(return_value=server_error(503))
+    event = only_event(RealtimeKitActiveSessionTrigger("MEET", poll_interval=FAST))
+    assert event["status"] == "error"
+    assert "503" in event["message"]
+    assert route.call_count == 5
+
+
+def test_session_trigger_transient_failure_then_live(api):
+    api.get("/meetings/MEET/active-session").mock(side_effect=[server_error(500), session_answer("LIVE")])
+    assert only_event(RealtimeKitActiveSessionTrigger("MEET", poll_interval=FAST))["status"] == "success"
+
+
+def test_session_trigger_round_trip(api):
+    api.get("/meetings/MEET/active-session").mock(return_value=session_answer("LIVE", "S1"))
+    original = RealtimeKitActiveSessionTrigger("MEET", poll_interval=2, end_time=1_900_000_000)
+    classpath, kwargs = original.serialize()
+    assert classpath == "airflow_provider_rtk.triggers.active_session.RealtimeKitActiveSessionTrigger"
+    assert kwargs == {
+        "meeting_id": "MEET",
+        "realtimekit_conn_id": "realtimekit_default",
+        "poll_interval": 2.0,
+        "end_time": 1_900_000_000.0,
+    }
+    rebuilt = _rebuild(original)
+    assert rebuilt.serialize() == original.serialize()
+    event = only_event(rebuilt)
+    assert (event["status"], event["session_id"]) == ("success", "S1")
+
+
+# --------------------------------------------------------------------------------------------------
+# Event models and the status rules
+
+
+def test_event_models_parse_payloads():
+    payload = {
+        "status": "success",
+        "recording_id": "R",
+        "recording_status": "UPLOADED",
+        "message": "ok",
+        "recording": {"id": "R"},
+    }
+    event = RecordingEvent.model_validate(payload)
+    assert event.is_success
+    assert event.to_payload() == payload
+    assert ActiveSessionEvent.parse({"status": "timeout", "meeting_id": "M", "message": "m"}).is_timeout
+
+
+@pytest.mark.parametrize("garbage", [None, {}, {"status": "done", "recording_id": "R"}, "success"])
+def test_event_parse_rejects_garbage(garbage):
+    with pytest.raises(RealtimeKitError, match="Unexpected trigger event"):
+        RecordingEvent.parse(garbage)
+
+
+@pytest.mark.parametrize(
+    ("status", "target"),
+    list(
+        itertools.product(RecordingStatus, [s for s in RecordingStatus if s is not RecordingStatus.ERRORED])
+    ),
+)
+def test_status_rules_are_consistent(status, target):
+    reached, unreachable = target_reached(status, target), target_unreachable(status, target)
+    assert not (reached and unreachable)
+    if status is target:
+        assert reached
+    if status is RecordingStatus.ERRORED:
+        assert unreachable
+    if status.is_terminal:
+        assert reached or unreachable  # a terminal recording always settles the wait
+    if target is RecordingStatus.UPLOADED:
+        assert reached == (status is RecordingStatus.UPLOADED)
+
+
+def test_parse_target_status_accepts_any_case():
+    assert parse_target_status(" uploaded ") is RecordingStatus.UPLOADED
+
+
+def test_package_exports_lazily():
+    import airflow_provider_rtk.triggers as triggers
+    from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger as direct
+
+    assert triggers.RealtimeKitRecordingTrigger is direct
+    assert "RecordingEvent" in dir(triggers)
+    with pytest.raises(AttributeError):
+        _ = triggers.NoSuchTrigger
