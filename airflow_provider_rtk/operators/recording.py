@@ -114,7 +114,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     :param stop_on_kill: stop the recording this task started when the task is killed or times out.
     """
 
-    template_fields: Sequence[str] = ("meeting_id", "layers", "max_seconds", "user_ids")
+    template_fields: Sequence[str] = ("meeting_id", "layers", "max_seconds", "user_ids", "if_active")
     template_fields_renderers = {"layers": "json", "user_ids": "json"}
     ui_color = UI_COLOR
     ui_fgcolor = "#ffffff"
@@ -143,11 +143,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self.max_seconds = max_seconds
         self.user_ids = user_ids
         self.realtimekit_conn_id = realtimekit_conn_id
-        try:
-            self.if_active = IfActive(if_active)
-        except ValueError:
-            choices = ", ".join(repr(choice.value) for choice in IfActive)
-            raise ValueError(f"if_active must be one of {choices}, not {if_active!r}") from None
+        self.if_active = if_active
+        if not (isinstance(if_active, str) and "{{" in if_active):
+            self._policy()  # a wrong literal fails when the DAG is parsed, not when it runs
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, not {poll_interval!r}")
         self.wait_for_completion = wait_for_completion
@@ -199,6 +197,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         from airflow.sdk.log import mask_secret
 
         self._hide_layer_secrets()
+        self._policy()
         self._request = self.build_request()
         for secret in self._request.secret_values():
             mask_secret(secret)
@@ -225,13 +224,25 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._publish(context, recording)
         return recording.id
 
+    def _policy(self) -> IfActive:
+        """``if_active`` as a policy; a wrong value is a payload error naming the field."""
+        try:
+            return IfActive(str(self.if_active).strip().lower())
+        except ValueError:
+            from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+
+            choices = ", ".join(repr(choice.value) for choice in IfActive)
+            error = FieldError("if_active", f"must be one of {choices}, not {self.if_active!r}")
+            raise RealtimeKitPayloadError([error], what="operator argument") from None
+
     def _resolve_active(self, active: Recording, context: Context) -> Recording | None:
         """Apply ``if_active`` to a recording found running; ``None`` means: start a new one."""
         if self._started_by_earlier_try(active, context):
             self.log.warning("Attaching to recording %s, started by an earlier try of this task", active.id)
             self._owns_recording = True
             return active
-        if self.if_active is IfActive.ATTACH:
+        policy = self._policy()
+        if policy is IfActive.ATTACH:
             self.log.warning(
                 "Meeting %s already has active recording %s (not started by this task); attaching "
                 "to it and will not stop it",
@@ -239,7 +250,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 active.id,
             )
             return active
-        if self.if_active is IfActive.FAIL:
+        if policy is IfActive.FAIL:
             raise AirflowFailException(
                 f"Meeting {self._request.meeting_id} already has active recording {active.id} "
                 f"(status {active.status.value}); if_active='fail'"
@@ -351,6 +362,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self, context: Context, event: dict[str, Any], owns_recording: bool = False
     ) -> dict[str, Any]:
         """Resume after the trigger: success returns the recording; error and timeout fail the task."""
+        from airflow_provider_rtk.exceptions import RealtimeKitAPIError
         from airflow_provider_rtk.models import Recording
         from airflow_provider_rtk.triggers import RecordingEvent
 
@@ -363,7 +375,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             if parsed.status == "error":
                 if parsed.recording is not None:
                     raise self._errored(Recording.model_validate(parsed.recording))
-                raise AirflowFailException(f"Recording {parsed.recording_id}: {parsed.message}")
+                # the API kept failing: a retry reconciles with (and re-attaches to) the recording
+                raise RealtimeKitAPIError(f"following recording {parsed.recording_id}: {parsed.message}")
             recording = Recording.model_validate(parsed.recording)
             self.log.info("Recording %s is %s", recording.id, recording.status.value)
             return recording.to_xcom()
