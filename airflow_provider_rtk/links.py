@@ -64,6 +64,9 @@ class RealtimeKitRecordingLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The pushed URL, or ``""`` when there is none (never raises: a link must not fail a task)."""
+        if hasattr(operator, RECORDING_URL_XCOM_KEY):  # our operators know it (None: nothing started)
+            url = getattr(operator, RECORDING_URL_XCOM_KEY)
+            return url if isinstance(url, str) else ""
         xcom_pull: Any = getattr(ti_key, "xcom_pull", None)
         if xcom_pull is None:
             return ""

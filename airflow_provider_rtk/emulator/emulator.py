@@ -187,12 +187,13 @@ class RealtimeKitEmulator:
         retry_after: float | None = None,
         seconds: float | None = None,
         times: int | None = 1,
+        after: int = 0,
     ) -> dict[str, Any]:
         """Inject a fault into the next ``times`` calls of ``operation`` (an operationId, or ``*``).
 
         ``kind``: ``status`` (answer ``status``), ``delay`` (wait ``seconds``), ``drop_before`` (close the
         connection, no effect), ``drop_after`` (take effect, then close with no answer).
-        ``times=None`` means every call.
+        ``times=None`` means every call; ``after`` lets that many matching calls through first.
         """
         spec = {
             "operation": operation,
@@ -201,6 +202,7 @@ class RealtimeKitEmulator:
             "retry_after": retry_after,
             "seconds": seconds,
             "times": times,
+            "after": after,
         }
         return self.app.faults.add(parse_fault(spec, API_ROUTES.operations)).to_json()
 

@@ -5,7 +5,8 @@ Kinds: ``status`` (answer with that status, in the envelope the real service wou
 (the operation takes effect, then the connection closes with no answer).
 
 JSON form: ``{"operation": "<operationId>" | "*", "kind": ..., "status": 503, "retry_after": 2,
-"seconds": 5, "times": 1}``; ``times`` defaults to 1, ``null`` means every call until cleared.
+"seconds": 5, "times": 1, "after": 0}``; ``times`` defaults to 1, ``null`` means every call until
+cleared; ``after`` lets that many matching calls through first.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ FaultKind = Literal["status", "delay", "drop_before", "drop_after"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 #: A fault for this operation matches every API operation.
 ANY_OPERATION = "*"
-_FIELDS = ("operation", "kind", "status", "retry_after", "seconds", "times")
+_FIELDS = ("operation", "kind", "status", "retry_after", "seconds", "times", "after")
 
 
 def _new_id() -> str:
@@ -38,8 +39,10 @@ class Fault:
     retry_after: float | None = None
     seconds: float = 0.0
     times: int | None = 1
+    after: int = 0
     id: str = field(default_factory=_new_id)
     hits: int = 0
+    passed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -96,6 +99,7 @@ def parse_fault(data: Any, operations: Collection[str]) -> Fault:
         retry_after=_number(data, "retry_after"),
         seconds=seconds or 0.0,
         times=times,
+        after=_integer(data, "after", minimum=0) or 0,
     )
 
 
@@ -116,6 +120,9 @@ class FaultPlan:
         with self._lock:
             for fault in self._faults:
                 if fault.operation in (operation, ANY_OPERATION):
+                    if fault.passed < fault.after:
+                        fault.passed += 1
+                        continue
                     fault.hits += 1
                     if fault.times is not None and fault.hits >= fault.times:
                         self._faults.remove(fault)

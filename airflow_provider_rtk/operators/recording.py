@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 #: Cloudflare's orange, so RealtimeKit tasks stand out in the grid and graph views.
 UI_COLOR = "#f6821f"
 MASK = "***"
+#: XCom that says whether this task started the recording (so a resumed task knows whether to stop it).
+OWNED_XCOM_KEY = "recording_started_by_task"
 
 
 class IfActive(str, Enum):
@@ -120,6 +122,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     ui_fgcolor = "#ffffff"
     operator_extra_links = (RealtimeKitRecordingLink(),)
     external_id_key = "realtimekit_recording_id"
+    #: Set once the recording is known; the extra link shows it.
+    recording_url: str | None = None
 
     def __init__(
         self,
@@ -129,7 +133,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         max_seconds: int | str | None = None,
         user_ids: list[str] | str | None = None,
         realtimekit_conn_id: str = "realtimekit_default",
-        if_active: IfActive | str = IfActive.ATTACH,
+        if_active: IfActive | str = "attach",
         wait_for_completion: bool = False,
         poll_interval: float = 10.0,
         timeout: float | timedelta | None = None,
@@ -143,7 +147,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self.max_seconds = max_seconds
         self.user_ids = user_ids
         self.realtimekit_conn_id = realtimekit_conn_id
-        self.if_active = if_active
+        self.if_active = if_active.value if isinstance(if_active, IfActive) else if_active
         if not (isinstance(if_active, str) and "{{" in if_active):
             self._policy()  # a wrong literal fails when the DAG is parsed, not when it runs
         if poll_interval <= 0:
@@ -272,16 +276,21 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         return invoked is not None and run_start is not None and invoked >= run_start
 
     def _publish(self, context: Context, recording: Recording) -> None:
-        from airflow_provider_rtk.links import recording_url
-
-        self._recording_id = recording.id
-        settings = self.hook.settings
+        """Push ``recording_id`` and ``recording_url`` (the task's extra link) as soon as it is known."""
         ti = context["ti"]
         ti.xcom_push(key="recording_id", value=recording.id)
-        ti.xcom_push(
-            key="recording_url",
-            value=recording_url(settings.base_url, settings.account_id, settings.app_id, recording.id),
+        ti.xcom_push(key="recording_url", value=self._remember(recording.id))
+        ti.xcom_push(key=OWNED_XCOM_KEY, value=self._owns_recording)
+
+    def _remember(self, recording_id: str) -> str:
+        from airflow_provider_rtk.links import recording_url
+
+        settings = self.hook.settings
+        self._recording_id = recording_id
+        self.recording_url = recording_url(
+            settings.base_url, settings.account_id, settings.app_id, recording_id
         )
+        return self.recording_url
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         return self.hook.get_recording(str(external_id)).status.value
@@ -322,7 +331,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 stop_on_kill=self.stop_on_kill and self._owns_recording,
             ),
             method_name="execute_complete",
-            kwargs={"owns_recording": self._owns_recording},
         )
 
     def _wait_here(self, recording_id: str) -> Recording:
@@ -358,17 +366,17 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             + ("it was stopped" if stopped else "it was left running (this task did not start it)")
         )
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any], owns_recording: bool = False
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: success returns the recording; error and timeout fail the task."""
         from airflow_provider_rtk.exceptions import RealtimeKitAPIError
         from airflow_provider_rtk.models import Recording
         from airflow_provider_rtk.triggers import RecordingEvent
 
         parsed = RecordingEvent.model_validate(event)
-        self._recording_id = parsed.recording_id
-        self._owns_recording = owns_recording
+        self._remember(parsed.recording_id)
+        ti = context["ti"]
+        owned = ti.xcom_pull(task_ids=ti.task_id, key=OWNED_XCOM_KEY, map_indexes=ti.map_index)
+        self._owns_recording = owned is True
         try:
             if parsed.status == "timeout":
                 self._fail_on_timeout(parsed.recording_id)
@@ -424,6 +432,7 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
     ui_color = UI_COLOR
     ui_fgcolor = "#ffffff"
     operator_extra_links = (RealtimeKitRecordingLink(),)
+    recording_url: str | None = None
 
     def __init__(
         self,
@@ -457,8 +466,8 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
             recording = hook.recording_action(recording_id, action)
             settings = hook.settings
         self.log.info("Recording %s: %s -> %s", recording.id, action.value, recording.status.value)
-        context["ti"].xcom_push(
-            key="recording_url",
-            value=recording_url(settings.base_url, settings.account_id, settings.app_id, recording.id),
+        self.recording_url = recording_url(
+            settings.base_url, settings.account_id, settings.app_id, recording.id
         )
+        context["ti"].xcom_push(key="recording_url", value=self.recording_url)
         return recording.to_xcom()

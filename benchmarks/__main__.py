@@ -1,0 +1,83 @@
+"""``python -m benchmarks [--quick] [--only 1,2,3]``: run the benchmarks and print the table.
+
+``AIRFLOW_HOME`` is pointed at a temporary folder before anything imports Airflow (here and in every
+subprocess), so a run never reads or writes a user's Airflow home. Nothing is written into the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks._common import Row, print_table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few rounds: a smoke test, not a measurement")
+    parser.add_argument("--only", default="1,2,3", help="which benchmarks to run, e.g. 2,3 (default 1,2,3)")
+    args = parser.parse_args(argv)
+    selected = {part.strip() for part in args.only.split(",") if part.strip()}
+
+    if "airflow" in sys.modules:
+        raise SystemExit("benchmarks must set AIRFLOW_HOME before Airflow is imported")
+    scratch = tempfile.mkdtemp(prefix="rtk-bench-")
+    home = os.path.join(scratch, "airflow-home")
+    os.mkdir(home)
+    os.environ["AIRFLOW_HOME"] = home
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    os.environ.pop("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", None)  # benchmark 3 sets its own
+    env = dict(os.environ)
+
+    started = time.perf_counter()
+    rows: list[Row] = []
+    context: list[str] = []
+    findings: list[str] = []
+    print(
+        f"airflow-provider-rtk benchmarks: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"AIRFLOW_HOME={home}" + (" (--quick: not a measurement)" if args.quick else ""),
+        flush=True,
+    )
+    try:
+        # Subprocess-based first, while this process has not imported Airflow yet.
+        if "1" in selected:
+            from benchmarks import parse_cost
+
+            print("running 1 (imports and DAG parsing, fresh interpreters)...", flush=True)
+            result = parse_cost.run(env, Path(scratch), quick=args.quick)
+            rows += result[0]
+            context += result[1]
+            findings += result[2]
+        if "2" in selected:
+            from benchmarks import payload
+
+            print("running 2 (payload validation)...", flush=True)
+            result = payload.run(quick=args.quick)
+            rows += result[0]
+            context += result[1]
+            findings += result[2]
+        if "3" in selected:
+            from benchmarks import http_overhead
+
+            print("running 3 (hook over loopback HTTP)...", flush=True)
+            result = http_overhead.run(quick=args.quick)
+            rows += result[0]
+            context += result[1]
+            findings += result[2]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    context.insert(0, f"Airflow {metadata.version('apache-airflow')}; whole run {time.perf_counter() - started:.0f} s")
+    print_table(rows, context, findings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

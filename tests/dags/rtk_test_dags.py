@@ -1,0 +1,112 @@
+"""DAGs the fault, retry and secrets tests run (copied into the tests' DAGs folder, not examples)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Param
+
+from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
+
+START = pendulum.datetime(2026, 11, 1, tz="UTC")
+PARAMS = {
+    "meeting_id": Param("", type="string"),
+    "if_active": Param("attach", type="string"),
+}
+LAYERS = {"default": {"file_name_prefix": "fault-test", "media_kind": "audio"}}
+
+
+def _dag(dag_id: str, retries: int = 1) -> DAG:
+    return DAG(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        params=PARAMS,
+        default_args={"retries": retries, "retry_delay": timedelta(seconds=1)},
+        tags=["realtimekit", "test"],
+    )
+
+
+with _dag("rtk_test_start"):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        layers=LAYERS,
+        if_active="{{ params.if_active }}",
+    )
+
+with _dag("rtk_test_start_and_wait"):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        layers=LAYERS,
+        wait_for_completion=True,
+        poll_interval=0.5,
+        deferrable=False,
+    )
+
+with _dag("rtk_test_timeout"):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        layers=LAYERS,
+        wait_for_completion=True,
+        poll_interval=0.5,
+        timeout=3,
+        deferrable=False,
+    )
+
+with _dag("rtk_test_deferred_timeout"):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        layers=LAYERS,
+        wait_for_completion=True,
+        poll_interval=0.5,
+        timeout=3,
+        deferrable=True,
+    )
+
+with _dag("rtk_test_execution_timeout", retries=0):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        layers=LAYERS,
+        wait_for_completion=True,
+        poll_interval=0.5,
+        deferrable=False,
+        execution_timeout=timedelta(seconds=4),
+    )
+
+# Storage credentials: inline (a bad habit the operator still protects) and from connections.
+with _dag("rtk_test_secrets", retries=0):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        max_seconds=600,
+        layers={
+            "default": {
+                "file_name_prefix": "secrets",
+                "outputs": [
+                    {
+                        "type": "STORAGE_CONFIG",
+                        "storage_config": {
+                            "type": "aws",
+                            "bucket": "inline-bucket",
+                            "region": "us-east-1",
+                            "access_key": "{{ var.value.rtk_inline_access_key }}",
+                            "secret": "{{ var.value.rtk_inline_secret }}",
+                        },
+                    },
+                    {"type": "STORAGE_CONFIG", "storage_conn_id": "rtk_test_s3"},
+                    {
+                        "type": "STORAGE_CONFIG",
+                        "storage_conn_id": "rtk_test_sftp",
+                        "storage_config": {"path": "recordings/"},
+                    },
+                ],
+            }
+        },
+    )

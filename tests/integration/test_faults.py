@@ -1,0 +1,232 @@
+"""The fault suite: a bad network or a failing service never loses or duplicates a recording.
+
+Each test injects a fault into the emulator, runs a real DAG under ``dag.test()``, and asserts the end
+state: how many recordings exist and in which status, the task's state and tries, and the log line
+that says what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.integration.conftest import load_dag
+
+START = "startTrackRecordingForAMeeting"
+
+
+@pytest.fixture
+def fast_connection(emulator, monkeypatch):
+    """The connection with a short request timeout and three attempts per call, so faults resolve fast."""
+    conn = emulator.airflow_connection()
+    conn["extra"] = {**conn["extra"], "timeout": 1, "max_attempts": 3}
+    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+
+
+class Run:
+    """A finished DAG run and what its tasks printed (``dag.test()`` logs to the console)."""
+
+    def __init__(self, dag_run, output: str) -> None:
+        self.dag_run = dag_run
+        self.state = str(dag_run.state)
+        self.output = output
+
+    def task(self, task_id: str = "start"):
+        (ti,) = [ti for ti in self.dag_run.get_task_instances() if ti.task_id == task_id]
+        return ti
+
+    def log(self, try_number: int | None = None, task_id: str = "start") -> str:
+        """The task's log lines: of every try, or of one (tries are split at ``dag.test()``'s markers)."""
+        tries = self.output.split("Task started ")[1:]
+        assert tries, f"no log of task {task_id}"
+        return "\n".join(tries) if try_number is None else tries[try_number - 1]
+
+
+@pytest.fixture
+def run(capfd):
+    def run_dag(dag_id: str, meeting_id: str, **conf) -> Run:
+        capfd.readouterr()
+        dag_run = load_dag(dag_id).test(run_conf={"meeting_id": meeting_id, **conf})
+        captured = capfd.readouterr()
+        return Run(dag_run, captured.out + captured.err)
+
+    return run_dag
+
+
+def recordings_of(emulator, meeting_id):
+    return [r for r in emulator.recordings() if r["meeting_id"] == meeting_id]
+
+
+@pytest.mark.usefixtures("fast_connection")
+class TestLostAnswers:
+    def test_answer_dropped_after_the_start_took_effect_is_adopted(self, emulator, live_meeting, run):
+        emulator.add_fault(START, "drop_after")
+
+        result = run("rtk_test_start", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert result.task().try_number == 1
+        assert "answer was lost" in result.log()
+        assert recording["id"] in result.log()
+
+    def test_dropped_answer_and_unreadable_state_retry_the_task_which_attaches(
+        self, emulator, live_meeting, run
+    ):
+        emulator.add_fault(START, "drop_after")
+        # the operator's own check before the start gets through; the hook's check after the lost
+        # answer does not, on any of its three attempts
+        emulator.add_fault("get_active_recording", "status", status=503, times=3, after=1)
+
+        result = run("rtk_test_start", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["status"] in ("INVOKED", "RECORDING")
+        ti = result.task()
+        assert ti.try_number == 2
+        assert "not sending it again" in result.log(1)
+        assert "earlier try" in result.log(2)
+
+    def test_connection_dropped_before_the_start_is_sent_again_once(self, emulator, live_meeting, run):
+        emulator.add_fault(START, "drop_before")
+
+        result = run("rtk_test_start", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        assert len(recordings_of(emulator, live_meeting)) == 1
+        assert "no recording is active" in result.log()
+
+    def test_read_timeout_on_the_start(self, emulator, live_meeting, run):
+        emulator.add_fault(START, "delay", seconds=2.5)  # the client gives up after 1s
+
+        result = run("rtk_test_start", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        time.sleep(2.0)  # let the delayed first request land: it must not make a second recording
+        assert len(recordings_of(emulator, live_meeting)) == 1
+        assert "ReadTimeout" in result.log()
+
+
+@pytest.mark.usefixtures("fast_connection")
+class TestServiceErrors:
+    def test_5xx_then_success(self, emulator, live_meeting, run):
+        emulator.add_fault(START, "status", status=503)
+
+        result = run("rtk_test_start", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        assert len(recordings_of(emulator, live_meeting)) == 1
+        assert "HTTP 503" in result.log()
+
+    def test_429_waits_for_retry_after(self, emulator, live_meeting, run):
+        emulator.add_fault(START, "status", status=429, retry_after=2)
+
+        result = run("rtk_test_start", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        assert len(recordings_of(emulator, live_meeting)) == 1
+        log = result.log()
+        assert "HTTP 429" in log
+        assert "retrying in 2.0s" in log
+        ti = result.task()
+        assert 2.0 <= (ti.end_date - ti.start_date).total_seconds() < 8.0
+
+    def test_service_rejecting_the_body_fails_without_a_recording(self, emulator, live_meeting, run):
+        emulator.add_fault(START, "status", status=400, times=None)
+
+        result = run("rtk_test_start", live_meeting)
+
+        assert result.state == "failed"
+        assert recordings_of(emulator, live_meeting) == []
+        assert "HTTP 400" in result.log()
+
+    def test_meeting_that_is_not_live_fails_clearly(self, emulator, run):
+        meeting_id = emulator.create_meeting("empty room")["id"]
+
+        result = run("rtk_test_start", meeting_id)
+
+        assert result.state == "failed"
+        assert recordings_of(emulator, meeting_id) == []
+        assert "active session" in result.log()
+
+
+@pytest.mark.usefixtures("fast_connection")
+class TestNeverLeftRunning:
+    @pytest.mark.parametrize("dag_id", ["rtk_test_timeout", "rtk_test_deferred_timeout"])
+    def test_timeout_stops_the_recording_and_fails_without_retry(self, emulator, live_meeting, dag_id, run):
+        result = run(dag_id, live_meeting)
+
+        assert result.state == "failed"
+        ti = result.task()
+        assert ti.try_number == 1, "a timed-out recording must not be started again by a retry"
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["status"] in ("UPLOADING", "UPLOADED")
+        assert recording["stop_reason"] == "API_CALL"
+        assert "it was stopped" in result.log()
+
+    def test_execution_timeout_kill_stops_the_recording(self, emulator, live_meeting, run):
+        result = run("rtk_test_execution_timeout", live_meeting)
+
+        assert result.state == "failed"
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["status"] in ("UPLOADING", "UPLOADED")
+        assert recording["stop_reason"] == "API_CALL"
+        assert "execution_timeout" in result.log()
+
+    def test_failure_while_waiting_retries_and_reconnects_to_the_same_recording(
+        self, emulator, live_meeting, end_session_once_recording, run
+    ):
+        emulator.add_fault("get_one_recording", "status", status=503, times=3)
+        end_session_once_recording(live_meeting)
+
+        result = run("rtk_test_start_and_wait", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        assert result.task().try_number == 2
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["status"] == "UPLOADED"
+
+
+class TestIfActive:
+    @pytest.fixture
+    def foreign_recording(self, emulator, live_meeting, run):
+        """A recording someone else started before the DAG ran."""
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+
+        with RealtimeKitHook() as hook:
+            return hook.start_track_recording({"meeting_id": live_meeting}).id
+
+    def test_attach_follows_the_foreign_recording_and_starts_none(
+        self, emulator, live_meeting, foreign_recording, run
+    ):
+        result = run("rtk_test_start", live_meeting, if_active="attach")
+
+        assert result.state == "success"
+        assert [r["id"] for r in recordings_of(emulator, live_meeting)] == [foreign_recording]
+
+    def test_fail_names_the_active_recording(self, emulator, live_meeting, foreign_recording, run):
+        result = run("rtk_test_start", live_meeting, if_active="fail")
+
+        assert result.state == "failed"
+        assert result.task().try_number == 1
+        assert foreign_recording in result.log()
+        assert len(recordings_of(emulator, live_meeting)) == 1
+
+    def test_stop_and_start_replaces_it(self, emulator, live_meeting, foreign_recording, run):
+        result = run("rtk_test_start", live_meeting, if_active="stop_and_start")
+
+        assert result.state == "success", result.output[-3000:]
+        old, new = sorted(recordings_of(emulator, live_meeting), key=lambda r: r["id"] != foreign_recording)
+        assert old["id"] == foreign_recording
+        assert old["status"] in ("UPLOADING", "UPLOADED")
+        assert new["status"] in ("INVOKED", "RECORDING")
+
+    def test_unknown_policy_is_a_field_error(self, emulator, live_meeting, run):
+        result = run("rtk_test_start", live_meeting, if_active="maybe")
+
+        assert result.state == "failed"
+        assert "if_active: must be one of" in result.log()
+        assert recordings_of(emulator, live_meeting) == []
