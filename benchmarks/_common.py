@@ -91,8 +91,8 @@ def print_table(rows: Sequence[Row], context: Sequence[str], findings: Sequence[
         print(f"\n== {section}")
         print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
         print("  ".join("-" * w for w in widths))
-        for line in cells:
-            print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+        for cell_line in cells:
+            print("  ".join(c.ljust(w) for c, w in zip(cell_line, widths, strict=True)).rstrip())
         for row in section_rows:
             for note in row.notes:
                 print(f"  note ({row.name}): {note}")

@@ -41,7 +41,9 @@ def _async_sampler(func: Callable[[], Awaitable[Any]], calls: int) -> Callable[[
     return sample
 
 
-def _pairs(rounds: int, ours: Callable[[], Sample], peer: Callable[[], Sample]) -> tuple[list[Sample], list[Sample]]:
+def _pairs(
+    rounds: int, ours: Callable[[], Sample], peer: Callable[[], Sample]
+) -> tuple[list[Sample], list[Sample]]:
     """Rounds of ours and the peer back to back, alternating who goes first."""
     ours_samples: list[Sample] = []
     peer_samples: list[Sample] = []

@@ -1,12 +1,13 @@
 """Benchmark 1: what the provider adds to import and DAG-parse time, against Airflow's standard provider.
 
-Runs :mod:`benchmarks.parse_worker` in a fresh interpreter (forked samples from a warm ``airflow.sdk``),
-cross-checks one import in truly fresh ``python -c`` processes, and lists (``-X importtime``) which
-modules the provider's imports add.
+Every sample of 1a and 1b is a fresh interpreter (:mod:`benchmarks.parse_worker`) that imports
+``airflow.sdk`` and then times one thing; 1c models Airflow's DAG processor (a warm manager forking one
+child per parse). The peers are the same DAGs built from the standard provider (``peer_dags/``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -14,32 +15,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULT_MARKER, Row, read_result
+from benchmarks._common import Row, read_result
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
 PEER_DAGS = Path(__file__).resolve().parent / "peer_dags"
 
 OPERATOR = "from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator"
-SENSORS = "from airflow_provider_rtk.sensors import RealtimeKitActiveSessionSensor, RealtimeKitRecordingSensor"
+SENSORS = (
+    "from airflow_provider_rtk.sensors import RealtimeKitActiveSessionSensor, RealtimeKitRecordingSensor"
+)
 BASH = "from airflow.providers.standard.operators.bash import BashOperator"
 BASH_SENSOR = "from airflow.providers.standard.sensors.bash import BashSensor"
+#: What the sensor-driven DAG imports from the provider, and the peer's counterpart, in import order.
+OURS_CHAIN = [OPERATOR, SENSORS]
+PEER_CHAIN = [BASH, BASH_SENSOR]
 
-#: label, our statement, the peer's statement
-IMPORTS: list[tuple[str, str, str]] = [
-    ("import operators.recording", OPERATOR, BASH),
-    ("import sensors (both sensors)", SENSORS, BASH),
-    ("import operator + both sensors", f"{OPERATOR}\n{SENSORS}", f"{BASH}\n{BASH_SENSOR}"),
-]
-IMPORT_PEERS = {
-    "import operators.recording": "BashOperator import",
-    "import sensors (both sensors)": "BashOperator import",
-    "import operator + both sensors": "BashOperator + BashSensor",
-}
-
-SECTION_IMPORT = "1a. Import cost on top of `import airflow.sdk` (fresh interpreter)"
-SECTION_DAG = "1b. DAG file import in a fresh interpreter (after `import airflow.sdk`)"
-SECTION_PROCESSOR = "1c. DAG file parse as Airflow's DAG processor does it (pre-imports, fork, _parse_file)"
+SECTION_IMPORT = "1a. Import on top of `import airflow.sdk` (one fresh interpreter per sample)"
+SECTION_DAG = "1b. DAG file import after `import airflow.sdk` (one fresh interpreter per sample)"
+SECTION_PROCESSOR = "1c. DAG file parse as Airflow's DAG processor does it (warm manager, one fork per parse)"
+SAME_DAG = "same DAG, standard operators"
 
 
 def dag_pairs() -> list[tuple[str, str, str]]:
@@ -51,56 +46,6 @@ def dag_pairs() -> list[tuple[str, str, str]]:
             raise FileNotFoundError(f"no peer DAG for {ours.name}: write {peer.relative_to(ROOT)}")
         pairs.append((ours.name, str(ours), str(peer)))
     return pairs
-
-
-def _python(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    process = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
-    if process.returncode != 0:
-        raise RuntimeError(f"{args[:2]} failed ({process.returncode}):\n{process.stderr[-3000:]}")
-    return process
-
-
-def run_worker(env: dict[str, str], repeats: int, import_repeats: int) -> dict[str, Any]:
-    config = {
-        "repeats": repeats,
-        "import_repeats": import_repeats,
-        "imports": IMPORTS,
-        "pairs": dag_pairs(),
-    }
-    process = _python(["-m", "benchmarks.parse_worker", json.dumps(config)], env)
-    return read_result(process.stdout)  # type: ignore[no-any-return]
-
-
-def fresh_import(statement: str, env: dict[str, str]) -> tuple[float, float]:
-    """(``import airflow.sdk`` seconds, ``statement`` seconds) in a brand-new interpreter."""
-    code = (
-        "import time, json, sys\n"
-        "t0 = time.perf_counter()\n"
-        "import airflow.sdk\n"
-        "t1 = time.perf_counter()\n"
-        f"{statement}\n"
-        "t2 = time.perf_counter()\n"
-        f"sys.stdout.write({RESULT_MARKER!r} + json.dumps([t1 - t0, t2 - t1]) + '\\n')\n"
-    )
-    sdk, statement_seconds = read_result(_python(["-c", code], env).stdout)
-    return sdk, statement_seconds
-
-
-def importtime_top(statement: str, env: dict[str, str], top: int = 5) -> tuple[float, list[tuple[str, float]]]:
-    """``-X importtime`` of ``statement`` after ``import airflow.sdk``: total self time, heaviest modules."""
-    code = f"import airflow.sdk, sys\nsys.stderr.write('@@MARK\\n')\nsys.stderr.flush()\n{statement}\n"
-    stderr = _python(["-X", "importtime", "-c", code], env).stderr
-    after = stderr.split("@@MARK\n", 1)[-1]
-    modules: list[tuple[str, float]] = []
-    for line in after.splitlines():
-        if not line.startswith("import time:") or "cumulative" in line:
-            continue
-        self_us, _, name = line[len("import time:") :].split("|")
-        modules.append((name.strip(), int(self_us) / 1e6))
-    modules.sort(key=lambda item: item[1], reverse=True)
-    return sum(seconds for _, seconds in modules), modules[:top]
 
 
 def bytecode_envs(env: dict[str, str], scratch: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -115,106 +60,188 @@ def bytecode_envs(env: dict[str, str], scratch: Path) -> tuple[dict[str, str], d
     return cached, uncached
 
 
+def worker(env: dict[str, str], mode: str, argument: str) -> Any:
+    """Run :mod:`benchmarks.parse_worker` in a fresh interpreter; its JSON answer."""
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks.parse_worker", mode, argument],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"parse_worker {mode} failed ({process.returncode}):\n{process.stderr[-3000:]}")
+    return read_result(process.stdout)
+
+
+def importtime_top(
+    statement: str, env: dict[str, str], top: int = 5
+) -> tuple[float, list[tuple[str, float]]]:
+    """``-X importtime`` of ``statement`` after ``import airflow.sdk``: total self time, heaviest modules."""
+    code = f"import airflow.sdk, sys\nsys.stderr.write('@@MARK\\n')\nsys.stderr.flush()\n{statement}\n"
+    process = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"-X importtime failed:\n{process.stderr[-3000:]}")
+    modules: list[tuple[str, float]] = []
+    for line in process.stderr.split("@@MARK\n", 1)[-1].splitlines():
+        if line.startswith("import time:") and "cumulative" not in line:
+            self_us, _, name = line[len("import time:") :].split("|")
+            modules.append((name.strip(), int(self_us) / 1e6))
+    modules.sort(key=lambda item: item[1], reverse=True)
+    return sum(seconds for _, seconds in modules), modules[:top]
+
+
+def _alternating(round_no: int, ours: Any, peer: Any) -> list[tuple[str, Any]]:
+    """Ours first in even rounds, the peer first in odd ones."""
+    order = [("ours", ours), ("peer", peer)]
+    return order if round_no % 2 == 0 else order[::-1]
+
+
+def _ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1e3:.1f} ms"
+
+
 def run(env: dict[str, str], scratch: Path, *, quick: bool) -> tuple[list[Row], list[str], list[str]]:
     """The rows of benchmark 1, context lines and findings (``scratch``: a temporary folder)."""
-    repeats, import_repeats, fresh_repeats = (3, 5, 1) if quick else (11, 15, 3)
+    import_rounds, dag_rounds, processor_rounds = (2, 1, 3) if quick else (7, 3, 11)
     cached, uncached = bytecode_envs(env, scratch)
-    run_worker(cached, 1, 1)  # warm-up: compiles everything once into the private bytecode cache
-    data = run_worker(cached, repeats, import_repeats)
+    pairs = dag_pairs()
+    processor_config = {
+        "pairs": pairs,
+        "imports": [["operator + both sensors", "\n".join(OURS_CHAIN), "\n".join(PEER_CHAIN)]],
+        "repeats": 1,
+        "import_repeats": 1,
+    }
+    # Warm-up: imports everything every later sample imports, filling the private bytecode cache.
+    worker(cached, "processor", json.dumps(processor_config))
+
     rows: list[Row] = []
     context: list[str] = []
     findings: list[str] = []
 
-    for label, case in data["imports"].items():
-        ours_mods = [m for m in case["ours_modules"] if m not in case["peer_modules"]]
+    sdk_cached: list[float] = []
+    chain: dict[str, list[list[float]]] = {"ours": [[], []], "peer": [[], []]}
+    for round_no in range(import_rounds):
+        for side, statements in _alternating(round_no, OURS_CHAIN, PEER_CHAIN):
+            answer = worker(cached, "imports", json.dumps(statements))
+            sdk_cached.append(answer["sdk"])
+            for index, seconds in enumerate(answer["seconds"]):
+                chain[side][index].append(seconds)
+    totals = {side: [a + b for a, b in zip(*chain[side], strict=True)] for side in chain}
+    rows += [
+        Row(SECTION_IMPORT, "operators.recording", chain["ours"][0], chain["peer"][0], "BashOperator"),
+        Row(
+            SECTION_IMPORT,
+            "sensors (after the operator)",
+            chain["ours"][1],
+            chain["peer"][1],
+            "BashSensor (after BashOperator)",
+        ),
+        Row(
+            SECTION_IMPORT,
+            "operator + both sensors",
+            totals["ours"],
+            totals["peer"],
+            "BashOperator + BashSensor",
+        ),
+    ]
+
+    dag_samples: dict[str, dict[str, list[float]]] = {name: {"ours": [], "peer": []} for name, _, _ in pairs}
+    for round_no in range(dag_rounds):
+        for name, ours, peer in pairs:
+            for side, path in _alternating(round_no, ours, peer):
+                answer = worker(cached, "dag", path)
+                sdk_cached.append(answer["sdk"])
+                dag_samples[name][side].append(answer["seconds"])
+    rows += [
+        Row(SECTION_DAG, f"dags/{name}", case["ours"], case["peer"], SAME_DAG)
+        for name, case in dag_samples.items()
+    ]
+
+    processor = worker(
+        cached,
+        "processor",
+        json.dumps({**processor_config, "repeats": processor_rounds, "import_repeats": processor_rounds}),
+    )
+    if "skipped" in processor:
+        context.append(f"1c skipped: {processor['skipped']}")
+    else:
+        rows += [
+            Row(SECTION_PROCESSOR, f"dags/{name}", case["ours"], case["peer"], SAME_DAG)
+            for name, case in processor["parses"].items()
+        ]
+        label, in_child = next(iter(processor["imports"].items()))
         rows.append(
             Row(
-                SECTION_IMPORT,
-                label,
-                case["ours"],
-                case["peer"],
-                IMPORT_PEERS[label],
-                notes=[f"modules only ours adds: {', '.join(ours_mods)}"] if "+" in label else [],
+                SECTION_PROCESSOR,
+                f"{label}: import in a parse child",
+                in_child["ours"],
+                in_child["peer"],
+                "BashOperator + BashSensor",
+                notes=[
+                    "the manager has pre-imported the peer's modules; ours are imported again by every parse"
+                    f" ({', '.join(m for m in in_child['ours_modules'] if m.startswith('airflow_provider'))})"
+                ],
             )
         )
 
-    samples: dict[str, dict[str, list[float]]] = {
-        "cached": {"sdk": [data["sdk_import_seconds"]], "ours": [], "peer": []},
-        "uncached": {"sdk": [], "ours": [], "peer": []},
-    }
-    for _ in range(fresh_repeats):
-        for mode, mode_env in (("cached", cached), ("uncached", uncached)):
-            for side, statement in (("ours", OPERATOR), ("peer", BASH)):
-                sdk, seconds = fresh_import(statement, mode_env)
-                samples[mode]["sdk"].append(sdk)
-                samples[mode][side].append(seconds)
-    rows.append(
-        Row(
-            SECTION_IMPORT,
-            "import operators.recording, own `python -c` (cross-check)",
-            samples["cached"]["ours"],
-            samples["cached"]["peer"],
-            "BashOperator import",
-        )
-    )
-    rows.append(
-        Row(
-            SECTION_IMPORT,
-            "import operators.recording, no bytecode (compiled)",
-            samples["uncached"]["ours"],
-            samples["uncached"]["peer"],
-            "BashOperator import",
-        )
-    )
+    # Without bytecode (one pair: the point is the size of the compile cost, not its spread).
+    sdk_uncached: list[float] = []
+    no_bytecode: dict[str, float] = {}
+    for side, statement in (("ours", OPERATOR), ("peer", BASH)):
+        answer = worker(uncached, "imports", json.dumps([statement]))
+        sdk_uncached.append(answer["sdk"])
+        no_bytecode[side] = answer["seconds"][0]
 
-    for name, case in data["dag_import"].items():
-        rows.append(Row(SECTION_DAG, f"dags/{name}", case["ours"], case["peer"], "same DAG, standard operators"))
-    if "processor" in data:
-        for name, case in data["processor"].items():
-            rows.append(
-                Row(SECTION_PROCESSOR, f"dags/{name}", case["ours"], case["peer"], "same DAG, standard operators")
-            )
-    else:
-        context.append(f"1c skipped: {data.get('processor_skipped')}")
+    total, heaviest = importtime_top("\n".join(OURS_CHAIN), cached)
+    context += [
+        "1 runs with a private bytecode cache (PYTHONPYCACHEPREFIX in the temp folder, filled by a warm-up "
+        "run), as an installed package has",
+        f"`import airflow.sdk` in a fresh interpreter: {_ms(sdk_cached)} with bytecode "
+        f"(n={len(sdk_cached)}), {_ms(sdk_uncached)} compiling from source (n={len(sdk_uncached)}); "
+        "a DAG processor pays it once",
+        f"without bytecode, importing operators.recording takes {no_bytecode['ours'] * 1e3:.1f} ms and "
+        f"BashOperator {no_bytecode['peer'] * 1e3:.1f} ms (n=1 each)",
+        f"-X importtime, operator + both sensors after airflow.sdk: {total * 1e3:.1f} ms self time in all; "
+        "heaviest: " + ", ".join(f"{name} {seconds * 1e3:.1f} ms" for name, seconds in heaviest),
+    ]
 
-    def ms(values: list[float]) -> str:
-        return f"{statistics.median(values) * 1e3:.1f} ms"
-
-    context.append(
-        "1 runs with a private bytecode cache (PYTHONPYCACHEPREFIX in a temp folder, warmed once), as an "
-        "installed package has; 'no bytecode' compiles every module from source (PYTHONDONTWRITEBYTECODE=1 "
-        "and no .pyc), as happens when a venv was installed without bytecode and may not write it"
-    )
-    context.append(
-        f"`import airflow.sdk` in a fresh interpreter: {ms(samples['cached']['sdk'])} with bytecode "
-        f"(n={len(samples['cached']['sdk'])}), {ms(samples['uncached']['sdk'])} without "
-        f"(n={len(samples['uncached']['sdk'])}); a DAG processor pays it once, not per file"
-    )
-    total, heaviest = importtime_top(f"{OPERATOR}\n{SENSORS}", cached)
-    context.append(
-        f"-X importtime of operator + both sensors after airflow.sdk: {total * 1e3:.1f} ms self time; "
-        "heaviest: " + ", ".join(f"{name} {seconds * 1e3:.1f} ms" for name, seconds in heaviest)
-    )
-
-    in_child = data.get("processor_imports")
-    if in_child and "processor" in data:
-        pre_imported = data.get("pre_imported", [])
+    if "skipped" not in processor:
+        pre_imported = processor["pre_imported"]
         extra = [
             statistics.median(case["ours"]) - statistics.median(case["peer"])
-            for case in data["processor"].values()
+            for case in processor["parses"].values()
         ]
-        context.append(
-            f"1c: in a parse child, '{in_child['label']}' costs {ms(in_child['ours'])} for ours and "
-            f"{ms(in_child['peer'])} for the peer (already imported by the manager)"
-        )
         if not any(name.startswith("airflow_provider_rtk") for name in pre_imported):
             findings.append(
                 "Airflow's DAG processor pre-imports, once in its long-lived manager, only the `airflow.*` "
-                "modules a DAG file names ([dag_processor] parsing_pre_import_modules); "
+                "modules a DAG file names ([dag_processor] parsing_pre_import_modules). "
                 "`airflow_provider_rtk` is not under `airflow.`, so every parse of an rtk DAG imports the "
-                f"provider again: {ms(in_child['ours'])} per parse for operator + sensors, against "
-                f"{ms(in_child['peer'])} for the standard operators. 1c shows +"
-                f"{min(extra) * 1e3:.1f} to +{max(extra) * 1e3:.1f} ms per parse over the peers. Keeping "
-                "module-level imports of the DAG-facing modules minimal is the only lever."
+                f"provider again ({_ms(in_child['ours'])} for operator + sensors in a parse child, against "
+                f"{_ms(in_child['peer'])} for the pre-imported standard operators); 1c shows "
+                f"{min(extra) * 1e3:+.1f} to {max(extra) * 1e3:+.1f} ms per parse against the peers. "
+                "Only lean module-level imports in the DAG-facing modules reduce it."
             )
+    if env.get("PYTHONDONTWRITEBYTECODE") and not airflow_has_bytecode():
+        sdk_gap = statistics.median(sdk_uncached) - statistics.median(sdk_cached)
+        findings.append(
+            "This environment has PYTHONDONTWRITEBYTECODE set and no .pyc for Airflow, so every "
+            f"interpreter compiles Airflow from source: about {sdk_gap:.1f} s more per process (see "
+            "context), paid by each test process, `airflow` command and DAG-processor start. "
+            "`uv pip install --compile-bytecode` in the Makefile's venv recipe would avoid it."
+        )
     return rows, context, findings
+
+
+def airflow_has_bytecode() -> bool:
+    """Whether ``airflow/__init__.py`` has a .pyc where this interpreter looks (without importing it)."""
+    spec = importlib.util.find_spec("airflow")
+    return bool(spec and spec.cached and Path(spec.cached).exists())

@@ -1,16 +1,20 @@
-"""Worker of the import and DAG-parse benchmarks; run by ``benchmarks.parse_cost`` in a fresh interpreter.
+"""Worker of the import and DAG-parse benchmarks, run by :mod:`benchmarks.parse_cost` as a fresh interpreter.
 
-``python -m benchmarks.parse_worker CONFIG_JSON``: imports ``airflow.sdk`` (and nothing of Airflow
-before), then measures every case in a child forked from that warm interpreter, so each sample starts
-from exactly the modules a fresh ``python -c "import airflow.sdk"`` holds. Ours and the peer alternate,
-round after round. Phases:
+Nothing of Airflow is imported before the timed ``import airflow.sdk``. Modes
+(``python -m benchmarks.parse_worker MODE ARG``):
 
-1. ``imports``: one import statement (the incremental cost on top of ``airflow.sdk``).
-2. ``dag_import``: executing a DAG file as a module (what importing it in a fresh interpreter costs).
-3. ``processor``: what Airflow's DAG processor pays per parse: its manager pre-imports the ``airflow.*``
-   modules a DAG file names (``[dag_processor] parsing_pre_import_modules``) and ``gc.freeze()``s, then a
-   forked child runs ``_parse_file`` (``DagBag`` load, checks, serialization). The last ``imports``
-   statement is timed in such a child too (``processor_imports``).
+``imports STATEMENTS_JSON``
+    after ``import airflow.sdk``, run each import statement in turn and time it.
+``dag PATH``
+    after ``import airflow.sdk``, execute the DAG file as a module and time it.
+``processor CONFIG_JSON``
+    what Airflow's DAG processor pays per parse. Its manager is a long-lived process that pre-imports
+    the ``airflow.*`` modules each DAG file names (``[dag_processor] parsing_pre_import_modules``) and
+    calls ``gc.freeze()``; each parse is a child forked from it running ``_parse_file`` (``DagBag`` load,
+    checks, serialization). Here: the same pre-imports for every file, then one forked child per sample.
+    The config's ``imports`` statements are timed in such children too.
+
+Each mode answers with one marked JSON line on stdout.
 """
 
 from __future__ import annotations
@@ -26,17 +30,29 @@ from typing import Any
 from benchmarks._common import emit_result, run_forked
 
 
-def time_statement(statement: str) -> dict[str, Any]:
-    """Seconds to run one import statement, and the modules it added."""
-    before = set(sys.modules)
+def _import_sdk() -> float:
+    start = time.perf_counter()
+    import airflow.sdk  # noqa: F401  (the baseline every measurement starts from)
+
+    return time.perf_counter() - start
+
+
+def time_statement(statement: str) -> float:
+    """Seconds to run one import statement."""
     start = time.perf_counter()
     exec(statement, {})
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "new_modules": sorted(set(sys.modules) - before)}
+    return time.perf_counter() - start
 
 
-def time_dag_import(path: str) -> dict[str, Any]:
-    """Seconds to execute a DAG file as a module, and how many DAG objects it defined."""
+def new_modules(statement: str) -> list[str]:
+    """The modules one statement adds to ``sys.modules``."""
+    before = set(sys.modules)
+    exec(statement, {})
+    return sorted(set(sys.modules) - before)
+
+
+def time_dag_import(path: str) -> float:
+    """Seconds to execute a DAG file as a module; it must define exactly one DAG."""
     from airflow.sdk import DAG
 
     spec = importlib.util.spec_from_file_location(f"bench_dag_{Path(path).stem}", path)
@@ -47,11 +63,14 @@ def time_dag_import(path: str) -> dict[str, Any]:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "dags": sum(isinstance(v, DAG) for v in vars(module).values())}
+    dags = sum(isinstance(value, DAG) for value in vars(module).values())
+    if dags != 1:
+        raise RuntimeError(f"{path} defined {dags} DAGs, expected 1")
+    return seconds
 
 
-def time_processor_parse(path: str) -> dict[str, Any]:
-    """Seconds the DAG processor's child spends on one file: ``_parse_file`` (load, checks, serialize)."""
+def time_processor_parse(path: str) -> float:
+    """Seconds the DAG processor's child spends on one file in ``_parse_file``; it must yield one DAG."""
     import structlog
     from airflow.dag_processing.processor import DagFileParseRequest, _parse_file
 
@@ -59,78 +78,64 @@ def time_processor_parse(path: str) -> dict[str, Any]:
     start = time.perf_counter()
     result = _parse_file(request, structlog.get_logger("benchmarks"))
     seconds = time.perf_counter() - start
-    if result is None:
-        raise RuntimeError(f"_parse_file returned nothing for {path}")
-    return {
-        "seconds": seconds,
-        "dags": len(result.serialized_dags),
-        "errors": {str(key): str(value)[-500:] for key, value in (result.import_errors or {}).items()},
-    }
+    if result is None or len(result.serialized_dags) != 1 or result.import_errors:
+        errors = None if result is None else result.import_errors
+        raise RuntimeError(f"parsing {path} did not give one DAG: {errors}")
+    return seconds
 
 
-def main(config: dict[str, Any]) -> dict[str, Any]:
-    start = time.perf_counter()
-    import airflow.sdk  # noqa: F401  (the baseline every sample starts from)
+def imports_mode(statements: list[str]) -> dict[str, Any]:
+    sdk = _import_sdk()
+    return {"sdk": sdk, "seconds": [time_statement(statement) for statement in statements]}
 
-    out: dict[str, Any] = {"sdk_import_seconds": time.perf_counter() - start}
-    gc.freeze()  # as the DAG processor's manager does before forking
 
-    imports: dict[str, dict[str, list[Any]]] = {}
-    for _ in range(config["import_repeats"]):
-        for label, *statements in config["imports"]:
-            case = imports.setdefault(label, {"ours": [], "peer": [], "ours_modules": [], "peer_modules": []})
-            for side, statement in zip(("ours", "peer"), statements, strict=True):
-                result = run_forked(time_statement, statement)
-                case[side].append(result["seconds"])
-                case[f"{side}_modules"] = result["new_modules"]
-    out["imports"] = imports
+def dag_mode(path: str) -> dict[str, Any]:
+    sdk = _import_sdk()
+    return {"sdk": sdk, "seconds": time_dag_import(path)}
 
-    dag_import: dict[str, dict[str, list[float]]] = {}
-    for _ in range(config["repeats"]):
-        for label, ours, peer in config["pairs"]:
-            case = dag_import.setdefault(label, {"ours": [], "peer": []})
-            for side, path in (("ours", ours), ("peer", peer)):
-                result = run_forked(time_dag_import, path)
-                if result["dags"] != 1:
-                    raise RuntimeError(f"{path} defined {result['dags']} DAGs, expected 1")
-                case[side].append(result["seconds"])
-    out["dag_import"] = dag_import
 
+def processor_mode(config: dict[str, Any]) -> dict[str, Any]:
+    _import_sdk()
     try:
         import structlog
         from airflow.dag_processing.processor import _pre_import_airflow_modules
-    except ImportError as error:  # a private API of Airflow: skip this phase if it moved
-        out["processor_skipped"] = f"airflow.dag_processing.processor not usable: {error}"
-        return out
+    except ImportError as error:  # a private API of Airflow: report instead of failing the run
+        return {"skipped": f"airflow.dag_processing.processor is not usable: {error}"}
     log = structlog.get_logger("benchmarks")
     before = set(sys.modules)
     for _, ours, peer in config["pairs"]:
         _pre_import_airflow_modules(ours, log)
         _pre_import_airflow_modules(peer, log)
-    out["pre_imported"] = sorted(
-        name for name in set(sys.modules) - before if name.startswith(("airflow.providers", "airflow_"))
-    )
+    pre_imported = sorted(set(sys.modules) - before)
     gc.freeze()
 
-    label, ours_statement, peer_statement = config["imports"][-1]
-    in_child: dict[str, Any] = {"label": label, "ours": [], "peer": []}
+    imports: dict[str, Any] = {}
     for _ in range(config["import_repeats"]):
-        for side, statement in (("ours", ours_statement), ("peer", peer_statement)):
-            in_child[side].append(run_forked(time_statement, statement)["seconds"])
-    out["processor_imports"] = in_child
+        for label, ours, peer in config["imports"]:
+            case = imports.setdefault(label, {"ours": [], "peer": []})
+            case["ours"].append(run_forked(time_statement, ours))
+            case["peer"].append(run_forked(time_statement, peer))
+    for label, ours, peer in config["imports"]:
+        imports[label]["ours_modules"] = run_forked(new_modules, ours)
+        imports[label]["peer_modules"] = run_forked(new_modules, peer)
 
-    processor: dict[str, dict[str, list[float]]] = {}
-    for _ in range(config["repeats"]):
+    parses: dict[str, dict[str, list[float]]] = {}
+    for round_no in range(config["repeats"]):
         for label, ours, peer in config["pairs"]:
-            case = processor.setdefault(label, {"ours": [], "peer": []})
-            for side, path in (("ours", ours), ("peer", peer)):
-                result = run_forked(time_processor_parse, path)
-                if result["dags"] != 1 or result["errors"]:
-                    raise RuntimeError(f"parsing {path} failed: {result}")
-                case[side].append(result["seconds"])
-    out["processor"] = processor
-    return out
+            case = parses.setdefault(label, {"ours": [], "peer": []})
+            order = (("ours", ours), ("peer", peer))
+            for side, path in order if round_no % 2 == 0 else order[::-1]:
+                case[side].append(run_forked(time_processor_parse, path))
+    return {"pre_imported": pre_imported, "imports": imports, "parses": parses}
 
 
 if __name__ == "__main__":
-    emit_result(main(json.loads(sys.argv[1])))
+    mode, argument = sys.argv[1], sys.argv[2]
+    if mode == "imports":
+        emit_result(imports_mode(json.loads(argument)))
+    elif mode == "dag":
+        emit_result(dag_mode(argument))
+    elif mode == "processor":
+        emit_result(processor_mode(json.loads(argument)))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")

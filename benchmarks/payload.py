@@ -133,7 +133,10 @@ TRACK_REQUEST_SCHEMA: dict[str, Any] = {
         {"not": {"allOf": [LEGACY_FIELDS, CURRENT_FIELDS]}},
         {
             "if": _present("max_seconds", "integer"),
-            "then": {"required": ["layers"], "properties": {"layers": {"type": "object", "minProperties": 1}}},
+            "then": {
+                "required": ["layers"],
+                "properties": {"layers": {"type": "object", "minProperties": 1}},
+            },
         },
     ],
 }
@@ -191,7 +194,11 @@ AGREEMENT_CASES: list[tuple[str, tuple[Any, Any, Any, Any], bool]] = [
     ("max_seconds 0", (MEETING_ID, LEGACY_LAYERS, 0, None), False),
     ("max_seconds without layers", (MEETING_ID, None, 60, None), False),
     ("unknown layer field", (MEETING_ID, _layers_with(lambda lay: lay.update(codec="vp8")), 60, None), False),
-    ("bad prefix", (MEETING_ID, _layers_with(lambda lay: lay.update(file_name_prefix="a/b")), 60, None), False),
+    (
+        "bad prefix",
+        (MEETING_ID, _layers_with(lambda lay: lay.update(file_name_prefix="a/b")), 60, None),
+        False,
+    ),
     (
         "auth_method on aws",
         (MEETING_ID, _layers_with(lambda lay: _sftp(lay).update(type="aws")), 60, None),
@@ -220,7 +227,9 @@ def make_peer() -> Callable[..., dict[str, Any]]:
     validator.check_schema(TRACK_REQUEST_SCHEMA)
 
     def peer_build(meeting_id: Any, layers: Any = None, max_seconds: Any = None, user_ids: Any = None) -> Any:
-        body: dict[str, Any] = {"meeting_id": meeting_id.strip() if isinstance(meeting_id, str) else meeting_id}
+        body: dict[str, Any] = {
+            "meeting_id": meeting_id.strip() if isinstance(meeting_id, str) else meeting_id
+        }
         if layers is not None:
             body["layers"] = layers
         if max_seconds is not None:
@@ -299,7 +308,11 @@ def run(*, quick: bool) -> tuple[list[Row], list[str], list[str]]:
     findings += [f"models gave an unexpected verdict on: {', '.join(wrong)}"] if wrong else []
 
     cases = [
-        ("legacy body, sftp storage_config", lambda: build_track_request(*LEGACY_CALL), lambda: peer(*LEGACY_CALL)),
+        (
+            "legacy body, sftp storage_config",
+            lambda: build_track_request(*LEGACY_CALL),
+            lambda: peer(*LEGACY_CALL),
+        ),
         ("current body, user_ids", lambda: build_track_request(*CURRENT_CALL), lambda: peer(*CURRENT_CALL)),
         (
             "invalid (sftp without host): error",
@@ -318,5 +331,7 @@ def run(*, quick: bool) -> tuple[list[Row], list[str], list[str]]:
             first, second = pair[0](), pair[1]()
             ours.append(first if round_no % 2 == 0 else second)
             theirs.append(second if round_no % 2 == 0 else first)
-        rows.append(Row(SECTION, f"build_track_request: {name}", ours, theirs, "jsonschema, same rules", unit="µs"))
+        rows.append(
+            Row(SECTION, f"build_track_request: {name}", ours, theirs, "jsonschema, same rules", unit="µs")
+        )
     return rows, context, findings

@@ -66,7 +66,7 @@ def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
         if isinstance(value, Mapping):
             masked = {}
             for key, item in value.items():
-                if key in SECRET_STORAGE_FIELDS and isinstance(item, str) and item:
+                if key in SECRET_STORAGE_FIELDS and isinstance(item, str) and item and item != MASK:
                     found.append(item)
                     masked[key] = MASK
                 else:
@@ -170,8 +170,11 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._hide_layer_secrets()
 
     def _hide_layer_secrets(self) -> None:
+        """Keep the real layers aside and show a masked copy (once: rendering and execute both call it)."""
         from airflow.sdk.log import mask_secret
 
+        if self._layers_with_secrets is not None:
+            return
         masked, secrets = mask_layer_secrets(self.layers)
         if secrets:
             self._layers_with_secrets = self.layers
@@ -226,6 +229,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 recording.status.value,
             )
         self._publish(context, recording)
+        self._final_recording = recording  # the latest known state; waiting replaces it
         return recording.id
 
     def _policy(self) -> IfActive:

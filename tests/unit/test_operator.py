@@ -1,0 +1,183 @@
+"""The start and action operators on their own: templating, secrets kept out of rendered fields,
+validation before any request, and what they push to XCom. HTTP is mocked with respx only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from airflow_provider_rtk.exceptions import RealtimeKitPayloadError
+from airflow_provider_rtk.models import TrackLayer
+from airflow_provider_rtk.operators.recording import (
+    OWNED_XCOM_KEY,
+    RealtimeKitRecordingActionOperator,
+    RealtimeKitStartTrackRecordingOperator,
+    mask_layer_secrets,
+)
+
+BASE = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
+MEETING = "5f0c6f3e-1f7d-4d7e-9a51-0b5a2f9a4c11"
+RECORDING = {
+    "id": "rec-1",
+    "status": "INVOKED",
+    "invoked_time": "2026-11-26T10:00:00Z",
+    "meeting_id": MEETING,
+}
+SFTP_LAYERS = {
+    "default": {
+        "file_name_prefix": "standup",
+        "outputs": [
+            {
+                "type": "STORAGE_CONFIG",
+                "storage_config": {
+                    "type": "sftp",
+                    "host": "sftp.test",
+                    "username": "rec",
+                    "auth_method": "PASSWORD",
+                    "password": "pw-5ecret-777",
+                },
+            }
+        ],
+    }
+}
+
+
+@pytest.fixture(autouse=True)
+def connection(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REALTIMEKIT_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "realtimekit",
+                "password": "TOKEN-op-123456",
+                "host": "http://rtk.test/client/v4",
+                "extra": {"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
+            }
+        ),
+    )
+
+
+class FakeTaskInstance:
+    """What the operator uses of a task instance: XCom push/pull and its identity."""
+
+    task_id = "start"
+    map_index = -1
+    try_number = 1
+    stats_tags: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+    def xcom_pull(self, task_ids: str, key: str, map_indexes: int) -> Any:
+        return self.xcom.get(key)
+
+
+def operator(**kwargs: Any) -> RealtimeKitStartTrackRecordingOperator:
+    return RealtimeKitStartTrackRecordingOperator(task_id="start", meeting_id=MEETING, **kwargs)
+
+
+def test_templated_fields_and_json_rendering() -> None:
+    op = operator()
+    assert set(op.template_fields) == {"meeting_id", "layers", "max_seconds", "user_ids", "if_active"}
+    assert op.template_fields_renderers["layers"] == "json"
+
+
+def test_unknown_if_active_fails_when_the_dag_is_parsed() -> None:
+    with pytest.raises(RealtimeKitPayloadError, match="if_active: must be one of"):
+        operator(if_active="sometimes")
+    assert operator(if_active="{{ params.policy }}").if_active == "{{ params.policy }}"
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [SFTP_LAYERS, json.dumps(SFTP_LAYERS), {"default": TrackLayer.model_validate(SFTP_LAYERS["default"])}],
+    ids=["dict", "json-text", "model"],
+)
+def test_secrets_are_masked_in_every_form_of_layers(layers: Any) -> None:
+    masked, found = mask_layer_secrets(layers)
+    assert found == ["pw-5ecret-777"]
+    assert "pw-5ecret-777" not in json.dumps(masked)
+    assert "***" in json.dumps(masked)
+
+
+def test_rendered_layers_show_no_secret_but_the_request_keeps_it() -> None:
+    op = operator(layers=SFTP_LAYERS, max_seconds=60)
+    op.render_template_fields(context={})  # type: ignore[arg-type]
+    assert "pw-5ecret-777" not in json.dumps(op.layers)
+    assert "pw-5ecret-777" not in repr(op.build_request())
+    body = op.build_request().to_api_body()
+    assert body["layers"]["default"]["outputs"][0]["storage_config"]["password"] == "pw-5ecret-777"
+
+
+@respx.mock(assert_all_mocked=True)
+@pytest.mark.parametrize(
+    ("arguments", "path"),
+    [
+        ({"meeting_id": ""}, "meeting_id"),
+        ({"layers": '{"default": {'}, "layers"),
+        ({"max_seconds": "soon"}, "max_seconds"),
+        (
+            {"layers": {"default": {"outputs": [{"type": "STORAGE_CONFIG"}]}}},
+            "layers.default.outputs[0].storage_config",
+        ),
+        (
+            {"layers": {"default": {"outputs": [{"storage_conn_id": "no_such_conn"}]}}},
+            "layers.default.outputs[0].storage_conn_id",
+        ),
+    ],
+)
+def test_bad_input_fails_before_any_request(arguments: dict[str, Any], path: str) -> None:
+    """respx refuses any request, so reaching the network would raise a different error."""
+    op = RealtimeKitStartTrackRecordingOperator(task_id="start", **{"meeting_id": MEETING, **arguments})
+    with pytest.raises(RealtimeKitPayloadError) as error:
+        op.execute({"ti": FakeTaskInstance()})  # type: ignore[arg-type]
+    assert path in error.value.paths
+
+
+@respx.mock
+def test_execute_starts_once_and_pushes_the_recording() -> None:
+    respx.get(f"{BASE}/recordings/active-recording/{MEETING}").mock(
+        return_value=httpx.Response(404, json={"success": False, "error": {"code": 404, "message": "none"}})
+    )
+    start = respx.post(f"{BASE}/recordings/track").mock(
+        return_value=httpx.Response(200, json={"success": True, "data": {"recording": RECORDING}})
+    )
+    ti = FakeTaskInstance()
+
+    result = operator(
+        layers={"default": {"file_name_prefix": "standup_20261126"}}, user_ids='["u1"]'
+    ).execute(
+        {"ti": ti}  # type: ignore[arg-type]
+    )
+
+    assert start.call_count == 1
+    assert json.loads(start.calls[0].request.content) == {
+        "meeting_id": MEETING,
+        "layers": {"default": {"file_name_prefix": "standup_20261126"}},
+        "user_ids": ["u1"],
+    }
+    assert result["id"] == "rec-1"
+    assert ti.xcom["recording_id"] == "rec-1"
+    assert ti.xcom["recording_url"] == "http://rtk.test/_emulator/recordings/rec-1"
+    assert ti.xcom[OWNED_XCOM_KEY] is True
+
+
+@respx.mock
+def test_action_operator_stops_and_rejects_unknown_actions() -> None:
+    stop = respx.put(f"{BASE}/recordings/rec-1").mock(
+        return_value=httpx.Response(200, json={"success": True, "data": {**RECORDING, "status": "UPLOADING"}})
+    )
+    ti = FakeTaskInstance()
+    op = RealtimeKitRecordingActionOperator(task_id="stop", recording_id="rec-1", action="STOP")
+    assert op.execute({"ti": ti})["status"] == "UPLOADING"  # type: ignore[arg-type]
+    assert json.loads(stop.calls[0].request.content) == {"action": "stop"}
+    bad = RealtimeKitRecordingActionOperator(task_id="x", recording_id="rec-1", action="rewind")
+    with pytest.raises(RealtimeKitPayloadError, match="action: must be one of"):
+        bad.execute({"ti": ti})  # type: ignore[arg-type]
