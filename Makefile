@@ -17,7 +17,7 @@ $(UV):
 # $(1): venv folder, $(2): Airflow requirement
 define make_venv
 	test -x $(1)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(1)
-	$(UV) pip install --quiet --python $(1)/bin/python -e ".[test,dev]" "$(2)"
+	$(UV) pip install --quiet --compile-bytecode --python $(1)/bin/python -e ".[test,dev]" "$(2)"
 endef
 
 $(VENV)/.installed: pyproject.toml | $(UV)

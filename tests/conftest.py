@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+#: The fixtures users get too: ``realtimekit_emulator`` and ``realtimekit_connection``.
+pytest_plugins = ["airflow_provider_rtk.emulator.pytest_plugin"]
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = ROOT / "dags"
 TEST_DAGS = Path(__file__).resolve().parent / "dags"

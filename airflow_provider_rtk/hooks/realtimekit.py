@@ -301,26 +301,6 @@ class _HookBase(BaseHook):
             )
         return {**policy.tenacity_kwargs(), "before_sleep": self._log_retry}
 
-    # UI form, Airflow 3.0/3.1 (3.2+ reads conn-fields / ui-field-behaviour from the provider info).
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Account id and app id as labelled fields (needs the FAB UI packages; empty without them)."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from wtforms import StringField
-            from wtforms.validators import InputRequired
-        except ImportError:
-            return {}
-        return {
-            name: StringField(spec["label"], widget=BS3TextFieldWidget(), validators=[InputRequired()])
-            for name, spec in CONN_FIELDS.items()
-        }
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form."""
-        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
-
 
 def _mask(secret: str) -> None:
     """Register a secret with Airflow's masker, so no log line can show it."""
@@ -341,6 +321,27 @@ class RealtimeKitHook(_HookBase):
     :param retry_policy: how often and how long to retry (see :class:`RetryPolicy`; default: extra
         ``max_attempts`` attempts, else 5).
     """
+
+    # UI form, Airflow 3.0/3.1 (3.2+ reads conn-fields / ui-field-behaviour from the provider info).
+    # Defined on this class itself: the providers manager only reads a hook's own methods.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Account id and app id as labelled fields (needs the FAB UI packages; empty without them)."""
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from wtforms import StringField
+            from wtforms.validators import InputRequired
+        except ImportError:
+            return {}
+        return {
+            name: StringField(spec["label"], widget=BS3TextFieldWidget(), validators=[InputRequired()])
+            for name, spec in CONN_FIELDS.items()
+        }
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields of the connection form."""
+        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
 
     @cached_property
     def settings(self) -> ConnectionSettings:

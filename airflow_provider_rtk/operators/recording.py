@@ -310,7 +310,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     def poll_until_complete(self, external_id: Any, context: Context) -> None:
         """Wait for UPLOADED when asked to: here (poke) or in the triggerer (deferrable)."""
         recording_id = str(external_id)
-        self._recording_id = recording_id
+        self._adopt_stored(context, recording_id)
         if not self.wait_for_completion:
             return
         if self.deferrable:
@@ -396,8 +396,18 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             self.hook.close()
 
     def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
+        self._adopt_stored(context, str(external_id))
         recording = self._final_recording or self.hook.get_recording(str(external_id))
         return recording.to_xcom()
+
+    def _adopt_stored(self, context: Context, recording_id: str) -> None:
+        """A recording id from the task state store (Airflow 3.3): an earlier try of this task started
+        it, so this try owns it and publishes it again (a retry starts with no XComs)."""
+        if self._recording_id == recording_id:
+            return
+        self.log.info("Reconnected to recording %s, started by an earlier try of this task", recording_id)
+        self._owns_recording = True
+        self._publish(context, self._final_recording or self.hook.get_recording(recording_id))
 
     # ------------------------------------------------------------------------------ stopping
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_rtk.emulator import RealtimeKitEmulator
 from tests.conftest import DAGS_FOLDER
+
+if TYPE_CHECKING:
+    from airflow_provider_rtk.emulator import RealtimeKitEmulator
 
 pytestmark = pytest.mark.dag
 
@@ -22,18 +24,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def emulator(
-    airflow_db: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Iterator[RealtimeKitEmulator]:
-    """A fresh emulator with quick status changes, and ``realtimekit_default`` pointing at it.
-
-    Options for it come from indirect parametrization: ``@pytest.mark.parametrize("emulator",
-    [{"legacy_track": True}], indirect=True)``.
+def emulator(airflow_db: Any, realtimekit_connection: RealtimeKitEmulator) -> RealtimeKitEmulator:
+    """The plugin's emulator (users test their DAGs with the same fixture), with a metadata DB, and
+    ``realtimekit_default`` pointing at it. Options: ``@pytest.mark.realtimekit_emulator(legacy_track=True)``.
     """
-    options = {"invoke_delay": 0.2, "upload_delay": 0.5, **getattr(request, "param", {})}
-    with RealtimeKitEmulator(**options) as running:
-        monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", running.airflow_connection_json())
-        yield running
+    return realtimekit_connection
 
 
 @pytest.fixture

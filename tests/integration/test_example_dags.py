@@ -40,12 +40,13 @@ def test_scheduled_dag_records_with_the_run_date_prefix(
 
 
 @pytest.mark.parametrize(
-    "emulator",
-    [{"legacy_track": False}, {"legacy_track": True}],
-    ids=["current-api", "legacy-api"],
-    indirect=True,
+    "generation",
+    [
+        pytest.param("current", id="current-api"),
+        pytest.param("legacy", id="legacy-api", marks=pytest.mark.realtimekit_emulator(legacy_track=True)),
+    ],
 )
-def test_manual_dag_from_the_trigger_form(emulator, live_meeting, end_session_once_recording):
+def test_manual_dag_from_the_trigger_form(emulator, live_meeting, end_session_once_recording, generation):
     end_session_once_recording(live_meeting)
 
     dag_run = load_dag("rtk_manual_recording").test(
@@ -62,6 +63,7 @@ def test_manual_dag_from_the_trigger_form(emulator, live_meeting, end_session_on
         },
     }
     assert recording["status"] == "UPLOADED"
+    assert recording["answered_with_empty_body"] is (generation == "legacy")
     assert xcom(dag_run, "record_meeting")["id"] == recording["id"]
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import time
 
+import airflow.sdk
 import pytest
 
-from tests.integration.conftest import load_dag
+from tests.integration.conftest import load_dag, xcom
+
+STATE_STORE = hasattr(airflow.sdk, "ResumableJobMixin")
 
 START = "startTrackRecordingForAMeeting"
 
@@ -188,6 +191,10 @@ class TestNeverLeftRunning:
         assert result.task().try_number == 2
         (recording,) = recordings_of(emulator, live_meeting)
         assert recording["status"] == "UPLOADED"
+        # Airflow 3.3 keeps the id in the task state store; older versions reconcile by the meeting
+        expected = "Reconnected to recording" if STATE_STORE else "earlier try"
+        assert expected in result.log(2)
+        assert xcom(result.dag_run, "start", key="recording_id") == recording["id"]
 
 
 class TestIfActive:

@@ -86,9 +86,7 @@ def _stored(dag_run) -> dict[str, str]:
     return stored
 
 
-@pytest.mark.parametrize(
-    "emulator", [{"api_token": TOKEN, "invoke_delay": 0.2, "upload_delay": 0.5}], indirect=True
-)
+@pytest.mark.realtimekit_emulator(api_token=TOKEN)
 def test_no_secret_reaches_logs_rendered_fields_or_xcom(emulator, live_meeting, secret_setup, capfd):
     capfd.readouterr()
     dag_run = load_dag("rtk_test_secrets").test(run_conf={"meeting_id": live_meeting})
@@ -119,7 +117,7 @@ def test_no_secret_reaches_logs_rendered_fields_or_xcom(emulator, live_meeting, 
     assert _leaks(output) == []
 
 
-@pytest.mark.parametrize("emulator", [{"api_token": TOKEN}], indirect=True)
+@pytest.mark.realtimekit_emulator(api_token=TOKEN)
 def test_errors_carry_no_secret(emulator, secret_setup, capfd):
     """The service refuses (the meeting is not live): the failure, its log and its traceback are clean."""
     meeting_id = emulator.create_meeting("nobody here")["id"]

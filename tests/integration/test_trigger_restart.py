@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import time
-
-from airflow.sdk.module_loading import import_string
 
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 from airflow_provider_rtk.triggers import RealtimeKitRecordingTrigger
@@ -40,7 +39,8 @@ def test_trigger_stopped_mid_wait_is_rebuilt_and_resumes_with_its_deadline(emula
     classpath, kwargs = trigger.serialize()
     assert kwargs["end_time"] == deadline
     assert all(isinstance(value, str | int | float | bool | type(None)) for value in kwargs.values())
-    rebuilt = import_string(classpath)(**kwargs)
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
 
     emulator.end_session(live_meeting)  # the meeting ends: the recording stops and uploads
     event = asyncio.run(_first_event(rebuilt, 30))

@@ -1,0 +1,122 @@
+"""Storage credentials from Airflow connections: each connection kind, overrides, and missing ones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk import Connection
+
+from airflow_provider_rtk.exceptions import RealtimeKitPayloadError
+from airflow_provider_rtk.models import build_track_request
+from airflow_provider_rtk.storage import resolve_storage_connections, storage_config_from_connection
+
+
+def connection(conn_id: str, conn_type: str, extra: dict | None = None, **fields) -> Connection:
+    return Connection(conn_id=conn_id, conn_type=conn_type, extra=json.dumps(extra or {}), **fields)
+
+
+CONNECTIONS = {
+    "s3": connection(
+        "s3", "aws", {"region_name": "eu-west-1", "bucket": "rec-bucket"}, login="AK", password="SK"
+    ),
+    "sftp_pw": connection("sftp_pw", "sftp", host="sftp.test", login="rec", password="PW"),
+    "sftp_key": connection(
+        "sftp_key", "ssh", {"private_key": "PRIVATE"}, host="h.test", port=2222, login="rec"
+    ),
+    "gcs": connection(
+        "gcs", "google_cloud_platform", {"type": "gcs", "bucket": "b", "path": "p/"}, password="KEY"
+    ),
+}
+
+
+def get(conn_id: str) -> Connection:
+    if conn_id not in CONNECTIONS:
+        raise LookupError(conn_id)
+    return CONNECTIONS[conn_id]
+
+
+@pytest.mark.parametrize(
+    ("conn_id", "expected"),
+    [
+        (
+            "s3",
+            {
+                "type": "aws",
+                "access_key": "AK",
+                "secret": "SK",
+                "region": "eu-west-1",
+                "bucket": "rec-bucket",
+            },
+        ),
+        (
+            "sftp_pw",
+            {
+                "type": "sftp",
+                "host": "sftp.test",
+                "port": 22,
+                "username": "rec",
+                "auth_method": "PASSWORD",
+                "password": "PW",
+            },
+        ),
+        (
+            "sftp_key",
+            {
+                "type": "sftp",
+                "host": "h.test",
+                "port": 2222,
+                "username": "rec",
+                "auth_method": "KEY",
+                "private_key": "PRIVATE",
+            },
+        ),
+        ("gcs", {"type": "gcs", "secret": "KEY", "bucket": "b", "path": "p/"}),
+    ],
+)
+def test_each_kind_of_connection(conn_id: str, expected: dict) -> None:
+    assert storage_config_from_connection(get(conn_id)) == expected
+
+
+def test_overrides_set_paths_but_never_secrets() -> None:
+    config = storage_config_from_connection(
+        get("s3"), {"path": "standup/", "bucket": "other", "secret": "INLINE"}
+    )
+    assert config["path"] == "standup/"
+    assert config["bucket"] == "other"
+    assert config["secret"] == "SK"
+
+
+def test_outputs_naming_connections_become_valid_storage_configs() -> None:
+    layers = {
+        "default": {
+            "file_name_prefix": "x",
+            "outputs": [
+                {"type": "REALTIMEKIT_BUCKET"},
+                {"storage_conn_id": "sftp_key", "storage_config": {"path": "r/"}},
+            ],
+        }
+    }
+
+    resolved = resolve_storage_connections(layers, get)
+
+    assert resolved["default"]["outputs"][0] == {"type": "REALTIMEKIT_BUCKET"}
+    assert resolved["default"]["outputs"][1]["type"] == "STORAGE_CONFIG"
+    assert resolved["default"]["outputs"][1]["storage_config"]["path"] == "r/"
+    assert layers["default"]["outputs"][1]["storage_conn_id"] == "sftp_key", "the input is left as it was"
+    request = build_track_request("m1", resolved, max_seconds=60)
+    assert request.secret_values() == ["PRIVATE"]
+
+
+@pytest.mark.parametrize("conn_id", ["missing", "", 7])
+def test_a_missing_connection_is_named_by_its_path(conn_id) -> None:
+    layers = {"main": {"outputs": [{"type": "REALTIMEKIT_BUCKET"}, {"storage_conn_id": conn_id}]}}
+    with pytest.raises(RealtimeKitPayloadError) as error:
+        resolve_storage_connections(layers, get)
+    assert error.value.paths == ["layers.main.outputs[1].storage_conn_id"]
+
+
+def test_layers_without_connections_are_returned_as_they_are() -> None:
+    layers = {"default": {"media_kind": "audio"}}
+    assert resolve_storage_connections(layers, get) is layers
+    assert resolve_storage_connections("not a mapping", get) == "not a mapping"
