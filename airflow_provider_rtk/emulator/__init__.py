@@ -17,8 +17,9 @@ Importing this package is cheap: the server and its dependencies load on first u
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_rtk._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.emulator.emulator import RealtimeKitEmulator
@@ -45,12 +46,4 @@ __all__ = [
     "RealtimeKitEmulator",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Load an export on first use."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

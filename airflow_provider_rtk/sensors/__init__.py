@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_rtk._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.sensors.active_session import RealtimeKitActiveSessionSensor
@@ -11,10 +12,10 @@ if TYPE_CHECKING:
     from airflow_provider_rtk.sensors.recording import RealtimeKitRecordingSensor
 
 _EXPORTS: dict[str, str] = {
-    "RealtimeKitActiveSessionSensor": "airflow_provider_rtk.sensors.active_session",
-    "RealtimeKitRecordingSensor": "airflow_provider_rtk.sensors.recording",
-    "RealtimeKitBaseSensor": "airflow_provider_rtk.sensors.base",
-    "RealtimeKitRecordingFailed": "airflow_provider_rtk.sensors.base",
+    "RealtimeKitActiveSessionSensor": "active_session",
+    "RealtimeKitRecordingSensor": "recording",
+    "RealtimeKitBaseSensor": "base",
+    "RealtimeKitRecordingFailed": "base",
 }
 
 __all__ = [
@@ -24,15 +25,4 @@ __all__ = [
     "RealtimeKitRecordingSensor",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_rtk._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.triggers.active_session import RealtimeKitActiveSessionTrigger
@@ -19,15 +20,15 @@ if TYPE_CHECKING:
     from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger
 
 _EXPORTS: dict[str, str] = {
-    "RealtimeKitRecordingTrigger": "airflow_provider_rtk.triggers.recording",
-    "RealtimeKitActiveSessionTrigger": "airflow_provider_rtk.triggers.active_session",
-    "RealtimeKitPollingTrigger": "airflow_provider_rtk.triggers.base",
-    "RealtimeKitEvent": "airflow_provider_rtk.triggers.events",
-    "RecordingEvent": "airflow_provider_rtk.triggers.events",
-    "RecordingEventPayload": "airflow_provider_rtk.triggers.events",
-    "ActiveSessionEvent": "airflow_provider_rtk.triggers.events",
-    "ActiveSessionEventPayload": "airflow_provider_rtk.triggers.events",
-    "EventStatus": "airflow_provider_rtk.triggers.events",
+    "RealtimeKitRecordingTrigger": "recording",
+    "RealtimeKitActiveSessionTrigger": "active_session",
+    "RealtimeKitPollingTrigger": "base",
+    "RealtimeKitEvent": "events",
+    "RecordingEvent": "events",
+    "RecordingEventPayload": "events",
+    "ActiveSessionEvent": "events",
+    "ActiveSessionEventPayload": "events",
+    "EventStatus": "events",
 }
 
 __all__ = [
@@ -42,15 +43,4 @@ __all__ = [
     "RecordingEventPayload",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
