@@ -255,25 +255,9 @@ class Director:
         return False
 
 
-class RequestLog:
-    """When the emulator was first asked for each API path (its app's request handler, wrapped)."""
-
-    def __init__(self, emulator: RealtimeKitEmulator) -> None:
-        self._first: dict[str, float] = {}
-        self._lock = threading.Lock()
-        handle = emulator.app.handle
-
-        def observed(request: Any) -> Any:
-            with self._lock:
-                self._first.setdefault(request.path, time.monotonic())
-            return handle(request)
-
-        emulator.app.handle = observed  # type: ignore[method-assign]
-
-    def first_asked(self, path_suffix: str) -> float | None:
-        """When a path ending in ``path_suffix`` was first asked for (``time.monotonic()``), if ever."""
-        with self._lock:
-            return min((at for path, at in self._first.items() if path.endswith(path_suffix)), default=None)
+def first_asked(emulator: RealtimeKitEmulator, path_suffix: str) -> float | None:
+    """When (``time.time()``) the emulator was first asked for a path ending in ``path_suffix``."""
+    return min((r["at"] for r in emulator.requests() if r["path"].endswith(path_suffix)), default=None)
 
 
 # ---- the runs
@@ -324,7 +308,6 @@ class Demo:
         self.console = Console()
         self.emulator: RealtimeKitEmulator | None = None
         self.director: Director | None = None
-        self.requests: RequestLog | None = None
         self.runs: list[DemoRun] = []
         self.started = time.monotonic()
 
@@ -354,7 +337,6 @@ class Demo:
 
         emulator = RealtimeKitEmulator(invoke_delay=INVOKE_DELAY, upload_delay=UPLOAD_DELAY).start()
         self.emulator = emulator
-        self.requests = RequestLog(emulator)
         os.environ["AIRFLOW_CONN_REALTIMEKIT_DEFAULT"] = emulator.airflow_connection_json()
         return emulator
 
@@ -460,17 +442,17 @@ class Demo:
 
     def _go_live_once_waited_for(self, meeting_id: str, run: DemoRun) -> None:
         """The meeting goes live a few seconds after the sensor first finds it not live."""
-        emulator, requests = self._emu(), self.requests
+        emulator = self._emu()
         asked = f"/meetings/{meeting_id}/active-session"
-        started = time.monotonic()
+        started = time.time()
 
         def sensor_waiting() -> bool:
-            return requests is not None and requests.first_asked(asked) is not None
+            return first_asked(emulator, asked) is not None
 
         def go_live() -> None:
             emulator.start_session(meeting_id)
-            now = time.monotonic()
-            first = requests.first_asked(asked) if requests is not None else None
+            now = time.time()
+            first = first_asked(emulator, asked)
             waited = f", {now - first:.0f} s after the sensor started waiting" if first is not None else ""
             run.notes.append(f"the meeting went live {now - started:.0f} s into the run{waited}")
 

@@ -221,6 +221,10 @@ class RealtimeKitEmulator:
         """Every recording: its exact request body, generation, status and status history."""
         return self.app.state.recording_snapshots(reveal_secrets=True)
 
+    def requests(self) -> list[dict[str, Any]]:
+        """The latest requests it received (up to 10,000), oldest first: ``at`` (clock time), method, path."""
+        return [{"at": at, "method": method, "path": path} for at, method, path in list(self.app.request_log)]
+
     def state(self) -> dict[str, Any]:
         """Meetings, sessions and recordings as plain data."""
         return self.app.state.snapshot(reveal_secrets=True)

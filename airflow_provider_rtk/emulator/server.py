@@ -7,6 +7,7 @@ a fault can really close the TCP connection with no answer at all: the client se
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hmac
 import logging
@@ -92,15 +93,20 @@ class EmulatorApp:
         self.api = Api(self.state, settings)
         self.controls = Controls(self.state, self.faults, self.limiter, API_ROUTES.operations, self.reset)
         self._sleep = sleep
+        self._clock = clock
+        #: (time, method, path) of the latest requests, for tests and the demo to see who asked what.
+        self.request_log: collections.deque[tuple[float, str, str]] = collections.deque(maxlen=10_000)
 
     def reset(self) -> None:
         """Back to the state at start: no meetings, no faults, the configured rate limit."""
         self.state.reset()
         self.faults.clear()
+        self.request_log.clear()
         self.limiter.configure(self.settings.rate_limit, self.settings.rate_window)
 
     def handle(self, request: Request) -> Reply | Drop:
         """The answer to one request, or :data:`DROP` to close the connection without one."""
+        self.request_log.append((self._clock(), request.method, request.path))
         try:
             for prefix in CONTROL_PREFIXES:
                 if request.path.startswith(prefix + "/"):

@@ -202,5 +202,3 @@ class RetryPolicy:
             "reraise": True,
         }
 
-
-NO_RETRY = RetryPolicy(max_attempts=1)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -549,7 +549,6 @@ class RealtimeKitAsyncHook(_HookBase):
 
     _settings: ConnectionSettings | None = None
     _client: httpx.AsyncClient | None = None
-    uses_async: ClassVar[bool] = True
 
     async def get_settings(self) -> ConnectionSettings:
         if self._settings is None:

@@ -247,3 +247,17 @@ def test_the_provider_task_link_opens_the_view(emulator, api, live_meeting, web)
     ]["id"]
     url = links.recording_url(emulator.base_url, emulator.account_id, emulator.app_id, recording_id)
     assert web.get(url).json()["data"]["id"] == recording_id
+
+
+def test_request_log_lists_what_was_asked_in_order(emulator, api, live_meeting) -> None:
+    api.get(f"meetings/{live_meeting}/active-session")
+    api.get("recordings", params={"meeting_id": live_meeting})
+
+    *_, first, second = emulator.requests()
+
+    assert first["method"] == second["method"] == "GET"
+    assert first["path"].endswith(f"/meetings/{live_meeting}/active-session")
+    assert second["path"].endswith("/recordings")
+    assert first["at"] <= second["at"]
+    emulator.reset()
+    assert emulator.requests() == []
