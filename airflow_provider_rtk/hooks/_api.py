@@ -43,11 +43,15 @@ class ApiCall:
 
 
 class RealtimeKitTransportError(RealtimeKitAPIError):
-    """No answer arrived. ``maybe_delivered`` says whether the service may have acted on the request."""
+    """No answer arrived. ``maybe_delivered``: the service may have acted on the request;
+    ``maybe_in_progress``: we stopped waiting (a timeout), so it may still be acting on it."""
 
-    def __init__(self, message: str, *, operation: str, maybe_delivered: bool) -> None:
+    def __init__(
+        self, message: str, *, operation: str, maybe_delivered: bool, maybe_in_progress: bool = False
+    ) -> None:
         super().__init__(message, operation=operation)
         self.maybe_delivered = maybe_delivered
+        self.maybe_in_progress = maybe_in_progress
 
 
 def transport_error(error: httpx.TransportError, call: ApiCall) -> RealtimeKitTransportError:
@@ -55,7 +59,10 @@ def transport_error(error: httpx.TransportError, call: ApiCall) -> RealtimeKitTr
     never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     reason = str(error) or type(error).__name__
     return RealtimeKitTransportError(
-        f"{type(error).__name__}: {reason}", operation=call.operation, maybe_delivered=not never_sent
+        f"{type(error).__name__}: {reason}",
+        operation=call.operation,
+        maybe_delivered=not never_sent,
+        maybe_in_progress=isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout),
     )
 
 
@@ -111,10 +118,13 @@ def api_error(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = 
     code, message = _error_fields(payload)
     if message is None:
         text = response.text.strip()
-        message = text[:300] if text else response.reason_phrase or "no message"
+        message = text or response.reason_phrase or "no message"
+    message = redact(message, secrets)  # before shortening: a cut secret would no longer match
+    if len(message) > 300:
+        message = message[:300] + "…"
     error_class = RealtimeKitNotFoundError if response.status_code == 404 else RealtimeKitAPIError
     return error_class(
-        redact(message, secrets),
+        message,
         status_code=response.status_code,
         code=code,
         operation=call.operation,
@@ -201,4 +211,3 @@ class RetryPolicy:
             "retry": retry_if_exception(self.should_retry),
             "reraise": True,
         }
-

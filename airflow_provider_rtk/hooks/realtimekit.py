@@ -227,6 +227,17 @@ def _action_already_done(recording: Recording, action: RecordingAction) -> bool:
     return recording.status is wanted
 
 
+def _outcome_unknown(
+    meeting_id: str, error: RealtimeKitAPIError, lookup_error: RealtimeKitAPIError
+) -> RealtimeKitStartOutcomeUnknownError:
+    return RealtimeKitStartOutcomeUnknownError(
+        f"the start for meeting {meeting_id} {error} and whether a recording started is unknown: "
+        f"reading the active recording failed too ({lookup_error}); not sending it again",
+        status_code=error.status_code,
+        operation="startTrackRecordingForAMeeting",
+    )
+
+
 def _is_refusal(error: RealtimeKitAPIError) -> bool:
     """A 4xx that may just mean "already done" (not 404: the recording is unknown; not 429)."""
     status = error.status_code
@@ -392,41 +403,49 @@ class RealtimeKitHook(_HookBase):
         start sent again. A 429 (rejected before it was processed) is retried after ``Retry-After``.
         """
         request = parse_track_request(request)
+        for secret in request.secret_values():
+            _mask(secret)
         call = _Calls.start_track_recording(request.to_api_body())
+        sent_at = first_uncertain = datetime.now(timezone.utc)
+        uncertain = False  # has an earlier attempt possibly started a recording?
+        data: Any = None
         for attempt in Retrying(**self._retrying_kwargs(self.settings)):
             with attempt:
                 sent_at = datetime.now(timezone.utc)
                 try:
                     data = read_data(self._send(call), call, self._secrets)
                 except RealtimeKitAPIError as error:
-                    if not _maybe_took_effect(error):
-                        raise
-                    started = self._recording_started_by(request.meeting_id, sent_at, error)
-                    if started is None:
-                        raise  # nothing was started: safe to send again
-                    return started
-                if not _holds_recording(data):  # legacy generation: 200 and no body
-                    return self._await_started_recording(request.meeting_id, sent_at)
-                return _recording_from(data)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+                    since = first_uncertain if uncertain else sent_at
+                    if _maybe_took_effect(error) or (uncertain and _is_refusal(error)):
+                        started = self._recording_started_by(request.meeting_id, since, error)
+                        if started is not None:
+                            return started
+                    if _maybe_took_effect(error) and not uncertain:
+                        uncertain, first_uncertain = True, sent_at
+                    raise  # nothing was started: safe to send again (if the error is retryable)
+        if _holds_recording(data):
+            return _recording_from(data)
+        return self._legacy_started_recording(request.meeting_id, sent_at)
 
     def _recording_started_by(
         self, meeting_id: str, sent_at: datetime, error: RealtimeKitAPIError
     ) -> Recording | None:
         """After a start that may have worked: the recording it started, or ``None`` if none is active.
 
-        Raises if another recording is active, or if the active recording cannot even be read (then
-        the outcome is unknown and nothing may be sent again).
+        After a timeout the service may still be working on the request, so the meeting is watched for
+        as long again as the request was given. Raises if another recording is active, or if the
+        active recording cannot even be read (the outcome is then unknown; nothing may be resent).
         """
-        try:
-            active = self.get_active_recording(meeting_id)
-        except RealtimeKitAPIError as lookup_error:
-            raise RealtimeKitStartOutcomeUnknownError(
-                f"the start for meeting {meeting_id} failed ({error}) and whether it took effect is "
-                f"unknown: reading the active recording failed too ({lookup_error}); not sending it again",
-                status_code=error.status_code,
-                operation=error.operation,
-            ) from lookup_error
+        in_progress = isinstance(error, RealtimeKitTransportError) and error.maybe_in_progress
+        deadline = time.monotonic() + (self.client.timeout.read or DEFAULT_TIMEOUT if in_progress else 0.0)
+        while True:
+            try:
+                active = self.get_active_recording(meeting_id)
+            except RealtimeKitAPIError as lookup_error:
+                raise _outcome_unknown(meeting_id, error, lookup_error) from lookup_error
+            if active is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
         if active is None:
             self.log.warning("Start for meeting %s failed (%s); no recording is active", meeting_id, error)
             return None
@@ -442,20 +461,28 @@ class RealtimeKitHook(_HookBase):
         )
         return active
 
-    def _await_started_recording(
-        self, meeting_id: str, sent_at: datetime, wait_seconds: float = 15.0
-    ) -> Recording:
-        """The legacy start answers with no body: find the new recording as the meeting's active one."""
-        deadline = time.monotonic() + wait_seconds
+    #: How long the legacy start (200, no body) may take to show the new recording as active.
+    legacy_start_wait = 15.0
+
+    def _legacy_started_recording(self, meeting_id: str, sent_at: datetime) -> Recording:
+        """The legacy start answers 200 with no body: find the new recording as the meeting's active
+        one. The start took effect, so whatever goes wrong here must not send it again."""
+        deadline = time.monotonic() + self.legacy_start_wait
         while True:
-            active = self.get_active_recording(meeting_id)
+            try:
+                active = self.get_active_recording(meeting_id)
+            except RealtimeKitAPIError as lookup_error:
+                accepted = RealtimeKitAPIError("accepted (200, no body)", status_code=200)
+                raise _outcome_unknown(meeting_id, accepted, lookup_error) from lookup_error
             if active is not None and _started_since(active, sent_at):
                 self.log.info("Legacy start answered with no body; found recording %s", active.id)
                 return active
             if time.monotonic() >= deadline:
-                raise RealtimeKitAPIError(
-                    f"the service accepted the start but meeting {meeting_id} shows no new active recording",
-                    operation="get_active_recording",
+                raise RealtimeKitStartOutcomeUnknownError(
+                    f"the service accepted the start for meeting {meeting_id} (200, no body), but no new "
+                    f"active recording appeared within {self.legacy_start_wait:g}s; not sending it again",
+                    status_code=200,
+                    operation="startTrackRecordingForAMeeting",
                 )
             time.sleep(1.0)
 

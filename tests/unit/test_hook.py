@@ -18,6 +18,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitConnectionConfigError,
     RealtimeKitNotFoundError,
     RealtimeKitPayloadError,
+    RealtimeKitStartOutcomeUnknownError,
 )
 from airflow_provider_rtk.hooks._api import RetryPolicy, parse_retry_after
 from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings, RealtimeKitHook
@@ -570,12 +571,48 @@ class TestStartTrackRecording:
         [rtk_error(503), httpx.ReadTimeout("read timeout"), httpx.RemoteProtocolError("dropped")],
         ids=["503", "timeout", "dropped"],
     )
-    def test_lost_answer_without_active_recording_sends_again(self, hook, start, active, failure):
+    def test_lost_answer_without_active_recording_sends_again(self, conn, start, active, failure):
         start.mock(side_effect=[failure, ok({"recording": recording("rec-second")})])
         active.mock(return_value=rtk_error(404, "no active recording"))
-        assert hook.start_track_recording({"meeting_id": MEETING}).id == "rec-second"
+        with RealtimeKitHook(retry_policy=FAST, timeout=1.0) as hook:
+            began = time.monotonic()
+            assert hook.start_track_recording({"meeting_id": MEETING}).id == "rec-second"
+            waited = time.monotonic() - began
         assert start.call_count == 2
-        assert active.call_count == 1
+        if isinstance(failure, httpx.ReadTimeout):
+            # the service may still be working on it: the meeting is watched for a request's timeout
+            assert active.call_count >= 2
+            assert 1.0 <= waited < 3.0
+        else:
+            assert active.call_count == 1
+
+    def test_timed_out_start_that_lands_late_is_adopted_not_resent(self, conn, start, active):
+        """The first start is still being processed when the client gives up; it shows up a moment later."""
+        start.mock(side_effect=[httpx.ReadTimeout("read timeout"), ok({"recording": recording("rec-dup")})])
+        active.mock(
+            side_effect=[rtk_error(404, "none yet"), rtk_error(404, "none yet"), ok(recording("rec-late"))]
+        )
+        with RealtimeKitHook(retry_policy=FAST, timeout=5.0) as hook:
+            assert hook.start_track_recording({"meeting_id": MEETING}).id == "rec-late"
+        assert start.call_count == 1
+
+    def test_refusal_after_an_uncertain_attempt_adopts_what_the_first_started(self, hook, start, active):
+        """Attempt 1 is lost (503); attempt 2 is refused (409, already recording): that recording is ours."""
+        start.mock(side_effect=[rtk_error(503), rtk_error(409, "already recording")])
+        active.mock(side_effect=[rtk_error(404, "not yet"), ok(recording("rec-first"))])
+        assert hook.start_track_recording({"meeting_id": MEETING}).id == "rec-first"
+        assert start.call_count == 2
+
+    @pytest.mark.parametrize("lookup", ["never appears", "unreadable"])
+    def test_legacy_start_is_never_resent_whatever_happens_next(self, hook, start, active, lookup):
+        """The legacy API said 200 (no body): the start took effect, so no failure may send it again."""
+        start.mock(return_value=httpx.Response(200))
+        status = 503 if lookup == "unreadable" else 404
+        active.mock(return_value=rtk_error(status, "no answer"))
+        hook.legacy_start_wait = 1.0
+        with pytest.raises(RealtimeKitStartOutcomeUnknownError):
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert start.call_count == 1
 
     def test_lost_answer_with_older_foreign_recording_is_a_conflict(self, hook, start, active):
         start.mock(side_effect=[rtk_error(503, "unavailable"), ok({"recording": recording("rec-dup")})])
