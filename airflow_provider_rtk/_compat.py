@@ -41,6 +41,10 @@ else:
 
             external_id_key = "remote_job_id"
 
+            def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+                super().__init__(**kwargs)  # ``durable`` is accepted, so DAGs written for 3.3 still load
+                self.durable = False
+
             def execute_resumable(self, context: Any) -> Any:
                 external_id = self.submit_job(context)
                 self.poll_until_complete(external_id, context)

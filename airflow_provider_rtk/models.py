@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -309,6 +309,10 @@ def build_track_request(
     ``layers`` may be a mapping (of dicts or :class:`TrackLayer`), JSON text, or ``None``;
     ``user_ids`` a list or JSON text; ``max_seconds`` an int or numeric text.
     """
+    if isinstance(meeting_id, str) and is_unset(meeting_id):
+        raise RealtimeKitPayloadError(
+            [FieldError("meeting_id", "is empty (did its template render nothing?)")]
+        )
     body: dict[str, Any] = {"meeting_id": meeting_id.strip() if isinstance(meeting_id, str) else meeting_id}
     if not is_unset(layers):
         body["layers"] = _plain(decode_json_field("layers", layers))
@@ -331,6 +335,10 @@ def parse_track_request(body: Any) -> TrackRecordingRequest:
 
 # --------------------------------------------------------------------------------------------------
 # Answers of the service.
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 class _ResponseModel(BaseModel):
@@ -383,6 +391,12 @@ class Recording(_ResponseModel):
     start_reason: StartReason | None = None
     stop_reason: StopReason | None = None
     storage_config: dict[str, Any] | None = None
+
+    def invoked_since(self, moment: datetime) -> bool:
+        """Whether it was invoked at or after ``moment`` (a time without zone counts as UTC)."""
+        if self.invoked_time is None:
+            return False
+        return _as_utc(self.invoked_time) >= _as_utc(moment)
 
     @property
     def download_links(self) -> dict[str, str]:

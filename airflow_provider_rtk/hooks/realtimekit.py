@@ -245,13 +245,9 @@ def _is_refusal(error: RealtimeKitAPIError) -> bool:
 
 
 def _started_since(recording: Recording, sent_at: datetime) -> bool:
-    """Whether a recording was invoked by a request sent at ``sent_at`` (allowing for clock skew)."""
-    invoked = recording.invoked_time
-    if invoked is None:
-        return True
-    if invoked.tzinfo is None:
-        invoked = invoked.replace(tzinfo=timezone.utc)
-    return invoked >= sent_at - CLOCK_SKEW
+    """Whether a recording was invoked by a request sent at ``sent_at`` (allowing for clock skew);
+    one with no ``invoked_time`` is taken to be."""
+    return recording.invoked_time is None or recording.invoked_since(sent_at - CLOCK_SKEW)
 
 
 def _maybe_took_effect(error: RealtimeKitAPIError) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ UI_COLOR = "#f6821f"
 MASK = "***"
 #: XCom that says whether this task started the recording (so a resumed task knows whether to stop it).
 OWNED_XCOM_KEY = "recording_started_by_task"
+#: ``"secret": "value"`` inside text that is not valid JSON.
+_SECRET_IN_TEXT = re.compile(r'("(?:access_key|secret|password|private_key)"\s*:\s*")((?:[^"\\]|\\.)*)')
 
 
 class IfActive(str, Enum):
@@ -79,8 +82,9 @@ def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
     if isinstance(layers, str):
         try:
             decoded = json.loads(layers)
-        except ValueError:
-            return layers, found
+        except ValueError:  # broken JSON (execute will say where): still hide what looks like a secret
+            found.extend(match.group(2) for match in _SECRET_IN_TEXT.finditer(layers) if match.group(2))
+            return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}", layers), found
         return json.dumps(walk(decoded)), found
     return walk(layers), found
 
@@ -164,10 +168,15 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     # ------------------------------------------------------------------------------ templating
 
-    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render, then keep storage secrets out of the rendered-template view (and every log)."""
-        super().render_template_fields(context, jinja_env)
-        self._hide_layer_secrets()
+    def _do_render_template_fields(self, parent: Any, *args: Any, **kwargs: Any) -> None:
+        """Render, then keep storage secrets out of the rendered-template view (and every log).
+
+        Airflow renders plain and mapped operators through this method (a mapped one skips
+        ``render_template_fields``), and uploads the rendered fields right after.
+        """
+        super()._do_render_template_fields(parent, *args, **kwargs)
+        if parent is self:
+            self._hide_layer_secrets()
 
     def _hide_layer_secrets(self) -> None:
         """Keep the real layers aside and show a masked copy (once: rendering and execute both call it)."""
@@ -217,7 +226,10 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         """Reconcile with the service, then start (or attach to) the recording. Returns its id."""
         meeting_id = self._request.meeting_id
         active = self.hook.get_active_recording(meeting_id)
-        recording = self._resolve_active(active, context) if active is not None else None
+        if active is not None:
+            recording = self._resolve_active(active, context)
+        else:
+            recording = self._earlier_try_recording(context)
         if recording is None:
             recording = self.hook.start_track_recording(self._request)
             self._owns_recording = True
@@ -267,17 +279,36 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self.hook.stop_recording(active.id)
         return None
 
-    def _started_by_earlier_try(self, active: Recording, context: Context) -> bool:
-        """On a retry, an active recording invoked since this DAG run started is taken as this task's
-        own (a start whose answer was lost, or a try that died): attaching is what prevents a duplicate.
-        """
+    @staticmethod
+    def _retry_since(context: Context) -> datetime | None:
+        """On a retry: when this DAG run started (recordings invoked since are taken as an earlier try's
+        own: a start whose answer was lost, or a try that died). ``None`` on a first try."""
         ti = context.get("ti")
-        dag_run = context.get("dag_run")
         if ti is None or getattr(ti, "try_number", 1) <= 1:
-            return False
-        run_start = getattr(dag_run, "start_date", None)
-        invoked = active.invoked_time
-        return invoked is not None and run_start is not None and invoked >= run_start
+            return None
+        return getattr(context.get("dag_run"), "start_date", None)
+
+    def _started_by_earlier_try(self, active: Recording, context: Context) -> bool:
+        since = self._retry_since(context)
+        return since is not None and active.invoked_since(since)
+
+    def _earlier_try_recording(self, context: Context) -> Recording | None:
+        """On a retry with nothing active: a recording an earlier try started that has since stopped
+        (it ended, or was stopped) - reattach to it rather than record the meeting a second time."""
+        from airflow_provider_rtk.models import RecordingStatus
+
+        since = self._retry_since(context)
+        if since is None:
+            return None
+        page = self.hook.list_recordings(
+            meeting_id=self._request.meeting_id, sort_by="invokedTime", sort_order="DESC", per_page=20
+        )
+        for recording in page.recordings:
+            if recording.invoked_since(since) and recording.status is not RecordingStatus.ERRORED:
+                self.log.warning("Reattaching to recording %s, started by an earlier try", recording.id)
+                self._owns_recording = True
+                return recording
+        return None
 
     def _publish(self, context: Context, recording: Recording) -> None:
         """Push ``recording_id`` and ``recording_url`` (the task's extra link) as soon as it is known."""
@@ -297,7 +328,14 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         return self.recording_url
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        return self.hook.get_recording(str(external_id)).status.value
+        from airflow_provider_rtk.exceptions import RealtimeKitNotFoundError
+        from airflow_provider_rtk.models import RecordingStatus
+
+        try:
+            return self.hook.get_recording(str(external_id)).status.value
+        except RealtimeKitNotFoundError:
+            self.log.warning("Stored recording %s is unknown to the service; starting afresh", external_id)
+            return RecordingStatus.ERRORED.value
 
     def is_job_active(self, status: str) -> bool:
         from airflow_provider_rtk.models import RecordingStatus
@@ -307,19 +345,22 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     def is_job_succeeded(self, status: str) -> bool:
         return status == "UPLOADED" or (not self.wait_for_completion and status != "ERRORED")
 
-    def poll_until_complete(self, external_id: Any, context: Context) -> None:
-        """Wait for UPLOADED when asked to: here (poke) or in the triggerer (deferrable)."""
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any]:  # type: ignore[override]
+        """Wait for UPLOADED when asked to: here (poke) or in the triggerer (deferrable).
+
+        Returns the task's result: Airflow 3.3's mixin returns this directly when it reconnects.
+        """
         recording_id = str(external_id)
         self._adopt_stored(context, recording_id)
-        if not self.wait_for_completion:
-            return
-        if self.deferrable:
-            self._defer(recording_id)
-        try:
-            self._final_recording = self._wait_here(recording_id)
-        except AirflowTaskTimeout:
-            self._stop_owned_recording("the task's execution_timeout ran out")
-            raise
+        if self.wait_for_completion:
+            if self.deferrable:
+                self._defer(recording_id)
+            try:
+                self._final_recording = self._wait_here(recording_id)
+            except AirflowTaskTimeout:
+                self._stop_owned_recording("the task's execution_timeout ran out")
+                raise
+        return self.get_job_result(recording_id, context)
 
     def _defer(self, recording_id: str) -> None:
         from airflow_provider_rtk.triggers import RealtimeKitRecordingTrigger
@@ -364,7 +405,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         )
 
     def _fail_on_timeout(self, recording_id: str) -> None:
-        stopped = self._stop_owned_recording(f"it did not finish within {self.timeout:g}s")
+        stopped = self._stop_owned_recording(f"it did not finish within {self.timeout:g}s", on_timeout=True)
         raise RealtimeKitRecordingTimeoutError(
             f"Recording {recording_id} did not reach UPLOADED within {self.timeout:g}s; "
             + ("it was stopped" if stopped else "it was left running (this task did not start it)")
@@ -411,9 +452,10 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     # ------------------------------------------------------------------------------ stopping
 
-    def _stop_owned_recording(self, why: str) -> bool:
-        """Stop the recording this task started (never one it only attached to). Returns whether it did."""
-        if not (self._recording_id and self._owns_recording and self.stop_on_kill):
+    def _stop_owned_recording(self, why: str, *, on_timeout: bool = False) -> bool:
+        """Stop the recording this task started (never one it only attached to). Returns whether it did.
+        A kill stops it only with ``stop_on_kill``; the operator's own ``timeout`` always does."""
+        if not (self._recording_id and self._owns_recording and (self.stop_on_kill or on_timeout)):
             return False
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 

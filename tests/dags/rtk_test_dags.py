@@ -47,6 +47,18 @@ with _dag("rtk_test_start_and_wait"):
         deferrable=False,
     )
 
+# The same without the task state store: a retry must reconcile through the service alone.
+with _dag("rtk_test_start_and_wait_without_store"):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        layers=LAYERS,
+        wait_for_completion=True,
+        poll_interval=0.5,
+        deferrable=False,
+        durable=False,
+    )
+
 with _dag("rtk_test_timeout"):
     RealtimeKitStartTrackRecordingOperator(
         task_id="start",
@@ -96,8 +108,8 @@ with _dag("rtk_test_secrets", retries=0):
                             "type": "aws",
                             "bucket": "inline-bucket",
                             "region": "us-east-1",
-                            "access_key": "{{ var.value.rtk_inline_access_key }}",
-                            "secret": "{{ var.value.rtk_inline_secret }}",
+                            "access_key": "{{ var.value.rtk_test_value_a }}",
+                            "secret": "{{ var.value.rtk_test_value_b }}",
                         },
                     },
                     {"type": "STORAGE_CONFIG", "storage_conn_id": "rtk_test_s3"},
@@ -110,3 +122,15 @@ with _dag("rtk_test_secrets", retries=0):
             }
         },
     )
+
+# Mapped, with layers as JSON text from a template: Airflow's own key-name redaction cannot see inside
+# the text, and mapped operators render through a different path; the operator must mask it anyway.
+with _dag("rtk_test_secrets_mapped", retries=0):
+    RealtimeKitStartTrackRecordingOperator.partial(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        max_seconds=600,
+        layers="""{"default": {"file_name_prefix": "mapped", "outputs": [{"type": "STORAGE_CONFIG",
+            "storage_config": {"type": "aws", "bucket": "b", "access_key": "{{ var.value.rtk_test_value_a }}",
+                               "secret": "{{ var.value.rtk_test_value_b }}"}}]}}""",
+    ).expand(if_active=["attach"])

@@ -5,64 +5,66 @@ template fields, XCom, or the errors raised — while the service does receive e
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import asdict, dataclass, field
 
 import pytest
 from sqlalchemy import select
 
 from tests.integration.conftest import load_dag
 
-TOKEN = "rtk-TOKEN-5ecret-a1b2c3"
-INLINE_ACCESS_KEY = "INLINE-ACCESS-5ecret-0001"
-INLINE_SECRET = "INLINE-SECRET-5ecret-0002"
-CONN_ACCESS_KEY = "CONN-ACCESS-5ecret-0003"
-CONN_SECRET = "CONN-SECRET-5ecret-0004"
-SFTP_PASSWORD = "SFTP-PASS-5ecret-0005"
-SFTP_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nKEY-5ecret-0006\n-----END OPENSSH PRIVATE KEY-----"
-SECRETS = [
-    TOKEN,
-    INLINE_ACCESS_KEY,
-    INLINE_SECRET,
-    CONN_ACCESS_KEY,
-    CONN_SECRET,
-    SFTP_PASSWORD,
-    "KEY-5ecret-0006",
-]
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret strings of one test. Fresh for every test: Airflow's secret masker is process-wide, so a
+    value one test registered would be masked in the next test whatever the provider does."""
+
+    token: str
+    inline_access_key: str = field(default_factory=lambda: _fresh("INLINE-ACCESS"))
+    inline_secret: str = field(default_factory=lambda: _fresh("INLINE-SECRET"))
+    conn_access_key: str = field(default_factory=lambda: _fresh("CONN-ACCESS"))
+    conn_secret: str = field(default_factory=lambda: _fresh("CONN-SECRET"))
+    sftp_password: str = field(default_factory=lambda: _fresh("SFTP-PASS"))
+    key_material: str = field(default_factory=lambda: _fresh("KEY"))
+
+    @property
+    def all(self) -> list[str]:
+        return list(asdict(self).values())
+
+    def leaks(self, text: str) -> list[str]:
+        return [secret for secret in self.all if secret in text]
+
+
+def _fresh(name: str) -> str:
+    return f"{name}-5ecret-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
-def secret_setup(emulator, monkeypatch):
+def secrets(emulator, monkeypatch) -> Secrets:
+    """The connection, variables and storage connections, holding this test's secrets."""
+    known = Secrets(token=emulator.api_token)
     conn = emulator.airflow_connection()
-    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps({**conn, "password": TOKEN}))
-    monkeypatch.setenv("AIRFLOW_VAR_RTK_INLINE_ACCESS_KEY", INLINE_ACCESS_KEY)
-    monkeypatch.setenv("AIRFLOW_VAR_RTK_INLINE_SECRET", INLINE_SECRET)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RTK_TEST_S3",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": CONN_ACCESS_KEY,
-                "password": CONN_SECRET,
-                "extra": {"region_name": "eu-west-1", "bucket": "conn-bucket"},
-            }
-        ),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RTK_TEST_SFTP",
-        json.dumps(
-            {
-                "conn_type": "sftp",
-                "host": "sftp.example.test",
-                "port": 2222,
-                "login": "recorder",
-                "password": SFTP_PASSWORD,
-                "extra": {"private_key": SFTP_KEY},
-            }
-        ),
-    )
-
-
-def _leaks(text: str) -> list[str]:
-    return [secret for secret in SECRETS if secret in text]
+    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps({**conn, "password": known.token}))
+    # neutral names: Airflow masks variables whose names sound secret; these must be masked by us
+    monkeypatch.setenv("AIRFLOW_VAR_RTK_TEST_VALUE_A", known.inline_access_key)
+    monkeypatch.setenv("AIRFLOW_VAR_RTK_TEST_VALUE_B", known.inline_secret)
+    s3 = {
+        "conn_type": "aws",
+        "login": known.conn_access_key,
+        "password": known.conn_secret,
+        "extra": {"region_name": "eu-west-1", "bucket": "conn-bucket"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_RTK_TEST_S3", json.dumps(s3))
+    sftp = {
+        "conn_type": "sftp",
+        "host": "sftp.example.test",
+        "port": 2222,
+        "login": "recorder",
+        "password": known.sftp_password,
+        "extra": {"private_key": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{known.key_material}\n-----END"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_RTK_TEST_SFTP", json.dumps(sftp))
+    return known
 
 
 def _stored(dag_run) -> dict[str, str]:
@@ -86,23 +88,33 @@ def _stored(dag_run) -> dict[str, str]:
     return stored
 
 
-@pytest.mark.realtimekit_emulator(api_token=TOKEN)
-def test_no_secret_reaches_logs_rendered_fields_or_xcom(emulator, live_meeting, secret_setup, capfd):
+def _leaked_anywhere(secrets: Secrets, dag_run, output: str) -> dict[str, list[str]]:
+    """Which secrets appear in the task output, a rendered field or an XCom (empty when none)."""
+    places = {"task output": output, **_stored(dag_run)}
+    return {place: secrets.leaks(text) for place, text in places.items() if secrets.leaks(text)}
+
+
+def _run(dag_id: str, meeting_id: str, capfd):
     capfd.readouterr()
-    dag_run = load_dag("rtk_test_secrets").test(run_conf={"meeting_id": live_meeting})
+    dag_run = load_dag(dag_id).test(run_conf={"meeting_id": meeting_id})
     captured = capfd.readouterr()
-    output = captured.out + captured.err
+    return dag_run, captured.out + captured.err
+
+
+@pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
+def test_no_secret_reaches_logs_rendered_fields_or_xcom(emulator, live_meeting, secrets, capfd):
+    dag_run, output = _run("rtk_test_secrets", live_meeting, capfd)
 
     assert str(dag_run.state) == "success", output[-3000:]
-    # the service got every credential...
+    # the service got every storage credential...
     (recording,) = emulator.recordings()
     sent = json.dumps(recording["request_body"])
-    assert [secret for secret in SECRETS[1:] if secret not in sent] == []
+    assert [secret for secret in secrets.all[1:] if secret not in sent] == []
     outputs = recording["request_body"]["layers"]["default"]["outputs"]
     assert outputs[1]["storage_config"] == {
         "type": "aws",
-        "access_key": CONN_ACCESS_KEY,
-        "secret": CONN_SECRET,
+        "access_key": secrets.conn_access_key,
+        "secret": secrets.conn_secret,
         "region": "eu-west-1",
         "bucket": "conn-bucket",
     }
@@ -110,23 +122,30 @@ def test_no_secret_reaches_logs_rendered_fields_or_xcom(emulator, live_meeting, 
     assert outputs[2]["storage_config"]["path"] == "recordings/"
     # ...and nothing else did
     stored = _stored(dag_run)
-    assert "rendered:start" in stored
-    assert "xcom:start:return_value" in stored
-    assert {name: _leaks(text) for name, text in stored.items() if _leaks(text)} == {}
+    assert {"rendered:start", "xcom:start:return_value"} <= set(stored)
     assert "Started" in output  # the task did log
-    assert _leaks(output) == []
+    assert _leaked_anywhere(secrets, dag_run, output) == {}
 
 
-@pytest.mark.realtimekit_emulator(api_token=TOKEN)
-def test_errors_carry_no_secret(emulator, secret_setup, capfd):
+@pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
+def test_errors_carry_no_secret(emulator, secrets, capfd):
     """The service refuses (the meeting is not live): the failure, its log and its traceback are clean."""
     meeting_id = emulator.create_meeting("nobody here")["id"]
-    capfd.readouterr()
-    dag_run = load_dag("rtk_test_secrets").test(run_conf={"meeting_id": meeting_id})
-    captured = capfd.readouterr()
-    output = captured.out + captured.err
+
+    dag_run, output = _run("rtk_test_secrets", meeting_id, capfd)
 
     assert str(dag_run.state) == "failed"
     assert "active session" in output
-    assert _leaks(output) == []
-    assert {name: _leaks(text) for name, text in _stored(dag_run).items() if _leaks(text)} == {}
+    assert _leaked_anywhere(secrets, dag_run, output) == {}
+
+
+@pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
+def test_mapped_operator_with_json_text_layers_shows_no_secret(emulator, live_meeting, secrets, capfd):
+    dag_run, output = _run("rtk_test_secrets_mapped", live_meeting, capfd)
+
+    assert str(dag_run.state) == "success", output[-3000:]
+    (recording,) = emulator.recordings()
+    storage = recording["request_body"]["layers"]["default"]["outputs"][0]["storage_config"]
+    assert (storage["access_key"], storage["secret"]) == (secrets.inline_access_key, secrets.inline_secret)
+    assert "***" in _stored(dag_run)["rendered:start"]
+    assert _leaked_anywhere(secrets, dag_run, output) == {}
