@@ -196,6 +196,41 @@ class TestNeverLeftRunning:
         assert expected in result.log(2)
         assert xcom(result.dag_run, "start", key="recording_id") == recording["id"]
 
+    def test_retry_reconnects_to_the_running_recording_and_returns_it(
+        self, emulator, live_meeting, when, run
+    ):
+        emulator.add_fault("get_one_recording", "status", status=503, times=3)
+        # the meeting ends only once the first try has given up: the retry finds it still recording
+        # (DAG tests run on Airflow 3.3, where the id comes back from the task state store)
+        when(lambda: not emulator.faults(), lambda: emulator.end_session(live_meeting), after=4.0)
+
+        result = run("rtk_test_start_and_wait", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        assert result.task().try_number == 2
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["status"] == "UPLOADED"
+        assert "Reconnected to recording" in result.log(2)
+        assert xcom(result.dag_run, "start")["id"] == recording["id"]
+        assert xcom(result.dag_run, "start")["status"] == "UPLOADED"
+
+    def test_retry_without_state_store_reattaches_to_a_stopped_recording(
+        self, emulator, live_meeting, end_session_once_recording, run
+    ):
+        """Reconciling through the service alone (Airflow < 3.3): the recording the first try started
+        has stopped by the time the retry runs, so it is no longer active - and still not duplicated."""
+        emulator.add_fault("get_one_recording", "status", status=503, times=3)
+        end_session_once_recording(live_meeting)
+
+        result = run("rtk_test_start_and_wait_without_store", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        assert result.task().try_number == 2
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["status"] == "UPLOADED"
+        assert "Reattaching to recording" in result.log(2)
+        assert xcom(result.dag_run, "start")["id"] == recording["id"]
+
 
 class TestIfActive:
     @pytest.fixture
