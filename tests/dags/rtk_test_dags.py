@@ -29,68 +29,33 @@ def _dag(dag_id: str, retries: int = 1) -> DAG:
     )
 
 
-with _dag("rtk_test_start"):
-    RealtimeKitStartTrackRecordingOperator(
-        task_id="start",
-        meeting_id="{{ params.meeting_id }}",
-        layers=LAYERS,
-        if_active="{{ params.if_active }}",
+def _start(**options: object) -> RealtimeKitStartTrackRecordingOperator:
+    """The start task every fault-test DAG runs, with that DAG's options."""
+    return RealtimeKitStartTrackRecordingOperator(
+        task_id="start", meeting_id="{{ params.meeting_id }}", layers=LAYERS, **options
     )
 
+
+WAIT = {"wait_for_completion": True, "poll_interval": 0.5, "deferrable": False}
+
+with _dag("rtk_test_start"):
+    _start(if_active="{{ params.if_active }}")
+
 with _dag("rtk_test_start_and_wait"):
-    RealtimeKitStartTrackRecordingOperator(
-        task_id="start",
-        meeting_id="{{ params.meeting_id }}",
-        layers=LAYERS,
-        wait_for_completion=True,
-        poll_interval=0.5,
-        deferrable=False,
-    )
+    _start(**WAIT)
 
 # The same without the task state store: a retry must reconcile through the service alone.
 with _dag("rtk_test_start_and_wait_without_store"):
-    RealtimeKitStartTrackRecordingOperator(
-        task_id="start",
-        meeting_id="{{ params.meeting_id }}",
-        layers=LAYERS,
-        wait_for_completion=True,
-        poll_interval=0.5,
-        deferrable=False,
-        durable=False,
-    )
+    _start(**WAIT, durable=False)
 
 with _dag("rtk_test_timeout"):
-    RealtimeKitStartTrackRecordingOperator(
-        task_id="start",
-        meeting_id="{{ params.meeting_id }}",
-        layers=LAYERS,
-        wait_for_completion=True,
-        poll_interval=0.5,
-        timeout=3,
-        deferrable=False,
-    )
+    _start(**WAIT, timeout=3)
 
 with _dag("rtk_test_deferred_timeout"):
-    RealtimeKitStartTrackRecordingOperator(
-        task_id="start",
-        meeting_id="{{ params.meeting_id }}",
-        layers=LAYERS,
-        wait_for_completion=True,
-        poll_interval=0.5,
-        timeout=3,
-        deferrable=True,
-    )
+    _start(**{**WAIT, "deferrable": True}, timeout=3)
 
 with _dag("rtk_test_execution_timeout", retries=0):
-    RealtimeKitStartTrackRecordingOperator(
-        task_id="start",
-        meeting_id="{{ params.meeting_id }}",
-        layers=LAYERS,
-        wait_for_completion=True,
-        poll_interval=0.5,
-        deferrable=False,
-        execution_timeout=timedelta(seconds=4),
-    )
+    _start(**WAIT, execution_timeout=timedelta(seconds=4))
 
 # Storage credentials: inline (a bad habit the operator still protects) and from connections.
 with _dag("rtk_test_secrets", retries=0):
