@@ -35,12 +35,14 @@ else:
     try:  # Airflow 3.3+: the recording id survives a worker crash in the task state store
         from airflow.sdk import ResumableJobMixin
     except ImportError:
+        from airflow.sdk.bases.operator import BaseOperatorMeta
 
         class ResumableJobMixin:
             """Airflow < 3.3 has no task state store: submit, wait, return (reconciling does the rest)."""
 
             external_id_key = "remote_job_id"
 
+            @BaseOperatorMeta._apply_defaults  # so ``.partial(durable=...)`` validates, as on 3.3
             def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
                 super().__init__(**kwargs)  # ``durable`` is accepted, so DAGs written for 3.3 still load
                 self.durable = False

@@ -223,7 +223,9 @@ class RealtimeKitEmulator:
 
     def requests(self) -> list[dict[str, Any]]:
         """The latest requests it received (up to 10,000), oldest first: ``at`` (clock time), method, path."""
-        return [{"at": at, "method": method, "path": path} for at, method, path in list(self.app.request_log)]
+        with self.app.request_log_lock:
+            log = list(self.app.request_log)
+        return [{"at": at, "method": method, "path": path} for at, method, path in log]
 
     def state(self) -> dict[str, Any]:
         """Meetings, sessions and recordings as plain data."""

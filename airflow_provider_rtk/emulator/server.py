@@ -96,17 +96,20 @@ class EmulatorApp:
         self._clock = clock
         #: (time, method, path) of the latest requests, for tests and the demo to see who asked what.
         self.request_log: collections.deque[tuple[float, str, str]] = collections.deque(maxlen=10_000)
+        self.request_log_lock = threading.Lock()
 
     def reset(self) -> None:
         """Back to the state at start: no meetings, no faults, the configured rate limit."""
         self.state.reset()
         self.faults.clear()
-        self.request_log.clear()
+        with self.request_log_lock:
+            self.request_log.clear()
         self.limiter.configure(self.settings.rate_limit, self.settings.rate_window)
 
     def handle(self, request: Request) -> Reply | Drop:
         """The answer to one request, or :data:`DROP` to close the connection without one."""
-        self.request_log.append((self._clock(), request.method, request.path))
+        with self.request_log_lock:
+            self.request_log.append((self._clock(), request.method, request.path))
         try:
             for prefix in CONTROL_PREFIXES:
                 if request.path.startswith(prefix + "/"):

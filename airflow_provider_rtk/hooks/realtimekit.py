@@ -428,11 +428,14 @@ class RealtimeKitHook(_HookBase):
     ) -> Recording | None:
         """After a start that may have worked: the recording it started, or ``None`` if none is active.
 
-        After a timeout the service may still be working on the request, so the meeting is watched for
+        After a timeout (ours, or a gateway's 504) the service may still be working on the request, so
+        the meeting is watched for
         as long again as the request was given. Raises if another recording is active, or if the
         active recording cannot even be read (the outcome is then unknown; nothing may be resent).
         """
-        in_progress = isinstance(error, RealtimeKitTransportError) and error.maybe_in_progress
+        in_progress = error.status_code == 504 or (
+            isinstance(error, RealtimeKitTransportError) and error.maybe_in_progress
+        )
         deadline = time.monotonic() + (self.client.timeout.read or DEFAULT_TIMEOUT if in_progress else 0.0)
         while True:
             try:

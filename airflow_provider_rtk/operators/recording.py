@@ -32,8 +32,10 @@ UI_COLOR = "#f6821f"
 MASK = "***"
 #: XCom that says whether this task started the recording (so a resumed task knows whether to stop it).
 OWNED_XCOM_KEY = "recording_started_by_task"
-#: ``"secret": "value"`` inside text that is not valid JSON.
-_SECRET_IN_TEXT = re.compile(r'("(?:access_key|secret|password|private_key)"\s*:\s*")((?:[^"\\]|\\.)*)')
+#: ``"secret": "value"`` (or ``'secret': 'value'``, a rendered dict) inside text that is not JSON.
+_SECRET_IN_TEXT = re.compile(
+    r"""((["'])(?:access_key|secret|password|private_key)\2\s*:\s*(["']))((?:(?!\3)[^\\]|\\.)*)"""
+)
 
 
 class IfActive(str, Enum):
@@ -83,7 +85,7 @@ def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
         try:
             decoded = json.loads(layers)
         except ValueError:  # broken JSON (execute will say where): still hide what looks like a secret
-            found.extend(match.group(2) for match in _SECRET_IN_TEXT.finditer(layers) if match.group(2))
+            found.extend(match.group(4) for match in _SECRET_IN_TEXT.finditer(layers) if match.group(4))
             return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}", layers), found
         return json.dumps(walk(decoded)), found
     return walk(layers), found
@@ -242,6 +244,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             )
         self._publish(context, recording)
         self._final_recording = recording  # the latest known state; waiting replaces it
+        store = context.get("task_state_store")
+        if store is not None:  # Airflow 3.3: a reconnecting retry must know whether it may stop it
+            store.set(OWNED_XCOM_KEY, self._owns_recording)
         return recording.id
 
     def _policy(self) -> IfActive:
@@ -288,26 +293,36 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             return None
         return getattr(context.get("dag_run"), "start_date", None)
 
-    def _started_by_earlier_try(self, active: Recording, context: Context) -> bool:
+    def _started_by_earlier_try(self, recording: Recording, context: Context) -> bool:
+        """On a retry: invoked since the run started, through the API, with this task's file prefix."""
         since = self._retry_since(context)
-        return since is not None and active.invoked_since(since)
+        return since is not None and recording.invoked_since(since) and self._looks_like_ours(recording)
+
+    def _looks_like_ours(self, recording: Recording) -> bool:
+        reason = recording.start_reason.reason if recording.start_reason else None
+        if reason not in (None, "API_CALL"):  # e.g. RECORD_ON_START: the meeting's own setting
+            return False
+        if not recording.output_file_name:
+            return True
+        prefixes = [layer.file_name_prefix or "default" for layer in (self._request.layers or {}).values()]
+        return any(recording.output_file_name.startswith(f"{prefix}_") for prefix in prefixes or ["default"])
 
     def _earlier_try_recording(self, context: Context) -> Recording | None:
         """On a retry with nothing active: a recording an earlier try started that has since stopped
         (it ended, or was stopped) - reattach to it rather than record the meeting a second time."""
         from airflow_provider_rtk.models import RecordingStatus
 
-        since = self._retry_since(context)
-        if since is None:
+        if self._retry_since(context) is None:
             return None
         page = self.hook.list_recordings(
             meeting_id=self._request.meeting_id, sort_by="invokedTime", sort_order="DESC", per_page=20
         )
         for recording in page.recordings:
-            if recording.invoked_since(since) and recording.status is not RecordingStatus.ERRORED:
+            if recording.status is not RecordingStatus.ERRORED and self._started_by_earlier_try(
+                recording, context
+            ):
                 self.log.warning("Reattaching to recording %s, started by an earlier try", recording.id)
-                self._owns_recording = True
-                return recording
+                return recording  # it has stopped: nothing to own or to stop
         return None
 
     def _publish(self, context: Context, recording: Recording) -> None:
@@ -443,12 +458,18 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     def _adopt_stored(self, context: Context, recording_id: str) -> None:
         """A recording id from the task state store (Airflow 3.3): an earlier try of this task started
-        it, so this try owns it and publishes it again (a retry starts with no XComs)."""
+        (or attached to) it; this try follows it and publishes it again (a retry starts with no XComs)."""
         if self._recording_id == recording_id:
             return
-        self.log.info("Reconnected to recording %s, started by an earlier try of this task", recording_id)
-        self._owns_recording = True
-        self._publish(context, self._final_recording or self.hook.get_recording(recording_id))
+        store = context.get("task_state_store")
+        self._owns_recording = store is not None and store.get(OWNED_XCOM_KEY) is True
+        self.log.info(
+            "Reconnected to recording %s, which an earlier try of this task %s",
+            recording_id,
+            "started" if self._owns_recording else "attached to (it will not be stopped)",
+        )
+        self._final_recording = self._final_recording or self.hook.get_recording(recording_id)
+        self._publish(context, self._final_recording)
 
     # ------------------------------------------------------------------------------ stopping
 

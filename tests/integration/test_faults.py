@@ -13,6 +13,7 @@ import time
 import airflow.sdk
 import pytest
 
+from airflow_provider_rtk.operators.recording import OWNED_XCOM_KEY
 from tests.integration.conftest import load_dag, xcom
 
 STATE_STORE = hasattr(airflow.sdk, "ResumableJobMixin")
@@ -265,6 +266,23 @@ class TestIfActive:
         assert old["id"] == foreign_recording
         assert old["status"] in ("UPLOADING", "UPLOADED")
         assert new["status"] in ("INVOKED", "RECORDING")
+
+    @pytest.mark.usefixtures("fast_connection")
+    def test_a_retry_that_reconnects_to_an_attached_recording_does_not_own_it(
+        self, emulator, live_meeting, foreign_recording, when, run
+    ):
+        """Try 1 attaches to someone else's recording and fails while waiting; try 2 reconnects
+        through the task state store - and still knows it must never stop that recording."""
+        emulator.add_fault("get_one_recording", "status", status=503, times=3)
+        when(lambda: not emulator.faults(), lambda: emulator.end_session(live_meeting), after=3.0)
+
+        result = run("rtk_test_start_and_wait", live_meeting)
+
+        assert result.state == "success", result.output[-3000:]
+        assert result.task().try_number == 2
+        assert [r["id"] for r in recordings_of(emulator, live_meeting)] == [foreign_recording]
+        assert "attached to (it will not be stopped)" in result.log(2)
+        assert xcom(result.dag_run, "start", key=OWNED_XCOM_KEY) is False
 
     def test_unknown_policy_is_a_field_error(self, emulator, live_meeting, run):
         result = run("rtk_test_start", live_meeting, if_active="maybe")

@@ -181,3 +181,29 @@ def test_action_operator_stops_and_rejects_unknown_actions() -> None:
     bad = RealtimeKitRecordingActionOperator(task_id="x", recording_id="rec-1", action="rewind")
     with pytest.raises(RealtimeKitPayloadError, match="action: must be one of"):
         bad.execute({"ti": ti})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        """{"default": {"outputs": [{"storage_config": {"password": "pw-5ecret-777",}}]}}""",  # bad JSON
+        """{'default': {'outputs': [{'storage_config': {'password': 'pw-5ecret-777'}}]}}""",  # a dict's str
+    ],
+    ids=["trailing-comma", "single-quotes"],
+)
+def test_secrets_are_masked_in_layers_text_that_is_not_json(text: str) -> None:
+    masked, found = mask_layer_secrets(text)
+    assert found == ["pw-5ecret-777"]
+    assert "pw-5ecret-777" not in masked
+    assert "***" in masked
+
+
+def test_durable_is_accepted_on_every_airflow_version_also_when_mapped() -> None:
+    """DAGs written for Airflow 3.3's task state store (``durable=False``) load on older versions too."""
+    import pendulum
+    from airflow.sdk import DAG
+
+    with DAG("durable_check", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        assert operator(durable=False).durable is False
+        mapped = RealtimeKitStartTrackRecordingOperator.partial(task_id="many", durable=False)
+        mapped.expand(meeting_id=["m1", "m2"])
