@@ -56,6 +56,11 @@ def ok(data: Any, status: int = 200, **extra: Any) -> httpx.Response:
     return httpx.Response(status, json={"success": True, "data": data, **extra})
 
 
+def list_answer(data: list[Any], total: int, start: int, end: int) -> httpx.Response:
+    """A list answer with its paging."""
+    return ok(data, paging={"total_count": total, "start_offset": start, "end_offset": end})
+
+
 def rtk_error(status: int, message: str = "boom", code: Any = None, headers: dict | None = None):
     body = {"success": False, "error": {"code": status if code is None else code, "message": message}}
     return httpx.Response(status, json=body, headers=headers)
@@ -688,14 +693,7 @@ class TestCalls:
 
     def test_list_recordings_params(self, hook, api):
         route = api.get("/recordings").mock(
-            return_value=httpx.Response(
-                200,
-                json={
-                    "success": True,
-                    "data": [recording("a"), recording("b", "UPLOADED")],
-                    "paging": {"total_count": 2, "start_offset": 1, "end_offset": 2},
-                },
-            )
+            return_value=list_answer([recording("a"), recording("b", "UPLOADED")], total=2, start=1, end=2)
         )
         page = hook.list_recordings(
             meeting_id=MEETING,
@@ -726,16 +724,7 @@ class TestCalls:
         assert page.paging.total_count == 2
 
     def test_list_recordings_status_text_and_no_empty_params(self, hook, api):
-        route = api.get("/recordings").mock(
-            return_value=httpx.Response(
-                200,
-                json={
-                    "success": True,
-                    "data": [],
-                    "paging": {"total_count": 0, "start_offset": 0, "end_offset": 0},
-                },
-            )
-        )
+        route = api.get("/recordings").mock(return_value=list_answer([], total=0, start=0, end=0))
         hook.list_recordings(status="uploaded,errored")
         assert dict(route.calls.last.request.url.params) == {"status": "UPLOADED,ERRORED"}
 
@@ -753,9 +742,7 @@ class TestCalls:
 
         def answer(request: httpx.Request) -> httpx.Response:
             ids, paging = pages[request.url.params["page_no"]]
-            return httpx.Response(
-                200, json={"success": True, "data": [recording(i) for i in ids], "paging": paging}
-            )
+            return ok([recording(i) for i in ids], paging=paging)
 
         route = api.get("/recordings").mock(side_effect=answer)
         ids = [r.id for r in hook.iter_recordings(per_page=2, meeting_id=MEETING)]
@@ -765,16 +752,7 @@ class TestCalls:
         assert {c.request.url.params["meeting_id"] for c in route.calls} == {MEETING}
 
     def test_iter_recordings_stops_on_empty_page(self, hook, api):
-        route = api.get("/recordings").mock(
-            return_value=httpx.Response(
-                200,
-                json={
-                    "success": True,
-                    "data": [],
-                    "paging": {"total_count": 10, "start_offset": 0, "end_offset": 0},
-                },
-            )
-        )
+        route = api.get("/recordings").mock(return_value=list_answer([], total=10, start=0, end=0))
         assert list(hook.iter_recordings()) == []
         assert route.call_count == 1
 
@@ -878,16 +856,7 @@ class TestCalls:
 
 class TestTestConnection:
     def test_success(self, hook, api):
-        route = api.get("/recordings").mock(
-            return_value=httpx.Response(
-                200,
-                json={
-                    "success": True,
-                    "data": [recording()],
-                    "paging": {"total_count": 42, "start_offset": 1, "end_offset": 1},
-                },
-            )
-        )
+        route = api.get("/recordings").mock(return_value=list_answer([recording()], total=42, start=1, end=1))
         assert hook.test_connection() == (True, "Connected to RealtimeKit app APP: 42 recordings")
         assert route.calls.last.request.url.params["per_page"] == "1"
 
