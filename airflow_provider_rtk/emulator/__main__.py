@@ -16,7 +16,11 @@ from airflow_provider_rtk.emulator.settings import (
     DEFAULT_INVOKE_DELAY,
     DEFAULT_PORT,
     DEFAULT_RATE_WINDOW,
+    DEFAULT_SECOND_START,
+    DEFAULT_SECOND_START_MESSAGE,
+    DEFAULT_SECOND_START_STATUS,
     DEFAULT_UPLOAD_DELAY,
+    SECOND_START_MODES,
 )
 
 
@@ -61,6 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="rate-limit window in seconds (default %(default)s)",
     )
+    parser.add_argument(
+        "--second-start",
+        choices=SECOND_START_MODES,
+        default=DEFAULT_SECOND_START,
+        help="a track start while the meeting is already being recorded: refuse it, or record twice "
+        "(undocumented by the API; default %(default)s)",
+    )
+    parser.add_argument(
+        "--second-start-status",
+        type=int,
+        default=DEFAULT_SECOND_START_STATUS,
+        metavar="STATUS",
+        help="HTTP status of that refusal (default %(default)s)",
+    )
+    parser.add_argument(
+        "--second-start-message",
+        default=DEFAULT_SECOND_START_MESSAGE,
+        metavar="TEXT",
+        help="message of that refusal; {meeting_id} and {recording_id} are filled in (default %(default)r)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -85,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             upload_delay=args.upload_delay,
             rate_limit=args.rate_limit,
             rate_window=args.rate_window,
+            second_start=args.second_start,
+            second_start_status=args.second_start_status,
+            second_start_message=args.second_start_message,
         ).start()
     except (OSError, ValueError) as error:
         print(f"realtimekit-emulator: cannot start: {error}", file=sys.stderr)

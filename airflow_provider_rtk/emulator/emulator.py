@@ -18,8 +18,12 @@ from airflow_provider_rtk.emulator.settings import (
     DEFAULT_HOST,
     DEFAULT_INVOKE_DELAY,
     DEFAULT_RATE_WINDOW,
+    DEFAULT_SECOND_START,
+    DEFAULT_SECOND_START_MESSAGE,
+    DEFAULT_SECOND_START_STATUS,
     DEFAULT_UPLOAD_DELAY,
     EmulatorSettings,
+    SecondStart,
 )
 
 CONNECTION_TYPE = "realtimekit"
@@ -31,7 +35,13 @@ class RealtimeKitEmulator:
     """A local Cloudflare RealtimeKit API that the provider and the ``cloudflare`` SDK cannot tell apart.
 
     ``port=0`` picks a free port. ``account_id``/``app_id`` of ``None`` accept any id (and report
-    documented defaults); given, other ids get 404. Use it as a context manager::
+    documented defaults); given, other ids get 404.
+
+    A track start while the meeting is already being recorded is not documented by the API:
+    ``second_start="refuse"`` (the default) answers ``second_start_status`` (409) with
+    ``second_start_message`` (``{meeting_id}``/``{recording_id}`` filled in); ``"accept"`` starts a
+    second recording beside the first, and ``active-recording`` then answers with the earliest one
+    still active. Use it as a context manager::
 
         with RealtimeKitEmulator(invoke_delay=0, upload_delay=0) as emulator:
             meeting = emulator.create_meeting("standup")
@@ -52,6 +62,9 @@ class RealtimeKitEmulator:
         upload_delay: float = DEFAULT_UPLOAD_DELAY,
         rate_limit: int | None = None,
         rate_window: float = DEFAULT_RATE_WINDOW,
+        second_start: SecondStart = DEFAULT_SECOND_START,
+        second_start_status: int = DEFAULT_SECOND_START_STATUS,
+        second_start_message: str = DEFAULT_SECOND_START_MESSAGE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = EmulatorSettings(
@@ -63,6 +76,9 @@ class RealtimeKitEmulator:
             upload_delay=upload_delay,
             rate_limit=rate_limit,
             rate_window=rate_window,
+            second_start=second_start,
+            second_start_status=second_start_status,
+            second_start_message=second_start_message,
         )
         self.host = host
         self._requested_port = port

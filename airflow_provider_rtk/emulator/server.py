@@ -87,6 +87,9 @@ class EmulatorApp:
             invoke_delay=settings.invoke_delay,
             upload_delay=settings.upload_delay,
             clock=clock,
+            second_start=settings.second_start,
+            second_start_status=settings.second_start_status,
+            second_start_message=settings.second_start_message,
         )
         self.faults = FaultPlan()
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_window)

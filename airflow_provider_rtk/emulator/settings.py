@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 #: The token the emulator accepts unless told otherwise (``Authorization: Bearer emulator-token``).
 DEFAULT_API_TOKEN = "emulator-token"
@@ -15,12 +16,26 @@ DEFAULT_PORT = 8787
 DEFAULT_INVOKE_DELAY = 1.0
 DEFAULT_UPLOAD_DELAY = 2.0
 DEFAULT_RATE_WINDOW = 60.0
+#: What a track-recording start answers while the meeting is already being recorded: the API does not
+#: document it. ``refuse`` (the default) answers ``second_start_status`` with ``second_start_message``;
+#: ``accept`` starts a second recording beside the first.
+SecondStart = Literal["refuse", "accept"]
+SECOND_START_MODES: tuple[str, ...] = get_args(SecondStart)
+DEFAULT_SECOND_START: SecondStart = "refuse"
+DEFAULT_SECOND_START_STATUS = 409
+#: ``{meeting_id}`` and ``{recording_id}`` (the recording already running) are filled in.
+DEFAULT_SECOND_START_MESSAGE = "Meeting {meeting_id} is already being recorded (recording {recording_id})"
 #: The API is served under this prefix, as Cloudflare's is (``https://api.cloudflare.com/client/v4``).
 API_PREFIX = "/client/v4"
 #: Control endpoints (no auth) live under both of these.
 CONTROL_PREFIXES = (f"{API_PREFIX}/_emulator", "/_emulator")
 #: Recorded files are served (without auth, like pre-signed links) under this path.
 FILES_PREFIX = "/files"
+
+
+def fill_refusal(template: str, meeting_id: str, recording_id: str) -> str:
+    """A refusal message with ``{meeting_id}`` and ``{recording_id}`` filled in (other braces kept)."""
+    return template.replace("{meeting_id}", meeting_id).replace("{recording_id}", recording_id)
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,9 @@ class EmulatorSettings:
     upload_delay: float = DEFAULT_UPLOAD_DELAY
     rate_limit: int | None = None
     rate_window: float = DEFAULT_RATE_WINDOW
+    second_start: SecondStart = DEFAULT_SECOND_START
+    second_start_status: int = DEFAULT_SECOND_START_STATUS
+    second_start_message: str = DEFAULT_SECOND_START_MESSAGE
 
     def __post_init__(self) -> None:
         if not self.api_token:
@@ -45,6 +63,13 @@ class EmulatorSettings:
             raise ValueError("rate_limit must be >= 1 (or None for no limit)")
         if self.rate_window <= 0:
             raise ValueError("rate_window must be > 0")
+        if self.second_start not in SECOND_START_MODES:
+            raise ValueError(f"second_start must be one of {', '.join(SECOND_START_MODES)}")
+        status = self.second_start_status
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise ValueError("second_start_status must be an HTTP error status (400-599)")
+        if not isinstance(self.second_start_message, str) or not self.second_start_message.strip():
+            raise ValueError("second_start_message must be a non-empty string")
 
     @property
     def reported_account_id(self) -> str:

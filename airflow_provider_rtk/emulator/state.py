@@ -19,6 +19,13 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from airflow_provider_rtk.emulator.messages import ApiError
+from airflow_provider_rtk.emulator.settings import (
+    DEFAULT_SECOND_START,
+    DEFAULT_SECOND_START_MESSAGE,
+    DEFAULT_SECOND_START_STATUS,
+    SecondStart,
+    fill_refusal,
+)
 from airflow_provider_rtk.models import (
     MAX_RECORDING_SECONDS,
     SECRET_STORAGE_FIELDS,
@@ -333,7 +340,11 @@ _Stamped = TypeVar("_Stamped", Session, Recording)
 
 
 class EmulatorState:
-    """Every meeting, session and recording, behind one lock. Errors are :class:`ApiError`."""
+    """Every meeting, session and recording, behind one lock. Errors are :class:`ApiError`.
+
+    ``second_start`` decides a track start while the meeting is already being recorded: ``refuse``
+    answers ``second_start_status`` with ``second_start_message``; ``accept`` records twice at once.
+    """
 
     def __init__(
         self,
@@ -342,10 +353,16 @@ class EmulatorState:
         invoke_delay: float = 0.0,
         upload_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
+        second_start: SecondStart = DEFAULT_SECOND_START,
+        second_start_status: int = DEFAULT_SECOND_START_STATUS,
+        second_start_message: str = DEFAULT_SECOND_START_MESSAGE,
     ) -> None:
         self.organization_id = organization_id
         self.invoke_delay = invoke_delay
         self.upload_delay = upload_delay
+        self.second_start = second_start
+        self.second_start_status = second_start_status
+        self.second_start_message = second_start_message
         self._clock = clock
         self._lock = threading.RLock()
         self._meetings: dict[str, Meeting] = {}
@@ -457,8 +474,9 @@ class EmulatorState:
 
     # ---- recordings
 
-    def _check_can_record(self, meeting_id: str, *, allow_multiple: bool = False) -> Session:
-        """The live session to record: 404 unknown meeting, 400 nobody there, 409 already recording."""
+    def _check_can_record(self, meeting_id: str, *, allow_multiple: bool) -> Session:
+        """The live session to record: 404 unknown meeting, 400 nobody there, the refusal (409) when
+        it is already being recorded and ``allow_multiple`` is false."""
         self._meeting(meeting_id)
         session = self._live_session(meeting_id)
         if session is None:
@@ -467,9 +485,8 @@ class EmulatorState:
             )
         running = self._running(meeting_id)
         if running and not allow_multiple:
-            raise ApiError(
-                409, f"Meeting {meeting_id} is already being recorded (recording {running[-1].id})"
-            )
+            message = fill_refusal(self.second_start_message, meeting_id, running[0].id)
+            raise ApiError(self.second_start_status, message)
         return session
 
     def _running(self, meeting_id: str) -> list[Recording]:
@@ -485,7 +502,7 @@ class EmulatorState:
     ) -> Recording:
         """Start a track recording of a validated request; ``body`` is kept exactly as received."""
         with self._now() as now:
-            session = self._check_can_record(request.meeting_id)
+            session = self._check_can_record(request.meeting_id, allow_multiple=self.second_start == "accept")
             by_user = {participant.user_id: participant for participant in session.participants}
             recorded = (
                 [
@@ -569,11 +586,12 @@ class EmulatorState:
             return [self._stamped(recording, now) for recording in self._recordings.values()]
 
     def active_recording(self, meeting_id: str) -> Recording:
+        """The meeting's earliest recording still capturing (several run at once only when allowed)."""
         with self._now() as now:
             running = self._running(meeting_id)
             if not running:
                 raise ApiError(404, f"No active recording found for meeting_id {meeting_id}")
-            return self._stamped(running[-1], now)
+            return self._stamped(running[0], now)
 
     def apply_action(self, recording_id: str, action: RecordingAction) -> Recording:
         with self._now() as now:

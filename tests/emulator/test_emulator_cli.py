@@ -71,7 +71,16 @@ def servers() -> Iterator[list[Server]]:
 
 def test_cli_serves_with_its_options_and_stops_on_signals(servers):
     # Both start at once: the slow part (imports) overlaps.
-    plain = Server("--invoke-delay", "0", "--upload-delay", "0")
+    plain = Server(
+        "--invoke-delay",
+        "0",
+        "--upload-delay",
+        "0",
+        "--second-start-status",
+        "423",
+        "--second-start-message",
+        "busy: {meeting_id}",
+    )
     custom = Server(
         "--api-token",
         "cli-token",
@@ -81,9 +90,11 @@ def test_cli_serves_with_its_options_and_stops_on_signals(servers):
         "app",
         "--legacy-track",
         "--rate-limit",
-        "1",
+        "2",
         "--rate-window",
         "60",
+        "--second-start",
+        "accept",
     )
     servers.extend([plain, custom])
 
@@ -99,6 +110,9 @@ def test_cli_serves_with_its_options_and_stops_on_signals(servers):
         started = web.post(f"{app_url}/recordings/track", json={"meeting_id": "m1"}, headers=token)
         assert started.status_code == 200
         assert started.json()["data"]["recording"]["status"] == "RECORDING"  # --invoke-delay 0
+        again = web.post(f"{app_url}/recordings/track", json={"meeting_id": "m1"}, headers=token)
+        assert again.status_code == 423
+        assert again.json()["error"]["message"] == "busy: m1"
 
         custom_app = f"{custom_base}/accounts/acc/realtime/kit/app"
         auth = {"Authorization": "Bearer cli-token"}
@@ -108,12 +122,13 @@ def test_cli_serves_with_its_options_and_stops_on_signals(servers):
             == 404
         )
         web.post(f"http://127.0.0.1:{custom.port}/_emulator/meetings/m2/session")
-        legacy = web.post(
-            f"{custom_app}/recordings/track",
-            json={"meeting_id": "m2", "layers": {"default": {}}},
-            headers=auth,
-        )
-        assert (legacy.status_code, legacy.content) == (200, b"")
+        for _ in range(2):  # --second-start accept: both start
+            legacy = web.post(
+                f"{custom_app}/recordings/track",
+                json={"meeting_id": "m2", "layers": {"default": {}}},
+                headers=auth,
+            )
+            assert (legacy.status_code, legacy.content) == (200, b"")
         assert (
             web.get(f"{custom_app}/recordings", headers=auth).status_code == 429
         )  # refused requests (401, 404) do not count
@@ -141,6 +156,9 @@ def test_cli_help_lists_the_options():
         "--upload-delay",
         "--rate-limit",
         "--rate-window",
+        "--second-start",
+        "--second-start-status",
+        "--second-start-message",
     ):
         assert option in result.stdout
 

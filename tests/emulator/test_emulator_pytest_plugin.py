@@ -25,10 +25,11 @@ USER_TESTS = textwrap.dedent(
         assert realtimekit_emulator.recordings()[0]["request_body"] == {"meeting_id": meeting_id}
 
 
-    @pytest.mark.realtimekit_emulator(legacy_track=True, api_token="custom")
+    @pytest.mark.realtimekit_emulator(legacy_track=True, api_token="custom", second_start="accept")
     def test_marker_sets_options(realtimekit_emulator):
         assert realtimekit_emulator.api_token == "custom"
         assert realtimekit_emulator.settings.legacy_track is True
+        assert realtimekit_emulator.settings.second_start == "accept"
 
 
     def test_connection_fixture_sets_the_airflow_connection(realtimekit_connection):
