@@ -6,12 +6,21 @@ how to read the answer, whether to try again and how long to wait) is made here,
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import json
+import math
+import ssl
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import httpcore
 import httpx
+from pydantic import ValidationError
 from tenacity import (
     RetryCallState,
     retry_if_exception,
@@ -20,10 +29,18 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitNotFoundError
+from airflow_provider_rtk import redaction
+from airflow_provider_rtk.exceptions import (
+    RealtimeKitAPIError,
+    RealtimeKitError,
+    RealtimeKitNotFoundError,
+    RealtimeKitTransportError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 USER_AGENT = "airflow-provider-rtk"
@@ -42,28 +59,73 @@ class ApiCall:
     repeatable: bool = True
 
 
-class RealtimeKitTransportError(RealtimeKitAPIError):
-    """No answer arrived. ``maybe_delivered``: the service may have acted on the request;
-    ``maybe_in_progress``: we stopped waiting (a timeout), so it may still be acting on it."""
+class RealtimeKitTlsError(RealtimeKitTransportError):
+    """The TLS handshake failed: not retried, it will not heal (often a plain-HTTP server behind a
+    host written without a scheme, which is taken as ``https://``)."""
 
-    def __init__(
-        self, message: str, *, operation: str, maybe_delivered: bool, maybe_in_progress: bool = False
-    ) -> None:
-        super().__init__(message, operation=operation)
-        self.maybe_delivered = maybe_delivered
-        self.maybe_in_progress = maybe_in_progress
+    @property
+    def is_retryable(self) -> bool:
+        return False
 
 
-def transport_error(error: httpx.TransportError, call: ApiCall) -> RealtimeKitTransportError:
-    """Wrap an httpx failure; connecting failed means the request certainly never arrived."""
+class RealtimeKitBadAnswerError(RealtimeKitTransportError):
+    """An answer arrived but cannot be used: a redirect, not JSON, over the size cap, nested too deeply
+    or of the wrong shape. ``status_code`` is its HTTP status; ``maybe_took_effect`` says whether the
+    service may have acted on the request (true for any 2xx/3xx or 5xx answer), so a start that gets
+    one must be reconciled like a lost answer, never blindly resent. Not retried (unless a 5xx)."""
+
+    def __init__(self, message: str, *, operation: str, status_code: int) -> None:
+        # RealtimeKitTransportError takes no status: fill the API error's fields directly
+        RealtimeKitAPIError.__init__(self, redact(message), status_code=status_code, operation=operation)
+        self.maybe_delivered = not 400 <= status_code < 500
+        self.maybe_in_progress = False
+
+    @property
+    def maybe_took_effect(self) -> bool:
+        """Whether the service may have acted on the request (``maybe_delivered``)."""
+        return self.maybe_delivered
+
+    @property
+    def is_retryable(self) -> bool:
+        return self.status_code is not None and self.status_code >= 500
+
+
+def transport_error(
+    error: httpx.TransportError, call: ApiCall, *, deadline: float | None = None
+) -> RealtimeKitTransportError:
+    """Wrap an httpx failure; connecting failed means the request certainly never arrived.
+
+    A TLS failure is not retried (it will not heal): the usual cause is a plain-HTTP server behind a
+    host written without a scheme, for which ``https://`` is assumed.
+    """
     never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    reason = str(error) or type(error).__name__
-    return RealtimeKitTransportError(
-        f"{type(error).__name__}: {reason}",
+    reason = _printable(str(error)) or type(error).__name__
+    tls = _is_tls_failure(error)
+    if tls:
+        reason += (
+            " (TLS failed: if the server speaks plain HTTP, write the connection's host as http://...;"
+            " a host without a scheme is taken as https://)"
+        )
+    if deadline is not None and isinstance(error, httpx.TimeoutException) and time.monotonic() >= deadline:
+        reason = f"no complete answer within the request's deadline ({reason})"
+    error_class = RealtimeKitTlsError if tls else RealtimeKitTransportError
+    return error_class(
+        redact(f"{type(error).__name__}: {reason}"),
         operation=call.operation,
         maybe_delivered=not never_sent,
         maybe_in_progress=isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout),
     )
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    for _ in range(5):  # httpx wraps httpcore, which wraps the ssl error
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "[SSL" in str(error)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -72,14 +134,258 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
+        seconds = None
+    if seconds is not None:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+# --------------------------------------------------------------------------------------------------
+# Bounded HTTP: a size cap enforced while streaming, and one deadline for the whole request.
+
+#: Answers larger than this are refused (connection extra ``max_response_bytes`` changes it).
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+#: JSON nested deeper than this is not an answer of this API.
+MAX_JSON_DEPTH = 32
+#: The monotonic time by which the current request (in this thread or task) must be complete.
+_DEADLINE: ContextVar[float | None] = ContextVar("realtimekit_request_deadline", default=None)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long one request may take in all (connect, send, every read) and how big its answer may be."""
+
+    timeout: float
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+
+def _clamp(timeout: float | None) -> float | None:
+    """A socket timeout no longer than what is left of the request's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write is held to the current request's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _clamp(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _clamp(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _clamp(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """Opens :class:`_DeadlineStream` sockets (httpcore's sync backend underneath)."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(host, port, _clamp(timeout), local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_unix_socket(path, _clamp(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def hold_to_deadlines(client: httpx.Client) -> httpx.Client:
+    """Make every socket of ``client`` (its transport and any proxy mounts) honour :data:`_DEADLINE`.
+
+    httpx only bounds each read, so a server trickling a byte a second could keep a request going
+    for ever; the deadline bounds the whole request.
+    """
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return client
+
+
+def _too_large(response: httpx.Response, call: ApiCall, limit: int) -> RealtimeKitAPIError:
+    text = f"the answer is larger than {limit} bytes (connection extra max_response_bytes); not read"
+    if response.status_code >= 400:
+        error_class = RealtimeKitNotFoundError if response.status_code == 404 else RealtimeKitAPIError
+        return error_class(text, status_code=response.status_code, operation=call.operation)
+    return RealtimeKitBadAnswerError(text, operation=call.operation, status_code=response.status_code)
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+
+
+def _completed(response: httpx.Response, body: bytes) -> httpx.Response:
+    """The streamed answer as an ordinary (read) response holding ``body``, already decoded."""
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
+        extensions={"reason_phrase": response.reason_phrase.encode("ascii", "replace")},
+    )
+
+
+def _build(client: httpx.Client | httpx.AsyncClient, call: ApiCall) -> httpx.Request:
+    return client.build_request(call.method, call.path.lstrip("/"), params=call.params, json=call.json)
+
+
+def send_bounded(client: httpx.Client, call: ApiCall, limits: Limits) -> httpx.Response:
+    """Send ``call`` and read its answer within ``limits`` (the client must be :func:`hold_to_deadlines`).
+
+    Raises :class:`RealtimeKitTransportError` when no complete answer arrives in time, and an API
+    error when the answer is larger than the cap (nothing beyond the cap is read).
+    """
+    deadline = time.monotonic() + limits.timeout
+    token = _DEADLINE.set(deadline)
+    try:
+        response = client.send(_build(client, call), stream=True)
+        try:
+            declared = _declared_length(response)
+            if declared is not None and declared > limits.max_response_bytes:
+                raise _too_large(response, call, limits.max_response_bytes)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limits.max_response_bytes:
+                    raise _too_large(response, call, limits.max_response_bytes)
+                chunks.append(chunk)
+                if time.monotonic() >= deadline:
+                    raise httpx.ReadTimeout("the request's deadline has passed", request=response.request)
+        finally:
+            response.close()
+    except httpx.TransportError as error:
+        raise transport_error(error, call, deadline=deadline) from None
+    except httpx.DecodingError as error:  # a broken gzip/brotli body
+        raise RealtimeKitBadAnswerError(
+            f"the answer cannot be decoded ({type(error).__name__})",
+            operation=call.operation,
+            status_code=response.status_code,
+        ) from None
+    finally:
+        _DEADLINE.reset(token)
+    return _completed(response, b"".join(chunks))
+
+
+async def send_bounded_async(client: httpx.AsyncClient, call: ApiCall, limits: Limits) -> httpx.Response:
+    """The async :func:`send_bounded`: the whole exchange is one ``asyncio`` timeout."""
+    deadline = time.monotonic() + limits.timeout
+
+    async def exchange() -> httpx.Response:
+        response = await client.send(_build(client, call), stream=True)
+        try:
+            declared = _declared_length(response)
+            if declared is not None and declared > limits.max_response_bytes:
+                raise _too_large(response, call, limits.max_response_bytes)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limits.max_response_bytes:
+                    raise _too_large(response, call, limits.max_response_bytes)
+                chunks.append(chunk)
+        except httpx.DecodingError as error:
+            raise RealtimeKitBadAnswerError(
+                f"the answer cannot be decoded ({type(error).__name__})",
+                operation=call.operation,
+                status_code=response.status_code,
+            ) from None
+        finally:
+            await response.aclose()
+        return _completed(response, b"".join(chunks))
+
+    try:
+        return await asyncio.wait_for(exchange(), timeout=limits.timeout)
+    except asyncio.TimeoutError:
+        timeout = httpx.ReadTimeout(f"no complete answer within {limits.timeout:g}s")
+        raise transport_error(timeout, call, deadline=deadline) from None
+    except httpx.TransportError as error:
+        raise transport_error(error, call, deadline=deadline) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading answers
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line with control characters shown as spaces (an echo cannot forge log lines)."""
+    return "".join(char if char.isprintable() else " " for char in text).strip()
+
+
+def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON; ``ValueError`` when it is not JSON or is nested too deeply."""
+    try:
+        payload = json.loads(response.content)
+    except RecursionError:
+        raise ValueError(f"the answer is nested too deeply (over {MAX_JSON_DEPTH} levels)") from None
+    except ValueError:
+        raise ValueError("the answer is not JSON") from None
+    if _too_deep(payload):
+        raise ValueError(f"the answer is nested too deeply (over {MAX_JSON_DEPTH} levels)")
+    return payload
 
 
 def _error_fields(payload: Any) -> tuple[int | str | None, str | None]:
@@ -88,64 +394,87 @@ def _error_fields(payload: Any) -> tuple[int | str | None, str | None]:
         return None, None
     error = payload.get("error")
     if isinstance(error, dict):  # RealtimeKit: {"success": false, "error": {"code", "message"}}
-        return error.get("code"), error.get("message")
+        return _code(error.get("code")), _text(error.get("message"))
     if isinstance(error, str):
         return None, error
     errors = payload.get("errors")
     if isinstance(errors, list) and errors:  # Cloudflare gateway: {"errors": [{"code", "message"}]}
         first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
         messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
-        return first.get("code"), "; ".join(messages)
+        return _code(first.get("code")), "; ".join(messages)
     if isinstance(payload.get("message"), str):  # bare {"message": "..."}
         return None, payload["message"]
     return None, None
 
 
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret replaced by ``***`` (a proxy may echo the Authorization header)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def _code(value: Any) -> int | str | None:
+    """An error code as the service sent it, if it is a number or short text (never a structure)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    return value[:40] if isinstance(value, str) else None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def redact(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with every known secret (and each of ``secrets``) replaced by ``***``, in every form
+    (plain, JSON- and repr-escaped): a proxy may echo the Authorization header or the request body."""
+    return redaction.redact(text, secrets)
 
 
 def api_error(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()) -> RealtimeKitAPIError:
     """The error an unsuccessful answer stands for (with ``secrets`` blanked out of its message)."""
     try:
-        payload = response.json()
+        payload = _json(response)
     except ValueError:
         payload = None
     code, message = _error_fields(payload)
     if message is None:
         text = response.text.strip()
         message = text or response.reason_phrase or "no message"
-    message = redact(message, secrets)  # before shortening: a cut secret would no longer match
+    message = _printable(redact(message, secrets))  # before shortening: a cut secret would not match
     if len(message) > 300:
         message = message[:300] + "…"
     error_class = RealtimeKitNotFoundError if response.status_code == 404 else RealtimeKitAPIError
     return error_class(
         message,
         status_code=response.status_code,
-        code=code,
+        code=redact(code, secrets) if isinstance(code, str) else code,
         operation=call.operation,
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
     )
 
 
-def read_data(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()) -> Any:
-    """The ``data`` of a successful answer; ``None`` for an empty body (the legacy track start)."""
-    if response.status_code >= 400:
+def _successful_payload(response: httpx.Response, call: ApiCall, secrets: Sequence[str]) -> Any:
+    """The JSON of a successful answer (``None`` for an empty body); every other answer raises."""
+    status = response.status_code
+    if status >= 400:
         raise api_error(response, call, secrets)
+    if status >= 300 or status < 200:
+        where = response.headers.get("Location")
+        target = f" to {_printable(redact(where, secrets))[:200]}" if where else ""
+        raise RealtimeKitBadAnswerError(
+            f"the service redirected{target}; redirects are not followed (the API token would go with "
+            "them): check the connection's host",
+            operation=call.operation,
+            status_code=status,
+        )
     if not response.content.strip():
         return None
     try:
-        payload = response.json()
-    except ValueError:
-        raise RealtimeKitAPIError(
-            "the answer is not JSON", status_code=response.status_code, operation=call.operation
-        ) from None
+        payload = _json(response)
+    except ValueError as error:
+        raise RealtimeKitBadAnswerError(str(error), operation=call.operation, status_code=status) from None
     if isinstance(payload, dict) and payload.get("success") is False:
         raise api_error(response, call, secrets)
+    return payload
+
+
+def _unwrap(payload: Any) -> Any:
     if isinstance(payload, dict):
         if "data" in payload:
             return payload["data"]
@@ -154,13 +483,68 @@ def read_data(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = 
     return payload
 
 
+def read_data(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()) -> Any:
+    """The ``data`` of a successful answer; ``None`` for an empty body (the legacy track start).
+
+    Raises :class:`RealtimeKitAPIError` for an error answer, :class:`RealtimeKitBadAnswerError` for a
+    redirect, a body that is not JSON, or JSON nested too deeply.
+    """
+    return _unwrap(_successful_payload(response, call, secrets))
+
+
 def read_page(
     response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()
 ) -> tuple[Any, dict[str, Any]]:
-    """``data`` and ``paging`` of a list answer."""
-    data = read_data(response, call, secrets)
-    paging = response.json().get("paging") or {}
-    return data, paging
+    """``data`` and ``paging`` of a list answer (a list and an object, or the answer is refused)."""
+    payload = _successful_payload(response, call, secrets)
+    data = _unwrap(payload)
+    paging = payload.get("paging") if isinstance(payload, dict) else None
+    if not isinstance(data, list | None) or not isinstance(paging, dict | None):
+        raise RealtimeKitBadAnswerError(
+            "the answer has an unexpected shape (a list answer needs a list and a paging object)",
+            operation=call.operation,
+            status_code=response.status_code,
+        )
+    return data, paging or {}
+
+
+def _shape_problem(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        items = error.errors(include_input=False, include_url=False)
+        first = items[0] if items else {"loc": (), "msg": str(error)}
+        where = ".".join(str(part) for part in first["loc"]) or "(answer)"
+        more = f" and {len(items) - 1} more" if len(items) > 1 else ""
+        return f"{where}: {first['msg']}{more}"
+    return type(error).__name__
+
+
+@contextmanager
+def answer_shape(call: ApiCall, status_code: int = 200) -> Iterator[None]:
+    """Turn a wrongly shaped answer (pydantic, type or key errors while reading it) into
+    :class:`RealtimeKitBadAnswerError` naming the operation and status."""
+    try:
+        yield
+    except RealtimeKitError:
+        raise
+    except (ValidationError, TypeError, KeyError, AttributeError, ValueError, RecursionError) as error:
+        raise RealtimeKitBadAnswerError(
+            f"the answer has an unexpected shape ({_shape_problem(error)})",
+            operation=call.operation,
+            status_code=status_code,
+        ) from None
+
+
+def shaped(
+    convert: Callable[[Any], T], reader: Callable[..., Any] = read_data
+) -> Callable[[httpx.Response, ApiCall, Sequence[str]], T]:
+    """A reader for ``_call``: ``reader``'s result through ``convert``, a wrong shape an API error."""
+
+    def read(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()) -> T:
+        data = reader(response, call, secrets)
+        with answer_shape(call, response.status_code):
+            return convert(data)
+
+    return read
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,7 +557,7 @@ def is_retryable(error: BaseException) -> bool:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class HttpRetryPolicy:
     """How often and how patiently to retry. ``Retry-After`` always wins over the backoff."""
 
     max_attempts: int = 5

@@ -2,36 +2,45 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
+from airflow.providers.common.compat.sdk import BaseHook
 from tenacity import AsyncRetrying, RetryCallState, Retrying
 
-from airflow_provider_rtk._compat import BaseHook
+from airflow_provider_rtk import redaction
 from airflow_provider_rtk.exceptions import (
     FieldError,
     RealtimeKitAPIError,
     RealtimeKitConnectionConfigError,
+    RealtimeKitMeetingBusyError,
     RealtimeKitNotFoundError,
     RealtimeKitPayloadError,
     RealtimeKitStartOutcomeUnknownError,
+    RealtimeKitTransportError,
 )
 from airflow_provider_rtk.get_provider_info import CONN_FIELDS, CONNECTION_TYPE, UI_FIELD_BEHAVIOUR
 from airflow_provider_rtk.hooks._api import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
     USER_AGENT,
     ApiCall,
-    RealtimeKitTransportError,
-    RetryPolicy,
+    HttpRetryPolicy,
+    Limits,
+    hold_to_deadlines,
     read_data,
     read_page,
-    transport_error,
+    send_bounded,
+    send_bounded_async,
+    shaped,
 )
 from airflow_provider_rtk.models import (
     ID_PATTERN,
@@ -45,14 +54,13 @@ from airflow_provider_rtk.models import (
     TrackRecordingRequest,
     parse_track_request,
 )
+from airflow_provider_rtk.ownership import CLOCK_SKEW, Knowledge, StartOutcome
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from airflow.sdk import Connection
 
-#: How far the service's clock may be behind ours when telling "started by this request" apart.
-CLOCK_SKEW = timedelta(seconds=60)
 DEFAULT_TIMEOUT = 30.0
 _ID_RE = re.compile(ID_PATTERN)
 
@@ -68,6 +76,8 @@ class ConnectionSettings:
     #: Optional extras: seconds per request, and attempts per call (retries + 1).
     timeout: float | None = None
     max_attempts: int | None = None
+    #: Optional extra: the largest answer read, in bytes (default 4 MiB).
+    max_response_bytes: int | None = None
 
     @property
     def app_url(self) -> str:
@@ -75,50 +85,154 @@ class ConnectionSettings:
 
     @classmethod
     def from_connection(cls, conn: Connection) -> ConnectionSettings:
-        """Read an Airflow connection; the error names every missing field."""
+        """Read and check an Airflow connection before any request; the error names every bad field
+        and the connection id, and never shows the token."""
         extra = conn.extra_dejson
-        missing = [f"extra.{name}" for name in CONN_FIELDS if not str(extra.get(name) or "").strip()]
-        if not (conn.password or "").strip():
+        problems: list[str] = []
+        if not isinstance(extra, dict):
+            problems.append("extra must be a JSON object")
+            extra = {}
+        missing = [f"extra.{name}" for name in CONN_FIELDS if _blank(extra.get(name))]
+        token = conn.password.strip() if isinstance(conn.password, str) else ""
+        if not token:
             missing.insert(0, "password (the API token)")
         if missing:
-            raise RealtimeKitConnectionConfigError(
-                f"RealtimeKit connection {conn.conn_id!r} is missing {', '.join(missing)}"
-            )
+            problems.insert(0, f"is missing {', '.join(missing)}")
+        ids = {name: _path_segment(name, extra.get(name), problems) for name in CONN_FIELDS}
+        if token:
+            _check_token(token, problems)
+        try:
+            base_url = _base_url(conn.host, conn.port)
+        except ValueError as error:
+            problems.append(str(error))
+            base_url = DEFAULT_BASE_URL
+        numbers = {
+            name: _positive_extra(conn, name, kind, problems=problems)
+            for name, kind in (("timeout", float), ("max_attempts", int), ("max_response_bytes", int))
+        }
+        if problems:
+            raise RealtimeKitConnectionConfigError(_connection_problem(conn.conn_id, problems))
         return cls(
-            base_url=_base_url(conn.host, conn.port),
-            account_id=str(extra["account_id"]).strip(),
-            app_id=str(extra["app_id"]).strip(),
-            api_token=str(conn.password).strip(),
-            timeout=_positive_extra(conn, "timeout", float),
-            max_attempts=_positive_extra(conn, "max_attempts", int),
+            base_url=base_url,
+            account_id=ids["account_id"],
+            app_id=ids["app_id"],
+            api_token=token,
+            **numbers,
         )
 
 
-def _positive_extra(conn: Connection, name: str, kind: type[float] | type[int]) -> Any:
-    """An optional positive number from the connection's extra; the error names ``extra.<name>``."""
-    value = conn.extra_dejson.get(name)
-    if value in (None, ""):
+def _connection_problem(conn_id: str | None, problems: list[str]) -> str:
+    if problems[0].startswith("is missing"):
+        first, rest = problems[0], problems[1:]
+        return redaction.redact(
+            f"RealtimeKit connection {conn_id!r} {first}" + "".join(f"; {item}" for item in rest)
+        )
+    return redaction.redact(f"RealtimeKit connection {conn_id!r}: {'; '.join(problems)}")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+#: An account or app id goes into the URL path: one segment, nothing to escape, no dot segments.
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,127}")
+
+
+def _path_segment(name: str, value: Any, problems: list[str]) -> str:
+    """``extra.<name>`` as one URL path segment (no ``/ ? # %``, ``..`` or whitespace), else a problem."""
+    if _blank(value):
+        return ""  # reported as missing
+    if not isinstance(value, str):
+        problems.append(f"extra.{name} must be text (a JSON string), not {type(value).__name__}")
+        return ""
+    text = value.strip()
+    if not _SEGMENT_RE.fullmatch(text) or ".." in text:
+        problems.append(
+            f"extra.{name} must be one URL path segment (letters, digits, '-', '_', '.', '~'; no '/', "
+            f"'?', '#', '%', '..' or whitespace), not {text[:80]!r}"
+        )
+        return ""
+    return text
+
+
+def _check_token(token: str, problems: list[str]) -> None:
+    """The token goes into a header: printable ASCII only (it is never quoted back)."""
+    bad = next((index for index, char in enumerate(token) if not 33 <= ord(char) <= 126), None)
+    if bad is not None:
+        problems.append(
+            f"password (the API token) must be printable ASCII without spaces or control characters "
+            f"(character {bad + 1} of {len(token)} is not; the token is not shown)"
+        )
+
+
+#: Allowed ranges of the numeric extras: (minimum, maximum), and whether a fraction makes sense.
+_EXTRA_RANGES: dict[str, tuple[float, float]] = {
+    "timeout": (0.001, 3600.0),
+    "max_attempts": (1, 100),
+    "max_response_bytes": (1024, 1024**3),
+}
+
+
+def _positive_extra(
+    conn: Connection, name: str, kind: type[float] | type[int], *, problems: list[str] | None = None
+) -> Any:
+    """An optional positive number from the connection's extra (a number or numeric text): finite,
+    in range, and whole when ``kind`` is ``int``. The error names ``extra.<name>`` and the connection;
+    with ``problems`` it is appended there instead of raised."""
+    extra = conn.extra_dejson if isinstance(conn.extra_dejson, dict) else {}
+    value = extra.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        number = 0
-    if isinstance(value, bool) or number <= 0:
-        raise RealtimeKitConnectionConfigError(
-            f"RealtimeKit connection {conn.conn_id!r}: extra.{name} must be a positive number, not {value!r}"
-        )
-    return number
+    low, high = _EXTRA_RANGES.get(name, (0.0, math.inf))
+    number: float | None = None
+    if not isinstance(value, bool) and isinstance(value, int | float | str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    problem = None
+    if number is None or not math.isfinite(number):
+        problem = f"extra.{name} must be a finite number, not {str(value)[:40]!r}"
+    elif kind is int and not number.is_integer():
+        problem = f"extra.{name} must be a whole number, not {value!r}"
+    elif not low <= number <= high:
+        problem = f"extra.{name} must be between {low:g} and {high:g}, not {value!r}"
+    if problem is None:
+        return int(number) if kind is int else number  # type: ignore[arg-type]
+    if problems is None:
+        raise RealtimeKitConnectionConfigError(f"RealtimeKit connection {conn.conn_id!r}: {problem}")
+    problems.append(problem)
+    return None
 
 
 def _base_url(host: str | None, port: int | None) -> str:
-    """The connection's host as a base URL: any scheme, host, port and path prefix; https by default."""
+    """The connection's host as a base URL: any scheme (http, https), host, port and path prefix;
+    ``https://`` when no scheme is written. ``ValueError`` names ``host`` (user info is never shown)."""
     if not host or not host.strip():
         return DEFAULT_BASE_URL
     url = host.strip().rstrip("/")
+    if any(not char.isprintable() or char.isspace() for char in url):
+        raise ValueError("host must not hold whitespace or control characters")
     if "://" not in url:
         url = f"https://{url}"
-    if port and urlsplit(url).port is None:
-        parts = urlsplit(url)
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise ValueError(
+            "host must not hold user info (user:password@): the API token goes in the password field"
+        )
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"host must start with http:// or https://, not {parts.scheme[:20]!r}://")
+    if not parts.hostname:
+        raise ValueError(f"host has no host name: {url[:100]!r}")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ValueError("host must not have a query (?) or fragment (#)")
+    try:
+        written_port = parts.port
+    except ValueError:
+        raise ValueError(f"host has an invalid port: {parts.netloc[:100]!r}") from None
+    if port is not None and not (isinstance(port, int) and 1 <= port <= 65_535):
+        raise ValueError(f"port must be between 1 and 65535, not {port!r}")
+    if port and written_port is None:
         url = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
     return url
 
@@ -219,6 +333,13 @@ def _page_from(data: Any, paging: dict[str, Any]) -> RecordingPage:
     )
 
 
+#: Readers for ``_call``: the answer as a model; a wrongly shaped answer is a RealtimeKitAPIError.
+_RECORDING = shaped(_recording_from)
+_PAGE = shaped(lambda page: _page_from(*page), read_page)
+_MEETING = shaped(Meeting.model_validate)
+_SESSION = shaped(ActiveSession.model_validate)
+
+
 def _action_already_done(recording: Recording, action: RecordingAction) -> bool:
     """Whether a recording is already where ``action`` would take it (so repeating it is a no-op)."""
     if action is RecordingAction.STOP:
@@ -228,14 +349,44 @@ def _action_already_done(recording: Recording, action: RecordingAction) -> bool:
 
 
 def _outcome_unknown(
-    meeting_id: str, error: RealtimeKitAPIError, lookup_error: RealtimeKitAPIError
+    meeting_id: str,
+    error: RealtimeKitAPIError,
+    lookup_error: RealtimeKitAPIError,
+    accepted_at: datetime | None = None,
 ) -> RealtimeKitStartOutcomeUnknownError:
     return RealtimeKitStartOutcomeUnknownError(
         f"the start for meeting {meeting_id} {error} and whether a recording started is unknown: "
         f"reading the active recording failed too ({lookup_error}); not sending it again",
         status_code=error.status_code,
         operation="startTrackRecordingForAMeeting",
+        meeting_id=meeting_id,
+        accepted_at=accepted_at,
     )
+
+
+def _busy(meeting_id: str, active: Recording, error: RealtimeKitAPIError) -> RealtimeKitMeetingBusyError:
+    return RealtimeKitMeetingBusyError(
+        f"meeting {meeting_id} already has active recording {active.id} (invoked {active.invoked_time}), "
+        f"which this request did not start; the start failed: {error}",
+        active=active,
+        status_code=409,
+        operation=error.operation,
+    )
+
+
+def _learnt(outcome: StartOutcome, on_outcome: Callable[[StartOutcome], None] | None) -> StartOutcome:
+    """Hand the outcome to ``on_outcome`` first, then log it."""
+    if on_outcome is not None:
+        on_outcome(outcome)
+    logging.getLogger(__name__).info(
+        "Recording %s is %s: %s", outcome.recording.id, outcome.knowledge.value, outcome.how
+    )
+    return outcome
+
+
+def _is_busy_refusal(error: RealtimeKitAPIError) -> bool:
+    """A refusal that may mean "the meeting is already being recorded" (undocumented: 400 or 409)."""
+    return error.status_code in (400, 409, 422)
 
 
 def _is_refusal(error: RealtimeKitAPIError) -> bool:
@@ -270,9 +421,16 @@ class _HookBase(BaseHook):
         realtimekit_conn_id: str = default_conn_name,
         *,
         timeout: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        retry_policy: HttpRetryPolicy | None = None,
     ) -> None:
         super().__init__()
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self.realtimekit_conn_id = realtimekit_conn_id
         self.timeout = timeout
         self.retry_policy = retry_policy
@@ -283,14 +441,25 @@ class _HookBase(BaseHook):
     _secrets: tuple[str, ...] = ()
 
     def _client_options(self, settings: ConnectionSettings) -> dict[str, Any]:
+        """``httpx`` client arguments: the app's URL, bearer auth, per-operation timeouts, and no
+        redirects followed (the token must not go where a redirect points)."""
         _mask(settings.api_token)
         self._secrets = (settings.api_token,)
-        timeout = self.timeout or settings.timeout or DEFAULT_TIMEOUT
+        timeout = self._limits(settings).timeout
         return {
             "base_url": settings.app_url,
             "headers": {"Authorization": f"Bearer {settings.api_token}", "User-Agent": USER_AGENT},
             "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            "follow_redirects": False,
         }
+
+    def _limits(self, settings: ConnectionSettings) -> Limits:
+        """One request's bounds: its overall deadline (the hook's ``timeout``, else extra ``timeout``,
+        else 30 s) and the largest answer read (extra ``max_response_bytes``, else 4 MiB)."""
+        return Limits(
+            timeout=self.timeout or settings.timeout or DEFAULT_TIMEOUT,
+            max_response_bytes=settings.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,
+        )
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -304,16 +473,17 @@ class _HookBase(BaseHook):
         policy = self.retry_policy
         if policy is None:
             policy = (
-                RetryPolicy(max_attempts=settings.max_attempts) if settings.max_attempts else RetryPolicy()
+                HttpRetryPolicy(max_attempts=settings.max_attempts)
+                if settings.max_attempts
+                else HttpRetryPolicy()
             )
         return {**policy.tenacity_kwargs(), "before_sleep": self._log_retry}
 
 
 def _mask(secret: str) -> None:
-    """Register a secret with Airflow's masker, so no log line can show it."""
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(secret)
+    """Remember a secret: redacted (in every escaped form) from every error this provider raises,
+    and registered with Airflow's masker, so no log line can show it."""
+    redaction.remember(secret)
 
 
 class RealtimeKitHook(_HookBase):
@@ -325,7 +495,7 @@ class RealtimeKitHook(_HookBase):
 
     :param realtimekit_conn_id: the Airflow connection (password: API token; extra: account_id, app_id).
     :param timeout: seconds for each HTTP request (default: extra ``timeout``, else 30).
-    :param retry_policy: how often and how long to retry (see :class:`RetryPolicy`; default: extra
+    :param retry_policy: how often and how long to retry (see :class:`HttpRetryPolicy`; default: extra
         ``max_attempts`` attempts, else 5).
     """
 
@@ -356,7 +526,7 @@ class RealtimeKitHook(_HookBase):
 
     @cached_property
     def client(self) -> httpx.Client:
-        return httpx.Client(**self._client_options(self.settings))
+        return hold_to_deadlines(httpx.Client(**self._client_options(self.settings)))
 
     def get_conn(self) -> httpx.Client:
         return self.client
@@ -375,10 +545,9 @@ class RealtimeKitHook(_HookBase):
     # ---------------------------------------------------------------------------------- transport
 
     def _send(self, call: ApiCall) -> httpx.Response:
-        try:
-            return self.client.request(call.method, call.path.lstrip("/"), params=call.params, json=call.json)
-        except httpx.TransportError as error:
-            raise transport_error(error, call) from None
+        """Send one request, bounded: an overall deadline and a size cap (see :class:`Limits`).
+        The answer is read whole; errors are :class:`RealtimeKitAPIError` subclasses."""
+        return send_bounded(self.client, call, self._limits(self.settings))
 
     def _call(self, call: ApiCall, reader: Callable[..., Any] = read_data) -> Any:
         """Send a call, retrying if it is repeatable; return what ``reader`` makes of the answer."""
@@ -391,19 +560,30 @@ class RealtimeKitHook(_HookBase):
 
     # ---------------------------------------------------------------------------------- recordings
 
-    def start_track_recording(self, request: TrackRecordingRequest | Mapping[str, Any]) -> Recording:
-        """Start a track recording and return it, whichever generation of the API answers.
+    def start_track_recording(
+        self,
+        request: TrackRecordingRequest | Mapping[str, Any],
+        *,
+        meeting_was_idle: bool = False,
+        on_outcome: Callable[[StartOutcome], None] | None = None,
+    ) -> StartOutcome:
+        """Start a track recording; return what it led to and how the caller knows it.
 
-        Safe against lost answers: after a timeout, a dropped connection or a 5xx, the meeting's active
-        recording is read; one invoked by this request is returned, and only if there is none is the
-        start sent again. A 429 (rejected before it was processed) is retried after ``Retry-After``.
+        ``STARTED`` when the answer carries the recording (or, for the legacy empty 200, when
+        ``meeting_was_idle`` says the meeting had no active recording just before and one appeared
+        right after). After a timeout, a dropped connection or a 5xx, the meeting's active recording
+        is read: one invoked since is returned as ``BELIEVED`` (never to be stopped by the caller),
+        and only if there is none is the start sent again. A refusal while another recording is
+        active raises :class:`RealtimeKitMeetingBusyError` carrying it. ``on_outcome`` is called the
+        instant the outcome is known, before anything else happens (a write-ahead journal's hook).
         """
         request = parse_track_request(request)
         for secret in request.secret_values():
             _mask(secret)
         call = _Calls.start_track_recording(request.to_api_body())
+        meeting_id = request.meeting_id
         sent_at = first_uncertain = datetime.now(timezone.utc)
-        uncertain = False  # has an earlier attempt possibly started a recording?
+        uncertain = False  # may an earlier attempt have started a recording?
         data: Any = None
         for attempt in Retrying(**self._retrying_kwargs(self.settings)):
             with attempt:
@@ -411,87 +591,123 @@ class RealtimeKitHook(_HookBase):
                 try:
                     data = read_data(self._send(call), call, self._secrets)
                 except RealtimeKitAPIError as error:
-                    since = first_uncertain if uncertain else sent_at
-                    if _maybe_took_effect(error) or (uncertain and _is_refusal(error)):
-                        started = self._recording_started_by(request.meeting_id, since, error)
-                        if started is not None:
-                            return started
-                    if _maybe_took_effect(error) and not uncertain:
-                        uncertain, first_uncertain = True, sent_at
+                    if _maybe_took_effect(error):
+                        if not uncertain:
+                            uncertain, first_uncertain = True, sent_at
+                        believed = self._reconcile_ambiguous_start(meeting_id, first_uncertain, error)
+                        if believed is not None:
+                            return _learnt(believed, on_outcome)
+                    elif _is_busy_refusal(error):
+                        adopted = self._after_refusal(
+                            meeting_id, error, first_uncertain if uncertain else None
+                        )
+                        if adopted is not None:
+                            return _learnt(adopted, on_outcome)
                     raise  # nothing was started: safe to send again (if the error is retryable)
         if _holds_recording(data):
-            return _recording_from(data)
-        return self._legacy_started_recording(request.meeting_id, sent_at)
+            outcome = StartOutcome(
+                _recording_from(data), Knowledge.STARTED, "the id came in the start's answer"
+            )
+            return _learnt(outcome, on_outcome)
+        return _learnt(self._legacy_outcome(meeting_id, sent_at, meeting_was_idle), on_outcome)
 
-    def _recording_started_by(
-        self, meeting_id: str, sent_at: datetime, error: RealtimeKitAPIError
-    ) -> Recording | None:
-        """After a start that may have worked: the recording it started, or ``None`` if none is active.
-
-        After a timeout (ours, or a gateway's 504) the service may still be working on the request, so
-        the meeting is watched for
-        as long again as the request was given. Raises if another recording is active, or if the
-        active recording cannot even be read (the outcome is then unknown; nothing may be resent).
-        """
-        in_progress = error.status_code == 504 or (
-            isinstance(error, RealtimeKitTransportError) and error.maybe_in_progress
-        )
-        deadline = time.monotonic() + (self.client.timeout.read or DEFAULT_TIMEOUT if in_progress else 0.0)
+    def _watch_active(self, meeting_id: str, seconds: float, error: RealtimeKitAPIError) -> Recording | None:
+        """The meeting's active recording, watched for up to ``seconds`` until one shows; raises
+        :class:`RealtimeKitStartOutcomeUnknownError` if it cannot even be read."""
+        deadline = time.monotonic() + seconds
         while True:
             try:
                 active = self.get_active_recording(meeting_id)
             except RealtimeKitAPIError as lookup_error:
                 raise _outcome_unknown(meeting_id, error, lookup_error) from lookup_error
             if active is not None or time.monotonic() >= deadline:
-                break
+                return active
             time.sleep(0.5)
+
+    def _reconcile_ambiguous_start(
+        self, meeting_id: str, sent_at: datetime, error: RealtimeKitAPIError
+    ) -> StartOutcome | None:
+        """After a start that may have worked: the recording it may have started (``BELIEVED``), or
+        ``None`` if none is active (then the start may be resent).
+
+        After a timeout (ours, or a gateway's 504) the service may still be working on the request, so
+        the meeting is watched for as long again as the request was given. A recording that was active
+        before the request is another's: :class:`RealtimeKitMeetingBusyError`.
+        """
+        in_progress = error.status_code == 504 or (
+            isinstance(error, RealtimeKitTransportError) and error.maybe_in_progress
+        )
+        watch = (self.client.timeout.read or DEFAULT_TIMEOUT) if in_progress else 0.0
+        active = self._watch_active(meeting_id, watch, error)
         if active is None:
             self.log.warning("Start for meeting %s failed (%s); no recording is active", meeting_id, error)
             return None
         if not _started_since(active, sent_at):
-            raise RealtimeKitAPIError(
-                f"meeting {meeting_id} already has active recording {active.id} (invoked "
-                f"{active.invoked_time}), which this request did not start; the start failed: {error}",
-                status_code=409,
-                operation=error.operation,
-            ) from error
-        self.log.warning(
-            "The start's answer was lost (%s), but recording %s started; using it", error, active.id
+            raise _busy(meeting_id, active, error)
+        return StartOutcome(
+            active,
+            Knowledge.BELIEVED,
+            f"the start's answer was lost ({error}); recording {active.id} became active since",
         )
-        return active
+
+    def _after_refusal(
+        self, meeting_id: str, error: RealtimeKitAPIError, uncertain_since: datetime | None
+    ) -> StartOutcome | None:
+        """A refused start. After an earlier ambiguous attempt, a recording active since is that
+        attempt's (``BELIEVED``); any other active recording is why the start was refused
+        (:class:`RealtimeKitMeetingBusyError`); ``None`` when none is active (the refusal stands)."""
+        try:
+            active = self.get_active_recording(meeting_id)
+        except RealtimeKitAPIError:
+            return None
+        if active is None:
+            return None
+        if uncertain_since is not None and _started_since(active, uncertain_since):
+            how = f"a resent start was refused ({error}); recording {active.id} is the first attempt's"
+            return StartOutcome(active, Knowledge.BELIEVED, how)
+        raise _busy(meeting_id, active, error)
 
     #: How long the legacy start (200, no body) may take to show the new recording as active.
     legacy_start_wait = 15.0
 
-    def _legacy_started_recording(self, meeting_id: str, sent_at: datetime) -> Recording:
+    def _legacy_outcome(self, meeting_id: str, sent_at: datetime, meeting_was_idle: bool) -> StartOutcome:
         """The legacy start answers 200 with no body: find the new recording as the meeting's active
         one. The start took effect, so whatever goes wrong here must not send it again."""
+        accepted = RealtimeKitAPIError("was accepted (200, no body)", status_code=200)
         deadline = time.monotonic() + self.legacy_start_wait
         while True:
             try:
                 active = self.get_active_recording(meeting_id)
             except RealtimeKitAPIError as lookup_error:
-                accepted = RealtimeKitAPIError("accepted (200, no body)", status_code=200)
-                raise _outcome_unknown(meeting_id, accepted, lookup_error) from lookup_error
+                raise _outcome_unknown(meeting_id, accepted, lookup_error, sent_at) from lookup_error
             if active is not None and _started_since(active, sent_at):
-                self.log.info("Legacy start answered with no body; found recording %s", active.id)
-                return active
+                if meeting_was_idle:
+                    how = (
+                        f"legacy start (200, no body): the meeting had no recording before, {active.id} after"
+                    )
+                    return StartOutcome(active, Knowledge.STARTED, how)
+                how = (
+                    f"legacy start (200, no body); {active.id} is active since, but the meeting was not idle"
+                )
+                return StartOutcome(active, Knowledge.BELIEVED, how)
             if time.monotonic() >= deadline:
                 raise RealtimeKitStartOutcomeUnknownError(
                     f"the service accepted the start for meeting {meeting_id} (200, no body), but no new "
                     f"active recording appeared within {self.legacy_start_wait:g}s; not sending it again",
                     status_code=200,
                     operation="startTrackRecordingForAMeeting",
+                    meeting_id=meeting_id,
+                    accepted_at=sent_at,
                 )
             time.sleep(1.0)
 
     def get_recording(self, recording_id: str) -> Recording:
-        return _recording_from(self._call(_Calls.get_recording(recording_id)))
+        return self._call(_Calls.get_recording(recording_id), _RECORDING)  # type: ignore[no-any-return]
 
     def list_recordings(self, **filters: Any) -> RecordingPage:
         """One page of recordings. Filters: ``meeting_id``, ``status`` (list or comma text), ``page_no``,
         ``per_page``, ``sort_by``, ``sort_order``, ``start_time``, ``end_time``, ``expired``, ``search``."""
-        return _page_from(*self._call(_Calls.list_recordings(_list_params(**filters)), read_page))
+        return self._call(_Calls.list_recordings(_list_params(**filters)), _PAGE)  # type: ignore[no-any-return]
 
     def iter_recordings(self, per_page: int = 100, **filters: Any) -> Iterator[Recording]:
         """Every recording matching the filters, page after page."""
@@ -506,7 +722,7 @@ class RealtimeKitHook(_HookBase):
     def get_active_recording(self, meeting_id: str) -> Recording | None:
         """The meeting's active recording, or ``None`` when it has none."""
         try:
-            return _recording_from(self._call(_Calls.get_active_recording(meeting_id)))
+            return self._call(_Calls.get_active_recording(meeting_id), _RECORDING)  # type: ignore[no-any-return]
         except RealtimeKitNotFoundError:
             return None
 
@@ -514,7 +730,7 @@ class RealtimeKitHook(_HookBase):
         """Stop, pause or resume a recording. Repeating an action that already took effect is a no-op."""
         action = RecordingAction(action)
         try:
-            return _recording_from(self._call(_Calls.recording_action(recording_id, action)))
+            return self._call(_Calls.recording_action(recording_id, action), _RECORDING)  # type: ignore[no-any-return]
         except RealtimeKitAPIError as error:
             if not _is_refusal(error):
                 raise
@@ -541,26 +757,28 @@ class RealtimeKitHook(_HookBase):
     # ---------------------------------------------------------------------------------- meetings
 
     def get_meeting(self, meeting_id: str) -> Meeting:
-        return Meeting.model_validate(self._call(_Calls.get_meeting(meeting_id)))
+        return self._call(_Calls.get_meeting(meeting_id), _MEETING)  # type: ignore[no-any-return]
 
     def create_meeting(self, title: str | None = None, **fields: Any) -> Meeting:
         """Create a meeting (not retried: a lost answer could mean two meetings)."""
         body = {"title": title, **fields} if title is not None else dict(fields)
-        return Meeting.model_validate(self._call(_Calls.create_meeting(body)))
+        return self._call(_Calls.create_meeting(body), _MEETING)  # type: ignore[no-any-return]
 
     def get_active_session(self, meeting_id: str) -> ActiveSession | None:
         """The meeting's live session, or ``None`` when nobody is in it."""
         try:
-            return ActiveSession.model_validate(self._call(_Calls.get_active_session(meeting_id)))
+            return self._call(_Calls.get_active_session(meeting_id), _SESSION)  # type: ignore[no-any-return]
         except RealtimeKitNotFoundError:
             return None
 
     def test_connection(self) -> tuple[bool, str]:
-        """A real, read-only call: list one recording."""
+        """A real, read-only call (list one recording), sent once: on an unreachable host it answers
+        within one request timeout, with no retries. The message never shows the token."""
         try:
-            page = self.list_recordings(per_page=1)
+            call = _Calls.list_recordings({"per_page": 1})
+            page: RecordingPage = _PAGE(self._send(call), call, self._secrets)
         except Exception as error:
-            return False, str(error)
+            return False, redaction.redact(str(error), self._secrets)
         return (
             True,
             f"Connected to RealtimeKit app {self.settings.app_id}: {page.paging.total_count} recordings",
@@ -599,34 +817,31 @@ class RealtimeKitAsyncHook(_HookBase):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _call(self, call: ApiCall) -> Any:
+    async def _call(self, call: ApiCall, reader: Callable[..., Any] = read_data) -> Any:
+        """Send a call (bounded like the sync hook's), retrying if it is repeatable; return what
+        ``reader`` makes of the answer."""
         client = await self.get_client()
-        async for attempt in AsyncRetrying(**self._retrying_kwargs(await self.get_settings())):
+        settings = await self.get_settings()
+        limits = self._limits(settings)
+        async for attempt in AsyncRetrying(**self._retrying_kwargs(settings)):
             with attempt:
-                try:
-                    response = await client.request(
-                        call.method, call.path.lstrip("/"), params=call.params, json=call.json
-                    )
-                except httpx.TransportError as error:
-                    raise transport_error(error, call) from None
-                return read_data(response, call, self._secrets)
+                return reader(await send_bounded_async(client, call, limits), call, self._secrets)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def get_recording(self, recording_id: str) -> Recording:
-        return _recording_from(await self._call(_Calls.get_recording(recording_id)))
+        return await self._call(_Calls.get_recording(recording_id), _RECORDING)  # type: ignore[no-any-return]
 
     async def get_active_session(self, meeting_id: str) -> ActiveSession | None:
         try:
-            return ActiveSession.model_validate(await self._call(_Calls.get_active_session(meeting_id)))
+            return await self._call(_Calls.get_active_session(meeting_id), _SESSION)  # type: ignore[no-any-return]
         except RealtimeKitNotFoundError:
             return None
 
     async def stop_recording(self, recording_id: str) -> Recording:
         """Stop a recording; stopping one that has already stopped is a no-op."""
         try:
-            return _recording_from(
-                await self._call(_Calls.recording_action(recording_id, RecordingAction.STOP))
-            )
+            stop = _Calls.recording_action(recording_id, RecordingAction.STOP)
+            return await self._call(stop, _RECORDING)  # type: ignore[no-any-return]
         except RealtimeKitAPIError as error:
             if not _is_refusal(error):
                 raise

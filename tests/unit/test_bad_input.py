@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from airflow_provider_rtk.exceptions import RealtimeKitConnectionConfigError, RealtimeKitPayloadError
-from airflow_provider_rtk.hooks._api import RetryPolicy
+from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings, RealtimeKitHook
 from airflow_provider_rtk.models import build_track_request, parse_track_request
 
@@ -310,7 +310,7 @@ def test_hook_sends_nothing_for_invalid_mapping(monkeypatch, body):
         "extra": {"account_id": "ACC", "app_id": "APP"},
     }
     monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
-    hook = RealtimeKitHook(retry_policy=RetryPolicy(max_attempts=1))
+    hook = RealtimeKitHook(retry_policy=HttpRetryPolicy(max_attempts=1))
     with respx.mock(assert_all_called=False) as mock:
         route = mock.route()  # would answer anything: a request must not even be tried
         with pytest.raises(RealtimeKitPayloadError):
@@ -385,7 +385,11 @@ def test_complete_connection_settings():
     assert TOKEN not in repr(settings)
 
 
-def test_numeric_ids_in_extra_accepted():
-    settings = ConnectionSettings.from_connection(make_connection(extra={"account_id": 123, "app_id": 456}))
-    assert (settings.account_id, settings.app_id) == ("123", "456")
-    assert settings.base_url == "https://api.cloudflare.com/client/v4"
+def test_numeric_ids_in_extra_rejected_as_non_text():
+    """Ids go into the URL path: only text is taken (a JSON number is named, not converted)."""
+    with pytest.raises(RealtimeKitConnectionConfigError) as info:
+        ConnectionSettings.from_connection(make_connection(extra={"account_id": 123, "app_id": 456}))
+    message = str(info.value)
+    assert "'rtk_test'" in message
+    assert "extra.account_id must be text" in message
+    assert "extra.app_id must be text" in message
