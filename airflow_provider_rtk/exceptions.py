@@ -1,10 +1,20 @@
-"""Exceptions raised by the RealtimeKit provider. None of them ever carries the API token."""
+"""Every exception the RealtimeKit provider raises, in one place. None of them carries the API token.
+
+All derive from :class:`RealtimeKitError` (an ``AirflowException``); the ones that must end the task
+without a retry also derive from ``AirflowFailException``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_rtk._compat import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from airflow_provider_rtk.models import Recording
 
 
 class RealtimeKitError(AirflowException):
@@ -72,16 +82,44 @@ class RealtimeKitAPIError(RealtimeKitError):
         return self.status_code is None or self.status_code == 429 or self.status_code >= 500
 
 
+class RealtimeKitTransportError(RealtimeKitAPIError):
+    """No answer arrived. ``maybe_delivered``: the service may have acted on the request;
+    ``maybe_in_progress``: we stopped waiting (a timeout), so it may still be acting on it."""
+
+    def __init__(
+        self, message: str, *, operation: str, maybe_delivered: bool, maybe_in_progress: bool = False
+    ) -> None:
+        super().__init__(message, operation=operation)
+        self.maybe_delivered = maybe_delivered
+        self.maybe_in_progress = maybe_in_progress
+
+
 class RealtimeKitStartOutcomeUnknownError(RealtimeKitAPIError):
     """A start failed ambiguously and the service could not be asked whether it took effect.
 
     Never retried by the hook (that could start a second recording); the operator's next try
-    reconciles with the meeting's active recording instead.
+    reconciles with the meeting's active recording instead. ``accepted_at`` is set when the service
+    did accept the start (a legacy 200) but its recording could not be found.
     """
+
+    def __init__(
+        self, message: str, *, meeting_id: str = "", accepted_at: datetime | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.meeting_id = meeting_id
+        self.accepted_at = accepted_at
 
     @property
     def is_retryable(self) -> bool:
         return False
+
+
+class RealtimeKitMeetingBusyError(RealtimeKitAPIError):
+    """The start was refused because the meeting already has an active recording: ``active``."""
+
+    def __init__(self, message: str, *, active: Recording, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.active = active
 
 
 class RealtimeKitNotFoundError(RealtimeKitAPIError):
@@ -90,3 +128,13 @@ class RealtimeKitNotFoundError(RealtimeKitAPIError):
 
 class RealtimeKitRecordingFailedError(RealtimeKitError):
     """A recording ended in ``ERRORED`` or did not reach the wanted status in time."""
+
+
+class RealtimeKitRecordingFailed(RealtimeKitRecordingFailedError, AirflowFailException):
+    """A sensor saw the recording end in ``ERRORED`` (or finish without reaching the target status):
+    no retry will help, so the task fails at once."""
+
+
+class RealtimeKitRecordingTimeoutError(RealtimeKitError, AirflowFailException):
+    """The recording did not finish within the operator's ``timeout``; it was stopped. Not retried: a
+    retry would start a new recording of a meeting the timeout said to give up on."""

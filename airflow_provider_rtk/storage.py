@@ -110,7 +110,7 @@ def resolve_storage_connections(
     if not pending:
         return layers
     if get_connection is None:
-        from airflow_provider_rtk._compat import BaseHook
+        from airflow.providers.common.compat.sdk import BaseHook
 
         get_connection = BaseHook.get_connection
     resolved = {name: dict(layer) for name, layer in layers.items()}

@@ -12,14 +12,14 @@ As a server: ``python -m airflow_provider_rtk.emulator --port 8787`` (base URL
 ``http://127.0.0.1:8787/client/v4``). In pytest: ``pytest -p airflow_provider_rtk.emulator.pytest_plugin``
 and the ``realtimekit_emulator`` fixture.
 
-Importing this package is cheap: the server and its dependencies load on first use of an export.
+Importing this package is cheap: the server loads on first use of an export. The emulator imports
+nothing of Airflow and nothing of the provider outside this package (only the standard library).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from airflow_provider_rtk._lazy import lazy_exports
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.emulator.emulator import RealtimeKitEmulator
@@ -46,4 +46,15 @@ __all__ = [
     "RealtimeKitEmulator",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+def __getattr__(name: str) -> Any:
+    """Load an export from its submodule on first use."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

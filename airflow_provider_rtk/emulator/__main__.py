@@ -19,8 +19,10 @@ from airflow_provider_rtk.emulator.settings import (
     DEFAULT_SECOND_START,
     DEFAULT_SECOND_START_MESSAGE,
     DEFAULT_SECOND_START_STATUS,
+    DEFAULT_UNKNOWN_FIELDS,
     DEFAULT_UPLOAD_DELAY,
     SECOND_START_MODES,
+    UNKNOWN_FIELD_MODES,
 )
 
 
@@ -85,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEXT",
         help="message of that refusal; {meeting_id} and {recording_id} are filled in (default %(default)r)",
     )
+    parser.add_argument(
+        "--unknown-fields",
+        choices=UNKNOWN_FIELD_MODES,
+        default=DEFAULT_UNKNOWN_FIELDS,
+        help="request fields the API description does not list: refuse with a 400 naming them, or "
+        "ignore them (undocumented by the API; default %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
@@ -112,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             second_start=args.second_start,
             second_start_status=args.second_start_status,
             second_start_message=args.second_start_message,
+            unknown_fields=args.unknown_fields,
         ).start()
     except (OSError, ValueError) as error:
         print(f"realtimekit-emulator: cannot start: {error}", file=sys.stderr)

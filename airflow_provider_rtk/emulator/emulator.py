@@ -21,9 +21,11 @@ from airflow_provider_rtk.emulator.settings import (
     DEFAULT_SECOND_START,
     DEFAULT_SECOND_START_MESSAGE,
     DEFAULT_SECOND_START_STATUS,
+    DEFAULT_UNKNOWN_FIELDS,
     DEFAULT_UPLOAD_DELAY,
     EmulatorSettings,
     SecondStart,
+    UnknownFields,
 )
 
 CONNECTION_TYPE = "realtimekit"
@@ -41,7 +43,8 @@ class RealtimeKitEmulator:
     ``second_start="refuse"`` (the default) answers ``second_start_status`` (409) with
     ``second_start_message`` (``{meeting_id}``/``{recording_id}`` filled in); ``"accept"`` starts a
     second recording beside the first, and ``active-recording`` then answers with the earliest one
-    still active. Use it as a context manager::
+    still active. Request fields the description does not list get a 400 naming them
+    (``unknown_fields="reject"``) or are ignored (``"ignore"``). Use it as a context manager::
 
         with RealtimeKitEmulator(invoke_delay=0, upload_delay=0) as emulator:
             meeting = emulator.create_meeting("standup")
@@ -65,6 +68,7 @@ class RealtimeKitEmulator:
         second_start: SecondStart = DEFAULT_SECOND_START,
         second_start_status: int = DEFAULT_SECOND_START_STATUS,
         second_start_message: str = DEFAULT_SECOND_START_MESSAGE,
+        unknown_fields: UnknownFields = DEFAULT_UNKNOWN_FIELDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = EmulatorSettings(
@@ -79,6 +83,7 @@ class RealtimeKitEmulator:
             second_start=second_start,
             second_start_status=second_start_status,
             second_start_message=second_start_message,
+            unknown_fields=unknown_fields,
         )
         self.host = host
         self._requested_port = port

@@ -1,9 +1,8 @@
 """The RealtimeKit API operations: read the request, call the state, answer as the real service does.
 
 Each handler is registered under its operationId in Cloudflare's OpenAPI description (the names that
-faults use). Start-track bodies are validated by
-:func:`airflow_provider_rtk.models.parse_track_request`, so the emulator and the provider agree on every
-rule, and a 400 names the field path exactly as the provider would.
+faults use). Bodies are checked by :mod:`.validation`, written from the API description and not from
+the provider's models, so a provider mistake shows up as a 400 naming the field path.
 """
 
 from __future__ import annotations
@@ -11,29 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
+from airflow_provider_rtk.emulator.api_facts import DOWNLOAD_LINK_SECONDS, RecordingStatus
 from airflow_provider_rtk.emulator.messages import ApiError, Reply, Request, success
 from airflow_provider_rtk.emulator.routing import Route, RouteTable, no_route
 from airflow_provider_rtk.emulator.settings import FILES_PREFIX, EmulatorSettings
-from airflow_provider_rtk.emulator.state import DOWNLOAD_LINK_SECONDS, EmulatorState, Meeting, Recording
-from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
-from airflow_provider_rtk.models import (
-    MAX_RECORDING_SECONDS,
-    RecordingAction,
-    RecordingStatus,
-    StorageConfig,
-    field_errors,
-    parse_track_request,
+from airflow_provider_rtk.emulator.validation import (
+    Checker,
+    parse_action,
+    parse_composite_start,
+    parse_meeting,
+    parse_track_start,
 )
 
+if TYPE_CHECKING:
+    from airflow_provider_rtk.emulator.state import EmulatorState, Meeting, Recording
+
 DEFAULT_PER_PAGE = 20
-TRACK_REQUEST = "track recording request"
 APP_PATH = "/accounts/{account_id}/realtime/kit/{app_id}"
 _Item = TypeVar("_Item")
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -48,18 +44,6 @@ class Api:
         for name, expected in (("account_id", self.settings.account_id), ("app_id", self.settings.app_id)):
             if expected is not None and params.get(name) != expected:
                 raise no_route(path)
-
-
-def invalid(errors: list[FieldError], what: str) -> ApiError:
-    """A 400 whose message lists every bad field, as :class:`RealtimeKitPayloadError` words it."""
-    return ApiError(400, str(RealtimeKitPayloadError(errors, what=what)))
-
-
-def validated(model: type[_Model], body: Any, what: str) -> _Model:
-    try:
-        return model.model_validate(body)
-    except ValidationError as error:
-        raise invalid(field_errors(error), what) from None
 
 
 def files_url(request: Request) -> str:
@@ -83,7 +67,9 @@ class Query:
         ]
 
     def _bad(self, name: str, message: str) -> ApiError:
-        return invalid([FieldError(name, message)], "query")
+        check = Checker("query")
+        check.add(name, message)
+        return check.error()
 
     def integer(self, name: str, default: int) -> int:
         text = self.text(name)
@@ -126,10 +112,12 @@ class Query:
         raise self._bad(name, f"must be one of {', '.join(choices)}")
 
     def statuses(self, name: str) -> set[RecordingStatus]:
-        try:
-            return set(RecordingStatus.parse_many(self.values(name)))
-        except ValueError as error:
-            raise self._bad(name, str(error)) from None
+        """Recording statuses (any case); an unknown one is a 400 listing the known ones."""
+        known = {status.value: status for status in RecordingStatus}
+        unknown = [value for value in self.values(name) if value.upper() not in known]
+        if unknown:
+            raise self._bad(name, f"unknown status {unknown[0]!r}; known: {', '.join(known)}")
+        return {known[value.upper()] for value in self.values(name)}
 
     def page(self, items: list[_Item]) -> tuple[list[_Item], dict[str, int]]:
         """One page (``page_no`` counts from 1) and the ``paging`` object (offsets count from 1)."""
@@ -152,24 +140,9 @@ def _within(moment: float, start: float | None, end: float | None) -> bool:
 # Meetings
 
 
-class MeetingBody(BaseModel):
-    """Body of ``POST /meetings`` (the fields the emulator keeps; others are accepted and ignored)."""
-
-    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
-
-    title: str | None = None
-    record_on_start: bool | None = None
-    live_stream_on_start: bool | None = None
-    persist_chat: bool | None = None
-    summarize_on_end: bool | None = None
-    transcribe_on_end: bool | None = None
-    session_keep_alive_time_in_secs: Annotated[float, Field(ge=60, le=600)] | None = None
-
-
 def create_meeting(api: Api, request: Request, params: dict[str, str]) -> Reply:
-    body = validated(MeetingBody, request.json(empty={}), "meeting request")
-    options = body.model_dump(exclude_none=True, exclude={"title"})
-    return success(api.state.create_meeting(body.title, options=options).to_api(), status=201)
+    body = parse_meeting(request.json(empty={}))
+    return success(api.state.create_meeting(body.title, options=body.options).to_api(), status=201)
 
 
 def get_all_meetings(api: Api, request: Request, params: dict[str, str]) -> Reply:
@@ -201,39 +174,22 @@ def get_active_session(api: Api, request: Request, params: dict[str, str]) -> Re
 
 def start_track_recording(api: Api, request: Request, params: dict[str, str]) -> Reply:
     body = request.json()
-    try:
-        track = parse_track_request(body)
-    except RealtimeKitPayloadError as error:
-        raise ApiError(400, str(error)) from None
     legacy = api.settings.legacy_track
-    if legacy and not track.layers:
-        raise invalid([FieldError("layers", "Field required (the legacy API needs layers)")], TRACK_REQUEST)
+    track = parse_track_start(body, legacy_only=legacy, unknown_fields=api.settings.unknown_fields)
     recording = api.state.start_track(track, body, answered_empty=legacy)
     if legacy:
         return Reply(200)
     return success({"recording": recording.to_api(files_url(request))})
 
 
-class CompositeBody(BaseModel):
-    """Body of ``POST /recordings`` (composite): the fields whose rules the emulator checks."""
-
-    model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
-
-    meeting_id: Annotated[str, Field(min_length=1)]
-    max_seconds: Annotated[int, Field(ge=60, le=MAX_RECORDING_SECONDS)] | None = None
-    allow_multiple_recordings: bool = False
-    file_name_prefix: Annotated[str, Field(min_length=1)] | None = None
-    storage_config: StorageConfig | None = None
-
-
 def start_recording(api: Api, request: Request, params: dict[str, str]) -> Reply:
     body = request.json()
-    composite = validated(CompositeBody, body, "recording request")
+    composite = parse_composite_start(body, unknown_fields=api.settings.unknown_fields)
     recording = api.state.start_composite(
         composite.meeting_id,
         body,
         max_seconds=composite.max_seconds,
-        allow_multiple=composite.allow_multiple_recordings,
+        allow_multiple=composite.allow_multiple,
         file_name_prefix=composite.file_name_prefix,
         storage_config=composite.storage_config,
     )
@@ -285,15 +241,9 @@ def get_one_recording(api: Api, request: Request, params: dict[str, str]) -> Rep
     return success(api.state.get_recording(params["recording_id"]).to_api(files_url(request)))
 
 
-class ActionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    action: RecordingAction
-
-
 def pause_resume_stop_recording(api: Api, request: Request, params: dict[str, str]) -> Reply:
-    body = validated(ActionBody, request.json(), "recording action request")
-    recording = api.state.apply_action(params["recording_id"], body.action)
+    action = parse_action(request.json(), unknown_fields=api.settings.unknown_fields)
+    recording = api.state.apply_action(params["recording_id"], action)
     return success(recording.to_api(files_url(request)))
 
 

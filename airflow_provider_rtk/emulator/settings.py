@@ -25,6 +25,11 @@ DEFAULT_SECOND_START: SecondStart = "refuse"
 DEFAULT_SECOND_START_STATUS = 409
 #: ``{meeting_id}`` and ``{recording_id}`` (the recording already running) are filled in.
 DEFAULT_SECOND_START_MESSAGE = "Meeting {meeting_id} is already being recorded (recording {recording_id})"
+#: Request fields the API description does not list: refused with a 400 naming them (the default),
+#: or ignored. The description does not say which the service does.
+UnknownFields = Literal["reject", "ignore"]
+UNKNOWN_FIELD_MODES: tuple[str, ...] = get_args(UnknownFields)
+DEFAULT_UNKNOWN_FIELDS: UnknownFields = "reject"
 #: The API is served under this prefix, as Cloudflare's is (``https://api.cloudflare.com/client/v4``).
 API_PREFIX = "/client/v4"
 #: Control endpoints (no auth) live under both of these.
@@ -53,6 +58,7 @@ class EmulatorSettings:
     second_start: SecondStart = DEFAULT_SECOND_START
     second_start_status: int = DEFAULT_SECOND_START_STATUS
     second_start_message: str = DEFAULT_SECOND_START_MESSAGE
+    unknown_fields: UnknownFields = DEFAULT_UNKNOWN_FIELDS
 
     def __post_init__(self) -> None:
         if not self.api_token:
@@ -70,6 +76,8 @@ class EmulatorSettings:
             raise ValueError("second_start_status must be an HTTP error status (400-599)")
         if not isinstance(self.second_start_message, str) or not self.second_start_message.strip():
             raise ValueError("second_start_message must be a non-empty string")
+        if self.unknown_fields not in UNKNOWN_FIELD_MODES:
+            raise ValueError(f"unknown_fields must be one of {', '.join(UNKNOWN_FIELD_MODES)}")
 
     @property
     def reported_account_id(self) -> str:

@@ -18,6 +18,13 @@ from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
+from airflow_provider_rtk.emulator.api_facts import (
+    DOWNLOAD_LINK_SECONDS,
+    MAX_RECORDING_SECONDS,
+    SECRET_STORAGE_FIELDS,
+    RecordingAction,
+    RecordingStatus,
+)
 from airflow_provider_rtk.emulator.messages import ApiError
 from airflow_provider_rtk.emulator.settings import (
     DEFAULT_SECOND_START,
@@ -26,17 +33,8 @@ from airflow_provider_rtk.emulator.settings import (
     SecondStart,
     fill_refusal,
 )
-from airflow_provider_rtk.models import (
-    MAX_RECORDING_SECONDS,
-    SECRET_STORAGE_FIELDS,
-    RecordingAction,
-    RecordingStatus,
-    StorageConfig,
-    TrackRecordingRequest,
-)
+from airflow_provider_rtk.emulator.validation import TrackStart, public_storage_config
 
-#: Download links expire this long after the upload.
-DOWNLOAD_LINK_SECONDS = 7 * 24 * 3600
 DEFAULT_LAYER = "default"
 DEFAULT_FILE_NAME_PREFIX = "default"
 #: Who is in a session started without a participant list.
@@ -70,13 +68,6 @@ def mask_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_secrets(item) for item in value]
     return value
-
-
-def public_storage_config(config: StorageConfig | None) -> dict[str, Any] | None:
-    """A storage config as an answer may show it: the secrets left out entirely."""
-    if config is None:
-        return None
-    return config.model_dump(mode="json", exclude_none=True, exclude=set(SECRET_STORAGE_FIELDS))
 
 
 def file_size_for(duration_seconds: int) -> int:
@@ -497,9 +488,7 @@ class EmulatorState:
         recording.advance(now)
         return self._stamped(recording, now)
 
-    def start_track(
-        self, request: TrackRecordingRequest, body: Any, *, answered_empty: bool = False
-    ) -> Recording:
+    def start_track(self, request: TrackStart, body: Any, *, answered_empty: bool = False) -> Recording:
         """Start a track recording of a validated request; ``body`` is kept exactly as received."""
         with self._now() as now:
             session = self._check_can_record(request.meeting_id, allow_multiple=self.second_start == "accept")
@@ -512,17 +501,16 @@ class EmulatorState:
                 if request.user_ids
                 else session.participants
             )
-            layers = [
-                (name, layer.file_name_prefix or DEFAULT_FILE_NAME_PREFIX)
-                for name, layer in (request.layers or {}).items()
-            ] or [(DEFAULT_LAYER, DEFAULT_FILE_NAME_PREFIX)]
+            layers = [(name, prefix or DEFAULT_FILE_NAME_PREFIX) for name, prefix in request.layers] or [
+                (DEFAULT_LAYER, DEFAULT_FILE_NAME_PREFIX)
+            ]
             stamp = int(now * 1000)
             files = [
                 RecordedFile(layer, f"{prefix}_{who.user_id}_{who.peer_id}_audio_audio_{stamp}.webm")
                 for layer, prefix in layers
                 for who in recorded
             ]
-            configs = request.storage_configs()
+            configs = request.storage_configs
             recording = Recording(
                 id=str(uuid.uuid4()),
                 meeting_id=request.meeting_id,
@@ -548,7 +536,7 @@ class EmulatorState:
         max_seconds: int | None = None,
         allow_multiple: bool = False,
         file_name_prefix: str | None = None,
-        storage_config: StorageConfig | None = None,
+        storage_config: dict[str, Any] | None = None,
     ) -> Recording:
         """Start a composite recording (one mixed file, ``download_url`` a string)."""
         with self._now() as now:

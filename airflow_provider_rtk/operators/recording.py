@@ -11,15 +11,11 @@ from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowTaskTimeout, BaseOperator
 
-from airflow_provider_rtk._compat import (
-    AirflowFailException,
-    AirflowTaskTimeout,
-    ResumableJobMixin,
-    default_deferrable,
-)
+from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
 from airflow_provider_rtk.links import RealtimeKitRecordingLink
+from airflow_provider_rtk.version_compat import ResumableJobMixin, default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -44,11 +40,6 @@ class IfActive(str, Enum):
     ATTACH = "attach"  #: follow that recording as if this task had started it (never stop it)
     FAIL = "fail"  #: fail the task, naming the recording
     STOP_AND_START = "stop_and_start"  #: stop it, then start a new one
-
-
-class RealtimeKitRecordingTimeoutError(AirflowFailException):
-    """The recording did not finish within ``timeout``; it was stopped. Not retried: a retry would
-    start a new recording of a meeting the timeout said to give up on."""
 
 
 def _seconds(value: float | timedelta | None) -> float | None:

@@ -10,27 +10,18 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-
-from airflow_provider_rtk.exceptions import (
-    FieldError,
-    RealtimeKitPayloadError,
-    RealtimeKitRecordingFailedError,
+from airflow.providers.common.compat.sdk import (
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
 )
 
-try:  # Airflow 3.1+
-    from airflow.sdk import conf
-except ImportError:  # Airflow 3.0
-    from airflow.configuration import conf  # type: ignore[no-redef,assignment]
-
-try:  # Airflow 3.1+ (the airflow.exceptions names are deprecated aliases there)
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
-except ImportError:  # Airflow 3.0
-    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
-        AirflowFailException,
-        AirflowSensorTimeout,
-        AirflowSkipException,
-    )
+from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+from airflow_provider_rtk.exceptions import (  # re-exported: airflow_provider_rtk.sensors names it
+    RealtimeKitRecordingFailed as RealtimeKitRecordingFailed,
+)
+from airflow_provider_rtk.version_compat import default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -44,10 +35,6 @@ EventT = TypeVar("EventT", bound="RealtimeKitEvent")
 #: Airflow fails a deferred sensor itself this long after its ``timeout`` if the trigger never answered
 #: (the trigger fires its own ``timeout`` event at the deadline, so this is only a safety net).
 DEFER_GRACE_SECONDS = 60.0
-
-
-class RealtimeKitRecordingFailed(RealtimeKitRecordingFailedError, AirflowFailException):
-    """The recording ended in ``ERRORED`` (or finished without reaching the target): no retry will help."""
 
 
 class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
@@ -70,7 +57,7 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
         self,
         *,
         realtimekit_conn_id: str = "realtimekit_default",
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

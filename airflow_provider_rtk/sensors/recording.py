@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_provider_rtk.exceptions import RealtimeKitError
-from airflow_provider_rtk.sensors.base import RealtimeKitBaseSensor, RealtimeKitRecordingFailed
+from airflow_provider_rtk.exceptions import RealtimeKitError, RealtimeKitRecordingFailed
+from airflow_provider_rtk.sensors.base import RealtimeKitBaseSensor
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.triggers.events import RecordingEvent

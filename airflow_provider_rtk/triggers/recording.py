@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rtk.exceptions import RealtimeKitError
-from airflow_provider_rtk.hooks._api import RetryPolicy
+from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger, describe_deadline
 from airflow_provider_rtk.triggers.events import RecordingEvent, parse_target_status, recording_event
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 #: ``on_kill`` has 30 seconds (``[triggerer] on_kill_timeout``): keep the stop call well inside them.
 ON_KILL_TIMEOUT = 10.0
-ON_KILL_RETRY = RetryPolicy(
+ON_KILL_RETRY = HttpRetryPolicy(
     max_attempts=3, initial_wait=0.5, max_wait=2.0, max_retry_after=5.0, max_total_seconds=20.0
 )
 

@@ -42,7 +42,7 @@ def test_legacy_mode_still_validates(make_emulator, client_for):
 
     no_layers = client.post("/recordings/track", json={"meeting_id": meeting_id})
     assert no_layers.status_code == 400
-    assert "layers: Field required" in no_layers.json()["error"]["message"]
+    assert no_layers.json()["error"]["message"] == "Invalid track recording request: layers: is required"
     bad_storage = client.post(
         "/recordings/track",
         json={"meeting_id": meeting_id, "layers": {"default": {"outputs": [{"type": "STORAGE_CONFIG"}]}}},

@@ -16,7 +16,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitNotFoundError,
     RealtimeKitPayloadError,
 )
-from airflow_provider_rtk.hooks._api import RetryPolicy
+from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
 from airflow_provider_rtk.models import RecordingStatus
 
@@ -24,7 +24,7 @@ TOKEN = "TOKEN-abc123"
 BASE = "http://rtk.test/client/v4"
 APP_URL = f"{BASE}/accounts/ACC/realtime/kit/APP"
 MEETING = "97440c6a-140b-40a9-9499-b23fd7a3868a"
-FAST = RetryPolicy(initial_wait=0.001, max_wait=0.01)
+FAST = HttpRetryPolicy(initial_wait=0.001, max_wait=0.01)
 
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "realtimekit_default", **changes: Any) -> None:
@@ -212,7 +212,7 @@ def test_attempts_bounded(api):
 
     async def go():
         async with new_hook(
-            retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01)
+            retry_policy=HttpRetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01)
         ) as hook:
             return await hook.get_recording("rec-1")
 

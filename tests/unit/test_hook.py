@@ -20,7 +20,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitPayloadError,
     RealtimeKitStartOutcomeUnknownError,
 )
-from airflow_provider_rtk.hooks._api import RetryPolicy, parse_retry_after
+from airflow_provider_rtk.hooks._api import HttpRetryPolicy, parse_retry_after
 from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings, RealtimeKitHook
 from airflow_provider_rtk.models import RecordingStatus
 
@@ -35,7 +35,7 @@ CONN: dict[str, Any] = {
     "host": BASE,
     "extra": {"account_id": "ACC", "app_id": "APP"},
 }
-FAST = RetryPolicy(initial_wait=0.001, max_wait=0.01)
+FAST = HttpRetryPolicy(initial_wait=0.001, max_wait=0.01)
 
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "realtimekit_default", **changes: Any) -> None:
@@ -329,14 +329,14 @@ def retry_state_with(error: BaseException, attempt: int = 1) -> RetryCallState:
 class TestRetryPolicy:
     def test_wait_is_retry_after(self):
         error = RealtimeKitAPIError("slow down", status_code=429, retry_after=7)
-        assert RetryPolicy().wait(retry_state_with(error)) == 7.0
+        assert HttpRetryPolicy().wait(retry_state_with(error)) == 7.0
 
     def test_wait_is_retry_after_even_when_larger_than_backoff(self):
         error = RealtimeKitAPIError("slow down", status_code=429, retry_after=45)
-        assert RetryPolicy(initial_wait=0.001, max_wait=0.01).wait(retry_state_with(error)) == 45.0
+        assert HttpRetryPolicy(initial_wait=0.001, max_wait=0.01).wait(retry_state_with(error)) == 45.0
 
     def test_wait_without_retry_after_is_bounded_backoff(self):
-        policy = RetryPolicy(initial_wait=1.0, max_wait=30.0)
+        policy = HttpRetryPolicy(initial_wait=1.0, max_wait=30.0)
         error = RealtimeKitAPIError("down", status_code=503)
         first = policy.wait(retry_state_with(error, attempt=1))
         assert 1.0 <= first <= 2.0
@@ -357,7 +357,7 @@ class TestRetryPolicy:
         api.get("/recordings/rec-1").mock(
             return_value=gateway_error(429, "rate limited", 971, headers={"Retry-After": "12"})
         )
-        hook.retry_policy = RetryPolicy(max_attempts=1)
+        hook.retry_policy = HttpRetryPolicy(max_attempts=1)
         with pytest.raises(RealtimeKitAPIError) as info:
             hook.get_recording("rec-1")
         assert (info.value.status_code, info.value.retry_after) == (429, 12.0)
@@ -377,7 +377,7 @@ class TestRetryPolicy:
 
     def test_retry_after_beyond_cap_fails_instead_of_waiting(self, hook, api):
         """``max_retry_after``: "beyond it, the call fails rather than hangs"."""
-        hook.retry_policy = RetryPolicy(initial_wait=0.001, max_wait=0.01, max_retry_after=0.5)
+        hook.retry_policy = HttpRetryPolicy(initial_wait=0.001, max_wait=0.01, max_retry_after=0.5)
         route = api.get("/recordings/rec-1").mock(
             side_effect=[
                 gateway_error(429, "rate limited", 971, headers={"Retry-After": "3600"}),
@@ -434,7 +434,7 @@ class TestRetries:
         assert route.call_count == 1
 
     def test_attempts_bounded(self, hook, api):
-        hook.retry_policy = RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01)
+        hook.retry_policy = HttpRetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.01)
         route = api.get("/recordings/rec-1").mock(return_value=rtk_error(503, "still down"))
         with pytest.raises(RealtimeKitAPIError) as info:
             hook.get_recording("rec-1")
@@ -443,14 +443,14 @@ class TestRetries:
         assert route.call_count == 3
 
     def test_default_attempts_bounded(self, hook, api):
-        hook.retry_policy = RetryPolicy(initial_wait=0.001, max_wait=0.01)
+        hook.retry_policy = HttpRetryPolicy(initial_wait=0.001, max_wait=0.01)
         route = api.get("/recordings/rec-1").mock(side_effect=httpx.ReadTimeout("slow"))
         with pytest.raises(RealtimeKitAPIError):
             hook.get_recording("rec-1")
         assert route.call_count == 5
 
     def test_total_time_bounded(self, hook, api):
-        hook.retry_policy = RetryPolicy(
+        hook.retry_policy = HttpRetryPolicy(
             max_attempts=100, initial_wait=0.05, max_wait=0.05, max_total_seconds=0.3
         )
         route = api.get("/recordings/rec-1").mock(return_value=rtk_error(503))
@@ -876,7 +876,7 @@ class TestTestConnection:
         assert TOKEN not in message
 
     def test_unreachable(self, hook, api):
-        hook.retry_policy = RetryPolicy(max_attempts=2, initial_wait=0.001, max_wait=0.01)
+        hook.retry_policy = HttpRetryPolicy(max_attempts=2, initial_wait=0.001, max_wait=0.01)
         api.get("/recordings").mock(side_effect=httpx.ConnectError("Name or service not known"))
         ok_, message = hook.test_connection()
         assert ok_ is False

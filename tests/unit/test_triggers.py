@@ -188,7 +188,7 @@ def test_persistent_5xx_yields_one_error_event_after_the_hook_retries(api):
     assert event["recording"] is None
     assert "502" in event["message"]
     assert "upstream unavailable" in event["message"]
-    assert route.call_count == 5  # the hook's default RetryPolicy.max_attempts
+    assert route.call_count == 5  # the hook's default HttpRetryPolicy.max_attempts
     assert not RecordingEvent.parse(event).recording_failed
 
 
