@@ -11,10 +11,23 @@ from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException, AirflowTaskTimeout, BaseOperator
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowTaskTimeout,
+    BaseOperator,
+    TaskDeferred,
+)
 
 from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
 from airflow_provider_rtk.links import RealtimeKitRecordingLink
+from airflow_provider_rtk.ownership import (
+    CLOCK_SKEW,
+    JournalEntry,
+    Knowledge,
+    StartJournal,
+    StartOutcome,
+    request_fingerprint,
+)
 from airflow_provider_rtk.version_compat import ResumableJobMixin, default_deferrable
 
 if TYPE_CHECKING:
@@ -26,12 +39,22 @@ if TYPE_CHECKING:
 #: Cloudflare's orange, so RealtimeKit tasks stand out in the grid and graph views.
 UI_COLOR = "#f6821f"
 MASK = "***"
-#: XCom that says whether this task started the recording (so a resumed task knows whether to stop it).
-OWNED_XCOM_KEY = "recording_started_by_task"
+#: The status a stored recording id gets when the service no longer knows it (not ``ERRORED``).
+UNKNOWN_STATUS = "UNKNOWN"
 #: ``"secret": "value"`` (or ``'secret': 'value'``, a rendered dict) inside text that is not JSON.
 _SECRET_IN_TEXT = re.compile(
     r"""((["'])(?:access_key|secret|password|private_key)\2\s*:\s*(["']))((?:(?!\3)[^\\]|\\.)*)"""
 )
+
+
+def _try_number(context: Context) -> int:
+    return int(getattr(context.get("ti"), "try_number", 1) or 1)
+
+
+def _is_outcome_unknown(error: BaseException) -> bool:
+    from airflow_provider_rtk.exceptions import RealtimeKitStartOutcomeUnknownError
+
+    return isinstance(error, RealtimeKitStartOutcomeUnknownError)
 
 
 class IfActive(str, Enum):
@@ -156,7 +179,10 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self.stop_on_kill = stop_on_kill
         self._layers_with_secrets: Any = None
         self._recording_id: str | None = None
-        self._owns_recording = False
+        #: How this task knows the recording it follows; only ``STARTED`` may be stopped.
+        self._knowledge = Knowledge.FOREIGN
+        self._stopped_ids: set[str] = set()
+        self._idle_before_start = False
         self._final_recording: Recording | None = None
 
     # ------------------------------------------------------------------------------ templating
@@ -212,33 +238,228 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             mask_secret(secret)
         try:
             return self.execute_resumable(context)  # type: ignore[no-any-return]
+        except TaskDeferred:
+            raise
+        except BaseException as error:
+            self._stop_after_failure(context, error)
+            raise
         finally:
             self.hook.close()
 
+    # ------------------------------------------------------------------------------ knowing
+
+    def _journal(self, context: Context) -> StartJournal:
+        """The write-ahead start record (Airflow 3.3's task state store; none below, or if not durable)."""
+        return StartJournal(context.get("task_state_store") if self.durable else None)  # type: ignore[arg-type]
+
+    def _follow(self, outcome: StartOutcome, context: Context | None = None) -> None:
+        """Take ``outcome`` as what this task follows; recorded in the journal before anything else."""
+        self._recording_id = outcome.recording.id
+        self._knowledge = outcome.knowledge
+        self._final_recording = outcome.recording
+        if context is not None:
+            store = context.get("task_state_store")
+            if store is not None and self.durable:
+                store.set(self.external_id_key, outcome.recording.id)
+
     def submit_job(self, context: Context) -> str:
-        """Reconcile with the service, then start (or attach to) the recording. Returns its id."""
-        meeting_id = self._request.meeting_id
-        active = self.hook.get_active_recording(meeting_id)
-        if active is not None:
-            recording = self._resolve_active(active, context)
+        """Reconcile with the service and the journal, then start (or follow) a recording; its id."""
+        journal = self._journal(context)
+        earlier = journal.read() if _try_number(context) > 1 else None
+        active = self.hook.get_active_recording(self._request.meeting_id)
+        outcome = self._reconcile(active, earlier, journal, context)
+        if outcome is None:
+            self._idle_before_start = active is None
+            outcome = self._start(journal, context, meeting_was_idle=self._idle_before_start)
         else:
-            recording = self._earlier_try_recording(context)
-        if recording is None:
-            recording = self.hook.start_track_recording(self._request)
-            self._owns_recording = True
-            self.log.info(
-                "Started %s-API track recording %s of meeting %s (status %s)",
-                self._request.generation,
-                recording.id,
-                meeting_id,
-                recording.status.value,
+            journal.learnt(
+                outcome, earlier.sent_at if earlier else None, earlier.fingerprint if earlier else None
             )
-        self._publish(context, recording)
-        self._final_recording = recording  # the latest known state; waiting replaces it
-        store = context.get("task_state_store")
-        if store is not None:  # Airflow 3.3: a reconnecting retry must know whether it may stop it
-            store.set(OWNED_XCOM_KEY, self._owns_recording)
-        return recording.id
+            self._follow(outcome, context)
+            self.log.warning(
+                "Following recording %s of meeting %s, %s: %s",
+                outcome.recording.id,
+                self._request.meeting_id,
+                outcome.knowledge.describe(),
+                outcome.how,
+            )
+        self._publish(context, outcome.recording)
+        return outcome.recording.id
+
+    def _reconcile(
+        self, active: Recording | None, earlier: JournalEntry | None, journal: StartJournal, context: Context
+    ) -> StartOutcome | None:
+        """What this try follows without starting anything; ``None``: start a recording."""
+        if active is not None:
+            if (
+                earlier is not None
+                and earlier.recording_id == active.id
+                and earlier.knowledge is not Knowledge.FOREIGN
+            ):
+                return StartOutcome(
+                    active, earlier.knowledge, "an earlier try recorded it in the task state store"
+                )
+            why = self._earlier_try_evidence(active, earlier, journal, context)
+            if why is not None:
+                return StartOutcome(active, Knowledge.BELIEVED, why)
+            return self._apply_policy(active, "it was already active")
+        if _try_number(context) > 1:
+            return self._earlier_try_stopped_recording(earlier, journal, context)
+        return None
+
+    def _earlier_try_evidence(
+        self, recording: Recording, earlier: JournalEntry | None, journal: StartJournal, context: Context
+    ) -> str | None:
+        """Why ``recording`` may be an earlier try's (``None``: no reason to think so).
+
+        With the task state store only a recorded start with no answer counts (the recording was
+        invoked since and has this task's file prefix); without it (Airflow < 3.3, ``durable=False``)
+        a retry follows what looks like its earlier try's: invoked since the DAG run started, through
+        the API, with this task's prefix. Either way it is only believed, never stopped.
+        """
+        if not self._looks_like_ours(recording):
+            return None
+        if journal.available:
+            if earlier is None or earlier.phase != "sending" or earlier.sent_at is None:
+                return None
+            if not recording.invoked_since(earlier.sent_at - CLOCK_SKEW):
+                return None
+            return f"an earlier try sent a start at {earlier.sent_at.isoformat()} and got no answer"
+        since = self._retry_since(context)
+        if since is None or not recording.invoked_since(since):
+            return None
+        return "it looks like an earlier try's (no task state store to know for sure)"
+
+    def _apply_policy(self, active: Recording, why: str) -> StartOutcome | None:
+        """``if_active`` for a recording this task did not start; ``None`` means: start a new one."""
+        meeting_id = self._request.meeting_id
+        policy = self._policy()
+        if policy is IfActive.ATTACH:
+            return StartOutcome(active, Knowledge.FOREIGN, f"{why}; if_active='attach'")
+        if policy is IfActive.FAIL:
+            raise AirflowFailException(
+                f"Meeting {meeting_id} already has active recording {active.id} "
+                f"(status {active.status.value}), not started by this task ({why}); if_active='fail'"
+            )
+        self.log.warning(
+            "Stopping active recording %s of meeting %s before starting a new one (%s; if_active)",
+            active.id,
+            meeting_id,
+            why,
+        )
+        self.hook.stop_recording(active.id)
+        return None
+
+    @staticmethod
+    def _retry_since(context: Context) -> datetime | None:
+        """On a retry: when this DAG run started. ``None`` on a first try."""
+        if _try_number(context) <= 1:
+            return None
+        return getattr(context.get("dag_run"), "start_date", None)
+
+    def _looks_like_ours(self, recording: Recording) -> bool:
+        """Started through the API with this task's file prefix."""
+        reason = recording.start_reason.reason if recording.start_reason else None
+        if reason not in (None, "API_CALL"):  # e.g. RECORD_ON_START: the meeting's own setting
+            return False
+        if not recording.output_file_name:
+            return True
+        prefixes = [layer.file_name_prefix or "default" for layer in (self._request.layers or {}).values()]
+        return any(recording.output_file_name.startswith(f"{prefix}_") for prefix in prefixes or ["default"])
+
+    def _earlier_try_stopped_recording(
+        self, earlier: JournalEntry | None, journal: StartJournal, context: Context
+    ) -> StartOutcome | None:
+        """On a retry with nothing active: an earlier try's recording that has since stopped (it
+        ended, or was stopped): follow it rather than record the meeting a second time."""
+        from airflow_provider_rtk.models import RecordingStatus
+
+        if journal.available and (earlier is None or earlier.phase != "sending"):
+            return None  # the store says the earlier try started nothing that is not accounted for
+        page = self.hook.list_recordings(
+            meeting_id=self._request.meeting_id, sort_by="invokedTime", sort_order="DESC", per_page=20
+        )
+        for recording in page.recordings:
+            if recording.status is RecordingStatus.ERRORED:
+                continue
+            why = self._earlier_try_evidence(recording, earlier, journal, context)
+            if why is not None:
+                return StartOutcome(
+                    recording, Knowledge.BELIEVED, f"reattaching to a stopped recording: {why}"
+                )
+        return None
+
+    def _start(self, journal: StartJournal, context: Context, *, meeting_was_idle: bool) -> StartOutcome:
+        """Send the start, journalled ahead; then make sure two starts of one meeting converge."""
+        from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitMeetingBusyError
+
+        fingerprint = request_fingerprint(mask_layer_secrets(self._request.to_api_body())[0])
+        sent_at = journal.intent(fingerprint)
+
+        def learnt(outcome: StartOutcome) -> None:
+            self._follow(outcome, context)
+            journal.learnt(outcome, sent_at, fingerprint)
+
+        try:
+            outcome = self.hook.start_track_recording(
+                self._request, meeting_was_idle=meeting_was_idle, on_outcome=learnt
+            )
+        except RealtimeKitMeetingBusyError as busy:
+            journal.refused()
+            outcome_or_none = self._apply_policy(
+                busy.active, f"the service refused the start ({busy.message})"
+            )
+            if outcome_or_none is None:
+                self._idle_before_start = True
+                return self._start(journal, context, meeting_was_idle=True)
+            learnt(outcome_or_none)
+            return outcome_or_none
+        except RealtimeKitAPIError as error:
+            if not (error.is_retryable or _is_outcome_unknown(error)):
+                journal.refused()  # a definite no: nothing was started
+            raise
+        self.log.info(
+            "Started %s-API track recording %s of meeting %s (status %s): %s",
+            self._request.generation,
+            outcome.recording.id,
+            self._request.meeting_id,
+            outcome.recording.status.value,
+            outcome.knowledge.describe(),
+        )
+        return self._converge(outcome, journal, context)
+
+    def _converge(self, outcome: StartOutcome, journal: StartJournal, context: Context) -> StartOutcome:
+        """After a start the service accepted while another start of the meeting raced it: the
+        meeting's active recording is the one that won. If it is not ours, ours yields (it is stopped
+        only if this task started it) and the task follows the winner as ``if_active`` says."""
+        if outcome.knowledge is not Knowledge.STARTED:
+            return outcome
+        ours = outcome.recording
+        winner = self.hook.get_active_recording(self._request.meeting_id)
+        if winner is None or winner.id == ours.id:
+            return outcome
+        policy = self._policy()
+        if policy is IfActive.STOP_AND_START:
+            self.log.warning(
+                "Meeting %s has a second recording %s; stopping it (if_active)", ours.meeting_id, winner.id
+            )
+            self.hook.stop_recording(winner.id)
+            return outcome
+        self._stop_started(f"recording {winner.id} of the same meeting started first", on_timeout=True)
+        if policy is IfActive.FAIL:
+            raise AirflowFailException(
+                f"Meeting {self._request.meeting_id} is recorded by {winner.id}, which started first; "
+                f"this task stopped its own {ours.id}; if_active='fail'"
+            )
+        followed = StartOutcome(
+            winner, Knowledge.FOREIGN, f"it won the race; this task stopped its own {ours.id}"
+        )
+        journal.learnt(followed, None, None)
+        self._follow(followed, context)
+        self.log.warning(
+            "Following recording %s, %s: %s", winner.id, followed.knowledge.describe(), followed.how
+        )
+        return followed
 
     def _policy(self) -> IfActive:
         """``if_active`` as a policy; a wrong value is a payload error naming the field."""
@@ -251,79 +472,13 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             error = FieldError("if_active", f"must be one of {choices}, not {self.if_active!r}")
             raise RealtimeKitPayloadError([error], what="operator argument") from None
 
-    def _resolve_active(self, active: Recording, context: Context) -> Recording | None:
-        """Apply ``if_active`` to a recording found running; ``None`` means: start a new one."""
-        if self._started_by_earlier_try(active, context):
-            self.log.warning("Attaching to recording %s, started by an earlier try of this task", active.id)
-            self._owns_recording = True
-            return active
-        policy = self._policy()
-        if policy is IfActive.ATTACH:
-            self.log.warning(
-                "Meeting %s already has active recording %s (not started by this task); attaching "
-                "to it and will not stop it",
-                active.meeting_id or self._request.meeting_id,
-                active.id,
-            )
-            return active
-        if policy is IfActive.FAIL:
-            raise AirflowFailException(
-                f"Meeting {self._request.meeting_id} already has active recording {active.id} "
-                f"(status {active.status.value}); if_active='fail'"
-            )
-        self.log.warning("Stopping active recording %s before starting a new one (if_active)", active.id)
-        self.hook.stop_recording(active.id)
-        return None
-
-    @staticmethod
-    def _retry_since(context: Context) -> datetime | None:
-        """On a retry: when this DAG run started (recordings invoked since are taken as an earlier try's
-        own: a start whose answer was lost, or a try that died). ``None`` on a first try."""
-        ti = context.get("ti")
-        if ti is None or getattr(ti, "try_number", 1) <= 1:
-            return None
-        return getattr(context.get("dag_run"), "start_date", None)
-
-    def _started_by_earlier_try(self, recording: Recording, context: Context) -> bool:
-        """On a retry: invoked since the run started, through the API, with this task's file prefix."""
-        since = self._retry_since(context)
-        return since is not None and recording.invoked_since(since) and self._looks_like_ours(recording)
-
-    def _looks_like_ours(self, recording: Recording) -> bool:
-        reason = recording.start_reason.reason if recording.start_reason else None
-        if reason not in (None, "API_CALL"):  # e.g. RECORD_ON_START: the meeting's own setting
-            return False
-        if not recording.output_file_name:
-            return True
-        prefixes = [layer.file_name_prefix or "default" for layer in (self._request.layers or {}).values()]
-        return any(recording.output_file_name.startswith(f"{prefix}_") for prefix in prefixes or ["default"])
-
-    def _earlier_try_recording(self, context: Context) -> Recording | None:
-        """On a retry with nothing active: a recording an earlier try started that has since stopped
-        (it ended, or was stopped) - reattach to it rather than record the meeting a second time."""
-        from airflow_provider_rtk.models import RecordingStatus
-
-        if self._retry_since(context) is None:
-            return None
-        page = self.hook.list_recordings(
-            meeting_id=self._request.meeting_id, sort_by="invokedTime", sort_order="DESC", per_page=20
-        )
-        for recording in page.recordings:
-            if recording.status is not RecordingStatus.ERRORED and self._started_by_earlier_try(
-                recording, context
-            ):
-                self.log.warning("Reattaching to recording %s, started by an earlier try", recording.id)
-                return recording  # it has stopped: nothing to own or to stop
-        return None
-
     def _publish(self, context: Context, recording: Recording) -> None:
         """Push ``recording_id`` and ``recording_url`` (the task's extra link) as soon as it is known."""
         ti = context["ti"]
         ti.xcom_push(key="recording_id", value=recording.id)
         ti.xcom_push(key="recording_url", value=self._remember(recording.id))
-        ti.xcom_push(key=OWNED_XCOM_KEY, value=self._owns_recording)
 
-    def _remember(self, recording_id: str) -> str:
+    def _remember(self, recording_id: str) -> str | None:
         from airflow_provider_rtk.links import recording_url
 
         settings = self.hook.settings
@@ -333,22 +488,25 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         )
         return self.recording_url
 
+    # ------------------------------------------------------------------------------ following
+
     def get_job_status(self, external_id: Any, context: Context) -> str:
         from airflow_provider_rtk.exceptions import RealtimeKitNotFoundError
-        from airflow_provider_rtk.models import RecordingStatus
 
         try:
             return self.hook.get_recording(str(external_id)).status.value
         except RealtimeKitNotFoundError:
             self.log.warning("Stored recording %s is unknown to the service; starting afresh", external_id)
-            return RecordingStatus.ERRORED.value
+            return UNKNOWN_STATUS
 
     def is_job_active(self, status: str) -> bool:
         from airflow_provider_rtk.models import RecordingStatus
 
-        return not RecordingStatus(status).is_terminal
+        return status != UNKNOWN_STATUS and not RecordingStatus(status).is_terminal
 
     def is_job_succeeded(self, status: str) -> bool:
+        if status == UNKNOWN_STATUS:
+            return False
         return status == "UPLOADED" or (not self.wait_for_completion and status != "ERRORED")
 
     def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any]:  # type: ignore[override]
@@ -360,18 +518,28 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._adopt_stored(context, recording_id)
         if self.wait_for_completion:
             if self.deferrable:
-                self._defer(recording_id)
-            try:
-                self._final_recording = self._wait_here(recording_id)
-            except AirflowTaskTimeout:
-                self._stop_owned_recording("the task's execution_timeout ran out")
-                raise
+                self._defer(recording_id, context)
+            self._final_recording = self._wait_here(recording_id)
         return self.get_job_result(recording_id, context)
 
-    def _defer(self, recording_id: str) -> None:
+    def _deadline(self, context: Context) -> tuple[float | None, str]:
+        """The wait's end as epoch seconds, and what sets it: the operator's ``timeout`` or this try's
+        ``execution_timeout`` (Airflow does not enforce the latter on a deferred task)."""
+        ends: list[tuple[float, str]] = []
+        if self.timeout is not None:
+            ends.append((time.time() + self.timeout, "timeout"))
+        started = getattr(context.get("ti"), "start_date", None)
+        if self.execution_timeout is not None and started is not None:
+            ends.append(((started + self.execution_timeout).timestamp(), "execution_timeout"))
+        if not ends:
+            return None, "timeout"
+        return min(ends)
+
+    def _defer(self, recording_id: str, context: Context) -> None:
         from airflow_provider_rtk.triggers import RealtimeKitRecordingTrigger
 
-        end_time = time.time() + self.timeout if self.timeout is not None else None
+        end_time, end_reason = self._deadline(context)
+        started = self._knowledge.may_stop
         self.defer(
             trigger=RealtimeKitRecordingTrigger(
                 recording_id=recording_id,
@@ -379,7 +547,10 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 target_status="UPLOADED",
                 poll_interval=self.poll_interval,
                 end_time=end_time,
-                stop_on_kill=self.stop_on_kill and self._owns_recording,
+                end_reason=end_reason,
+                knowledge=self._knowledge.value,
+                stop_on_kill=self.stop_on_kill and started,
+                stop_at_end_time=started and (end_reason == "timeout" or self.stop_on_kill),
             ),
             method_name="execute_complete",
         )
@@ -391,6 +562,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         last_status = None
         while True:
             recording = self.hook.get_recording(recording_id)
+            self._final_recording = recording
             if recording.status is not last_status:
                 self.log.info("Recording %s is %s", recording_id, recording.status.value)
                 last_status = recording.status
@@ -410,35 +582,44 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             f"Recording {recording.id} ended in ERRORED (stop reason: {reason or 'unknown'})"
         )
 
-    def _fail_on_timeout(self, recording_id: str) -> None:
-        stopped = self._stop_owned_recording(f"it did not finish within {self.timeout:g}s", on_timeout=True)
+    def _fail_on_timeout(self, recording_id: str, *, stopped: bool | None = None) -> None:
+        if stopped is None:
+            stopped = self._stop_started(f"it did not finish within {self.timeout:g}s", on_timeout=True)
         raise RealtimeKitRecordingTimeoutError(
-            f"Recording {recording_id} did not reach UPLOADED within {self.timeout:g}s; "
+            f"Recording {recording_id} did not reach UPLOADED within {self.timeout or 0:g}s; "
             + ("it was stopped" if stopped else "it was left running (this task did not start it)")
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger: success returns the recording; error and timeout fail the task."""
+        """Resume after the trigger: success returns the recording; error and timeout fail the task.
+
+        What the task knows of the recording comes back in the event (the trigger's own arguments),
+        not from an XCom.
+        """
         from airflow_provider_rtk.exceptions import RealtimeKitAPIError
         from airflow_provider_rtk.models import Recording
         from airflow_provider_rtk.triggers import RecordingEvent
 
-        parsed = RecordingEvent.model_validate(event)
+        parsed = RecordingEvent.parse(event)
         self._remember(parsed.recording_id)
-        ti = context["ti"]
-        owned = ti.xcom_pull(task_ids=ti.task_id, key=OWNED_XCOM_KEY, map_indexes=ti.map_index)
-        self._owns_recording = owned is True
+        self._knowledge = Knowledge(parsed.knowledge)
+        if parsed.stopped:
+            self._stopped_ids.add(parsed.recording_id)
         try:
-            if parsed.status == "timeout":
-                self._fail_on_timeout(parsed.recording_id)
-            if parsed.status == "error":
+            if parsed.is_timeout:
+                if parsed.end_reason == "execution_timeout":
+                    raise AirflowTaskTimeout(parsed.message + (" It was stopped." if parsed.stopped else ""))
+                self._fail_on_timeout(parsed.recording_id, stopped=parsed.stopped)
+            if parsed.is_error:
                 if parsed.recording is not None:
                     raise self._errored(Recording.model_validate(parsed.recording))
-                # the API kept failing: a retry reconciles with (and re-attaches to) the recording
                 raise RealtimeKitAPIError(f"following recording {parsed.recording_id}: {parsed.message}")
             recording = Recording.model_validate(parsed.recording)
             self.log.info("Recording %s is %s", recording.id, recording.status.value)
             return recording.to_xcom()
+        except BaseException as error:
+            self._stop_after_failure(context, error)
+            raise
         finally:
             self.hook.close()
 
@@ -448,41 +629,103 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         return recording.to_xcom()
 
     def _adopt_stored(self, context: Context, recording_id: str) -> None:
-        """A recording id from the task state store (Airflow 3.3): an earlier try of this task started
-        (or attached to) it; this try follows it and publishes it again (a retry starts with no XComs)."""
+        """A recording id from the task state store (Airflow 3.3): this try follows it with what the
+        journal knows of it, and publishes it again (a retry starts with no XComs)."""
         if self._recording_id == recording_id:
             return
-        store = context.get("task_state_store")
-        self._owns_recording = store is not None and store.get(OWNED_XCOM_KEY) is True
+        entry = self._journal(context).read()
+        knowledge = (
+            entry.knowledge if entry is not None and entry.recording_id == recording_id else Knowledge.FOREIGN
+        )
+        self._knowledge = knowledge
+        self._recording_id = recording_id
         self.log.info(
-            "Reconnected to recording %s, which an earlier try of this task %s",
-            recording_id,
-            "started" if self._owns_recording else "attached to (it will not be stopped)",
+            "Reconnected to recording %s, %s (task state store)", recording_id, knowledge.describe()
         )
         self._final_recording = self._final_recording or self.hook.get_recording(recording_id)
         self._publish(context, self._final_recording)
 
     # ------------------------------------------------------------------------------ stopping
 
-    def _stop_owned_recording(self, why: str, *, on_timeout: bool = False) -> bool:
-        """Stop the recording this task started (never one it only attached to). Returns whether it did.
-        A kill stops it only with ``stop_on_kill``; the operator's own ``timeout`` always does."""
-        if not (self._recording_id and self._owns_recording and (self.stop_on_kill or on_timeout)):
+    def _stop_started(self, why: str, *, on_timeout: bool = False) -> bool:
+        """Stop the recording this task *started* (never one it believes or follows); at most one
+        request per recording. A kill or failure stops it only with ``stop_on_kill``; the operator's
+        own ``timeout`` always does. Returns whether it is stopped."""
+        recording_id = self._recording_id
+        if not recording_id or not self._knowledge.may_stop:
+            return False
+        if recording_id in self._stopped_ids:
+            return True
+        if not (self.stop_on_kill or on_timeout):
+            self.log.warning("Leaving recording %s running (%s; stop_on_kill is off)", recording_id, why)
             return False
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
-        self.log.warning("Stopping recording %s because %s", self._recording_id, why)
+        self._stopped_ids.add(recording_id)  # before sending: exactly one stop, even if interrupted
+        self.log.warning("Stopping recording %s, which this task started, because %s", recording_id, why)
         try:
             with RealtimeKitHook(self.realtimekit_conn_id) as hook:
-                hook.stop_recording(self._recording_id)
+                hook.stop_recording(recording_id)
         except Exception:
-            self.log.exception("Could not stop recording %s; stop it by hand", self._recording_id)
+            self.log.exception("Could not stop recording %s; stop it by hand", recording_id)
             return False
         return True
 
+    def _stop_after_failure(self, context: Context, error: BaseException) -> None:
+        """The task is failing: stop what it started, unless a retry will reconnect to it."""
+        from airflow_provider_rtk.exceptions import RealtimeKitRecordingFailedError
+
+        if isinstance(error, AirflowTaskTimeout):
+            self._stop_started("the task's execution_timeout ran out")
+            return
+        if isinstance(error, RealtimeKitRecordingFailedError):
+            return  # the recording itself ended
+        if self._recording_id is None and _is_outcome_unknown(error):
+            self._resolve_lost_start(context, error)
+        if self._retry_will_reconnect(context, error):
+            if self._recording_id and self._knowledge.may_stop:
+                self.log.warning(
+                    "Leaving recording %s running: the task's retry will reconnect to it", self._recording_id
+                )
+            return
+        self._stop_started(f"the task failed ({type(error).__name__}) and no retry will reconnect to it")
+
+    def _retry_will_reconnect(self, context: Context, error: BaseException) -> bool:
+        """The task state store holds the recording and the task has a retry left."""
+        ti = context.get("ti")
+        if isinstance(error, AirflowFailException) or ti is None or not self._journal(context).available:
+            return False
+        return bool(ti.try_number <= ti.max_tries)
+
+    def _resolve_lost_start(self, context: Context, error: BaseException) -> None:
+        """A legacy start the service accepted (200) whose recording could not be found: look once
+        more, so that the recording it started is known (and can be stopped) rather than lost."""
+        from airflow_provider_rtk.exceptions import RealtimeKitAPIError
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+
+        accepted_at = getattr(error, "accepted_at", None)
+        if accepted_at is None or self._retry_will_reconnect(context, error):
+            return
+        try:
+            with RealtimeKitHook(self.realtimekit_conn_id) as hook:
+                active = hook.get_active_recording(self._request.meeting_id)
+        except RealtimeKitAPIError as lookup_error:
+            self.log.error(
+                "The accepted start's recording is still unknown (%s); check meeting %s",
+                lookup_error,
+                self._request.meeting_id,
+            )
+            return
+        if active is not None and active.invoked_since(accepted_at - CLOCK_SKEW):
+            knowledge = Knowledge.STARTED if self._idle_before_start else Knowledge.BELIEVED
+            self.log.warning(
+                "Found recording %s after the accepted start: %s", active.id, knowledge.describe()
+            )
+            self._follow(StartOutcome(active, knowledge, "found after the accepted legacy start"))
+
     def on_kill(self) -> None:
         """The task was killed: stop the recording it started, so nothing is left running unseen."""
-        self._stop_owned_recording("the task was killed")
+        self._stop_started("the task was killed")
 
 
 class RealtimeKitRecordingActionOperator(BaseOperator):

@@ -11,11 +11,9 @@ if TYPE_CHECKING:
     from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger
     from airflow_provider_rtk.triggers.events import (
         ActiveSessionEvent,
-        ActiveSessionEventPayload,
         EventStatus,
         RealtimeKitEvent,
         RecordingEvent,
-        RecordingEventPayload,
     )
     from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger
 
@@ -25,22 +23,18 @@ _EXPORTS: dict[str, str] = {
     "RealtimeKitPollingTrigger": "base",
     "RealtimeKitEvent": "events",
     "RecordingEvent": "events",
-    "RecordingEventPayload": "events",
     "ActiveSessionEvent": "events",
-    "ActiveSessionEventPayload": "events",
     "EventStatus": "events",
 }
 
 __all__ = [
     "ActiveSessionEvent",
-    "ActiveSessionEventPayload",
     "EventStatus",
     "RealtimeKitActiveSessionTrigger",
     "RealtimeKitEvent",
     "RealtimeKitPollingTrigger",
     "RealtimeKitRecordingTrigger",
     "RecordingEvent",
-    "RecordingEventPayload",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

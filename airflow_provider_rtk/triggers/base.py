@@ -70,6 +70,10 @@ class RealtimeKitPollingTrigger(BaseTrigger):
     def timeout_event(self) -> RealtimeKitEvent:
         """The event sent when the deadline has passed."""
 
+    async def deadline_passed(self) -> RealtimeKitEvent:
+        """The deadline has passed: do what must be done then, and return the event to fire."""
+        return self.timeout_event()
+
     def make_hook(self, **kwargs: Any) -> RealtimeKitAsyncHook:
         """The hook a run (or ``on_kill``) uses; override to change its timeout or retry policy."""
         return RealtimeKitAsyncHook(realtimekit_conn_id=self.realtimekit_conn_id, **kwargs)
@@ -100,7 +104,7 @@ class RealtimeKitPollingTrigger(BaseTrigger):
                     return event
                 left = self.seconds_left()
                 if left is not None and left <= 0:
-                    return self.timeout_event()
+                    return await self.deadline_passed()
                 await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
         finally:
             await hook.aclose()

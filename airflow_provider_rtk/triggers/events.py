@@ -13,7 +13,7 @@ Target statuses of a recording follow its life cycle ``INVOKED -> RECORDING (<->
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -21,8 +21,6 @@ from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.models import RecordingStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from typing_extensions import Self
 
     from airflow_provider_rtk.models import ActiveSession, Recording
@@ -37,25 +35,6 @@ _LIFECYCLE_RANK: dict[RecordingStatus, int] = {
     RecordingStatus.UPLOADING: 2,
     RecordingStatus.UPLOADED: 3,
 }
-
-
-class RecordingEventPayload(TypedDict):
-    """The dict :class:`~airflow_provider_rtk.triggers.RealtimeKitRecordingTrigger` fires."""
-
-    status: EventStatus
-    recording_id: str
-    recording_status: str | None
-    message: str
-    recording: dict[str, Any] | None
-
-
-class ActiveSessionEventPayload(TypedDict):
-    """The dict :class:`~airflow_provider_rtk.triggers.RealtimeKitActiveSessionTrigger` fires."""
-
-    status: EventStatus
-    meeting_id: str
-    session_id: str | None
-    message: str
 
 
 class RealtimeKitEvent(BaseModel):
@@ -74,8 +53,8 @@ class RealtimeKitEvent(BaseModel):
         except ValidationError as error:
             raise RealtimeKitError(f"Unexpected trigger event for {cls.__name__}: {error}") from None
 
-    def to_payload(self) -> Mapping[str, Any]:
-        """The JSON-ready dict a trigger fires."""
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON-ready dict a trigger fires (every field, so the receiver sees the same model)."""
         return self.model_dump(mode="json")
 
     @property
@@ -97,25 +76,22 @@ class RecordingEvent(RealtimeKitEvent):
     ``recording`` is :meth:`Recording.to_xcom` of the last recording read (no secrets). On an ``error``
     event it is set when the *recording* failed (``ERRORED``, or finished without reaching the target)
     and ``None`` when the *API* kept failing: the first will not change on a retry, the second may.
+    ``knowledge`` carries what the waiting task knows of the recording across the deferral
+    (``started``, ``believed`` or ``foreign``); ``stopped`` says the trigger stopped it at its
+    deadline, and ``end_reason`` what set that deadline.
     """
 
     recording_id: str
     recording_status: str | None = None
     recording: dict[str, Any] | None = None
+    knowledge: Literal["started", "believed", "foreign"] = "foreign"
+    stopped: bool = False
+    end_reason: str = "timeout"
 
     @property
     def recording_failed(self) -> bool:
         """An error event about the recording itself (not about reaching the API)."""
         return self.is_error and self.recording is not None
-
-    def to_payload(self) -> RecordingEventPayload:
-        return {
-            "status": self.status,
-            "recording_id": self.recording_id,
-            "recording_status": self.recording_status,
-            "message": self.message,
-            "recording": self.recording,
-        }
 
 
 class ActiveSessionEvent(RealtimeKitEvent):
@@ -123,14 +99,6 @@ class ActiveSessionEvent(RealtimeKitEvent):
 
     meeting_id: str
     session_id: str | None = None
-
-    def to_payload(self) -> ActiveSessionEventPayload:
-        return {
-            "status": self.status,
-            "meeting_id": self.meeting_id,
-            "session_id": self.session_id,
-            "message": self.message,
-        }
 
 
 # --------------------------------------------------------------------------------------------------

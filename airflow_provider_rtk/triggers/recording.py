@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy
+from airflow_provider_rtk.ownership import Knowledge
 from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger, describe_deadline
 from airflow_provider_rtk.triggers.events import RecordingEvent, parse_target_status, recording_event
 
@@ -36,6 +37,13 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
     :param end_time: deadline as absolute epoch seconds, or ``None`` for none.
     :param stop_on_kill: when a user kills the deferred task (mark failed/success, clear; Airflow 3.3+),
         stop the recording. Nothing is stopped when the triggerer merely restarts or the trigger ends.
+    :param knowledge: what the waiting task knows of the recording (``started``, ``believed`` or
+        ``foreign``), handed back in the event so the resumed task knows it too. Only ``started``
+        allows stopping; ``None`` (a trigger from an earlier version) means ``started`` exactly when
+        ``stop_on_kill`` is set.
+    :param stop_at_end_time: stop the recording when ``end_time`` passes (only for a recording the
+        task started), so a deadline never leaves it running even if the task never resumes.
+    :param end_reason: what set ``end_time`` (``timeout`` or ``execution_timeout``), for the event.
     """
 
     def __init__(
@@ -46,13 +54,21 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
         poll_interval: float = 10.0,
         end_time: float | None = None,
         stop_on_kill: bool = False,
+        knowledge: str | None = None,
+        stop_at_end_time: bool = False,
+        end_reason: str = "timeout",
     ) -> None:
         super().__init__(
             realtimekit_conn_id=realtimekit_conn_id, poll_interval=poll_interval, end_time=end_time
         )
         self.recording_id = str(recording_id)
         self.target = parse_target_status(target_status)
-        self.stop_on_kill = bool(stop_on_kill)
+        # a trigger serialised before ``knowledge`` existed had stop_on_kill only for what it started
+        self.knowledge = Knowledge(knowledge or ("started" if stop_on_kill else "foreign"))
+        # the right to stop comes only from having started the recording
+        self.stop_on_kill = bool(stop_on_kill) and self.knowledge.may_stop
+        self.stop_at_end_time = bool(stop_at_end_time) and self.knowledge.may_stop
+        self.end_reason = str(end_reason)
         self._last: Recording | None = None
 
     @property
@@ -69,7 +85,18 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
                 "stop_on_kill": self.stop_on_kill,
+                "knowledge": self.knowledge.value,
+                "stop_at_end_time": self.stop_at_end_time,
+                "end_reason": self.end_reason,
             },
+        )
+
+    def _event(self, **fields: Any) -> RecordingEvent:
+        return RecordingEvent(
+            recording_id=self.recording_id,
+            knowledge=self.knowledge.value,
+            end_reason=self.end_reason,
+            **fields,
         )
 
     async def check(self, hook: RealtimeKitAsyncHook) -> RecordingEvent | None:
@@ -83,46 +110,63 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
                 describe_deadline(self.end_time),
             )
         self._last = recording
-        return recording_event(recording, self.target)
+        event = recording_event(recording, self.target)
+        return None if event is None else event.model_copy(update={"knowledge": self.knowledge.value})
 
     def error_event(self, message: str) -> RecordingEvent:
-        return RecordingEvent(
+        return self._event(
             status="error",
-            recording_id=self.recording_id,
             recording_status=self._last.status.value if self._last else None,
             message=f"Could not read recording {self.recording_id}: {message}",
             recording=None,
         )
 
-    def timeout_event(self) -> RecordingEvent:
+    def timeout_event(self, stopped: bool = False) -> RecordingEvent:
         last = self._last.status.value if self._last else "unknown"
-        return RecordingEvent(
+        return self._event(
             status="timeout",
-            recording_id=self.recording_id,
             recording_status=self._last.status.value if self._last else None,
             message=(
                 f"Recording {self.recording_id} did not reach {self.target.value} by "
-                f"{describe_deadline(self.end_time)}; last status {last}."
+                f"{describe_deadline(self.end_time)} (the task's {self.end_reason}); last status {last}."
             ),
             recording=self._last.to_xcom() if self._last else None,
+            stopped=stopped,
         )
 
-    async def on_kill(self) -> None:
-        """The user killed the deferred task: stop the recording if ``stop_on_kill`` (else nothing).
+    async def deadline_passed(self) -> RecordingEvent:
+        """Past the deadline: stop the recording if the task started it (``stop_at_end_time``)."""
+        if not self.stop_at_end_time:
+            return self.timeout_event()
+        self.log.warning(
+            "Stopping recording %s, which the task started: its %s ran out",
+            self.recording_id,
+            self.end_reason,
+        )
+        return self.timeout_event(stopped=await self._stop())
 
-        Stopping a recording that has already stopped is a no-op. Failures are logged, not raised.
-        """
-        if not self.stop_on_kill:
-            self.log.info("Task killed; recording %s left running (stop_on_kill is off)", self.recording_id)
-            return
+    async def _stop(self) -> bool:
+        """Stop the recording within ``on_kill``'s time; stopping a stopped one is a no-op."""
         hook = self.make_hook(timeout=ON_KILL_TIMEOUT, retry_policy=ON_KILL_RETRY)
         try:
             recording = await hook.stop_recording(self.recording_id)
         except RealtimeKitError as error:
-            self.log.warning(
-                "Could not stop recording %s after the task was killed: %s", self.recording_id, error
-            )
-        else:
-            self.log.info("Task killed; recording %s is now %s", self.recording_id, recording.status.value)
+            self.log.warning("Could not stop recording %s: %s", self.recording_id, error)
+            return False
         finally:
             await hook.aclose()
+        self.log.info("Recording %s is now %s", self.recording_id, recording.status.value)
+        return True
+
+    async def on_kill(self) -> None:
+        """The user killed the deferred task: stop the recording if ``stop_on_kill`` (else nothing).
+
+        Only a recording the task started is ever stopped. Failures are logged, not raised.
+        """
+        if not self.stop_on_kill:
+            self.log.info(
+                "Task killed; recording %s left running (%s)", self.recording_id, self.knowledge.describe()
+            )
+            return
+        self.log.warning("Task killed; stopping recording %s, which it started", self.recording_id)
+        await self._stop()

@@ -13,7 +13,6 @@ import time
 import airflow.sdk
 import pytest
 
-from airflow_provider_rtk.operators.recording import OWNED_XCOM_KEY
 from tests.integration.conftest import load_dag, xcom
 
 STATE_STORE = hasattr(airflow.sdk, "ResumableJobMixin")
@@ -240,7 +239,7 @@ class TestIfActive:
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
         with RealtimeKitHook() as hook:
-            return hook.start_track_recording({"meeting_id": live_meeting}).id
+            return hook.start_track_recording({"meeting_id": live_meeting}).recording.id
 
     def test_attach_follows_the_foreign_recording_and_starts_none(
         self, emulator, live_meeting, foreign_recording, run
@@ -281,8 +280,8 @@ class TestIfActive:
         assert result.state == "success", result.output[-3000:]
         assert result.task().try_number == 2
         assert [r["id"] for r in recordings_of(emulator, live_meeting)] == [foreign_recording]
-        assert "attached to (it will not be stopped)" in result.log(2)
-        assert xcom(result.dag_run, "start", key=OWNED_XCOM_KEY) is False
+        assert "not started by this task (it will follow it, never stop it)" in result.log(2)
+        assert xcom(result.dag_run, "start", key="recording_started_by_task") is None
 
     def test_unknown_policy_is_a_field_error(self, emulator, live_meeting, run):
         result = run("rtk_test_start", live_meeting, if_active="maybe")

@@ -14,7 +14,7 @@ from airflow_provider_rtk.triggers import RealtimeKitRecordingTrigger
 
 def _start_recording(meeting_id: str) -> str:
     with RealtimeKitHook() as hook:
-        return hook.start_track_recording({"meeting_id": meeting_id}).id
+        return hook.start_track_recording({"meeting_id": meeting_id}).recording.id
 
 
 async def _first_event(trigger, seconds: float):

@@ -97,7 +97,17 @@ def test_success_after_polling_until_uploaded(api):
     assert event["recording_id"] == "REC"
     assert event["recording_status"] == "UPLOADED"
     assert event["recording"]["download_url"] == "https://files.test/rec.webm"
-    assert set(event) == {"status", "recording_id", "recording_status", "message", "recording"}
+    assert set(event) == {
+        "status",
+        "recording_id",
+        "recording_status",
+        "message",
+        "recording",
+        "knowledge",
+        "stopped",
+        "end_reason",
+    }
+    assert (event["knowledge"], event["stopped"]) == ("foreign", False)
     assert route.call_count == 3
     assert route.calls.last.request.headers["Authorization"] == "Bearer TOKEN-abcdef"
 
@@ -267,6 +277,10 @@ def test_serialize_holds_only_primitives_and_a_stable_classpath():
         "poll_interval": 3.0,
         "end_time": 1_800_000_000.0,
         "stop_on_kill": True,
+        # a trigger of an earlier version had stop_on_kill only for a recording the task started
+        "knowledge": "started",
+        "stop_at_end_time": False,
+        "end_reason": "timeout",
     }
     assert all(value is None or type(value) in (str, float, bool) for value in kwargs.values())
     assert json.loads(json.dumps(kwargs)) == kwargs
@@ -333,6 +347,40 @@ def test_on_kill_failure_is_logged_not_raised(api, caplog, capsys):
     captured = capsys.readouterr()
     # Airflow 3.3 logs through structlog (stdout), 3.0 through logging.
     assert "Could not stop recording REC" in caplog.text + captured.out + captured.err
+
+
+@pytest.mark.parametrize("knowledge", ["believed", "foreign"])
+def test_only_a_recording_the_task_started_is_ever_stopped(api, knowledge):
+    """``stop_on_kill`` and ``stop_at_end_time`` are rights that only ``started`` carries."""
+    stop = api.put("/recordings/REC").mock(return_value=recording_answer("UPLOADING"))
+    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    trigger = RealtimeKitRecordingTrigger(
+        "REC", stop_on_kill=True, stop_at_end_time=True, knowledge=knowledge, end_time=time.time() - 1
+    )
+    assert (trigger.stop_on_kill, trigger.stop_at_end_time) == (False, False)
+    asyncio.run(trigger.on_kill())
+    event = only_event(trigger)
+    assert (event["status"], event["stopped"], event["knowledge"]) == ("timeout", False, knowledge)
+    assert stop.call_count == 0
+
+
+def test_the_deadline_stops_a_recording_the_task_started(api):
+    """An ``execution_timeout`` folded into the deadline: the triggerer itself stops the recording."""
+    stop = api.put("/recordings/REC").mock(return_value=recording_answer("UPLOADING"))
+    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    trigger = RealtimeKitRecordingTrigger(
+        "REC",
+        poll_interval=FAST,
+        end_time=time.time() + 0.1,
+        knowledge="started",
+        stop_at_end_time=True,
+        end_reason="execution_timeout",
+    )
+    event = only_event(_rebuild(trigger))
+    assert (event["status"], event["stopped"], event["end_reason"]) == ("timeout", True, "execution_timeout")
+    assert "execution_timeout" in event["message"]
+    assert stop.call_count == 1
+    assert json.loads(stop.calls.last.request.content) == {"action": "stop"}
 
 
 def test_cleanup_never_stops_the_recording(api):
@@ -424,6 +472,9 @@ def test_event_models_parse_payloads():
         "recording_status": "UPLOADED",
         "message": "ok",
         "recording": {"id": "R"},
+        "knowledge": "started",
+        "stopped": False,
+        "end_reason": "timeout",
     }
     event = RecordingEvent.model_validate(payload)
     assert event.is_success

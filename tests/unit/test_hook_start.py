@@ -1,0 +1,258 @@
+"""The hook's start: what it sends, and what it knows afterwards (started, believed, or busy).
+
+respx unit tests of the HTTP layer; the DAG-level cases run against the emulator in
+``tests/integration/test_ownership.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from airflow_provider_rtk.exceptions import (
+    RealtimeKitAPIError,
+    RealtimeKitMeetingBusyError,
+    RealtimeKitPayloadError,
+    RealtimeKitStartOutcomeUnknownError,
+)
+from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+from airflow_provider_rtk.models import RecordingStatus
+from airflow_provider_rtk.ownership import Knowledge, StartOutcome
+from tests.unit import test_hook
+from tests.unit.test_hook import (
+    FAST,
+    MEETING,
+    assert_no_token,
+    gateway_error,
+    now_iso,
+    ok,
+    recording,
+    rtk_error,
+)
+
+# the HTTP-layer fixtures of the hook's own tests: a respx router, the connection, a fast hook
+api, conn, hook = test_hook.api, test_hook.conn, test_hook.hook
+
+
+@pytest.fixture
+def start(api):
+    return api.post("/recordings/track")
+
+
+@pytest.fixture
+def active(api):
+    return api.get(f"/recordings/active-recording/{MEETING}")
+
+
+class TestStartTrackRecording:
+    def test_current_generation(self, hook, start, active):
+        start.mock(return_value=ok({"recording": recording("rec-new", "INVOKED")}))
+        outcome = hook.start_track_recording({"meeting_id": MEETING, "user_ids": ["u1"]})
+        assert (outcome.recording.id, outcome.recording.status) == ("rec-new", RecordingStatus.INVOKED)
+        assert outcome.knowledge is Knowledge.STARTED
+        assert json.loads(start.calls.last.request.content) == {"meeting_id": MEETING, "user_ids": ["u1"]}
+        assert start.call_count == 1
+        assert active.call_count == 0
+
+    def test_sends_secrets_only_on_the_wire(self, hook, start):
+        start.mock(return_value=ok({"recording": recording()}))
+        body = {
+            "meeting_id": MEETING,
+            "layers": {
+                "default": {
+                    "outputs": [
+                        {
+                            "type": "STORAGE_CONFIG",
+                            "storage_config": {"type": "aws", "bucket": "b", "secret": "S3-SECRET-X"},
+                        }
+                    ]
+                }
+            },
+        }
+        hook.start_track_recording(body)
+        assert json.loads(start.calls.last.request.content) == body
+
+    def test_400_not_retried(self, hook, start, active):
+        start.mock(return_value=rtk_error(400, "meeting has no live session"))
+        active.mock(return_value=rtk_error(404, "no active recording"))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert info.value.status_code == 400
+        assert info.value.message == "meeting has no live session"
+        assert start.call_count == 1
+        assert active.call_count == 1  # was it refused because another recording is active? no
+
+    def test_409_not_retried(self, hook, start, active):
+        start.mock(return_value=rtk_error(409, "already recording"))
+        active.mock(return_value=rtk_error(404, "none"))
+        with pytest.raises(RealtimeKitAPIError) as info:
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert info.value.status_code == 409
+        assert start.call_count == 1
+
+    def test_refusal_while_another_recording_is_active_says_which(self, hook, start, active):
+        """A race lost: the service refuses because the meeting is being recorded; the error carries
+        the recording that won, so the caller can follow it."""
+        start.mock(return_value=rtk_error(409, "Meeting is already being recorded"))
+        active.mock(return_value=ok(recording("rec-winner", invoked_time=now_iso(-timedelta(seconds=1)))))
+        with pytest.raises(RealtimeKitMeetingBusyError) as info:
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert info.value.active.id == "rec-winner"
+        assert "already being recorded" in str(info.value)
+        assert start.call_count == 1
+
+    def test_429_retried(self, hook, start, active):
+        start.mock(
+            side_effect=[
+                gateway_error(429, "rate limited", 971, headers={"Retry-After": "0"}),
+                ok({"recording": recording("rec-2")}),
+            ]
+        )
+        assert hook.start_track_recording({"meeting_id": MEETING}).recording.id == "rec-2"
+        assert start.call_count == 2
+        assert active.call_count == 0
+
+    def test_connect_error_retried(self, hook, start, active):
+        start.mock(side_effect=[httpx.ConnectError("refused"), ok({"recording": recording("rec-3")})])
+        assert hook.start_track_recording({"meeting_id": MEETING}).recording.id == "rec-3"
+        assert start.call_count == 2
+        assert active.call_count == 0
+
+    @pytest.mark.parametrize(
+        "failure",
+        [
+            rtk_error(503, "unavailable"),
+            rtk_error(500, "internal"),
+            httpx.ReadTimeout("read timeout"),
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        ],
+        ids=["503", "500", "timeout", "dropped"],
+    )
+    def test_lost_answer_follows_what_became_active_as_believed(self, hook, start, active, failure):
+        """After an ambiguous answer a recording invoked since may be ours - or another client's: it
+        prevents a second start but is only believed, never started (no right to stop it)."""
+        start.mock(side_effect=[failure, ok({"recording": recording("rec-dup")})])
+        active.mock(return_value=ok(recording("rec-started", "RECORDING", invoked_time=now_iso())))
+        learnt: list[StartOutcome] = []
+        outcome = hook.start_track_recording({"meeting_id": MEETING}, on_outcome=learnt.append)
+        assert outcome.recording.id == "rec-started"
+        assert outcome.knowledge is Knowledge.BELIEVED
+        assert learnt == [outcome]
+        assert start.call_count == 1
+        assert active.call_count == 1
+
+    def test_lost_answer_with_unknown_invoked_time_adopted(self, hook, start, active):
+        start.mock(side_effect=[rtk_error(503), ok({"recording": recording("rec-dup")})])
+        active.mock(return_value=ok({"id": "rec-started", "status": "INVOKED"}))
+        assert hook.start_track_recording({"meeting_id": MEETING}).recording.id == "rec-started"
+        assert start.call_count == 1
+
+    @pytest.mark.parametrize(
+        "failure",
+        [rtk_error(503), httpx.ReadTimeout("read timeout"), httpx.RemoteProtocolError("dropped")],
+        ids=["503", "timeout", "dropped"],
+    )
+    def test_lost_answer_without_active_recording_sends_again(self, conn, start, active, failure):
+        start.mock(side_effect=[failure, ok({"recording": recording("rec-second")})])
+        active.mock(return_value=rtk_error(404, "no active recording"))
+        with RealtimeKitHook(retry_policy=FAST, timeout=1.0) as hook:
+            began = time.monotonic()
+            outcome = hook.start_track_recording({"meeting_id": MEETING})
+            assert (outcome.recording.id, outcome.knowledge) == ("rec-second", Knowledge.STARTED)
+            waited = time.monotonic() - began
+        assert start.call_count == 2
+        if isinstance(failure, httpx.ReadTimeout):
+            # the service may still be working on it: the meeting is watched for a request's timeout
+            assert active.call_count >= 2
+            assert 1.0 <= waited < 3.0
+        else:
+            assert active.call_count == 1
+
+    def test_timed_out_start_that_lands_late_is_adopted_not_resent(self, conn, start, active):
+        """The first start is still being processed when the client gives up; it shows up a moment later."""
+        start.mock(side_effect=[httpx.ReadTimeout("read timeout"), ok({"recording": recording("rec-dup")})])
+        active.mock(
+            side_effect=[rtk_error(404, "none yet"), rtk_error(404, "none yet"), ok(recording("rec-late"))]
+        )
+        with RealtimeKitHook(retry_policy=FAST, timeout=5.0) as hook:
+            outcome = hook.start_track_recording({"meeting_id": MEETING})
+            assert (outcome.recording.id, outcome.knowledge) == ("rec-late", Knowledge.BELIEVED)
+        assert start.call_count == 1
+
+    def test_refusal_after_an_uncertain_attempt_adopts_what_the_first_started(self, hook, start, active):
+        """Attempt 1 is lost (503); attempt 2 is refused (409, already recording): that recording is ours."""
+        start.mock(side_effect=[rtk_error(503), rtk_error(409, "already recording")])
+        active.mock(side_effect=[rtk_error(404, "not yet"), ok(recording("rec-first"))])
+        active.side_effect = None
+        active.mock(
+            side_effect=[rtk_error(404, "not yet"), ok(recording("rec-first", invoked_time=now_iso()))]
+        )
+        outcome = hook.start_track_recording({"meeting_id": MEETING})
+        assert (outcome.recording.id, outcome.knowledge) == ("rec-first", Knowledge.BELIEVED)
+        assert start.call_count == 2
+
+    @pytest.mark.parametrize("lookup", ["never appears", "unreadable"])
+    def test_legacy_start_is_never_resent_whatever_happens_next(self, hook, start, active, lookup):
+        """The legacy API said 200 (no body): the start took effect, so no failure may send it again."""
+        start.mock(return_value=httpx.Response(200))
+        status = 503 if lookup == "unreadable" else 404
+        active.mock(return_value=rtk_error(status, "no answer"))
+        hook.legacy_start_wait = 1.0
+        with pytest.raises(RealtimeKitStartOutcomeUnknownError) as info:
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert start.call_count == 1
+        assert info.value.accepted_at is not None  # the caller can still look for it, and stop it
+
+    def test_lost_answer_with_older_foreign_recording_is_a_conflict(self, hook, start, active):
+        start.mock(side_effect=[rtk_error(503, "unavailable"), ok({"recording": recording("rec-dup")})])
+        active.mock(return_value=ok(recording("rec-foreign", invoked_time=now_iso(-timedelta(hours=1)))))
+        with pytest.raises(RealtimeKitMeetingBusyError) as info:
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert info.value.status_code == 409
+        assert "rec-foreign" in str(info.value)
+        assert "unavailable" in str(info.value)
+        assert start.call_count == 1
+        assert active.call_count == 1
+        assert_no_token(info.value)
+
+    def test_lost_answer_and_failed_lookup_does_not_send_again(self, hook, start, active):
+        """If the service cannot tell whether the start took effect, sending it again risks a duplicate."""
+        start.mock(side_effect=[rtk_error(503, "unavailable"), ok({"recording": recording("rec-dup")})])
+        active.mock(return_value=rtk_error(503, "still unavailable"))
+        with pytest.raises(RealtimeKitAPIError):
+            hook.start_track_recording({"meeting_id": MEETING})
+        assert start.call_count == 1
+
+    def test_legacy_empty_body_finds_active_recording(self, hook, start, active):
+        start.mock(return_value=httpx.Response(200, content=b""))
+        active.mock(return_value=ok(recording("rec-legacy", "INVOKED")))
+        body = {"meeting_id": MEETING, "max_seconds": 600, "layers": {"default": {"outputs": [{}]}}}
+        outcome = hook.start_track_recording(body, meeting_was_idle=True)
+        assert (outcome.recording.id, outcome.knowledge) == ("rec-legacy", Knowledge.STARTED)
+        assert json.loads(start.calls.last.request.content) == body
+        assert start.call_count == 1
+        assert active.call_count == 1
+
+    def test_legacy_success_envelope_without_recording_finds_active_recording(self, hook, start, active):
+        """The legacy answer has no documented body: ``{"success": true}`` must not break the parse."""
+        start.mock(return_value=httpx.Response(200, json={"success": True}))
+        active.mock(return_value=ok(recording("rec-legacy", "INVOKED")))
+        outcome = hook.start_track_recording(
+            {"meeting_id": MEETING, "max_seconds": 600, "layers": {"default": {"outputs": [{}]}}}
+        )
+        assert outcome.recording.id == "rec-legacy"
+        # nobody told the hook the meeting was idle before: the recording is only believed its own
+        assert outcome.knowledge is Knowledge.BELIEVED
+        assert start.call_count == 1
+
+    def test_invalid_mapping_rejected_before_any_request(self, hook, api):
+        with pytest.raises(RealtimeKitPayloadError) as info:
+            hook.start_track_recording(
+                {"meeting_id": MEETING, "layers": {"default": {"media_kind": "video"}}}
+            )
+        assert info.value.paths == ["layers.default.media_kind"]
+        assert not api.calls
