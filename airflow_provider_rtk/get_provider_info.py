@@ -38,11 +38,16 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 
 
 def get_provider_info() -> dict[str, Any]:
+    """What Airflow's providers manager needs to know: the connection type, its form, the extra link."""
+    from importlib.metadata import version
+
+    from airflow_provider_rtk import DISTRIBUTION
+
     return {
-        "package-name": "airflow-provider-rtk",
+        "package-name": DISTRIBUTION,
         "name": "Cloudflare RealtimeKit",
         "description": "Start, follow and control Cloudflare RealtimeKit track recordings from Airflow.",
-        "versions": ["0.1.0"],
+        "versions": [version(DISTRIBUTION)],
         "connection-types": [
             {
                 "connection-type": CONNECTION_TYPE,

@@ -67,3 +67,19 @@ def test_airflow_cli_lists_provider_and_connection_type() -> None:
     hooks = _airflow_cli("providers", "hooks", "--output", "plain")
     assert "realtimekit" in hooks
     assert "RealtimeKitHook" in hooks
+
+
+def test_the_version_has_one_source() -> None:
+    """``pyproject.toml`` holds the version; the package and the provider info read the metadata."""
+    import tomllib
+    from pathlib import Path
+
+    import airflow_provider_rtk
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    version = pyproject["project"]["version"]
+    assert airflow_provider_rtk.__version__ == version
+    assert get_provider_info()["versions"] == [version]
+    source = Path(airflow_provider_rtk.__file__).parent
+    hard_coded = [p.name for p in source.rglob("*.py") if f'"{version}"' in p.read_text()]
+    assert hard_coded == []
