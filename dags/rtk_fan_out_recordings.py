@@ -1,7 +1,9 @@
 """Record many meetings at once: one mapped task per meeting (dynamic task mapping).
 
 Trigger it with ``{"meeting_ids": ["...", "..."]}``; every meeting gets its own track recording, and
-each mapped task waits in the triggerer until its recording is uploaded.
+each mapped task waits in the triggerer until its recording is uploaded. Files are prefixed with the
+day the run was queued for (``fanout_20261126``): ``run_after`` is set on every run, also on runs
+triggered without a logical date (the REST API's default in Airflow 3).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from airflow.sdk import DAG, Param, task
 
 from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
 
+#: What the form accepts as a meeting id: letters, digits, '-' and '_' (the service's ids are UUIDs).
+MEETING_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_-]*$"
+
 with DAG(
     dag_id="rtk_fan_out_recordings",
     schedule=None,
@@ -22,7 +27,10 @@ with DAG(
     doc_md=__doc__,
     params={
         "meeting_ids": Param(
-            [], type="array", items={"type": "string", "minLength": 1}, title="Meeting ids to record"
+            [],
+            type="array",
+            items={"type": "string", "minLength": 1, "pattern": MEETING_ID_PATTERN},
+            title="Meeting ids to record",
         ),
     },
 ) as dag:
@@ -37,7 +45,12 @@ with DAG(
 
     RealtimeKitStartTrackRecordingOperator.partial(
         task_id="record",
-        layers={"default": {"file_name_prefix": "fanout_{{ ds_nodash }}", "media_kind": "audio"}},
+        layers={
+            "default": {
+                "file_name_prefix": "fanout_{{ dag_run.run_after | ds_nodash }}",
+                "media_kind": "audio",
+            }
+        },
         wait_for_completion=True,
         poll_interval=2,
         deferrable=True,

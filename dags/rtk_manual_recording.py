@@ -1,29 +1,25 @@
 """Record a meeting on demand, from the UI's "Trigger DAG" form.
 
 The form asks for the meeting id, a file name prefix and where the files go: RealtimeKit's bucket, or
-an SFTP server whose credentials live in an Airflow connection (never in the DAG or the form). The
-layers are built by a template, so they reach the operator as JSON text.
+an SFTP server whose credentials live in an Airflow connection (never in the DAG or the form).
+
+Safe to copy: the form's values are checked by the params' patterns when the run is triggered, then put
+into the layers *dict* by a small task (never pasted into JSON text, so a value with quotes stays one
+value), and the SFTP connection must exist and be an SFTP or SSH connection. Only the connection's id
+is sent to the operator, which fills the destination and credentials from the connection at run time.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
 
 from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
 
-LAYERS_TEMPLATE = """
-{"default": {
-    "file_name_prefix": "{{ params.file_name_prefix }}",
-    "outputs": [
-    {%- if params.storage == "sftp" %}
-        {"type": "STORAGE_CONFIG", "storage_conn_id": "{{ params.sftp_conn_id }}"}
-    {%- else %}
-        {"type": "REALTIMEKIT_BUCKET"}
-    {%- endif %}
-    ]
-}}
-"""
+#: Connection types that can hold the SFTP destination and its credentials.
+SFTP_CONN_TYPES = frozenset({"sftp", "ssh"})
 
 with DAG(
     dag_id="rtk_manual_recording",
@@ -59,16 +55,39 @@ with DAG(
         "sftp_conn_id": Param(
             "rtk_sftp",
             type="string",
+            minLength=1,
+            maxLength=200,
+            pattern="^[A-Za-z0-9_.-]+$",
             title="SFTP connection",
-            description="Airflow connection with host, login and password or private key (SFTP only).",
+            description="Id of an SFTP or SSH connection with host, login and password or private key "
+            "(SFTP only).",
         ),
         "max_seconds": Param(3600, type="integer", minimum=1, maximum=86400, title="Maximum seconds"),
     },
 ) as dag:
+
+    @task
+    def layers_from_form(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The track layers as a dict built from the form's values (never JSON text)."""
+        form = params or {}
+        output: dict[str, Any] = {"type": "REALTIMEKIT_BUCKET"}
+        if form.get("storage") == "sftp":
+            conn_id = str(form.get("sftp_conn_id") or "")
+            from airflow.sdk import BaseHook
+
+            conn_type = BaseHook.get_connection(conn_id).conn_type
+            if conn_type not in SFTP_CONN_TYPES:
+                raise ValueError(
+                    f"params.sftp_conn_id: connection {conn_id!r} is of type {conn_type!r}, "
+                    f"not one of {sorted(SFTP_CONN_TYPES)}"
+                )
+            output = {"type": "STORAGE_CONFIG", "storage_conn_id": conn_id}
+        return {"default": {"file_name_prefix": str(form.get("file_name_prefix")), "outputs": [output]}}
+
     RealtimeKitStartTrackRecordingOperator(
         task_id="record_meeting",
         meeting_id="{{ params.meeting_id }}",
-        layers=LAYERS_TEMPLATE,
+        layers=layers_from_form(),
         max_seconds="{{ params.max_seconds }}",
         wait_for_completion=True,
         poll_interval=2,

@@ -3,6 +3,9 @@
 Every weekday at 09:00 UTC this starts a track recording of the stand-up meeting (its id in the Airflow
 Variable ``rtk_standup_meeting_id``), files prefixed with the run's date (``standup_20261126``), and
 waits in the triggerer until the recording is uploaded. The recording ends when the meeting does.
+
+The date is the run's ``run_after`` (the schedule slot for scheduled runs), which every run has: a run
+triggered by hand or through the REST API without a logical date works too.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ with DAG(
     RealtimeKitStartTrackRecordingOperator(
         task_id="record_standup",
         meeting_id="{{ var.value.rtk_standup_meeting_id }}",
-        layers={"default": {"file_name_prefix": "standup_{{ ds_nodash }}", "media_kind": "audio"}},
+        layers={
+            "default": {
+                "file_name_prefix": "standup_{{ dag_run.run_after | ds_nodash }}",
+                "media_kind": "audio",
+            }
+        },
         wait_for_completion=True,
         poll_interval=2,
         timeout=timedelta(hours=3),

@@ -23,7 +23,9 @@ with DAG(
     tags=["realtimekit", "example"],
     doc_md=__doc__,
     params={
-        "meeting_id": Param("", type="string", minLength=1, title="Meeting id"),
+        "meeting_id": Param(
+            "", type="string", minLength=1, pattern="^[A-Za-z0-9][A-Za-z0-9_-]*$", title="Meeting id"
+        ),
         "file_name_prefix": Param("live", type="string", pattern="^[-\\w\\s]+$", title="File name prefix"),
     },
 ) as dag:

@@ -1,0 +1,542 @@
+"""Starts the whole stack as users run it, on loopback, and always stops what it started.
+
+``local`` profile: the project's emulator, then Airflow's api-server, scheduler, dag-processor and
+triggerer as separate commands (LocalExecutor, SQLite). ``distributed`` profile: PostgreSQL and Redis
+as the metadata database and broker, the CeleryExecutor with two workers, and the same services.
+
+Every command runs in its own process group (so stopping it ends its workers too), with its output in
+``<home>/services/<name>.log``. The services share one JWT secret and one API secret key, know the
+execution API's URL, and use free ports for the API and every log server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_DAGS = ROOT / "dags"
+ADMIN_USER = "admin"
+EMULATOR_TOKEN = "e2e-emulator-token"
+EMULATOR_ACCOUNT = "e2e-account"
+EMULATOR_APP = "e2e-app"
+PROFILES = ("local", "distributed")
+
+
+class StackError(RuntimeError):
+    """A service did not start or became unhealthy; the message ends with its log's tail."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
+    """Call ``check`` until it returns something truthy; :class:`StackError` naming ``what`` after
+    ``timeout`` seconds (the last exception, if any, is in the message)."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as error:
+            last, result = error, None
+        if result:
+            return result
+        time.sleep(every)
+    raise StackError(f"timed out after {timeout:.0f}s waiting for {what}" + (f": {last!r}" if last else ""))
+
+
+@dataclass
+class Service:
+    """One command in its own process group, its output in a log file."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Service:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                list(self.argv),
+                env=dict(self.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() ends the workers it forks
+                cwd=self.log_path.parent,
+            )
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        if self.process is not None and not self.running():
+            raise StackError(
+                f"{self.name} exited with {self.process.returncode}; {self.log_path}:\n{self.log_tail()}"
+            )
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM to the whole group, SIGKILL to what is left after ``grace`` seconds."""
+        if self.process is None:
+            return
+        pgid = self.process.pid  # the leader of its own session and group
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _group_alive(pgid):
+                self.process.poll()
+                time.sleep(0.2)
+            if not _group_alive(pgid):
+                break
+        self.process.poll()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie leader keeps the group "alive" until it is reaped: count only live members
+    return any(_pgid_of(pid) == pgid and not _is_zombie(pid) for pid in _pids())
+
+
+def _pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _stat_fields(pid: int) -> list[str]:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _pgid_of(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[2]) if len(fields) > 2 else None
+
+
+def _is_zombie(pid: int) -> bool:
+    fields = _stat_fields(pid)
+    return not fields or fields[0] == "Z"
+
+
+class EmulatorControl:
+    """The emulator's no-auth control endpoints (``/_emulator/...``), over HTTP."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.http = httpx.Client(base_url=f"{origin}/_emulator", timeout=10)
+
+    def _data(self, response: httpx.Response) -> Any:
+        response.raise_for_status()
+        return response.json()["data"]
+
+    def create_meeting(self, title: str) -> str:
+        return str(self._data(self.http.post("/meetings", json={"title": title}))["id"])
+
+    def start_session(self, meeting_id: str) -> None:
+        self._data(self.http.post(f"/meetings/{meeting_id}/session", json={}))
+
+    def end_session(self, meeting_id: str) -> None:
+        self._data(self.http.delete(f"/meetings/{meeting_id}/session"))
+
+    def recordings(self, meeting_id: str | None = None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._data(self.http.get("/recordings"))
+        return [r for r in found if meeting_id is None or r["meeting_id"] == meeting_id]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class AirflowAPI:
+    """Airflow's public REST API (``/api/v2``) with a token from ``/auth/token``."""
+
+    def __init__(self, origin: str, username: str, password: str) -> None:
+        self.origin = origin
+        self.username = username
+        self.password = password
+        self.http = httpx.Client(base_url=f"{origin}/api/v2", timeout=30)
+
+    def login(self) -> None:
+        answer = httpx.post(
+            f"{self.origin}/auth/token",
+            json={"username": self.username, "password": self.password},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self.http.request(method, path, **kwargs)
+        if answer.status_code >= 400:
+            raise AssertionError(f"{method} {path}: HTTP {answer.status_code}: {answer.text}")
+        return answer.json() if answer.content else None
+
+    def health(self) -> dict[str, Any]:
+        answer = httpx.get(f"{self.origin}/api/v2/monitor/health", timeout=5)
+        answer.raise_for_status()
+        health: dict[str, Any] = answer.json()
+        return health
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """A run with ``logical_date: null`` (Airflow 3's default for API triggers); its run id."""
+        run = self.request(
+            "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": dict(conf or {})}
+        )
+        return str(run["dag_run_id"])
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        run: dict[str, Any] = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+        return run
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = self.request("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"]
+        return runs
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """``task_id`` (``task_id[i]`` for mapped tasks) -> state."""
+        rows = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+        states: dict[str, str | None] = {}
+        for ti in rows["task_instances"]:
+            key = ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti['map_index']}]"
+            states[key] = ti["state"]
+        return states
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> dict[str, Any]:
+        """The run once it has finished (``success`` or ``failed``)."""
+
+        def finished() -> dict[str, Any] | None:
+            run = self.dag_run(dag_id, run_id)
+            return run if run["state"] in ("success", "failed") else None
+
+        try:
+            run: dict[str, Any] = wait_for(f"{dag_id} run {run_id} to finish", finished, timeout, every=1)
+        except StackError as error:
+            raise AssertionError(f"{error}; tasks: {self.task_instances(dag_id, run_id)}") from None
+        return run
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        entry = self.request(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+            params={"deserialize": True, "stringify": False},
+        )
+        return entry["value"]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class Stack:
+    """Everything one profile needs, started in order; :meth:`stop` ends it all in reverse."""
+
+    profile: str
+    home: Path
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    api_port: int = field(default_factory=free_port)
+    services: list[Service] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    emulator: EmulatorControl | None = None
+    api: AirflowAPI | None = None
+    workers: int = 0
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    # ---- the pieces
+
+    def _service(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Service:
+        service = Service(name, argv, env or self.env, self.home / "services" / f"{name}.log").start()
+        self.services.append(service)
+        return service
+
+    def _airflow(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Service:
+        return self._service(name, [sys.executable, "-m", "airflow", *args], env)
+
+    def _start_emulator(self) -> str:
+        port = free_port()
+        service = self._service(
+            "emulator",
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_rtk.emulator",
+                "--port",
+                str(port),
+                "--api-token",
+                EMULATOR_TOKEN,
+                "--account-id",
+                EMULATOR_ACCOUNT,
+                "--app-id",
+                EMULATOR_APP,
+            ],
+            env={**_clean_environment(), "PYTHONUNBUFFERED": "1"},
+        )
+        origin = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            service.check_alive()
+            return httpx.get(f"{origin}/_emulator/state", timeout=2).status_code == 200
+
+        wait_for("the emulator", up, 30)
+        self.emulator = EmulatorControl(origin)
+        return origin
+
+    def _start_postgres(self) -> str:
+        """A throw-away PostgreSQL cluster on a free port (run as ``postgres`` when we are root)."""
+        bindir = _postgres_bindir()
+        data, sockets = self.home / "pgdata", self.home / "pgsock"
+        for folder in (data, sockets):
+            folder.mkdir(parents=True, exist_ok=True)
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+            shutil.chown(sockets, "postgres", "postgres")
+            self.home.chmod(0o755)
+            as_user = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "airflow"],
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        service = self._service(
+            "postgres",
+            [
+                *as_user,
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(sockets),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=300",
+            ],
+            env=_clean_environment(),
+        )
+
+        def accepting() -> bool:
+            service.check_alive()
+            ready = subprocess.run(
+                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+            )
+            return ready.returncode == 0
+
+        wait_for("PostgreSQL", accepting, 60)
+        subprocess.run(
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "airflow", "airflow"],
+            check=True,
+            capture_output=True,
+        )
+        return f"postgresql+psycopg2://airflow@127.0.0.1:{port}/airflow"
+
+    def _start_redis(self) -> str:
+        port = free_port()
+        service = self._service(
+            "redis",
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            env=_clean_environment(),
+        )
+
+        def pong() -> bool:
+            service.check_alive()
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+
+        wait_for("Redis", pong, 30)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def _configure(self, emulator_origin: str, database_url: str, broker_url: str | None) -> None:
+        dags = self.home / "dags"
+        shutil.copytree(EXAMPLE_DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
+        passwords = self.home / "passwords.json"
+        passwords.write_text(json.dumps({ADMIN_USER: self.password}))
+        connection = {
+            "conn_type": "realtimekit",
+            "password": EMULATOR_TOKEN,
+            "host": f"{emulator_origin}/client/v4",
+            "extra": {"account_id": EMULATOR_ACCOUNT, "app_id": EMULATOR_APP},
+        }
+        self.env = {
+            **_clean_environment(),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if broker_url else "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "32" if broker_url else "8",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.origin}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__API__BASE_URL": self.origin,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # the connection exists before any service starts, as the README tells users to do
+            "AIRFLOW_CONN_REALTIMEKIT_DEFAULT": json.dumps(connection),
+            "PYTHONUNBUFFERED": "1",
+        }
+        if broker_url:
+            self.env["AIRFLOW__CELERY__BROKER_URL"] = broker_url
+            self.env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database_url.replace("+psycopg2", "")
+            self.env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "8"
+
+    # ---- start and stop
+
+    def start(self) -> Stack:
+        """Start every service of the profile and wait until Airflow reports them healthy."""
+        if self.profile not in PROFILES:
+            raise StackError(f"RTK_E2E_PROFILE must be one of {PROFILES}, not {self.profile!r}")
+        emulator_origin = self._start_emulator()
+        if self.profile == "distributed":
+            database_url, broker_url = self._start_postgres(), self._start_redis()
+        else:
+            database_url, broker_url = f"sqlite:///{self.home / 'airflow.db'}", None
+        self._configure(emulator_origin, database_url, broker_url)
+        migrate = subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"], env=self.env, capture_output=True, text=True
+        )
+        if migrate.returncode:
+            raise StackError(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}{migrate.stderr[-3000:]}")
+        api = self._airflow("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.api_port))
+        self._airflow("scheduler", "scheduler")
+        self._airflow("dag-processor", "dag-processor")
+        self._airflow("triggerer", "triggerer")
+        if broker_url:
+            for number in (1, 2):
+                worker_env = {**self.env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+                self._airflow(
+                    f"worker{number}",
+                    "celery",
+                    "worker",
+                    "--celery-hostname",
+                    f"worker{number}@%h",
+                    env=worker_env,
+                )
+                self.workers += 1
+        self.api = AirflowAPI(self.origin, ADMIN_USER, self.password)
+
+        def healthy() -> bool:
+            self.check_alive()
+            health = self.api.health() if self.api else {}
+            return all(
+                health.get(part, {}).get("status") == "healthy"
+                for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            )
+
+        wait_for("the API server's health", lambda: api.running() and healthy(), 180, every=1)
+        self.api.login()
+        wait_for("the example DAGs to be parsed", self._dags_parsed, 180, every=2)
+        if broker_url:
+            wait_for("two Celery workers", self._workers_ready, 120, every=1)
+        return self
+
+    def _dags_parsed(self) -> bool:
+        assert self.api is not None
+        errors = self.api.request("GET", "/importErrors")
+        if errors["total_entries"]:
+            raise StackError(f"the example DAGs do not import: {errors['import_errors']}")
+        found = {dag["dag_id"] for dag in self.api.request("GET", "/dags", params={"tags": "example"})["dags"]}
+        return {path.stem for path in EXAMPLE_DAGS.glob("rtk_*.py")} <= found
+
+    def _workers_ready(self) -> bool:
+        self.check_alive()
+        return all(
+            "ready." in service.log_tail(200) for service in self.services if service.name.startswith("worker")
+        )
+
+    def check_alive(self) -> None:
+        """:class:`StackError` with the log's tail if any service has exited."""
+        for service in self.services:
+            service.check_alive()
+
+    def stop(self) -> None:
+        """Stop every service, the last started first; closes the HTTP clients."""
+        for client in (self.api, self.emulator):
+            if client is not None:
+                client.close()
+        for service in reversed(self.services):
+            service.stop()
+
+    def logs(self) -> str:
+        """Where each service's output went."""
+        return "\n".join(f"{service.name}: {service.log_path}" for service in self.services)
+
+
+@contextmanager
+def running_stack(profile: str, home: Path) -> Iterator[Stack]:
+    """The stack of ``profile`` in ``home``; stopped on the way out whatever happened."""
+    stack = Stack(profile=profile, home=home)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
+def _clean_environment() -> dict[str, str]:
+    """The test process's environment without its Airflow settings (the tests' own home)."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AIRFLOW_", "AIRFLOW__", "PYTEST_"))
+    }
+
+
+def _postgres_bindir() -> Path:
+    """The newest installed PostgreSQL's ``bin`` folder (Debian keeps ``initdb`` out of PATH)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not versions:
+        raise StackError("PostgreSQL is not installed: run .ci/install-e2e distributed")
+    return versions[-1].parent

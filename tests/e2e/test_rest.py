@@ -1,0 +1,146 @@
+"""Every example DAG on the real services, triggered through the REST API with ``logical_date: null``
+(or created by the scheduler itself), checked in Airflow's and the emulator's state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, wait_for
+
+
+def only_recording(emulator: EmulatorControl, meeting_id: str) -> dict[str, Any]:
+    """The meeting's one recording, once UPLOADED (it may still be uploading when the run ends)."""
+    recordings = emulator.recordings(meeting_id)
+    assert len(recordings) == 1, recordings
+    wait_for(
+        f"the recording of {meeting_id} to be UPLOADED",
+        lambda: emulator.recordings(meeting_id)[0]["status"] == "UPLOADED",
+        30,
+    )
+    return emulator.recordings(meeting_id)[0]
+
+
+def assert_succeeded(api: AirflowAPI, dag_id: str, run_id: str, timeout: float = 240) -> dict[str, str | None]:
+    run = api.wait_for_run(dag_id, run_id, timeout)
+    states = api.task_instances(dag_id, run_id)
+    assert run["state"] == "success", states
+    assert set(states.values()) == {"success"}, states
+    return states
+
+
+def day_of(timestamp: str) -> str:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).strftime("%Y%m%d")
+
+
+def test_manual_dag_by_rest_without_a_logical_date(stack: Stack, emulator, end_once_recording):
+    api = stack.api
+    assert api is not None
+    meeting_id = emulator.create_meeting("board review")
+    emulator.start_session(meeting_id)
+    end_once_recording(meeting_id)
+    api.unpause("rtk_manual_recording")
+
+    run_id = api.trigger(
+        "rtk_manual_recording",
+        {"meeting_id": meeting_id, "file_name_prefix": "board-review", "max_seconds": 600},
+    )
+
+    assert api.dag_run("rtk_manual_recording", run_id)["logical_date"] is None
+    states = assert_succeeded(api, "rtk_manual_recording", run_id)
+    assert set(states) == {"layers_from_form", "record_meeting"}
+    recording = only_recording(emulator, meeting_id)
+    assert recording["request_body"] == {
+        "meeting_id": meeting_id,
+        "max_seconds": 600,
+        "layers": {
+            "default": {"file_name_prefix": "board-review", "outputs": [{"type": "REALTIMEKIT_BUCKET"}]}
+        },
+    }
+    result = api.xcom("rtk_manual_recording", run_id, "record_meeting")
+    assert result["id"] == recording["id"]
+    assert result["status"] == "UPLOADED"
+
+
+def test_fan_out_dag_by_rest_records_each_meeting_once(stack: Stack, emulator, end_once_recording):
+    api = stack.api
+    assert api is not None
+    meetings = [emulator.create_meeting(f"room {n}") for n in range(3)]
+    for meeting_id in meetings:
+        emulator.start_session(meeting_id)
+        end_once_recording(meeting_id)
+    api.unpause("rtk_fan_out_recordings")
+
+    run_id = api.trigger("rtk_fan_out_recordings", {"meeting_ids": [*meetings, meetings[0]]})
+
+    states = assert_succeeded(api, "rtk_fan_out_recordings", run_id)
+    assert sorted(states) == ["meetings_to_record", "record[0]", "record[1]", "record[2]"]
+    prefix = "fanout_" + day_of(api.dag_run("rtk_fan_out_recordings", run_id)["run_after"])
+    for meeting_id in meetings:
+        recording = only_recording(emulator, meeting_id)
+        assert recording["request_body"]["layers"] == {
+            "default": {"file_name_prefix": prefix, "media_kind": "audio"}
+        }
+
+
+def test_sensor_driven_dag_goes_live_only_after_the_sensor_is_deferred(
+    stack: Stack, emulator, end_once_recording
+):
+    api = stack.api
+    assert api is not None
+    meeting_id = emulator.create_meeting("all hands")
+    api.unpause("rtk_sensor_driven_recording")
+
+    run_id = api.trigger(
+        "rtk_sensor_driven_recording", {"meeting_id": meeting_id, "file_name_prefix": "all hands"}
+    )
+    wait_for(
+        "the session sensor to be deferred in the triggerer",
+        lambda: api.task_instances("rtk_sensor_driven_recording", run_id).get("wait_until_live") == "deferred",
+        180,
+        every=1,
+    )
+    assert emulator.recordings(meeting_id) == []
+    emulator.start_session(meeting_id)
+    end_once_recording(meeting_id)
+
+    assert_succeeded(api, "rtk_sensor_driven_recording", run_id)
+    recording = only_recording(emulator, meeting_id)
+    assert recording["request_body"]["layers"]["default"]["file_name_prefix"] == "all hands"
+    links = api.xcom("rtk_sensor_driven_recording", run_id, "report_download_links")
+    assert links and all(name.startswith("all hands_") and name.endswith(".webm") for name in links)
+
+
+def latest_weekday_nine(now: datetime) -> datetime:
+    """The latest ``0 9 * * 1-5`` slot (UTC) at or before ``now``."""
+    slot = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    if slot > now:
+        slot -= timedelta(days=1)
+    while slot.weekday() >= 5:
+        slot -= timedelta(days=1)
+    return slot
+
+
+def test_scheduler_creates_the_scheduled_run_by_itself(stack: Stack, emulator, end_once_recording):
+    api = stack.api
+    assert api is not None
+    meeting_id = emulator.create_meeting("stand-up")
+    emulator.start_session(meeting_id)
+    end_once_recording(meeting_id)
+    api.request("POST", "/variables", json={"key": "rtk_standup_meeting_id", "value": meeting_id})
+    expected_slot = latest_weekday_nine(datetime.now(timezone.utc))
+
+    api.unpause("rtk_scheduled_recording")  # catchup=False: the scheduler runs the latest slot at once
+
+    runs = wait_for(
+        "the scheduler to create a run", lambda: api.dag_runs("rtk_scheduled_recording"), 120, every=1
+    )
+    assert len(runs) == 1, runs
+    run = runs[0]
+    assert run["run_type"] == "scheduled"
+    assert datetime.fromisoformat(run["run_after"].replace("Z", "+00:00")) == expected_slot
+    assert_succeeded(api, "rtk_scheduled_recording", run["dag_run_id"])
+    recording = only_recording(emulator, meeting_id)
+    assert recording["request_body"]["layers"] == {
+        "default": {"file_name_prefix": f"standup_{expected_slot:%Y%m%d}", "media_kind": "audio"}
+    }
