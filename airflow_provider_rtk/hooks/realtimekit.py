@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -374,16 +373,6 @@ def _busy(meeting_id: str, active: Recording, error: RealtimeKitAPIError) -> Rea
     )
 
 
-def _learnt(outcome: StartOutcome, on_outcome: Callable[[StartOutcome], None] | None) -> StartOutcome:
-    """Hand the outcome to ``on_outcome`` first, then log it."""
-    if on_outcome is not None:
-        on_outcome(outcome)
-    logging.getLogger(__name__).info(
-        "Recording %s is %s: %s", outcome.recording.id, outcome.knowledge.value, outcome.how
-    )
-    return outcome
-
-
 def _is_busy_refusal(error: RealtimeKitAPIError) -> bool:
     """A refusal that may mean "the meeting is already being recorded" (undocumented: 400 or 409)."""
     return error.status_code in (400, 409, 422)
@@ -582,12 +571,12 @@ class RealtimeKitHook(_HookBase):
             _mask(secret)
         call = _Calls.start_track_recording(request.to_api_body())
         meeting_id = request.meeting_id
-        sent_at = first_uncertain = datetime.now(timezone.utc)
+        sent_at = first_uncertain = datetime.now(UTC)
         uncertain = False  # may an earlier attempt have started a recording?
         data: Any = None
         for attempt in Retrying(**self._retrying_kwargs(self.settings)):
             with attempt:
-                sent_at = datetime.now(timezone.utc)
+                sent_at = datetime.now(UTC)
                 try:
                     data = read_data(self._send(call), call, self._secrets)
                 except RealtimeKitAPIError as error:
@@ -596,20 +585,29 @@ class RealtimeKitHook(_HookBase):
                             uncertain, first_uncertain = True, sent_at
                         believed = self._reconcile_ambiguous_start(meeting_id, first_uncertain, error)
                         if believed is not None:
-                            return _learnt(believed, on_outcome)
+                            return self._learnt(believed, on_outcome)
                     elif _is_busy_refusal(error):
                         adopted = self._after_refusal(
                             meeting_id, error, first_uncertain if uncertain else None
                         )
                         if adopted is not None:
-                            return _learnt(adopted, on_outcome)
+                            return self._learnt(adopted, on_outcome)
                     raise  # nothing was started: safe to send again (if the error is retryable)
         if _holds_recording(data):
             outcome = StartOutcome(
                 _recording_from(data), Knowledge.STARTED, "the id came in the start's answer"
             )
-            return _learnt(outcome, on_outcome)
-        return _learnt(self._legacy_outcome(meeting_id, sent_at, meeting_was_idle), on_outcome)
+            return self._learnt(outcome, on_outcome)
+        return self._learnt(self._legacy_outcome(meeting_id, sent_at, meeting_was_idle), on_outcome)
+
+    def _learnt(
+        self, outcome: StartOutcome, on_outcome: Callable[[StartOutcome], None] | None
+    ) -> StartOutcome:
+        """Hand the outcome to ``on_outcome`` first (the caller's journal), then log it."""
+        if on_outcome is not None:
+            on_outcome(outcome)
+        self.log.info("Recording %s is %s: %s", outcome.recording.id, outcome.knowledge.value, outcome.how)
+        return outcome
 
     def _watch_active(self, meeting_id: str, seconds: float, error: RealtimeKitAPIError) -> Recording | None:
         """The meeting's active recording, watched for up to ``seconds`` until one shows; raises
