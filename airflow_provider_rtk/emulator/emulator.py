@@ -172,13 +172,22 @@ class RealtimeKitEmulator:
         """The base of every RealtimeKit path of this app."""
         return f"{self.base_url}/accounts/{self.account_id}/realtime/kit/{self.app_id}"
 
+    @property
+    def recording_link(self) -> str:
+        """The page of a recording here, as a connection's ``recording_link`` template."""
+        return f"{self.origin}/_emulator/recordings/{{recording_id}}"
+
     def airflow_connection(self) -> dict[str, Any]:
-        """The Airflow connection that points the provider here."""
+        """The Airflow connection that points the provider here (task links open the emulator's page)."""
         return {
             "conn_type": CONNECTION_TYPE,
             "password": self.api_token,
             "host": self.base_url,
-            "extra": {"account_id": self.account_id, "app_id": self.app_id},
+            "extra": {
+                "account_id": self.account_id,
+                "app_id": self.app_id,
+                "recording_link": self.recording_link,
+            },
         }
 
     def airflow_connection_json(self) -> str:

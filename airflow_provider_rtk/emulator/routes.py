@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from airflow_provider_rtk.emulator.api_facts import DOWNLOAD_LINK_SECONDS, RecordingStatus
+from airflow_provider_rtk.emulator.api_facts import SESSION_SORT_FIELDS, SESSION_STATUSES, RecordingStatus
 from airflow_provider_rtk.emulator.messages import ApiError, Reply, Request, success
 from airflow_provider_rtk.emulator.routing import Route, RouteTable, no_route
 from airflow_provider_rtk.emulator.settings import FILES_PREFIX, EmulatorSettings
@@ -25,7 +25,7 @@ from airflow_provider_rtk.emulator.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_rtk.emulator.state import EmulatorState, Meeting, Recording
+    from airflow_provider_rtk.emulator.state import EmulatorState, Meeting, Recording, Session
 
 DEFAULT_PER_PAGE = 20
 APP_PATH = "/accounts/{account_id}/realtime/kit/{app_id}"
@@ -66,7 +66,8 @@ class Query:
             item.strip() for value in self._raw.get(name, []) for item in value.split(",") if item.strip()
         ]
 
-    def _bad(self, name: str, message: str) -> ApiError:
+    def bad(self, name: str, message: str) -> ApiError:
+        """A 400 naming the query parameter."""
         check = Checker("query")
         check.add(name, message)
         return check.error()
@@ -78,9 +79,9 @@ class Query:
         try:
             number = float(text)
         except ValueError:
-            raise self._bad(name, "must be a number") from None
+            raise self.bad(name, "must be a number") from None
         if number < 0 or number != int(number):
-            raise self._bad(name, "must be a whole number >= 0")
+            raise self.bad(name, "must be a whole number >= 0")
         return int(number) or default  # 0 means the default, as an empty value does
 
     def boolean(self, name: str) -> bool | None:
@@ -88,7 +89,7 @@ class Query:
         if text is None:
             return None
         if text.lower() not in ("true", "false"):
-            raise self._bad(name, "must be true or false")
+            raise self.bad(name, "must be true or false")
         return text.lower() == "true"
 
     def moment(self, name: str) -> float | None:
@@ -99,8 +100,8 @@ class Query:
         try:
             parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         except ValueError:
-            raise self._bad(name, "must be an ISO-8601 date-time") from None
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+            raise self.bad(name, "must be an ISO-8601 date-time") from None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         text = self.text(name)
@@ -109,14 +110,14 @@ class Query:
         for choice in choices:
             if text.upper() == choice.upper():
                 return choice
-        raise self._bad(name, f"must be one of {', '.join(choices)}")
+        raise self.bad(name, f"must be one of {', '.join(choices)}")
 
     def statuses(self, name: str) -> set[RecordingStatus]:
         """Recording statuses (any case); an unknown one is a 400 listing the known ones."""
         known = {status.value: status for status in RecordingStatus}
         unknown = [value for value in self.values(name) if value.upper() not in known]
         if unknown:
-            raise self._bad(name, f"unknown status {unknown[0]!r}; known: {', '.join(known)}")
+            raise self.bad(name, f"unknown status {unknown[0]!r}; known: {', '.join(known)}")
         return {known[value.upper()] for value in self.values(name)}
 
     def page(self, items: list[_Item]) -> tuple[list[_Item], dict[str, int]]:
@@ -168,6 +169,62 @@ def get_active_session(api: Api, request: Request, params: dict[str, str]) -> Re
     return success(api.state.active_session(params["meeting_id"]).to_api())
 
 
+def _participant_range(query: Query) -> tuple[int, int | None]:
+    """``participants``: ``N`` or ``MIN:MAX`` (either bound may be left out), e.g. ``1:10``."""
+    text = query.text("participants")
+    if text is None:
+        return 0, None
+    low, sep, high = text.partition(":")
+    try:
+        bounds = (
+            (int(low) if low.strip() else 0, int(high) if high.strip() else None) if sep else (int(low),) * 2
+        )
+    except ValueError:
+        raise query.bad("participants", "must be N or MIN:MAX, e.g. 1:10") from None
+    return bounds[0], bounds[1]
+
+
+def get_sessions(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    """The app's sessions (live and ended), newest first unless asked otherwise, in pages."""
+    query = Query(request.query)
+    status = query.choice("status", SESSION_STATUSES, "") if query.text("status") else None
+    meeting_id = query.text("associated_id")
+    search = (query.text("search") or "").lower()
+    start, end = query.moment("start_time"), query.moment("end_time")
+    sort_by = query.choice("sort_by", SESSION_SORT_FIELDS, "createdAt")
+    descending = query.choice("sort_order", ("ASC", "DESC"), "DESC") == "DESC"
+    fewest, most = _participant_range(query)
+
+    def keep(session: Session) -> bool:
+        shown = session.to_api()
+        words = f"{session.id} {session.meeting_id} {session.meeting_title or ''}".lower()
+        count = shown["max_concurrent_participants"]
+        return (
+            (status is None or shown["status"] == status)
+            and (meeting_id is None or session.meeting_id == meeting_id)
+            and search in words
+            and _within(session.started_at, start, end)
+            and count >= fewest
+            and (most is None or count <= most)
+        )
+
+    def order(session: Session) -> float:
+        return (
+            float(session.to_api()["minutes_consumed"])
+            if sort_by == "minutesConsumed"
+            else session.started_at
+        )
+
+    sessions = sorted(filter(keep, api.state.sessions()), key=order, reverse=descending)
+    page, paging = query.page(sessions)
+    return success({"sessions": [session.to_api() for session in page]}, paging=paging)
+
+
+def get_session_details(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    Query(request.query).boolean("include_breakout_rooms")  # checked; the emulator has no breakout rooms
+    return success(api.state.get_session(params["session_id"]).to_api())
+
+
 # --------------------------------------------------------------------------------------------------
 # Recordings
 
@@ -205,7 +262,8 @@ def get_all_recordings(api: Api, request: Request, params: dict[str, str]) -> Re
     start, end = query.moment("start_time"), query.moment("end_time")
     expired = query.boolean("expired")
     search = (query.text("search") or "").lower()
-    meetings = {meeting.id: meeting for meeting in api.state.meetings()}
+    candidates = api.state.recordings(meeting_id)
+    meetings = api.state.meeting_titles(recording.meeting_id for recording in candidates)
 
     def keep(recording: Recording) -> bool:
         meeting = meetings.get(recording.meeting_id)
@@ -213,19 +271,14 @@ def get_all_recordings(api: Api, request: Request, params: dict[str, str]) -> Re
             [recording.id, recording.meeting_id, meeting.title or "" if meeting else ""]
             + [recorded.name for recorded in recording.files]
         ).lower()
-        is_expired = (
-            recording.uploaded_at is not None
-            and recording.uploaded_at + DOWNLOAD_LINK_SECONDS < recording.as_of
-        )
         return (
-            (meeting_id is None or recording.meeting_id == meeting_id)
-            and (not statuses or recording.status in statuses)
+            (not statuses or recording.status in statuses)
             and _within(recording.invoked_at, start, end)
-            and (expired is None or is_expired == expired)
+            and (expired is None or recording.links_expired(recording.as_of) == expired)
             and search in words
         )
 
-    recordings = sorted(filter(keep, api.state.recordings()), key=lambda r: r.invoked_at, reverse=descending)
+    recordings = sorted(filter(keep, candidates), key=lambda r: r.invoked_at, reverse=descending)
     page, paging = query.page(recordings)
     links = files_url(request)
     data = [
@@ -264,6 +317,8 @@ API_ROUTES: RouteTable[Api] = RouteTable(
         _route("GET", "/meetings", "get_all_meetings", get_all_meetings),
         _route("GET", "/meetings/{meeting_id}", "get_meeting", get_meeting),
         _route("GET", "/meetings/{meeting_id}/active-session", "GetActiveSession", get_active_session),
+        _route("GET", "/sessions", "GetSessions", get_sessions),
+        _route("GET", "/sessions/{session_id}", "GetSessionDetails", get_session_details),
         _route("POST", "/recordings/track", "startTrackRecordingForAMeeting", start_track_recording),
         _route("POST", "/recordings", "start_recording", start_recording),
         _route("GET", "/recordings", "get_all_recordings", get_all_recordings),

@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 
 #: Bodies above this size are refused (413).
 MAX_BODY_BYTES = 1 << 20
+#: What an object store answers for an expired pre-signed link (S3 and R2 word it so).
+EXPIRED_LINK_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+)
 #: Idle keep-alive connections are closed after this many seconds.
 IDLE_TIMEOUT_SECONDS = 120
 
@@ -161,10 +166,14 @@ class EmulatorApp:
         return reply
 
     def _file(self, request: Request) -> Reply:
+        """A download link (no auth, like a pre-signed URL); once expired, the storage's 403 in XML."""
         name = unquote(request.path[len(FILES_PREFIX) + 1 :])
-        content = self.state.file_content(name)
-        if content is None:
-            raise ApiError(404, f"No uploaded file named {name}")
+        try:
+            content = self.state.file_content(name)
+        except ApiError as error:
+            if error.status != 403:
+                raise
+            return Reply(403, EXPIRED_LINK_BODY, "application/xml")
         kind = "audio/webm" if name.endswith(".webm") else "video/mp4"
         return Reply(200, content, kind)
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
@@ -54,7 +54,7 @@ def iso_time(timestamp: float | None) -> str | None:
     """``2026-07-01T12:00:00.123Z``, as the API writes times."""
     if timestamp is None:
         return None
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -95,9 +95,10 @@ class Meeting:
 
     def to_api(self) -> dict[str, Any]:
         """The meeting object of the API."""
+        title = {} if self.title is None else {"title": self.title}  # a string when present, never null
         return {
             "id": self.id,
-            "title": self.title,
+            **title,
             "status": "ACTIVE",
             "record_on_start": False,
             "live_stream_on_start": False,
@@ -127,8 +128,9 @@ class Session:
         return self.ended_at is None
 
     def to_api(self) -> dict[str, Any]:
-        """The active-session object of the API."""
+        """The session object of the API (``ended_at`` only once it ended: it is a string, never null)."""
         end = self.as_of if self.ended_at is None else self.ended_at
+        ended = {} if self.ended_at is None else {"ended_at": iso_time(self.ended_at)}
         return {
             "id": self.id,
             "associated_id": self.meeting_id,
@@ -142,7 +144,7 @@ class Session:
             "started_at": iso_time(self.started_at),
             "created_at": iso_time(self.started_at),
             "updated_at": iso_time(self.ended_at or self.started_at),
-            "ended_at": iso_time(self.ended_at),
+            **ended,
             "breakout_rooms": [],
         }
 
@@ -175,6 +177,10 @@ class Recording:
     started_at: float | None = None
     stopped_at: float | None = None
     uploaded_at: float | None = None
+    #: When the download links stop working (set at the upload; the control endpoint can bring it forward).
+    links_expire_at: float | None = None
+    #: Size of each file when the emulator serves given bytes (``recording_bytes``), else synthetic.
+    content_size: int | None = None
     recorded_seconds: float = 0.0
     segment_start: float | None = None
     stop_reason: dict[str, Any] | None = None
@@ -205,6 +211,7 @@ class Recording:
                 self._set(RecordingStatus.RECORDING, due)
             elif self.status is RecordingStatus.UPLOADING:
                 self.uploaded_at = due
+                self.links_expire_at = due + DOWNLOAD_LINK_SECONDS
                 self._set(RecordingStatus.UPLOADED, due)
             else:
                 self.stop(
@@ -260,7 +267,12 @@ class Recording:
         return int(self.recorded_seconds + max(0.0, running))
 
     def file_size(self) -> int:
-        return file_size_for(self.duration)
+        """Bytes of each of its files."""
+        return file_size_for(self.duration) if self.content_size is None else self.content_size
+
+    def links_expired(self, now: float) -> bool:
+        """Uploaded, and its download links have expired by ``now``."""
+        return self.links_expire_at is not None and now >= self.links_expire_at
 
     def _download_url(self, files_url: str) -> str | list[dict[str, Any]]:
         def link(recorded: RecordedFile) -> str:
@@ -282,8 +294,13 @@ class Recording:
         ]
 
     def to_api(self, files_url: str) -> dict[str, Any]:
-        """The recording object of the API; links point below ``files_url``."""
-        uploaded = self.status is RecordingStatus.UPLOADED and self.uploaded_at is not None
+        """The recording object of the API; links point below ``files_url``.
+
+        Fields the description allows to be null are null until known; ``stop_reason`` (an object) is
+        left out until the recording stops.
+        """
+        uploaded = self.status is RecordingStatus.UPLOADED and self.links_expire_at is not None
+        size = self.file_size()
         data: dict[str, Any] = {
             "id": self.id,
             "meeting_id": self.meeting_id,
@@ -294,15 +311,14 @@ class Recording:
             "stopped_time": iso_time(self.stopped_at),
             "output_file_name": self.files[0].name if self.files else "",
             "recording_duration": self.duration,
-            "file_size": self.file_size() * len(self.files) if uploaded else None,
+            "file_size": size * len(self.files) if uploaded else None,
             "download_url": self._download_url(files_url) if uploaded else None,
-            "download_url_expiry": iso_time(self.uploaded_at + DOWNLOAD_LINK_SECONDS)
-            if uploaded and self.uploaded_at is not None
-            else None,
+            "download_url_expiry": iso_time(self.links_expire_at) if uploaded else None,
             "audio_download_url": None,
             "start_reason": {"reason": "API_CALL", "caller": dict(_API_CALLER)},
-            "stop_reason": copy.deepcopy(self.stop_reason),
         }
+        if self.stop_reason is not None:
+            data["stop_reason"] = copy.deepcopy(self.stop_reason)
         if self.storage_config is not None:
             data["storage_config"] = dict(self.storage_config)
         return data
@@ -335,6 +351,10 @@ class EmulatorState:
 
     ``second_start`` decides a track start while the meeting is already being recorded: ``refuse``
     answers ``second_start_status`` with ``second_start_message``; ``accept`` records twice at once.
+    ``recording_bytes``, if given, is what every download link serves (else synthetic WebM-headed bytes).
+
+    Recordings are indexed by meeting and by file name, and each is brought up to date only when it is
+    looked at, so a request about one meeting or recording costs the same however many recordings exist.
     """
 
     def __init__(
@@ -347,6 +367,7 @@ class EmulatorState:
         second_start: SecondStart = DEFAULT_SECOND_START,
         second_start_status: int = DEFAULT_SECOND_START_STATUS,
         second_start_message: str = DEFAULT_SECOND_START_MESSAGE,
+        recording_bytes: bytes | None = None,
     ) -> None:
         self.organization_id = organization_id
         self.invoke_delay = invoke_delay
@@ -354,29 +375,35 @@ class EmulatorState:
         self.second_start = second_start
         self.second_start_status = second_start_status
         self.second_start_message = second_start_message
+        self.recording_bytes = recording_bytes
         self._clock = clock
         self._lock = threading.RLock()
         self._meetings: dict[str, Meeting] = {}
         self._sessions: dict[str, Session] = {}
         self._live: dict[str, str] = {}  # meeting id -> id of its live session
         self._recordings: dict[str, Recording] = {}
+        self._by_meeting: dict[str, list[Recording]] = {}
+        self._by_file: dict[str, Recording] = {}
 
     def reset(self) -> None:
         """Forget everything."""
         with self._lock:
-            self._meetings.clear()
-            self._sessions.clear()
-            self._live.clear()
-            self._recordings.clear()
+            for index in (self._meetings, self._sessions, self._live, self._recordings):
+                index.clear()
+            self._by_meeting.clear()
+            self._by_file.clear()
 
     @contextmanager
     def _now(self) -> Iterator[float]:
-        """Hold the lock with every recording brought up to the current time."""
+        """Hold the lock; the current time."""
         with self._lock:
-            now = self._clock()
-            for recording in self._recordings.values():
-                recording.advance(now)
-            yield now
+            yield self._clock()
+
+    def _all_recordings(self, now: float) -> list[Recording]:
+        """Every recording, oldest first, brought up to ``now`` (for lists and snapshots only)."""
+        for recording in self._recordings.values():
+            recording.advance(now)
+        return list(self._recordings.values())
 
     @staticmethod
     def _stamped(item: _Stamped, now: float) -> _Stamped:
@@ -420,6 +447,11 @@ class EmulatorState:
         with self._now():
             return copy.deepcopy(list(self._meetings.values()))
 
+    def meeting_titles(self, meeting_ids: Iterable[str]) -> dict[str, Meeting]:
+        """The meetings of these ids that exist (copies)."""
+        with self._now():
+            return {i: copy.deepcopy(self._meetings[i]) for i in set(meeting_ids) if i in self._meetings}
+
     def _live_session(self, meeting_id: str) -> Session | None:
         session_id = self._live.get(meeting_id)
         return self._sessions[session_id] if session_id else None
@@ -451,8 +483,8 @@ class EmulatorState:
                 raise ApiError(404, f"No active session found for meeting_id {meeting_id}")
             session.ended_at = now
             del self._live[meeting_id]
-            for recording in self._recordings.values():
-                if recording.session_id == session.id and recording.status.is_capturing:
+            for recording in self._running(meeting_id, now):
+                if recording.session_id == session.id:
                     recording.stop(now, {"reason": "ALL_PEERS_LEFT"})
             return self._stamped(session, now)
 
@@ -463,9 +495,21 @@ class EmulatorState:
                 raise ApiError(404, f"No active session found for meeting_id {meeting_id}")
             return self._stamped(session, now)
 
+    def get_session(self, session_id: str) -> Session:
+        with self._now() as now:
+            session = self._sessions.get(session_id)
+            if session is None:
+                raise ApiError(404, f"No session found for session_id {session_id}")
+            return self._stamped(session, now)
+
+    def sessions(self) -> list[Session]:
+        """Every session of the app, live and ended, oldest first (copies as of now)."""
+        with self._now() as now:
+            return [self._stamped(session, now) for session in self._sessions.values()]
+
     # ---- recordings
 
-    def _check_can_record(self, meeting_id: str, *, allow_multiple: bool) -> Session:
+    def _check_can_record(self, meeting_id: str, now: float, *, allow_multiple: bool) -> Session:
         """The live session to record: 404 unknown meeting, 400 nobody there, the refusal (409) when
         it is already being recorded and ``allow_multiple`` is false."""
         self._meeting(meeting_id)
@@ -474,24 +518,37 @@ class EmulatorState:
             raise ApiError(
                 400, f"No active session found for meeting_id {meeting_id}: recording needs a live session"
             )
-        running = self._running(meeting_id)
+        running = self._running(meeting_id, now)
         if running and not allow_multiple:
             message = fill_refusal(self.second_start_message, meeting_id, running[0].id)
             raise ApiError(self.second_start_status, message)
         return session
 
-    def _running(self, meeting_id: str) -> list[Recording]:
-        return [r for r in self._recordings.values() if r.meeting_id == meeting_id and r.status.is_capturing]
+    def _running(self, meeting_id: str, now: float) -> list[Recording]:
+        """The meeting's recordings still capturing at ``now``, oldest first."""
+        found = []
+        for recording in self._by_meeting.get(meeting_id, ()):
+            recording.advance(now)
+            if recording.status.is_capturing:
+                found.append(recording)
+        return found
 
     def _add(self, recording: Recording, now: float) -> Recording:
+        if self.recording_bytes is not None:
+            recording.content_size = len(self.recording_bytes)
         self._recordings[recording.id] = recording
+        self._by_meeting.setdefault(recording.meeting_id, []).append(recording)
+        for recorded in recording.files:
+            self._by_file[recorded.name] = recording
         recording.advance(now)
         return self._stamped(recording, now)
 
     def start_track(self, request: TrackStart, body: Any, *, answered_empty: bool = False) -> Recording:
         """Start a track recording of a validated request; ``body`` is kept exactly as received."""
         with self._now() as now:
-            session = self._check_can_record(request.meeting_id, allow_multiple=self.second_start == "accept")
+            session = self._check_can_record(
+                request.meeting_id, now, allow_multiple=self.second_start == "accept"
+            )
             by_user = {participant.user_id: participant for participant in session.participants}
             recorded = (
                 [
@@ -540,7 +597,7 @@ class EmulatorState:
     ) -> Recording:
         """Start a composite recording (one mixed file, ``download_url`` a string)."""
         with self._now() as now:
-            session = self._check_can_record(meeting_id, allow_multiple=allow_multiple)
+            session = self._check_can_record(meeting_id, now, allow_multiple=allow_multiple)
             name = f"{file_name_prefix or meeting_id}_{int(now * 1000)}.mp4"
             recording = Recording(
                 id=str(uuid.uuid4()),
@@ -558,50 +615,74 @@ class EmulatorState:
             )
             return self._add(recording, now)
 
-    def _recording(self, recording_id: str) -> Recording:
+    def _recording(self, recording_id: str, now: float) -> Recording:
         recording = self._recordings.get(recording_id)
         if recording is None:
             raise ApiError(404, f"No recording found for recording_id {recording_id}")
+        recording.advance(now)
         return recording
 
     def get_recording(self, recording_id: str) -> Recording:
         with self._now() as now:
-            return self._stamped(self._recording(recording_id), now)
+            return self._stamped(self._recording(recording_id, now), now)
 
-    def recordings(self) -> list[Recording]:
-        """Every recording, oldest first."""
+    def recordings(self, meeting_id: str | None = None) -> list[Recording]:
+        """Every recording (of one meeting, if given), oldest first."""
         with self._now() as now:
-            return [self._stamped(recording, now) for recording in self._recordings.values()]
+            if meeting_id is None:
+                chosen = self._all_recordings(now)
+            else:
+                chosen = self._by_meeting.get(meeting_id, [])
+                for recording in chosen:
+                    recording.advance(now)
+            return [self._stamped(recording, now) for recording in chosen]
 
     def active_recording(self, meeting_id: str) -> Recording:
         """The meeting's earliest recording still capturing (several run at once only when allowed)."""
         with self._now() as now:
-            running = self._running(meeting_id)
+            running = self._running(meeting_id, now)
             if not running:
                 raise ApiError(404, f"No active recording found for meeting_id {meeting_id}")
             return self._stamped(running[0], now)
 
     def apply_action(self, recording_id: str, action: RecordingAction) -> Recording:
         with self._now() as now:
-            recording = self._recording(recording_id)
+            recording = self._recording(recording_id, now)
             recording.apply(action, now)
             return self._stamped(recording, now)
 
-    def file_content(self, name: str) -> bytes | None:
-        """The bytes of an uploaded file, or ``None`` if no uploaded recording has that file."""
-        with self._now():
-            for recording in self._recordings.values():
-                if recording.status is RecordingStatus.UPLOADED and any(
-                    f.name == name for f in recording.files
-                ):
-                    return fake_file_content(recording.file_size())
-        return None
+    def expire_links(self, recording_id: str | None = None) -> list[str]:
+        """Make the download links of one uploaded recording (or of all) expire now; their ids."""
+        with self._now() as now:
+            chosen = [self._recording(recording_id, now)] if recording_id else self._all_recordings(now)
+            expired = []
+            for recording in chosen:
+                if recording.links_expire_at is not None:
+                    recording.links_expire_at = min(recording.links_expire_at, now)
+                    expired.append(recording.id)
+            if recording_id and not expired:
+                raise ApiError(409, f"Recording {recording_id} has no download links yet (not UPLOADED)")
+            return expired
+
+    def file_content(self, name: str) -> bytes:
+        """The bytes behind a download link; 404 for no such uploaded file, 403 once the link expired."""
+        with self._now() as now:
+            recording = self._by_file.get(name)
+            if recording is not None:
+                recording.advance(now)
+            if recording is None or recording.status is not RecordingStatus.UPLOADED:
+                raise ApiError(404, f"No uploaded file named {name}")
+            if recording.links_expired(now):
+                raise ApiError(403, "Request has expired")
+            if self.recording_bytes is not None:
+                return self.recording_bytes
+            return fake_file_content(recording.file_size())
 
     # ---- snapshots
 
     def recording_snapshots(self, *, reveal_secrets: bool = True) -> list[dict[str, Any]]:
-        with self._now():
-            return [recording.snapshot(reveal_secrets) for recording in self._recordings.values()]
+        with self._now() as now:
+            return [recording.snapshot(reveal_secrets) for recording in self._all_recordings(now)]
 
     def snapshot(self, *, reveal_secrets: bool = True) -> dict[str, Any]:
         """Meetings (with their live session id), sessions and recordings, as plain JSON data."""
@@ -618,5 +699,5 @@ class EmulatorState:
                     }
                     for session in self._sessions.values()
                 ],
-                "recordings": [recording.snapshot(reveal_secrets) for recording in self._recordings.values()],
+                "recordings": [recording.snapshot(reveal_secrets) for recording in self._all_recordings(now)],
             }

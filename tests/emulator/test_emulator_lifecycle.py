@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_rtk.models import Recording, RecordingStatus
-
 if TYPE_CHECKING:
     import httpx
 
@@ -56,7 +54,7 @@ def test_track_recording_goes_through_every_status(make_emulator, client_for, wa
     assert started["started_time"] is None
     assert started["download_url"] is None
     assert started["start_reason"]["reason"] == "API_CALL"
-    assert Recording.model_validate(started).status is RecordingStatus.INVOKED
+    assert "stop_reason" not in started
 
     recording_id = started["id"]
     assert wait_for_status(client, recording_id, "RECORDING")["started_time"] is not None
@@ -80,8 +78,7 @@ def test_track_recording_goes_through_every_status(make_emulator, client_for, wa
     stopped_at = parse_time(uploaded["stopped_time"])
     assert timedelta(days=7) <= expiry - stopped_at <= timedelta(days=7, seconds=1)
     assert parse_time(uploaded["invoked_time"]) < parse_time(uploaded["started_time"]) < stopped_at
-    parsed = Recording.model_validate(uploaded)
-    assert set(parsed.download_links) == set(names)
+    assert all(link["download_url"].startswith(emulator.origin) for link in layer["download_urls"].values())
 
     link = layer["download_urls"][names[0]]["download_url"]
     assert link.startswith(f"{emulator.origin}/files/")
