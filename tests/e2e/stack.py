@@ -488,13 +488,17 @@ class Stack:
         errors = self.api.request("GET", "/importErrors")
         if errors["total_entries"]:
             raise StackError(f"the example DAGs do not import: {errors['import_errors']}")
-        found = {dag["dag_id"] for dag in self.api.request("GET", "/dags", params={"tags": "example"})["dags"]}
+        found = {
+            dag["dag_id"] for dag in self.api.request("GET", "/dags", params={"tags": "example"})["dags"]
+        }
         return {path.stem for path in EXAMPLE_DAGS.glob("rtk_*.py")} <= found
 
     def _workers_ready(self) -> bool:
         self.check_alive()
         return all(
-            "ready." in service.log_tail(200) for service in self.services if service.name.startswith("worker")
+            "ready." in service.log_tail(200)
+            for service in self.services
+            if service.name.startswith("worker")
         )
 
     def check_alive(self) -> None:

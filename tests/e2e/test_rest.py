@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, wait_for
@@ -21,7 +21,9 @@ def only_recording(emulator: EmulatorControl, meeting_id: str) -> dict[str, Any]
     return emulator.recordings(meeting_id)[0]
 
 
-def assert_succeeded(api: AirflowAPI, dag_id: str, run_id: str, timeout: float = 240) -> dict[str, str | None]:
+def assert_succeeded(
+    api: AirflowAPI, dag_id: str, run_id: str, timeout: float = 240
+) -> dict[str, str | None]:
     run = api.wait_for_run(dag_id, run_id, timeout)
     states = api.task_instances(dag_id, run_id)
     assert run["state"] == "success", states
@@ -91,12 +93,13 @@ def test_sensor_driven_dag_goes_live_only_after_the_sensor_is_deferred(
     meeting_id = emulator.create_meeting("all hands")
     api.unpause("rtk_sensor_driven_recording")
 
-    run_id = api.trigger(
-        "rtk_sensor_driven_recording", {"meeting_id": meeting_id, "file_name_prefix": "all hands"}
-    )
+    dag_id = "rtk_sensor_driven_recording"
+    run_id = api.trigger(dag_id, {"meeting_id": meeting_id, "file_name_prefix": "all hands"})
     wait_for(
         "the session sensor to be deferred in the triggerer",
-        lambda: api.task_instances("rtk_sensor_driven_recording", run_id).get("wait_until_live") == "deferred",
+        lambda: (
+            api.task_instances("rtk_sensor_driven_recording", run_id).get("wait_until_live") == "deferred"
+        ),
         180,
         every=1,
     )
@@ -108,7 +111,8 @@ def test_sensor_driven_dag_goes_live_only_after_the_sensor_is_deferred(
     recording = only_recording(emulator, meeting_id)
     assert recording["request_body"]["layers"]["default"]["file_name_prefix"] == "all hands"
     links = api.xcom("rtk_sensor_driven_recording", run_id, "report_download_links")
-    assert links and all(name.startswith("all hands_") and name.endswith(".webm") for name in links)
+    assert links
+    assert all(name.startswith("all hands_") and name.endswith(".webm") for name in links)
 
 
 def latest_weekday_nine(now: datetime) -> datetime:
@@ -128,7 +132,7 @@ def test_scheduler_creates_the_scheduled_run_by_itself(stack: Stack, emulator, e
     emulator.start_session(meeting_id)
     end_once_recording(meeting_id)
     api.request("POST", "/variables", json={"key": "rtk_standup_meeting_id", "value": meeting_id})
-    expected_slot = latest_weekday_nine(datetime.now(timezone.utc))
+    expected_slot = latest_weekday_nine(datetime.now(UTC))
 
     api.unpause("rtk_scheduled_recording")  # catchup=False: the scheduler runs the latest slot at once
 

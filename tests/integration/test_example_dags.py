@@ -1,12 +1,15 @@
 """Every example DAG runs to success under ``dag.test()`` with the real hook and operator, against the
-emulator over loopback HTTP; the emulator's state is checked afterwards."""
+emulator over loopback HTTP; the emulator's state is checked afterwards. Runs with and without a logical
+date (Airflow 3's REST API triggers without one), so no DAG may depend on ``ds``/``logical_date``."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pendulum
 import pytest
+from airflow.sdk.definitions.param import ParamValidationError
 
 from tests.integration.conftest import load_dag, task_states, xcom
 
@@ -17,20 +20,28 @@ def _only_recording(emulator, meeting_id):
     return recordings[0]
 
 
+SLOT = pendulum.datetime(2026, 11, 26, 9, tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("dates", "prefix"),
+    [
+        pytest.param({"logical_date": SLOT, "run_after": SLOT}, "standup_20261126", id="scheduled-slot"),
+        pytest.param({"logical_date": None, "run_after": SLOT}, "standup_20261126", id="no-logical-date"),
+    ],
+)
 def test_scheduled_dag_records_with_the_run_date_prefix(
-    emulator, live_meeting, end_session_once_recording, monkeypatch
+    emulator, live_meeting, end_session_once_recording, monkeypatch, dates, prefix
 ):
     monkeypatch.setenv("AIRFLOW_VAR_RTK_STANDUP_MEETING_ID", live_meeting)
     end_session_once_recording(live_meeting)
 
-    dag_run = load_dag("rtk_scheduled_recording").test(
-        logical_date=pendulum.datetime(2026, 11, 26, 9, tz="UTC")
-    )
+    dag_run = load_dag("rtk_scheduled_recording").test(**dates)
 
     assert str(dag_run.state) == "success", task_states(dag_run)
     recording = _only_recording(emulator, live_meeting)
     assert recording["request_body"]["layers"] == {
-        "default": {"file_name_prefix": "standup_20261126", "media_kind": "audio"}
+        "default": {"file_name_prefix": prefix, "media_kind": "audio"}
     }
     assert recording["status"] == "UPLOADED"
     result = xcom(dag_run, "record_standup")
@@ -50,7 +61,8 @@ def test_manual_dag_from_the_trigger_form(emulator, live_meeting, end_session_on
     end_session_once_recording(live_meeting)
 
     dag_run = load_dag("rtk_manual_recording").test(
-        run_conf={"meeting_id": live_meeting, "file_name_prefix": "board-review", "max_seconds": 600}
+        logical_date=None,
+        run_conf={"meeting_id": live_meeting, "file_name_prefix": "board-review", "max_seconds": 600},
     )
 
     assert str(dag_run.state) == "success", task_states(dag_run)
@@ -75,7 +87,7 @@ def test_sensor_driven_dag_starts_when_the_meeting_goes_live(emulator, when, end
     end_session_once_recording(meeting_id)
 
     dag_run = load_dag("rtk_sensor_driven_recording").test(
-        run_conf={"meeting_id": meeting_id, "file_name_prefix": "all hands"}
+        logical_date=None, run_conf={"meeting_id": meeting_id, "file_name_prefix": "all hands"}
     )
 
     assert str(dag_run.state) == "success", task_states(dag_run)
@@ -93,9 +105,83 @@ def test_fan_out_dag_records_each_meeting_once(emulator, end_session_once_record
         emulator.start_session(meeting_id)
         end_session_once_recording(meeting_id)
 
-    dag_run = load_dag("rtk_fan_out_recordings").test(run_conf={"meeting_ids": [*meetings, meetings[0]]})
+    dag_run = load_dag("rtk_fan_out_recordings").test(
+        logical_date=None, run_after=SLOT, run_conf={"meeting_ids": [*meetings, meetings[0]]}
+    )
 
     assert str(dag_run.state) == "success", task_states(dag_run)
     for meeting_id in meetings:
-        assert _only_recording(emulator, meeting_id)["status"] == "UPLOADED"
+        recording = _only_recording(emulator, meeting_id)
+        assert recording["status"] == "UPLOADED"
+        assert recording["request_body"]["layers"]["default"]["file_name_prefix"] == "fanout_20261126"
     assert len(emulator.recordings()) == 3
+
+
+SFTP_PASSWORD = "sftp-e2e-password-7f3a"
+
+
+def test_manual_dag_sends_sftp_storage_from_the_connection(
+    emulator, live_meeting, end_session_once_recording, monkeypatch
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REC_SFTP",
+        json.dumps(
+            {"conn_type": "sftp", "host": "sftp.example.test", "login": "rec", "password": SFTP_PASSWORD}
+        ),
+    )
+    end_session_once_recording(live_meeting)
+
+    dag_run = load_dag("rtk_manual_recording").test(
+        logical_date=None,
+        run_conf={"meeting_id": live_meeting, "storage": "sftp", "sftp_conn_id": "rec_sftp"},
+    )
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert xcom(dag_run, "layers_from_form") == {
+        "default": {
+            "file_name_prefix": "manual",
+            "outputs": [{"type": "STORAGE_CONFIG", "storage_conn_id": "rec_sftp"}],
+        }
+    }
+    (output,) = _only_recording(emulator, live_meeting)["request_body"]["layers"]["default"]["outputs"]
+    assert output["type"] == "STORAGE_CONFIG"
+    assert output["storage_config"]["type"] == "sftp"
+    assert output["storage_config"]["host"] == "sftp.example.test"
+    assert output["storage_config"]["password"] == SFTP_PASSWORD  # from the connection, never the form
+    assert SFTP_PASSWORD not in json.dumps(xcom(dag_run, "record_meeting"))
+
+
+def test_manual_dag_refuses_a_connection_of_another_kind(emulator, live_meeting, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REC_AWS", json.dumps({"conn_type": "aws", "login": "AKIA", "password": "x"})
+    )
+
+    dag_run = load_dag("rtk_manual_recording").test(
+        logical_date=None,
+        run_conf={"meeting_id": live_meeting, "storage": "sftp", "sftp_conn_id": "rec_aws"},
+    )
+
+    assert task_states(dag_run) == {"layers_from_form": "failed", "record_meeting": "upstream_failed"}
+    assert emulator.recordings() == []
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        pytest.param(
+            {"file_name_prefix": 'x", "outputs": [{"type": "STORAGE_CONFIG"}], "y": "'},
+            "file_name_prefix",
+            id="quotes-in-prefix",
+        ),
+        pytest.param({"sftp_conn_id": "rtk_sftp\\"}, "sftp_conn_id", id="backslash-in-conn-id"),
+        pytest.param({"sftp_conn_id": "a b"}, "sftp_conn_id", id="space-in-conn-id"),
+        pytest.param({"meeting_id": "m/../x"}, "meeting_id", id="path-in-meeting-id"),
+    ],
+)
+def test_manual_dag_form_refuses_values_that_could_change_the_body(emulator, live_meeting, form, field):
+    with pytest.raises(ParamValidationError, match=field):
+        load_dag("rtk_manual_recording").test(
+            logical_date=None, run_conf={"meeting_id": live_meeting, **form}
+        )
+
+    assert emulator.recordings() == []
