@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -274,21 +274,59 @@ def field_errors(error: ValidationError, prefix: Iterable[int | str] = ()) -> li
     return result
 
 
+#: What a template renders when its value is not there: a missing XCom, an empty form field, JSON null.
+RENDERED_NOTHING: tuple[str, ...] = ("", "None", "null")
+
+
 def is_unset(value: Any) -> bool:
-    """A value that means "not given": ``None``, or what a template renders for nothing."""
-    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+    """Whether an argument was left out (``None``). Text that rendered to nothing is not "unset": it
+    is an error (:func:`rendered_nothing`), never silently dropped."""
+    return value is None
+
+
+def rendered_nothing(value: Any) -> bool:
+    """Text a template renders for nothing (``''``, ``'None'``, ``'null'``, blanks around them)."""
+    return isinstance(value, str) and value.strip() in RENDERED_NOTHING
+
+
+def nothing_rendered_error(field: str, value: str) -> FieldError:
+    return FieldError(
+        field,
+        f"rendered {value.strip()!r}, what a template gives for a missing value (did an upstream task "
+        "not push its XCom, or a form field stay empty?); leave the argument out to omit it",
+    )
 
 
 def decode_json_field(field: str, value: Any) -> Any:
-    """A template renders to text: accept JSON text wherever a structure is expected."""
+    """A template renders to text: accept JSON text wherever a structure is expected (decoded once)."""
     if not isinstance(value, str):
         return value
     try:
         return json.loads(value)
+    except RecursionError:
+        raise RealtimeKitPayloadError([FieldError(field, "JSON nested too deeply")]) from None
     except json.JSONDecodeError as error:
         raise RealtimeKitPayloadError(
             [FieldError(field, f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})")]
         ) from None
+
+
+def decode_layers(layers: Any) -> Any:
+    """The one place ``layers`` is decoded: JSON text once, a structure as it is, ``None`` as ``None``.
+
+    Text that rendered to nothing, and JSON text that holds JSON text again (encoded twice), are
+    field errors: what is validated, masked and sent is always this one decoding.
+    """
+    if layers is None or not isinstance(layers, str):
+        return layers
+    if rendered_nothing(layers):
+        raise RealtimeKitPayloadError([nothing_rendered_error("layers", layers)])
+    decoded = decode_json_field("layers", layers)
+    if isinstance(decoded, str):
+        raise RealtimeKitPayloadError(
+            [FieldError("layers", "JSON text that holds JSON text (encoded twice): encode it once")]
+        )
+    return decoded
 
 
 def _plain(value: Any) -> Any:
@@ -307,18 +345,26 @@ def build_track_request(
     """Validate operator input into a request body, or raise :class:`RealtimeKitPayloadError`.
 
     ``layers`` may be a mapping (of dicts or :class:`TrackLayer`), JSON text, or ``None``;
-    ``user_ids`` a list or JSON text; ``max_seconds`` an int or numeric text.
+    ``user_ids`` a list or JSON text; ``max_seconds`` an int or numeric text. ``None`` leaves a field
+    out; text a template renders for nothing (``''``, ``'None'``, ``'null'``) is an error.
     """
-    if isinstance(meeting_id, str) and is_unset(meeting_id):
+    if meeting_id is None or rendered_nothing(meeting_id):
         raise RealtimeKitPayloadError(
             [FieldError("meeting_id", "is empty (did its template render nothing?)")]
         )
+    nothing = [
+        nothing_rendered_error(name, value)
+        for name, value in (("layers", layers), ("max_seconds", max_seconds), ("user_ids", user_ids))
+        if rendered_nothing(value)
+    ]
+    if nothing:
+        raise RealtimeKitPayloadError(nothing)
     body: dict[str, Any] = {"meeting_id": meeting_id.strip() if isinstance(meeting_id, str) else meeting_id}
-    if not is_unset(layers):
-        body["layers"] = _plain(decode_json_field("layers", layers))
-    if not is_unset(max_seconds):
+    if layers is not None:
+        body["layers"] = _plain(decode_layers(layers))
+    if max_seconds is not None:
         body["max_seconds"] = max_seconds.strip() if isinstance(max_seconds, str) else max_seconds
-    if not is_unset(user_ids):
+    if user_ids is not None:
         body["user_ids"] = decode_json_field("user_ids", user_ids)
     return parse_track_request(body)
 
@@ -338,7 +384,7 @@ def parse_track_request(body: Any) -> TrackRecordingRequest:
 
 
 def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class _ResponseModel(BaseModel):

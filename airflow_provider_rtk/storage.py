@@ -13,8 +13,12 @@ At execute time :func:`resolve_storage_connections` fills ``storage_config`` fro
 - Anything else: extra ``type`` (``azure``, ``digitalocean``, ``gcs``, ``aws``, ``sftp``), login =
   access key, password = secret, host, extra ``bucket``, ``region``, ``path``.
 
-Non-secret fields written in the output's ``storage_config`` (``path``, ``bucket``…) win over the
-connection's; secrets come only from the connection.
+A connection's credentials go only to the connection's destination. The destination fields the
+connection holds (``type``, ``host``, ``port``, ``bucket``, ``region``, ``username``, ``auth_method``;
+for sftp storage the host and port always) come from it: an inline ``storage_config`` may add the
+others (``path``, or a ``bucket`` the connection lacks), and one that sets a destination field to
+another value, or any secret, is a field error (``layers.default.outputs[0].storage_config.host``).
+The connection's type must fit the storage type.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ if TYPE_CHECKING:
 
 STORAGE_CONN_KEY = "storage_conn_id"
 _SFTP_TYPES = ("sftp", "ssh")
+#: Fields that say where the files (and so the connection's credentials) go, or how they log in.
+DESTINATION_FIELDS: tuple[str, ...] = ("type", "host", "port", "bucket", "region", "username", "auth_method")
+_STORAGE_TYPES = tuple(kind.value for kind in StorageType)
 
 
 def _aws_config(conn: Connection, extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,21 +76,79 @@ def _generic_config(conn: Connection, extra: Mapping[str, Any]) -> dict[str, Any
     }
 
 
-def storage_config_from_connection(
-    conn: Connection, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """A ``storage_config`` dict from an Airflow connection, with the output's non-secret overrides."""
-    extra = conn.extra_dejson
+def _from_connection(conn: Connection) -> dict[str, Any]:
+    extra = conn.extra_dejson if isinstance(conn.extra_dejson, dict) else {}
     if conn.conn_type == "aws":
         config = _aws_config(conn, extra)
-    elif conn.conn_type in _SFTP_TYPES:
+    elif conn.conn_type in _SFTP_TYPES or extra.get("type") == StorageType.SFTP.value:
         config = _sftp_config(conn, extra)
     else:
         config = _generic_config(conn, extra)
-    for key, value in (overrides or {}).items():
-        if key not in SECRET_STORAGE_FIELDS:
-            config[key] = value
     return {key: value for key, value in config.items() if value not in (None, "")}
+
+
+def _merge(
+    conn: Connection, config: dict[str, Any], overrides: Mapping[str, Any], path: str
+) -> list[FieldError]:
+    """Add the output's own fields to ``config`` (in place); the errors for what it may not set."""
+    errors = []
+    where = f"connection {conn.conn_id!r}"
+    owned = {key for key in DESTINATION_FIELDS if key in config}
+    if config.get("type") == StorageType.SFTP.value:
+        owned |= {"host", "port"}  # always the connection's: its password or key goes there
+    for key, value in overrides.items():
+        field = f"{path}.{key}"
+        if key in SECRET_STORAGE_FIELDS:
+            errors.append(
+                FieldError(field, f"is a secret: with {STORAGE_CONN_KEY} it comes from {where} only")
+            )
+        elif key in owned and value != config.get(key):
+            if key == "type":
+                message = f"is {value!r}, but {where} is {config['type']!r} storage"
+            elif key not in config:
+                message = f"cannot be set here: {where} must name the {key} its credentials go to"
+            else:
+                message = f"conflicts with {where}: the destination of its credentials comes from it"
+            errors.append(FieldError(field, message))
+        else:
+            config[key] = value
+    return errors
+
+
+def _type_problem(conn: Connection, config: Mapping[str, Any]) -> str | None:
+    kind = config.get("type")
+    if kind in _STORAGE_TYPES:
+        return None
+    return (
+        f"Airflow connection {conn.conn_id!r} (type {conn.conn_type!r}) holds no storage credentials "
+        f"this API takes: use an aws, sftp or ssh connection, or set its extra.type to one of "
+        f"{', '.join(_STORAGE_TYPES)}"
+    )
+
+
+def _checked_config(
+    conn: Connection, overrides: Mapping[str, Any], path: str, type_field: str
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The connection's ``storage_config`` with the allowed ``overrides``, and what is wrong with it."""
+    config = _from_connection(conn)
+    problem = _type_problem(conn, config)
+    if problem is not None:
+        return config, [FieldError(type_field, problem)]
+    return config, _merge(conn, config, overrides, path)
+
+
+def storage_config_from_connection(
+    conn: Connection, overrides: Mapping[str, Any] | None = None, *, path: str = "storage_config"
+) -> dict[str, Any]:
+    """A ``storage_config`` dict from an Airflow connection, with the output's allowed additions.
+
+    Raises :class:`RealtimeKitPayloadError` (fields under ``path``) when the connection's type does not
+    fit a storage type, or ``overrides`` sets a secret or changes a destination field.
+    """
+    config, errors = _checked_config(conn, overrides or {}, path, f"{path}.type")
+    if errors:
+        raise RealtimeKitPayloadError(errors)
+    return config
 
 
 def _outputs(layers: Any) -> list[tuple[str, int, dict[str, Any]]]:
@@ -98,13 +163,37 @@ def _outputs(layers: Any) -> list[tuple[str, int, dict[str, Any]]]:
     return found
 
 
+def _resolve_one(
+    output: dict[str, Any], where: str, get_connection: Callable[[str], Connection]
+) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    """One output naming a connection: the output with its ``storage_config`` filled, or the errors."""
+    conn_field = f"{where}.{STORAGE_CONN_KEY}"
+    conn_id = output[STORAGE_CONN_KEY]
+    if not isinstance(conn_id, str) or not conn_id.strip():
+        return None, [FieldError(conn_field, "must be the id of an Airflow connection")]
+    try:
+        conn = get_connection(conn_id.strip())
+    except Exception:
+        return None, [FieldError(conn_field, f"Airflow connection {conn_id[:100]!r} was not found")]
+    overrides = output.get("storage_config")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        return None, [FieldError(f"{where}.storage_config", "must be an object (or left out)")]
+    config, errors = _checked_config(conn, overrides or {}, f"{where}.storage_config", conn_field)
+    if errors:
+        return None, errors
+    resolved = {key: value for key, value in output.items() if key != STORAGE_CONN_KEY}
+    return {**resolved, "type": output.get("type", "STORAGE_CONFIG"), "storage_config": config}, []
+
+
 def resolve_storage_connections(
     layers: Any, get_connection: Callable[[str], Connection] | None = None
 ) -> Any:
     """``layers`` with every ``storage_conn_id`` replaced by the ``storage_config`` it stands for.
 
     Raises :class:`RealtimeKitPayloadError` naming ``layers.<name>.outputs[<i>].storage_conn_id`` when
-    a connection is missing. Input that is not a mapping is returned as is (validation reports it).
+    a connection is missing or of a type that holds no storage credentials, and
+    ``...storage_config.<field>`` when the output sets a secret or another destination than the
+    connection's. Input that is not a mapping is returned as is (validation reports it).
     """
     pending = [item for item in _outputs(layers) if STORAGE_CONN_KEY in item[2]]
     if not pending:
@@ -114,25 +203,13 @@ def resolve_storage_connections(
 
         get_connection = BaseHook.get_connection
     resolved = {name: dict(layer) for name, layer in layers.items()}
-    errors = []
+    errors: list[FieldError] = []
     for name, index, output in pending:
-        path = f"layers.{name}.outputs[{index}].{STORAGE_CONN_KEY}"
-        conn_id = output[STORAGE_CONN_KEY]
-        if not isinstance(conn_id, str) or not conn_id.strip():
-            errors.append(FieldError(path, "must be the id of an Airflow connection"))
-            continue
-        try:
-            conn = get_connection(conn_id.strip())
-        except Exception:
-            errors.append(FieldError(path, f"Airflow connection {conn_id!r} was not found"))
-            continue
-        config = storage_config_from_connection(conn, output.get("storage_config"))
-        outputs = resolved[name]["outputs"] = list(resolved[name]["outputs"])
-        outputs[index] = {
-            **{key: value for key, value in output.items() if key != STORAGE_CONN_KEY},
-            "type": output.get("type", "STORAGE_CONFIG"),
-            "storage_config": config,
-        }
+        filled, problems = _resolve_one(output, f"layers.{name}.outputs[{index}]", get_connection)
+        errors.extend(problems)
+        if filled is not None:
+            outputs = resolved[name]["outputs"] = list(resolved[name]["outputs"])
+            outputs[index] = filled
     if errors:
         raise RealtimeKitPayloadError(errors)
     return resolved

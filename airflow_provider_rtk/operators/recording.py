@@ -18,6 +18,7 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
+from airflow_provider_rtk._arguments import poll_interval_argument, seconds_argument
 from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
 from airflow_provider_rtk.links import RealtimeKitRecordingLink
 from airflow_provider_rtk.ownership import (
@@ -73,35 +74,46 @@ def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
     """A copy of ``layers`` with every storage secret replaced by ``***``, and the secrets found.
 
     Works on anything a user may pass (dicts, JSON text, model instances) without validating it, so
-    that even invalid input never shows a secret in the rendered-template view.
+    that even invalid input never shows a secret in the rendered-template view. Masking goes at least
+    as deep as decoding: JSON text is decoded wherever it appears (double-encoded layers too, which
+    :func:`~airflow_provider_rtk.models.decode_layers` then rejects), and text that is not JSON has
+    whatever looks like a secret field blanked.
     """
     from airflow_provider_rtk.models import SECRET_STORAGE_FIELDS, TrackLayer
 
     found: list[str] = []
 
-    def walk(value: Any) -> Any:
+    def walk(value: Any, depth: int = 0) -> Any:
+        if depth > 100:  # deeper than any request: validation rejects it; show nothing of it
+            return MASK
         if isinstance(value, TrackLayer):
             value = value.to_api_body()
         if isinstance(value, Mapping):
             masked = {}
             for key, item in value.items():
-                if key in SECRET_STORAGE_FIELDS and isinstance(item, str) and item and item != MASK:
-                    found.append(item)
+                if key in SECRET_STORAGE_FIELDS and item not in (None, "", MASK):
+                    found.append(item if isinstance(item, str) else json.dumps(item, default=str))
                     masked[key] = MASK
                 else:
-                    masked[key] = walk(item)
+                    masked[key] = walk(item, depth + 1)
             return masked
         if isinstance(value, list | tuple):
-            return [walk(item) for item in value]
+            return [walk(item, depth + 1) for item in value]
+        if isinstance(value, str):
+            return mask_text(value, depth)
         return value
 
-    if isinstance(layers, str):
-        try:
-            decoded = json.loads(layers)
-        except ValueError:  # broken JSON (execute will say where): still hide what looks like a secret
-            found.extend(match.group(4) for match in _SECRET_IN_TEXT.finditer(layers) if match.group(4))
-            return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}", layers), found
-        return json.dumps(walk(decoded)), found
+    def mask_text(text: str, depth: int) -> str:
+        if text.lstrip()[:1] in ("{", "[", '"'):
+            try:
+                decoded = json.loads(text)
+            except (ValueError, RecursionError):
+                pass
+            else:
+                return json.dumps(walk(decoded, depth + 1))
+        found.extend(match.group(4) for match in _SECRET_IN_TEXT.finditer(text) if match.group(4))
+        return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}", text)
+
     return walk(layers), found
 
 
@@ -170,11 +182,11 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self.if_active = if_active.value if isinstance(if_active, IfActive) else if_active
         if not (isinstance(if_active, str) and "{{" in if_active):
             self._policy()  # a wrong literal fails when the DAG is parsed, not when it runs
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be positive, not {poll_interval!r}")
         self.wait_for_completion = wait_for_completion
-        self.poll_interval = poll_interval
-        self.timeout = _seconds(timeout)
+        self.poll_interval = poll_interval_argument("poll_interval", poll_interval)
+        self.timeout = (
+            None if timeout is None else seconds_argument("timeout", timeout, minimum=0, exclusive=True)
+        )
         self.deferrable = deferrable
         self.stop_on_kill = stop_on_kill
         self._layers_with_secrets: Any = None
@@ -198,8 +210,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             self._hide_layer_secrets()
 
     def _hide_layer_secrets(self) -> None:
-        """Keep the real layers aside and show a masked copy (once: rendering and execute both call it)."""
-        from airflow.sdk.log import mask_secret
+        """Keep the real layers aside and show a masked copy (once: rendering and execute both call it).
+        Every secret found is redacted from then on, in logs and errors, in each escaped form."""
+        from airflow_provider_rtk import redaction
 
         if self._layers_with_secrets is not None:
             return
@@ -207,17 +220,17 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         if secrets:
             self._layers_with_secrets = self.layers
             self.layers = masked
-            for secret in secrets:
-                mask_secret(secret)
+            redaction.remember(*secrets)
 
     def build_request(self) -> TrackRecordingRequest:
         """The validated request body; raises before any request with the bad field's path."""
-        from airflow_provider_rtk.models import build_track_request, decode_json_field, is_unset
+        from airflow_provider_rtk.models import build_track_request, decode_layers
         from airflow_provider_rtk.storage import resolve_storage_connections
 
         layers = self._layers_with_secrets if self._layers_with_secrets is not None else self.layers
-        if not is_unset(layers):
-            layers = resolve_storage_connections(decode_json_field("layers", layers))
+        layers = decode_layers(layers)  # the one decoding: what is masked, validated and sent
+        if layers is not None:
+            layers = resolve_storage_connections(layers)
         return build_track_request(self.meeting_id, layers, self.max_seconds, self.user_ids)
 
     # ------------------------------------------------------------------------------ execution
@@ -772,7 +785,19 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
                 [FieldError("action", f"must be one of {choices}, not {self.action!r}")],
                 what="recording action",
             ) from None
-        recording_id = str(self.recording_id or "").strip()
+        from airflow_provider_rtk.models import nothing_rendered_error, rendered_nothing
+
+        if self.recording_id is None or rendered_nothing(self.recording_id):
+            raise RealtimeKitPayloadError(
+                [nothing_rendered_error("recording_id", str(self.recording_id or ""))],
+                what="recording action",
+            )
+        if not isinstance(self.recording_id, str):
+            raise RealtimeKitPayloadError(
+                [FieldError("recording_id", f"must be text, not {type(self.recording_id).__name__}")],
+                what="recording action",
+            )
+        recording_id = self.recording_id.strip()
         with RealtimeKitHook(self.realtimekit_conn_id) as hook:
             recording = hook.recording_action(recording_id, action)
             settings = hook.settings

@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
 )
 
+from airflow_provider_rtk._arguments import poll_interval_argument
 from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
 from airflow_provider_rtk.exceptions import (  # re-exported: airflow_provider_rtk.sensors names it
     RealtimeKitRecordingFailed as RealtimeKitRecordingFailed,
@@ -60,6 +61,10 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
         deferrable: bool = default_deferrable(),
         **kwargs: Any,
     ) -> None:
+        if "poke_interval" in kwargs:  # numeric text taken, a tight loop refused (when the DAG is parsed)
+            kwargs["poke_interval"] = poll_interval_argument(
+                "poke_interval", kwargs["poke_interval"], what="sensor argument"
+            )
         super().__init__(**kwargs)
         self.realtimekit_conn_id = realtimekit_conn_id
         self.deferrable = deferrable

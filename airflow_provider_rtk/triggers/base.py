@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_rtk._arguments import poll_interval_argument
 from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
 
@@ -50,10 +51,9 @@ class RealtimeKitPollingTrigger(BaseTrigger):
         end_time: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        if poll_interval < 0:
-            raise ValueError(f"poll_interval must not be negative, got {poll_interval}")
         self.realtimekit_conn_id = realtimekit_conn_id
-        self.poll_interval = float(poll_interval)
+        #: numeric text taken; negative, zero (a tight loop) or not a number refused
+        self.poll_interval = poll_interval_argument("poll_interval", poll_interval, what="trigger argument")
         self.end_time = None if end_time is None else float(end_time)
 
     # ---------------------------------------------------------------------------------- to override

@@ -88,6 +88,12 @@ def api():
 
 
 @pytest.fixture
+def active(api):
+    """The meeting's active-recording route."""
+    return api.get(f"/recordings/active-recording/{MEETING}")
+
+
+@pytest.fixture
 def hook(conn):
     hook = RealtimeKitHook(retry_policy=FAST)
     yield hook

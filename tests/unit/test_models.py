@@ -596,11 +596,18 @@ class TestBuildTrackRequest:
         assert request.max_seconds == value
         assert request.to_api_body()["max_seconds"] == value
 
-    @pytest.mark.parametrize("unset", [None, "", "None", "  ", " None "])
-    def test_empty_and_none_text_mean_unset(self, unset):
-        request = build_track_request(MEETING, layers=unset, max_seconds=unset, user_ids=unset)
+    def test_none_means_unset(self):
+        request = build_track_request(MEETING, layers=None, max_seconds=None, user_ids=None)
         assert request.to_api_body() == {"meeting_id": MEETING}
         assert request.generation == "current"
+
+    @pytest.mark.parametrize("nothing", ["", "None", "null", "  ", " None ", "null\n"])
+    def test_text_that_rendered_nothing_is_an_error_not_a_drop(self, nothing):
+        """A missing XCom renders 'None': leaving the field out would record everyone, for ever."""
+        with pytest.raises(RealtimeKitPayloadError) as info:
+            build_track_request(MEETING, layers=nothing, max_seconds=nothing, user_ids=nothing)
+        assert info.value.paths == ["layers", "max_seconds", "user_ids"]
+        assert "missing value" in str(info.value)
 
     def test_meeting_id_stripped(self):
         assert build_track_request(f"  {MEETING}\n").meeting_id == MEETING

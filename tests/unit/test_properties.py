@@ -177,8 +177,8 @@ def test_templated_text_input_round_trips(body):
     """What an operator gets after templating (JSON text, numeric text) builds the same body."""
     request = build_track_request(
         meeting_id=f" {body['meeting_id']} ",
-        layers=json.dumps(body["layers"]) if "layers" in body else "None",
-        max_seconds=str(body["max_seconds"]) if "max_seconds" in body else "",
+        layers=json.dumps(body["layers"]) if "layers" in body else None,
+        max_seconds=str(body["max_seconds"]) if "max_seconds" in body else None,
         user_ids=json.dumps(body["user_ids"]) if "user_ids" in body else None,
     )
     assert request.to_api_body() == body

@@ -78,13 +78,13 @@ def test_each_kind_of_connection(conn_id: str, expected: dict) -> None:
     assert storage_config_from_connection(get(conn_id)) == expected
 
 
-def test_overrides_set_paths_but_never_secrets() -> None:
-    config = storage_config_from_connection(
-        get("s3"), {"path": "standup/", "bucket": "other", "secret": "INLINE"}
-    )
-    assert config["path"] == "standup/"
-    assert config["bucket"] == "other"
-    assert config["secret"] == "SK"
+def test_overrides_add_paths_and_what_the_connection_lacks() -> None:
+    assert storage_config_from_connection(get("s3"), {"path": "standup/"})["path"] == "standup/"
+    assert storage_config_from_connection(get("sftp_pw"), {"path": "rec/"})["path"] == "rec/"
+    no_bucket = connection("s3_bare", "aws", {}, login="AK", password="SK")
+    assert storage_config_from_connection(no_bucket, {"bucket": "mine"})["bucket"] == "mine"
+    # the same value as the connection's is no conflict
+    assert storage_config_from_connection(get("sftp_key"), {"host": "h.test", "port": 2222})["host"] == "h.test"
 
 
 def test_outputs_naming_connections_become_valid_storage_configs() -> None:
