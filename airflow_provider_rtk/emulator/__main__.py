@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=DEFAULT_PORT, help="port, 0 for any free one (default %(default)s)"
     )
     parser.add_argument(
-        "--api-token", default=DEFAULT_API_TOKEN, help="bearer token to accept (default %(default)s)"
+        "--api-token",
+        help=f"bearer token to accept (default {DEFAULT_API_TOKEN}); a token you set is never printed",
     )
     parser.add_argument("--account-id", help="accept only this account id (default: any)")
     parser.add_argument("--app-id", help="accept only this app id (default: any)")
@@ -94,23 +96,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="request fields the API description does not list: refuse with a 400 naming them, or "
         "ignore them (undocumented by the API; default %(default)s)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--recording-file",
+        type=argparse.FileType("rb"),
+        metavar="PATH",
+        help="serve this file's bytes for every download link (default: synthetic WebM-headed bytes)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log one line per request: method, path, status, time in ms (never the token)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGINT or SIGTERM; the exit status is 0 after a clean stop."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    if args.verbose:
+        logging.getLogger("airflow_provider_rtk.emulator").setLevel(logging.INFO)
+    recording_bytes = None
+    if args.recording_file is not None:
+        with args.recording_file as source:
+            recording_bytes = source.read()
     from airflow_provider_rtk.emulator.emulator import RealtimeKitEmulator  # the heavy part, after --help
 
     try:
         emulator = RealtimeKitEmulator(
             host=args.host,
             port=args.port,
-            api_token=args.api_token,
+            api_token=args.api_token or DEFAULT_API_TOKEN,
             account_id=args.account_id,
             app_id=args.app_id,
             legacy_track=args.legacy_track,
@@ -122,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             second_start_status=args.second_start_status,
             second_start_message=args.second_start_message,
             unknown_fields=args.unknown_fields,
+            recording_bytes=recording_bytes,
         ).start()
     except (OSError, ValueError) as error:
         print(f"realtimekit-emulator: cannot start: {error}", file=sys.stderr)
@@ -136,8 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, request_stop)
     ids = "" if args.account_id or args.app_id else " (any account and app id accepted)"
     print(f"RealtimeKit emulator serving {emulator.base_url}", flush=True)
-    print(f"  API token {emulator.api_token}, account {emulator.account_id}, app {emulator.app_id}{ids}")
-    print(f"  AIRFLOW_CONN_REALTIMEKIT_DEFAULT='{emulator.airflow_connection_json()}'")
+    connection = emulator.airflow_connection()
+    if args.api_token:  # the user's own token stays out of the terminal and its scroll-back
+        token = "the one given with --api-token"
+        connection["password"] = "<your --api-token>"
+    else:
+        token = emulator.api_token
+    print(f"  API token {token}, account {emulator.account_id}, app {emulator.app_id}{ids}")
+    print(f"  AIRFLOW_CONN_REALTIMEKIT_DEFAULT='{json.dumps(connection)}'")
     print(f"  control endpoints: {emulator.origin}/_emulator/  (Ctrl+C stops)", flush=True)
     try:
         while not stopping.wait(0.2):

@@ -9,6 +9,8 @@
 | GET / POST / DELETE ``/rate-limit`` ``{"requests", "window_seconds"}`` | show, set, turn off |
 | GET ``/recordings`` | every recording with its request body (secrets masked) and status history |
 | GET ``/recordings/{recording_id}`` | one recording: an HTML page for browsers, else JSON |
+| POST ``/recordings/{recording_id}/expire-links`` | its download links expire now (403 from then on) |
+| POST ``/expire-links`` | every uploaded recording's links expire now |
 | GET ``/state`` | everything, as JSON (secrets masked) |
 | POST ``/reset`` | back to the state at start |
 """
@@ -130,6 +132,10 @@ def show_recording(controls: Controls, request: Request, params: dict[str, str])
     return success({**snapshot, "recording": answer})
 
 
+def expire_links(controls: Controls, request: Request, params: dict[str, str]) -> Reply:
+    return success({"expired": controls.state.expire_links(params.get("recording_id"))})
+
+
 def show_state(controls: Controls, request: Request, params: dict[str, str]) -> Reply:
     return success(
         {
@@ -158,6 +164,8 @@ CONTROL_ROUTES: RouteTable[Controls] = RouteTable(
         Route("DELETE", "/rate-limit", remove_rate_limit),
         Route("GET", "/recordings", list_recordings),
         Route("GET", "/recordings/{recording_id}", show_recording),
+        Route("POST", "/recordings/{recording_id}/expire-links", expire_links),
+        Route("POST", "/expire-links", expire_links),
         Route("GET", "/state", show_state),
         Route("POST", "/reset", reset),
     ]

@@ -44,7 +44,10 @@ class RealtimeKitEmulator:
     ``second_start_message`` (``{meeting_id}``/``{recording_id}`` filled in); ``"accept"`` starts a
     second recording beside the first, and ``active-recording`` then answers with the earliest one
     still active. Request fields the description does not list get a 400 naming them
-    (``unknown_fields="reject"``) or are ignored (``"ignore"``). Use it as a context manager::
+    (``unknown_fields="reject"``) or are ignored (``"ignore"``). ``recording_bytes`` is what every
+    download link serves (default: synthetic bytes that start like a WebM file, sized by the duration);
+    links expire 7 days after the upload, or at once with :meth:`expire_links`. Use it as a context
+    manager::
 
         with RealtimeKitEmulator(invoke_delay=0, upload_delay=0) as emulator:
             meeting = emulator.create_meeting("standup")
@@ -69,6 +72,7 @@ class RealtimeKitEmulator:
         second_start_status: int = DEFAULT_SECOND_START_STATUS,
         second_start_message: str = DEFAULT_SECOND_START_MESSAGE,
         unknown_fields: UnknownFields = DEFAULT_UNKNOWN_FIELDS,
+        recording_bytes: bytes | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = EmulatorSettings(
@@ -87,7 +91,7 @@ class RealtimeKitEmulator:
         )
         self.host = host
         self._requested_port = port
-        self.app = EmulatorApp(self.settings, clock=clock)
+        self.app = EmulatorApp(self.settings, clock=clock, recording_bytes=recording_bytes)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -246,6 +250,13 @@ class RealtimeKitEmulator:
     def set_rate_limit(self, requests: int | None, window_seconds: float = DEFAULT_RATE_WINDOW) -> None:
         """At most ``requests`` API calls per ``window_seconds`` (``None`` turns the limit off)."""
         self.app.limiter.configure(requests, window_seconds)
+
+    def expire_links(self, recording_id: str | None = None) -> list[str]:
+        """Make the download links of one uploaded recording (default: every one) expire now.
+
+        Their files then answer 403 and the list's ``expired=true`` filter finds them; the ids returned.
+        """
+        return self.app.state.expire_links(recording_id)
 
     def recordings(self) -> list[dict[str, Any]]:
         """Every recording: its exact request body, generation, status and status history."""

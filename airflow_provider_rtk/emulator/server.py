@@ -48,6 +48,9 @@ from airflow_provider_rtk.emulator.settings import (
 from airflow_provider_rtk.emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
+#: One INFO line per request: method, path (no query), status (or ``dropped``), time in ms. Never a header,
+#: so never the token.
+request_log = logging.getLogger("airflow_provider_rtk.emulator.requests")
 
 #: Bodies above this size are refused (413).
 MAX_BODY_BYTES = 1 << 20
@@ -85,6 +88,7 @@ class EmulatorApp:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        recording_bytes: bytes | None = None,
     ) -> None:
         self.settings = settings
         self.state = EmulatorState(
@@ -95,6 +99,7 @@ class EmulatorApp:
             second_start=settings.second_start,
             second_start_status=settings.second_start_status,
             second_start_message=settings.second_start_message,
+            recording_bytes=recording_bytes,
         )
         self.faults = FaultPlan()
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_window)
@@ -115,9 +120,18 @@ class EmulatorApp:
         self.limiter.configure(self.settings.rate_limit, self.settings.rate_window)
 
     def handle(self, request: Request) -> Reply | Drop:
-        """The answer to one request, or :data:`DROP` to close the connection without one."""
+        """The answer to one request, or :data:`DROP` to close the connection without one (logged)."""
+        started = time.perf_counter()
         with self.request_log_lock:
             self.request_log.append((self._clock(), request.method, request.path))
+        outcome = self._answer(request)
+        if request_log.isEnabledFor(logging.INFO):
+            status = "dropped" if isinstance(outcome, Drop) else str(outcome.status)
+            elapsed = (time.perf_counter() - started) * 1000
+            request_log.info("%s %s %s %.1f ms", request.method, request.path, status, elapsed)
+        return outcome
+
+    def _answer(self, request: Request) -> Reply | Drop:
         try:
             for prefix in CONTROL_PREFIXES:
                 if request.path.startswith(prefix + "/"):
@@ -280,7 +294,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(reply.content)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
+        """Requests are logged by the app (one line each); the handler's own lines are not needed."""
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):

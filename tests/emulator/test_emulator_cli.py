@@ -159,6 +159,9 @@ def test_cli_help_lists_the_options():
         "--second-start",
         "--second-start-status",
         "--second-start-message",
+        "--unknown-fields",
+        "--recording-file",
+        "--verbose",
     ):
         assert option in result.stdout
 
@@ -171,3 +174,63 @@ def test_cli_reports_a_taken_port(capsys):
         taken.listen()
         assert main(["--port", str(taken.getsockname()[1])]) == 1
     assert "cannot start" in capsys.readouterr().err
+
+
+def test_verbose_logs_one_line_per_request_and_never_the_token(servers, tmp_path):
+    recorded = tmp_path / "voice.webm"
+    recorded.write_bytes(b"\x1a\x45\xdf\xa3real-bytes")
+    secret = "s3cret-cli-token-value"
+    server = Server(
+        "-v",
+        "--api-token",
+        secret,
+        "--invoke-delay",
+        "0",
+        "--upload-delay",
+        "0",
+        "--recording-file",
+        str(recorded),
+    )
+    default = Server()
+    servers.extend([server, default])
+    base_url = f"http://127.0.0.1:{server.port}/client/v4"
+    server.wait_for_line("serving")
+    banner = server.wait_for_line("API token")
+    assert "the one given with --api-token" in banner
+    assert '"password": "<your --api-token>"' in server.wait_for_line("AIRFLOW_CONN_REALTIMEKIT_DEFAULT")
+    server.wait_for_line("control endpoints")
+    default.wait_for_line("serving")
+    assert "API token emulator-token" in default.wait_for_line("API token")
+
+    app_url = f"{base_url}/accounts/a/realtime/kit/b"
+    with httpx.Client(timeout=10, verify=False, headers={"Authorization": f"Bearer {secret}"}) as web:
+        web.post(f"http://127.0.0.1:{server.port}/_emulator/meetings/m1/session")
+        started = web.post(f"{app_url}/recordings/track", json={"meeting_id": "m1"}).json()["data"][
+            "recording"
+        ]
+        web.put(f"{app_url}/recordings/{started['id']}", json={"action": "stop"})
+        uploaded = web.get(f"{app_url}/recordings/{started['id']}", params={"secret": "q"}).json()["data"]
+        link = next(iter(uploaded["download_url"][0]["download_urls"].values()))["download_url"]
+        assert web.get(link).content == recorded.read_bytes()
+        assert web.get(f"{app_url}/recordings", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+    assert server.stop(signal.SIGTERM) == 0
+    lines = [line for line in server.output if " ms" in line]
+    expected = [
+        ("POST", "/_emulator/meetings/m1/session", "200"),
+        ("POST", "/client/v4/accounts/a/realtime/kit/b/recordings/track", "200"),
+        ("PUT", f"/client/v4/accounts/a/realtime/kit/b/recordings/{started['id']}", "200"),
+        ("GET", f"/client/v4/accounts/a/realtime/kit/b/recordings/{started['id']}", "200"),
+        ("GET", "/files/", "200"),
+        ("GET", "/client/v4/accounts/a/realtime/kit/b/recordings", "401"),
+    ]
+    assert len(lines) == len(expected), lines
+    for line, (method, path, status) in zip(lines, expected, strict=True):
+        words = line.split()
+        assert words[-1] == "ms"
+        float(words[-2])
+        assert words[-5:-2][0] == method
+        assert words[-4].startswith(path)
+        assert words[-3] == status
+    assert secret not in "".join(server.output)
+    assert "secret=q" not in "".join(server.output)  # paths only, no query
