@@ -7,6 +7,13 @@ import time
 import httpx
 import pytest
 
+
+@pytest.fixture(params=["refuse", "accept"], ids=["second-start-refused", "second-start-accepted"])
+def emulator(make_emulator, request):
+    """The fault suite runs against both second-start modes."""
+    return make_emulator(second_start=request.param)
+
+
 RATE_LIMITED = {
     "success": False,
     "errors": [{"code": 971, "message": "Please wait and consider throttling your request speed"}],
@@ -78,7 +85,9 @@ def test_drop_after_takes_effect_but_loses_the_answer(emulator, api, live_meetin
     assert recording["status"] == "RECORDING"
     assert recording["request_body"] == {"meeting_id": live_meeting}
     assert api.get(f"/recordings/active-recording/{live_meeting}").json()["data"]["id"] == recording["id"]
-    assert api.post("/recordings/track", json={"meeting_id": live_meeting}).status_code == 409
+    again = api.post("/recordings/track", json={"meeting_id": live_meeting})
+    assert again.status_code == (409 if emulator.settings.second_start == "refuse" else 200)
+    assert api.get(f"/recordings/active-recording/{live_meeting}").json()["data"]["id"] == recording["id"]
 
 
 def test_drop_after_on_stop(emulator, api, live_meeting):

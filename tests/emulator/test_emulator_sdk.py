@@ -7,10 +7,11 @@ import cloudflare.types.realtime_kit as realtime_kit_types
 import pytest
 
 
-@pytest.fixture
-def sdk(make_emulator):
-    """An emulator (short delays) and SDK clients that validate answers strictly, and as by default."""
-    emulator = make_emulator(invoke_delay=0.1, upload_delay=0.1)
+@pytest.fixture(params=["refuse", "accept"], ids=["second-start-refused", "second-start-accepted"])
+def sdk(make_emulator, request):
+    """An emulator (short delays, each second-start mode) and SDK clients that validate answers
+    strictly, and as by default."""
+    emulator = make_emulator(invoke_delay=0.1, upload_delay=0.1, second_start=request.param)
     options = {"api_token": emulator.api_token, "base_url": emulator.base_url, "max_retries": 0}
     strict = cloudflare.Cloudflare(**options, _strict_response_validation=True)
     lenient = cloudflare.Cloudflare(**options)
@@ -122,10 +123,17 @@ def test_sdk_maps_error_answers_to_its_exceptions(sdk):
     kit.recordings.start_track_recording(
         emulator.app_id, account_id=emulator.account_id, meeting_id=meeting_id
     )
-    with pytest.raises(cloudflare.ConflictError):
-        kit.recordings.start_track_recording(
+    if emulator.settings.second_start == "refuse":
+        with pytest.raises(cloudflare.ConflictError, match="already being recorded"):
+            kit.recordings.start_track_recording(
+                emulator.app_id, account_id=emulator.account_id, meeting_id=meeting_id
+            )
+    else:
+        second = kit.recordings.start_track_recording(
             emulator.app_id, account_id=emulator.account_id, meeting_id=meeting_id
         )
+        active = kit.recordings.get_active_recordings(meeting_id, **ids)
+        assert active.data.id != second.data.recording.id  # the earliest still active
 
     wrong = cloudflare.Cloudflare(api_token="wrong", base_url=emulator.base_url, max_retries=0)
     with pytest.raises(cloudflare.AuthenticationError) as denied:
@@ -138,3 +146,21 @@ def test_sdk_maps_error_answers_to_its_exceptions(sdk):
     emulator.add_fault("get_all_recordings", "drop_before")
     with pytest.raises(cloudflare.APIConnectionError):
         kit.recordings.get_recordings(emulator.app_id, account_id=emulator.account_id)
+
+
+def test_sdk_reads_the_sessions_of_the_app(sdk):
+    emulator, client, _ = sdk
+    kit = client.realtime_kit
+    ids = {"account_id": emulator.account_id, "app_id": emulator.app_id}
+    meeting_id = emulator.create_meeting("sessions")["id"]
+    ended = emulator.start_session(meeting_id, ["ann"])["id"]
+    emulator.end_session(meeting_id)
+    live = emulator.start_session(meeting_id, ["ann", "ben"])["id"]
+
+    listed = kit.sessions.get_sessions(emulator.app_id, account_id=emulator.account_id, status="LIVE")
+    assert [session.id for session in listed.data.sessions] == [live]
+    every = kit.sessions.get_sessions(emulator.app_id, account_id=emulator.account_id, per_page=1, page_no=2)
+    assert [session.id for session in every.data.sessions] == [ended]
+    details = kit.sessions.get_session_details(ended, **ids)
+    assert (details.data.status, details.data.associated_id) == ("ENDED", meeting_id)
+    assert details.data.ended_at is not None
