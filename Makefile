@@ -32,9 +32,10 @@ $(FLOOR_VENV)/.installed: pyproject.toml | $(UV)
 	$(call make_venv,$(FLOOR_VENV),$(AIRFLOW_FLOOR))
 	touch $@
 
-## The main job on the embedded default: local emulator + SQLite Airflow, every example DAG end to end.
+## The main job on the embedded default: local emulator + SQLite Airflow, every example DAG end to end
+## (rtk_demo.py, beside dags/: it is the repository's, not the package's).
 demo: $(VENV)/.installed
-	$(VENV)/bin/python -m airflow_provider_rtk.demo
+	$(VENV)/bin/python rtk_demo.py
 
 ## Every test on the newest Airflow 3.3.
 test: $(VENV)/.installed
@@ -46,9 +47,9 @@ test-floor: $(FLOOR_VENV)/.installed
 	$(FLOOR_VENV)/bin/python -m pytest --ignore=tests/emulator $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check airflow_provider_rtk dags tests benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_rtk dags tests benchmarks
-	$(VENV)/bin/mypy airflow_provider_rtk
+	$(VENV)/bin/ruff check airflow_provider_rtk rtk_demo.py dags tests benchmarks
+	$(VENV)/bin/ruff format --check airflow_provider_rtk rtk_demo.py dags tests benchmarks
+	$(VENV)/bin/mypy airflow_provider_rtk rtk_demo.py
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python -m benchmarks

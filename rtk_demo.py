@@ -1,6 +1,8 @@
 """The demo: every example DAG, end to end, against the local RealtimeKit emulator (``make demo``).
 
-``python -m airflow_provider_rtk.demo [--dags-folder ./dags]`` does everything in one process:
+It lives beside ``dags/`` in the repository, not in the provider's package: it runs the repository's
+example DAGs, which an installed wheel does not have. ``python rtk_demo.py [--dags-folder ./dags]``
+does everything in one process:
 
 1. starts the emulator on a free loopback port (recordings start after 0.5 s, upload in 1 s);
 2. sets up Airflow on SQLite in ``.demo/airflow-home`` under the current directory (recreated each
@@ -95,11 +97,11 @@ def _elapsed(seconds: float) -> str:
 
 
 def _default_dags_folder() -> Path:
-    """``./dags``, else the repository's ``dags/`` next to this package (an editable install)."""
+    """``./dags``, else the repository's ``dags/`` beside this file."""
     here = Path("dags")
     if here.is_dir():
         return here
-    repository = Path(__file__).resolve().parents[1] / "dags"
+    repository = Path(__file__).resolve().parent / "dags"
     return repository if repository.is_dir() else here
 
 
@@ -647,9 +649,9 @@ class Demo:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m airflow_provider_rtk.demo [--dags-folder DIR] [--run-timeout S]``."""
+    """Command line: ``python rtk_demo.py [--dags-folder DIR] [--run-timeout S]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_rtk.demo",
+        prog="python rtk_demo.py",
         description="Run every example DAG end to end against the local RealtimeKit emulator, "
         "on a throw-away SQLite Airflow in ./.demo/airflow-home.",
     )
@@ -657,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--dags-folder",
         type=Path,
         default=None,
-        help="the example DAGs to copy and run (default: ./dags)",
+        help="the example DAGs to copy and run (default: ./dags, else the dags/ beside this file)",
     )
     parser.add_argument(
         "--run-timeout",

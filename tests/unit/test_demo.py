@@ -1,17 +1,22 @@
-"""The demo (``make demo``): its report helpers, and the real thing end to end in a scratch folder."""
+"""The demo (``make demo``): its report helpers, and the real thing end to end in a scratch folder.
+
+The demo is ``rtk_demo.py`` beside ``dags/`` at the repository's top level, not part of the package.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from airflow_provider_rtk.demo import last_error, short_file_name, short_id
-from tests.conftest import EXAMPLE_DAGS
+from rtk_demo import last_error, short_file_name, short_id
+from tests.conftest import EXAMPLE_DAGS, ROOT
 
-DEMO = [sys.executable, "-m", "airflow_provider_rtk.demo"]
+DEMO = [sys.executable, str(ROOT / "rtk_demo.py")]
 
 
 def test_short_id_keeps_eight_characters():
@@ -53,12 +58,33 @@ def test_last_error_is_the_exception_of_the_last_traceback():
 
 def test_importing_the_demo_imports_no_airflow():
     """The demo sets Airflow's environment first: nothing may load Airflow (and its config) before."""
-    probe = (
-        "import sys, airflow_provider_rtk.demo;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'airflow'))"
+    probe = "import sys, rtk_demo;print(sorted(m for m in sys.modules if m.split('.')[0] == 'airflow'))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_demo_is_not_part_of_the_package():
+    """It runs the repository's dags/, which an installed wheel does not have."""
+    assert importlib.util.find_spec("airflow_provider_rtk.demo") is None
+    assert not any(p.stem == "demo" for p in (ROOT / "airflow_provider_rtk").rglob("*.py"))
+
+
+def test_without_a_dags_folder_here_it_uses_the_dags_beside_it(tmp_path):
+    result = subprocess.run([*DEMO, "--help"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert "usage: python rtk_demo.py" in result.stdout
+    probe = "import rtk_demo; print(rtk_demo._default_dags_folder())"
+    env_path = {"PYTHONPATH": str(ROOT)}
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env_path},
+    )
+    assert found.stdout.strip() == str(EXAMPLE_DAGS)
 
 
 def test_a_missing_dags_folder_fails_at_once(tmp_path):
