@@ -24,12 +24,20 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Standard form fields: which are hidden, how the used ones are labelled.
+#: Standard form fields: which are hidden, how the used ones are labelled. The port stays visible: the
+#: connection list's *Test* button sends the stored port (``0`` when empty), and Airflow 3.3 refuses a
+#: test whose port differs from the stored one, so a saved port (443) is what makes *Test* work. A port
+#: written in the Base URL wins over this field.
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "login"],
-    "relabeling": {"password": "API token", "host": "Base URL (optional)"},
+    "hidden-fields": ["schema", "login"],
+    "relabeling": {
+        "password": "API token",
+        "host": "Base URL (optional)",
+        "port": "Port (443; set it for the Test button)",
+    },
     "placeholders": {
         "host": DEFAULT_BASE_URL,
+        "port": "443",
         "password": "Cloudflare API token with the Realtime Admin permission",
         "account_id": "023e105f4ecef8ad9ca31a8372d0c353",
         "app_id": "RealtimeKit app id",

@@ -25,7 +25,7 @@ def test_provider_info_names_match_the_distribution() -> None:
     assert conn_type["connection-type"] == RealtimeKitHook.conn_type == "realtimekit"
     assert conn_type["hook-class-name"] == "airflow_provider_rtk.hooks.realtimekit.RealtimeKitHook"
     assert set(conn_type["conn-fields"]) == {"account_id", "app_id"}
-    assert {"login", "schema", "port"} <= set(conn_type["ui-field-behaviour"]["hidden-fields"])
+    assert {"login", "schema"} <= set(conn_type["ui-field-behaviour"]["hidden-fields"])
 
 
 def test_providers_manager_discovers_provider_and_hook() -> None:
