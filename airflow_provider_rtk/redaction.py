@@ -26,14 +26,18 @@ _ordered: tuple[str, ...] = ()  # longest first, so a form is replaced before a 
 
 
 def forms(secret: str) -> set[str]:
-    """The ways ``secret`` can show up in text: plain, JSON-, repr- and URL-escaped, and its long lines."""
+    """The ways ``secret`` can show up in text: plain, JSON- (once or twice), repr- and URL-escaped, and
+    its long lines."""
     if not secret:
         return set()
+    escaped = json.dumps(secret)[1:-1]
     found = {
         secret,
-        json.dumps(secret)[1:-1],
+        escaped,
+        json.dumps(escaped)[1:-1],  # an echo of an echo: a JSON body quoted inside a JSON message
         json.dumps(secret, ensure_ascii=False)[1:-1],
         repr(secret)[1:-1],
+        repr(escaped)[1:-1],
         quote(secret, safe=""),
     }
     lines = [line.strip() for line in secret.splitlines()]
