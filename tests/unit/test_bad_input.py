@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -393,3 +394,338 @@ def test_numeric_ids_in_extra_rejected_as_non_text():
     assert "'rtk_test'" in message
     assert "extra.account_id must be text" in message
     assert "extra.app_id must be text" in message
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 9: hostile connection extras, templated values and form values. Each case names its field
+# and sends no request (a catch-all respx route would answer anything and must stay uncalled).
+
+GOOD_EXTRA = {"account_id": "ACC", "app_id": "APP"}
+CAP = "extra.max_response_bytes"
+USER_INFO = "host must not hold user info"
+
+# (case id, connection changes, the field the error must name)
+CONNECTION_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("account-dot-dot-path", {"extra": {**GOOD_EXTRA, "account_id": "a/../../x"}}, "extra.account_id"),
+    ("account-leading-dot-dot", {"extra": {**GOOD_EXTRA, "account_id": "../x"}}, "extra.account_id"),
+    ("account-only-dot-dot", {"extra": {**GOOD_EXTRA, "account_id": ".."}}, "extra.account_id"),
+    ("account-query", {"extra": {**GOOD_EXTRA, "account_id": "acc?x=1"}}, "extra.account_id"),
+    ("account-fragment", {"extra": {**GOOD_EXTRA, "account_id": "acc#top"}}, "extra.account_id"),
+    ("account-percent", {"extra": {**GOOD_EXTRA, "account_id": "acc%2F.."}}, "extra.account_id"),
+    ("account-inner-space", {"extra": {**GOOD_EXTRA, "account_id": "my acc"}}, "extra.account_id"),
+    ("account-list", {"extra": {**GOOD_EXTRA, "account_id": ["ACC"]}}, "extra.account_id"),
+    ("account-bool", {"extra": {**GOOD_EXTRA, "account_id": True}}, "extra.account_id"),
+    ("account-float", {"extra": {**GOOD_EXTRA, "account_id": 1.5}}, "extra.account_id"),
+    ("account-object", {"extra": {**GOOD_EXTRA, "account_id": {"id": "ACC"}}}, "extra.account_id"),
+    ("app-slash", {"extra": {**GOOD_EXTRA, "app_id": "APP/recordings"}}, "extra.app_id"),
+    ("app-query-rewrite", {"extra": {**GOOD_EXTRA, "app_id": "APP?redirect=evil"}}, "extra.app_id"),
+    ("app-tab", {"extra": {**GOOD_EXTRA, "app_id": "APP\tX"}}, "extra.app_id"),
+    ("app-non-ascii", {"extra": {**GOOD_EXTRA, "app_id": "appé"}}, "extra.app_id"),
+    ("app-backslash", {"extra": {**GOOD_EXTRA, "app_id": "app\\..\\x"}}, "extra.app_id"),
+    ("timeout-nan", {"extra": {**GOOD_EXTRA, "timeout": "nan"}}, "extra.timeout"),
+    ("timeout-inf", {"extra": {**GOOD_EXTRA, "timeout": "inf"}}, "extra.timeout"),
+    ("timeout-negative", {"extra": {**GOOD_EXTRA, "timeout": -1}}, "extra.timeout"),
+    ("timeout-zero", {"extra": {**GOOD_EXTRA, "timeout": 0}}, "extra.timeout"),
+    ("timeout-word", {"extra": {**GOOD_EXTRA, "timeout": "soon"}}, "extra.timeout"),
+    ("timeout-bool", {"extra": {**GOOD_EXTRA, "timeout": True}}, "extra.timeout"),
+    ("timeout-huge", {"extra": {**GOOD_EXTRA, "timeout": 1e9}}, "extra.timeout"),
+    ("timeout-list", {"extra": {**GOOD_EXTRA, "timeout": [30]}}, "extra.timeout"),
+    ("attempts-fraction", {"extra": {**GOOD_EXTRA, "max_attempts": 2.5}}, "extra.max_attempts"),
+    ("attempts-zero", {"extra": {**GOOD_EXTRA, "max_attempts": 0}}, "extra.max_attempts"),
+    ("attempts-word", {"extra": {**GOOD_EXTRA, "max_attempts": "many"}}, "extra.max_attempts"),
+    ("attempts-thousand", {"extra": {**GOOD_EXTRA, "max_attempts": 1000}}, "extra.max_attempts"),
+    ("attempts-nan", {"extra": {**GOOD_EXTRA, "max_attempts": "nan"}}, "extra.max_attempts"),
+    ("size-cap-tiny", {"extra": {**GOOD_EXTRA, "max_response_bytes": 10}}, "extra.max_response_bytes"),
+    (
+        "size-cap-fraction",
+        {"extra": {**GOOD_EXTRA, "max_response_bytes": 4096.5}},
+        "extra.max_response_bytes",
+    ),
+    (
+        "size-cap-negative-text",
+        {"extra": {**GOOD_EXTRA, "max_response_bytes": "-1"}},
+        "extra.max_response_bytes",
+    ),
+    ("extra-not-an-object", {"extra": [1]}, "extra must be a JSON object"),
+    ("token-newline", {"password": "TOKEN\nX-Injected: 1"}, "password (the API token)"),
+    ("token-non-ascii", {"password": "TOKÉN-abc"}, "password (the API token)"),
+    ("token-nul", {"password": "TOKEN\x00abc"}, "password (the API token)"),
+    ("token-inner-space", {"password": "TOKEN abc"}, "password (the API token)"),
+    (
+        "host-user-info",
+        {"host": "https://user:hunter2-pw@rtk.test/client/v4"},
+        "host must not hold user info",
+    ),
+    ("host-user-only", {"host": "someone@rtk.test"}, "host must not hold user info"),
+    ("host-ftp", {"host": "ftp://rtk.test/client/v4"}, "host must start with http"),
+    ("host-query", {"host": "https://rtk.test/client/v4?x=1"}, "host must not have a query"),
+    ("host-fragment", {"host": "https://rtk.test/client/v4#x"}, "host must not have a query"),
+    ("host-bad-port", {"host": "https://rtk.test:99999/client/v4"}, "host has an invalid port"),
+    ("host-no-name", {"host": "https:///client/v4"}, "host has no host name"),
+    ("host-space", {"host": "rtk test/client/v4"}, "host must not hold whitespace"),
+    ("port-out-of-range", {"host": "rtk.test", "port": 70_000}, "port must be between"),
+]
+
+
+def _connection_from(changes: dict[str, Any]):
+    fields = {"password": TOKEN, "extra": GOOD_EXTRA, **changes}
+    return make_connection(
+        password=fields["password"], extra=fields["extra"], host=fields.get("host"), port=fields.get("port")
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"), [c[1:] for c in CONNECTION_CASES], ids=[c[0] for c in CONNECTION_CASES]
+)
+def test_hostile_connection_rejected_before_any_request(monkeypatch, changes, named):
+    conn = _connection_from(changes)
+    monkeypatch.setenv("AIRFLOW_CONN_RTK_TEST", conn.as_json())
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.route()
+        hook = RealtimeKitHook("rtk_test")
+        with pytest.raises(RealtimeKitConnectionConfigError) as info:
+            hook.get_recording("rec-1")
+        ok, message = hook.test_connection()
+    assert route.call_count == 0
+    assert not mock.calls
+    assert named in str(info.value)
+    assert "'rtk_test'" in str(info.value)
+    assert not ok
+    assert named in message
+    for secret in (TOKEN, conn.password, "hunter2-pw"):
+        assert secret not in str(info.value)
+        assert secret not in message
+
+
+def test_host_without_scheme_is_https_and_a_clean_url():
+    settings = ConnectionSettings.from_connection(
+        make_connection(extra=GOOD_EXTRA, host=" rtk.test:8443/v4/ ")
+    )
+    assert settings.base_url == "https://rtk.test:8443/v4"
+
+
+def test_numeric_text_extras_taken():
+    settings = ConnectionSettings.from_connection(
+        make_connection(
+            extra={**GOOD_EXTRA, "timeout": " 2.5 ", "max_attempts": "3", "max_response_bytes": "65536"}
+        )
+    )
+    assert (settings.timeout, settings.max_attempts, settings.max_response_bytes) == (2.5, 3, 65536)
+
+
+def test_every_connection_problem_named_at_once():
+    conn = make_connection(
+        password="TOK\x01", extra={"account_id": "a/b", "app_id": "APP", "timeout": "nan"}, host="u@h"
+    )
+    with pytest.raises(RealtimeKitConnectionConfigError) as info:
+        ConnectionSettings.from_connection(conn)
+    for named in ("extra.account_id", "password (the API token)", "host must not", "extra.timeout"):
+        assert named in str(info.value)
+    assert "TOK\x01" not in str(info.value)
+
+
+# Templated values: what a template renders when an upstream XCom is missing or a form stays empty.
+# (case id, start operator arguments besides meeting_id, the field named)
+NOTHING_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("max-seconds-None", {"max_seconds": "None", "layers": LEGACY}, "max_seconds"),
+    ("max-seconds-null", {"max_seconds": "null", "layers": LEGACY}, "max_seconds"),
+    ("max-seconds-empty", {"max_seconds": "", "layers": LEGACY}, "max_seconds"),
+    ("user-ids-None", {"user_ids": "None"}, "user_ids"),
+    ("user-ids-null", {"user_ids": "null"}, "user_ids"),
+    ("user-ids-blank", {"user_ids": "  "}, "user_ids"),
+    ("layers-None", {"layers": "None"}, "layers"),
+    ("layers-null", {"layers": "null"}, "layers"),
+    ("layers-double-encoded", {"layers": json.dumps(json.dumps({"default": {}}))}, "layers"),
+    ("layers-double-encoded-secrets", {"layers": json.dumps(json.dumps(sftp()))}, "layers"),
+    ("user-ids-double-encoded", {"user_ids": json.dumps(json.dumps(["u1"]))}, "user_ids"),
+    ("layers-nested-too-deep", {"layers": "[" * 100_000 + "]" * 100_000}, "layers"),
+]
+
+# Form values pasted into JSON text: a quote in a form value adds fields (the example DAGs no longer
+# do this; an operator given such text must still refuse what it adds).
+FORM_TEMPLATE = '{"default": {"file_name_prefix": "%s"}}'
+FORM_CASES: list[tuple[str, str, str]] = [
+    ("form-adds-media-kind", 'x", "media_kind": "video', "layers.default.media_kind"),
+    ("form-adds-a-field", 'x", "record_everything": "yes', "layers.default.record_everything"),
+    (
+        "form-redirects-sftp-host",
+        'x"}, "evil": {"outputs": [{"type": "STORAGE_CONFIG", "storage_conn_id": "rec_sftp", '
+        '"storage_config": {"host": "evil.example"}}]}, "z": {"file_name_prefix": "z',
+        "layers.evil.outputs[0].storage_config.host",
+    ),
+    ("form-breaks-the-json", 'x"', "layers"),
+]
+
+# Storage connections: the credentials go only to the connection's destination.
+STORAGE_CONNECTIONS = {
+    "rec_sftp": {"conn_type": "sftp", "host": "sftp.internal", "login": "rec", "password": "SFTP-PW-91"},
+    "rec_sftp_nohost": {"conn_type": "sftp", "login": "rec", "password": "SFTP-PW-92"},
+    "rec_s3": {
+        "conn_type": "aws",
+        "login": "AK-93",
+        "password": "SK-94",
+        "extra": {"bucket": "rec-bucket", "region_name": "eu-west-1"},
+    },
+    "some_db": {"conn_type": "postgres", "host": "db.internal", "password": "DB-PW-95"},
+}
+
+
+def conn_output(conn_id: str, **config: Any) -> dict[str, Any]:
+    output: dict[str, Any] = {"type": "STORAGE_CONFIG", "storage_conn_id": conn_id}
+    if config:
+        output["storage_config"] = config
+    return {"default": {"outputs": [output]}}
+
+
+STORAGE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("sftp-host-override", conn_output("rec_sftp", host="evil.example"), f"{SC}.host"),
+    ("sftp-port-override", conn_output("rec_sftp", port=2022), f"{SC}.port"),
+    ("sftp-host-on-hostless-conn", conn_output("rec_sftp_nohost", host="evil.example"), f"{SC}.host"),
+    ("sftp-username-override", conn_output("rec_sftp", username="root"), f"{SC}.username"),
+    ("inline-password-with-conn", conn_output("rec_sftp", password="mine"), f"{SC}.password"),
+    ("inline-secret-with-conn", conn_output("rec_s3", secret="mine"), f"{SC}.secret"),
+    ("s3-bucket-override", conn_output("rec_s3", bucket="attacker-bucket"), f"{SC}.bucket"),
+    ("s3-region-override", conn_output("rec_s3", region="us-east-1"), f"{SC}.region"),
+    ("aws-conn-for-sftp", conn_output("rec_s3", type="sftp", path="x/"), f"{SC}.type"),
+    ("postgres-conn-as-storage", conn_output("some_db"), f"{OUT0}.storage_conn_id"),
+    (
+        "storage-config-not-object",
+        {"default": {"outputs": [{"storage_conn_id": "rec_sftp", "storage_config": "host=evil"}]}},
+        f"{OUT0}.storage_config",
+    ),
+]
+
+# Operator arguments checked when the DAG is parsed: (case id, class, arguments, the field named)
+PARSE_CASES: list[tuple[str, str, dict[str, Any], str]] = [
+    ("start-timeout-negative", "start", {"timeout": -5}, "timeout"),
+    ("start-timeout-zero", "start", {"timeout": 0}, "timeout"),
+    ("start-timeout-nan", "start", {"timeout": float("nan")}, "timeout"),
+    ("start-timeout-word", "start", {"timeout": "soon"}, "timeout"),
+    ("start-timeout-negative-timedelta", "start", {"timeout": timedelta(seconds=-1)}, "timeout"),
+    ("start-poll-zero", "start", {"poll_interval": 0}, "poll_interval"),
+    ("start-poll-word", "start", {"poll_interval": "fast"}, "poll_interval"),
+    ("start-poll-inf", "start", {"poll_interval": float("inf")}, "poll_interval"),
+    ("session-sensor-poke-zero", "session_sensor", {"poke_interval": 0}, "poke_interval"),
+    ("recording-sensor-poke-word", "recording_sensor", {"poke_interval": "abc"}, "poke_interval"),
+    ("recording-sensor-poke-negative", "recording_sensor", {"poke_interval": -1}, "poke_interval"),
+    ("recording-trigger-poll-zero", "recording_trigger", {"poll_interval": 0}, "poll_interval"),
+    ("session-trigger-poll-inf", "session_trigger", {"poll_interval": float("inf")}, "poll_interval"),
+    ("recording-trigger-poll-bool", "recording_trigger", {"poll_interval": True}, "poll_interval"),
+]
+
+
+def build(kind: str, **arguments: Any) -> Any:
+    from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
+    from airflow_provider_rtk.sensors import RealtimeKitActiveSessionSensor, RealtimeKitRecordingSensor
+    from airflow_provider_rtk.triggers import RealtimeKitActiveSessionTrigger, RealtimeKitRecordingTrigger
+
+    if kind == "start":
+        return RealtimeKitStartTrackRecordingOperator(task_id="t", meeting_id=MEETING, **arguments)
+    if kind == "session_sensor":
+        return RealtimeKitActiveSessionSensor(task_id="s", meeting_id=MEETING, **arguments)
+    if kind == "recording_sensor":
+        return RealtimeKitRecordingSensor(task_id="s", recording_id="rec-1", **arguments)
+    if kind == "recording_trigger":
+        return RealtimeKitRecordingTrigger(recording_id="rec-1", **arguments)
+    return RealtimeKitActiveSessionTrigger(meeting_id=MEETING, **arguments)
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """realtimekit_default (pointing at a mocked host) and the storage connections above."""
+    conn = {"conn_type": "realtimekit", "password": TOKEN, "host": "http://rtk.test/client/v4"}
+    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps({**conn, "extra": GOOD_EXTRA}))
+    for conn_id, fields in STORAGE_CONNECTIONS.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+
+class _TaskInstance:
+    task_id, map_index, try_number = "t", -1, 1
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        raise AssertionError("nothing may be pushed for rejected input")
+
+
+def execute_start(**arguments: Any) -> RealtimeKitPayloadError:
+    """Run the start operator's execute (rendered values as given); it must raise before any request."""
+    operator = build("start", **arguments)
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.route()
+        with pytest.raises(RealtimeKitPayloadError) as info:
+            operator.execute({"ti": _TaskInstance()})
+    assert route.call_count == 0
+    assert not mock.calls
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("arguments", "path"), [c[1:] for c in NOTHING_CASES], ids=[c[0] for c in NOTHING_CASES]
+)
+def test_rendered_nothing_and_double_encoding_are_field_errors(connections, arguments, path):
+    error = execute_start(**arguments)
+    assert error.paths == [path]
+    assert f"{path}: " in str(error)
+    assert "PRIVATE-KEY-VALUE" not in str(error)
+
+
+@pytest.mark.parametrize(("value", "path"), [c[1:] for c in FORM_CASES], ids=[c[0] for c in FORM_CASES])
+def test_form_values_pasted_into_json_cannot_add_fields(connections, value, path):
+    error = execute_start(layers=FORM_TEMPLATE % value)
+    assert path in error.paths
+
+
+@pytest.mark.parametrize(
+    ("layers", "path"), [c[1:] for c in STORAGE_CASES], ids=[c[0] for c in STORAGE_CASES]
+)
+def test_connection_credentials_go_only_to_its_destination(connections, layers, path):
+    error = execute_start(layers=layers, max_seconds=60)
+    assert error.paths == [path]
+    text = f"{error} {error!r}"
+    for fields in STORAGE_CONNECTIONS.values():
+        assert fields["password"] not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "arguments", "name"), [c[1:] for c in PARSE_CASES], ids=[c[0] for c in PARSE_CASES]
+)
+def test_bad_intervals_and_timeouts_rejected_at_parse(kind, arguments, name):
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.route()
+        with pytest.raises(RealtimeKitPayloadError) as info:
+            build(kind, **arguments)
+    assert route.call_count == 0
+    assert info.value.paths == [name]
+
+
+@pytest.mark.parametrize(
+    ("kind", "arguments", "attribute", "value"),
+    [
+        ("start", {"poll_interval": "5"}, "poll_interval", 5.0),
+        ("start", {"timeout": "90"}, "timeout", 90.0),
+        ("start", {"timeout": timedelta(minutes=2)}, "timeout", 120.0),
+        ("recording_sensor", {"poke_interval": "30"}, "poke_interval", 30.0),
+        ("recording_trigger", {"poll_interval": "2.5"}, "poll_interval", 2.5),
+    ],
+)
+def test_numeric_text_intervals_are_taken(kind, arguments, attribute, value):
+    assert getattr(build(kind, **arguments), attribute) == value
+
+
+@pytest.mark.parametrize("recording_id", ["None", "", "null", "  ", None, 42])
+def test_action_operator_refuses_rendered_nothing_as_recording_id(connections, recording_id):
+    """``PUT /recordings/None`` must never be sent."""
+    from airflow_provider_rtk.operators.recording import RealtimeKitRecordingActionOperator
+
+    operator = RealtimeKitRecordingActionOperator(task_id="a", recording_id=recording_id, action="stop")
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.route()
+        with pytest.raises(RealtimeKitPayloadError) as info:
+            operator.execute({"ti": _TaskInstance()})
+    assert route.call_count == 0
+    assert info.value.paths == ["recording_id"]
+
+
+def test_issue_9_table_has_at_least_forty_new_cases():
+    new = CONNECTION_CASES + NOTHING_CASES + FORM_CASES + STORAGE_CASES + PARSE_CASES
+    assert len(new) >= 40
+    assert len({case[0] for case in new}) == len(new)
