@@ -28,6 +28,8 @@ os.environ.update(
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Airflow's own XCom, refusing one push for the ownership tests (see tests/xcom_backend.py)
+        "AIRFLOW__CORE__XCOM_BACKEND": "tests.xcom_backend.RefusingXCom",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
     }
 )

@@ -289,13 +289,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 outcome, earlier.sent_at if earlier else None, earlier.fingerprint if earlier else None
             )
             self._follow(outcome, context)
-            self.log.warning(
-                "Following recording %s of meeting %s, %s: %s",
-                outcome.recording.id,
-                self._request.meeting_id,
-                outcome.knowledge.describe(),
-                outcome.how,
-            )
+            self._log_following(outcome)
         self._publish(context, outcome.recording)
         return outcome.recording.id
 
@@ -426,6 +420,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 self._idle_before_start = True
                 return self._start(journal, context, meeting_was_idle=True)
             learnt(outcome_or_none)
+            self._log_following(outcome_or_none)
             return outcome_or_none
         except RealtimeKitAPIError as error:
             if not (error.is_retryable or _is_outcome_unknown(error)):
@@ -469,10 +464,17 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         )
         journal.learnt(followed, None, None)
         self._follow(followed, context)
-        self.log.warning(
-            "Following recording %s, %s: %s", winner.id, followed.knowledge.describe(), followed.how
-        )
+        self._log_following(followed)
         return followed
+
+    def _log_following(self, outcome: StartOutcome) -> None:
+        self.log.warning(
+            "Following recording %s of meeting %s, %s: %s",
+            outcome.recording.id,
+            self._request.meeting_id,
+            outcome.knowledge.describe(),
+            outcome.how,
+        )
 
     def _policy(self) -> IfActive:
         """``if_active`` as a policy; a wrong value is a payload error naming the field."""

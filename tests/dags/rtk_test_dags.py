@@ -99,3 +99,22 @@ with _dag("rtk_test_secrets_mapped", retries=0):
             "storage_config": {"type": "aws", "bucket": "b", "access_key": "{{ var.value.rtk_test_value_a }}",
                                "secret": "{{ var.value.rtk_test_value_b }}"}}]}}""",
     ).expand(if_active=["attach"])
+
+# Ownership (issue: a recording is the task's only when it started it).
+# A retry a few seconds later, so a test can act between the tries.
+with _dag("rtk_test_start_slow_retry") as _slow:
+    _slow.default_args["retry_delay"] = timedelta(seconds=4)
+    _start(if_active="{{ params.if_active }}")
+
+with _dag("rtk_test_wait_no_retries", retries=0):
+    _start(**WAIT)
+
+with _dag("rtk_test_deferred_execution_timeout", retries=0):
+    _start(**{**WAIT, "deferrable": True}, execution_timeout=timedelta(seconds=4))
+
+# The XCom backend of the tests (tests/xcom_backend.py) refuses this DAG's recording_id push.
+with _dag("rtk_test_xcom_push_fails", retries=0):
+    _start()
+
+with _dag("rtk_test_xcom_push_fails_with_retry"):
+    _start()

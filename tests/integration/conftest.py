@@ -23,6 +23,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.dag)
 
 
+#: What the service does with a second concurrent start of one meeting is not documented: the
+#: emulator refuses it (409) or accepts it (two recordings at once). Suites that use the fixture
+#: ``second_start`` run in both modes.
+SECOND_START_MODES = ("refuse", "accept")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "second_start" in metafunc.fixturenames:
+        metafunc.parametrize("second_start", SECOND_START_MODES, indirect=True)
+
+
+@pytest.fixture
+def second_start(request: pytest.FixtureRequest) -> str:
+    """The emulator's second-start mode for this test (``refuse`` unless parametrized)."""
+    mode: str = getattr(request, "param", "refuse")
+    marker = request.node.get_closest_marker("realtimekit_emulator")
+    options = {**(marker.kwargs if marker else {}), "second_start": mode}
+    request.node.add_marker(pytest.mark.realtimekit_emulator(**options))
+    return mode
+
+
 @pytest.fixture
 def emulator(airflow_db: Any, realtimekit_connection: RealtimeKitEmulator) -> RealtimeKitEmulator:
     """The plugin's emulator (users test their DAGs with the same fixture), with a metadata DB, and

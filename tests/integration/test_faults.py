@@ -19,6 +19,9 @@ STATE_STORE = hasattr(airflow.sdk, "ResumableJobMixin")
 
 START = "startTrackRecordingForAMeeting"
 
+#: every case holds whether the service refuses a second concurrent start or accepts it
+pytestmark = pytest.mark.usefixtures("second_start")
+
 
 @pytest.fixture
 def fast_connection(emulator, monkeypatch):
