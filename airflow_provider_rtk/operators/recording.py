@@ -123,8 +123,12 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     The body is validated before any request; an invalid field fails the task with its full path
     (``layers.default.outputs[0].storage_config.host``). The start is never duplicated: before
     starting, and on every retry, the meeting's active recording is checked (see ``if_active``); a
-    start whose answer was lost is resolved by asking the service. The XCom return value is the
-    recording (storage secrets left out); ``recording_id`` and ``recording_url`` are pushed as well.
+    start whose answer was lost is resolved by asking the service. Only a recording this task
+    *started* (the id came in its own start's answer) is ever stopped by it; one it found after an
+    ambiguous answer is only *believed* its own and followed (see the README's table). On Airflow 3.3
+    the start is journalled ahead in the task state store, so a retry knows what its earlier try did.
+    The XCom return value is the recording (storage secrets left out); ``recording_id`` and
+    ``recording_url`` are pushed as well.
 
     :param meeting_id: meeting to record (templated).
     :param layers: track layers (templated): a dict of layer name to layer, JSON text, or
@@ -136,16 +140,18 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         templated).
     :param user_ids: current API only (beta): record only these participants, 1 to 100 ids (templated).
     :param realtimekit_conn_id: the ``realtimekit`` connection to use.
-    :param if_active: when the meeting already has an active recording that this task did not start:
-        ``"attach"`` (default: follow it, and never stop it), ``"fail"``, or ``"stop_and_start"``.
-        One that an earlier try of this task started is always attached to.
+    :param if_active: when the meeting already has an active recording that neither this try nor a
+        recorded earlier try started: ``"attach"`` (default: follow it, and never stop it), ``"fail"``,
+        or ``"stop_and_start"``. Also decides what a task does that loses a race to start the meeting.
     :param wait_for_completion: wait until the recording is ``UPLOADED`` (fail if ``ERRORED``).
     :param poll_interval: seconds between status checks while waiting.
     :param timeout: give up waiting after this long (seconds or timedelta): the recording is stopped
         and the task fails without retrying. ``None`` waits for as long as the recording runs.
     :param deferrable: wait in the triggerer instead of a worker slot (default from
         ``[operators] default_deferrable``).
-    :param stop_on_kill: stop the recording this task started when the task is killed or times out.
+    :param stop_on_kill: stop the recording this task *started* (never one it only believes is its own
+        or follows) when the task is killed, hits ``execution_timeout``, or fails with no retry left
+        that would reconnect to it.
     """
 
     template_fields: Sequence[str] = ("meeting_id", "layers", "max_seconds", "user_ids", "if_active")

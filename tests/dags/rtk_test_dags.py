@@ -118,3 +118,12 @@ with _dag("rtk_test_xcom_push_fails", retries=0):
 
 with _dag("rtk_test_xcom_push_fails_with_retry"):
     _start()
+
+# The legacy body (the emulator runs with legacy_track=True): the start answers 200 with no body.
+with _dag("rtk_test_legacy_start_no_retries", retries=0):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        layers={"default": {"file_name_prefix": "fault-test"}},
+        max_seconds=600,
+    )

@@ -286,3 +286,20 @@ def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
         assert stops_sent(emulator, loser["id"]) == 1
         assert "of the same meeting started first" in logs
     assert logs.count(f"Following recording {running[0]['id']}") == 1
+
+
+@pytest.mark.usefixtures("fast_connection")
+@pytest.mark.realtimekit_emulator(legacy_track=True)
+def test_a_legacy_start_whose_lookup_fails_is_found_and_stopped(emulator, live_meeting, run):
+    """The legacy start said 200 (no body) and every lookup of its recording fails: the task fails
+    without a retry, looks once more, finds what it started (the meeting was idle before), stops it."""
+    # the check before the start gets through; the hook's three lookups after it do not
+    emulator.add_fault("get_active_recording", "status", status=503, times=3, after=1)
+
+    result = run("rtk_test_legacy_start_no_retries", live_meeting)
+
+    assert result.state == "failed"
+    (recording,) = recordings_of(emulator, live_meeting)
+    assert recording["stop_reason"] == "API_CALL"
+    assert stops_sent(emulator, recording["id"]) == 1
+    assert f"Found recording {recording['id']} after the accepted start: {STARTED}" in result.log()
