@@ -127,3 +127,6 @@ with _dag("rtk_test_legacy_start_no_retries", retries=0):
         layers={"default": {"file_name_prefix": "fault-test"}},
         max_seconds=600,
     )
+
+with _dag("rtk_test_deferred_wait_no_retries", retries=0):
+    _start(**{**WAIT, "deferrable": True})

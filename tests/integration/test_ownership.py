@@ -193,10 +193,18 @@ class TestNothingKeepsRecordingUnseen:
         assert recording["stop_reason"] == "API_CALL"
         assert stops_sent(emulator, recording["id"]) == 1
 
-    def test_status_reads_failing_without_retries_stop_the_recording(self, emulator, live_meeting, run):
+    @pytest.mark.parametrize(
+        "dag_id",
+        ["rtk_test_wait_no_retries", "rtk_test_deferred_wait_no_retries"],
+        ids=["worker", "deferred"],
+    )
+    def test_status_reads_failing_without_retries_stop_the_recording(
+        self, emulator, live_meeting, dag_id, run
+    ):
+        """On a worker the wait fails; deferred, the trigger's error event fails ``execute_complete``."""
         emulator.add_fault("get_one_recording", "status", status=503, times=None)
 
-        result = run("rtk_test_wait_no_retries", live_meeting)
+        result = run(dag_id, live_meeting)
 
         assert result.state == "failed"
         assert result.task().try_number == 1
