@@ -9,6 +9,7 @@ route managed to write before the client hung up.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 MB = 1024 * 1024
 
@@ -39,6 +41,11 @@ class HostileServer:
     """``with HostileServer() as server:`` serves ``server.routes[(method, path)]`` on 127.0.0.1."""
 
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
+    #: What answers a request no route matches (default: a 404 envelope).
+    fallback: Route | None = None
+    #: The app whose paths :meth:`route` takes relative.
+    account_id: str = "ACC"
+    app_id: str = "APP"
     seen: list[Seen] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -70,7 +77,7 @@ class HostileServer:
         return f"127.0.0.1:{self._httpd.server_address[1]}"
 
     def app_path(self, path: str) -> str:
-        return f"/client/v4/accounts/ACC/realtime/kit/APP{path}"
+        return f"/client/v4/accounts/{self.account_id}/realtime/kit/{self.app_id}{path}"
 
     def route(self, method: str, path: str, behaviour: Route) -> None:
         """Serve ``behaviour`` for ``method`` on the app-relative ``path`` (``/recordings/rec-1``)."""
@@ -95,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         seen = Seen(self.command, self.path.split("?")[0], dict(self.headers.items()), body)
         self.owner.seen.append(seen)
-        behaviour = self.owner.routes.get((seen.method, seen.path), not_found)
+        behaviour = self.owner.routes.get((seen.method, seen.path), self.owner.fallback or not_found)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
             behaviour(self, seen)
         self.close_connection = True
@@ -122,6 +129,26 @@ class Handler(BaseHTTPRequestHandler):
 
 def not_found(handler: Handler, seen: Seen) -> None:
     handler.answer(404, json.dumps({"success": False, "error": {"code": 404, "message": "none"}}).encode())
+
+
+def forward_to(base: str) -> Route:
+    """Pass the request on to ``base`` (``http://host:port``) and its answer back: a proxy in front of
+    the emulator, so only the routes a test sets misbehave."""
+    target = urlsplit(base)
+
+    def behaviour(handler: Handler, seen: Seen) -> None:
+        upstream = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=30)
+        try:
+            query = handler.path[len(seen.path) :]
+            headers = {k: v for k, v in seen.headers.items() if k.lower() not in ("host", "connection")}
+            upstream.request(seen.method, seen.path + query, body=seen.body or None, headers=headers)
+            answer = upstream.getresponse()
+            payload = answer.read()
+        finally:
+            upstream.close()
+        handler.answer(answer.status, payload, answer.getheader("Content-Type") or "application/json")
+
+    return behaviour
 
 
 def json_answer(status: int, payload: Any) -> Route:

@@ -5,8 +5,9 @@ template fields, XCom, or the errors raised — while the service does receive e
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import pytest
 from sqlalchemy import select
@@ -32,7 +33,13 @@ class Secrets:
         return list(asdict(self).values())
 
     def leaks(self, text: str) -> list[str]:
-        return [secret for secret in self.all if secret in text]
+        """The secrets ``text`` shows, as written or escaped (JSON once or twice, repr)."""
+        return [secret for secret in self.all if any(form in text for form in _forms(secret))]
+
+
+def _forms(secret: str) -> set[str]:
+    escaped = json.dumps(secret)[1:-1]
+    return {secret, escaped, json.dumps(escaped)[1:-1], repr(secret)[1:-1]}
 
 
 def _fresh(name: str) -> str:
@@ -88,17 +95,49 @@ def _stored(dag_run) -> dict[str, str]:
     return stored
 
 
-def _leaked_anywhere(secrets: Secrets, dag_run, output: str) -> dict[str, list[str]]:
-    """Which secrets appear in the task output, a rendered field or an XCom (empty when none)."""
-    places = {"task output": output, **_stored(dag_run)}
+def _log_files(since: float) -> dict[str, str]:
+    """Every log file Airflow wrote under its home since ``since`` (epoch seconds)."""
+    from tests.conftest import AIRFLOW_HOME
+
+    return {
+        f"log file {path.relative_to(AIRFLOW_HOME)}": path.read_text(errors="replace")
+        for path in AIRFLOW_HOME.rglob("*.log")
+        if path.is_file() and path.stat().st_mtime >= since
+    }
+
+
+def _leaked_anywhere(secrets: Secrets, dag_run, output: str, since: float = 0.0) -> dict[str, list[str]]:
+    """Which secrets appear in the task output, a log file, a rendered field or an XCom (empty when
+    none), as written or escaped."""
+    places = {"task output": output, **_log_files(since), **_stored(dag_run)}
     return {place: secrets.leaks(text) for place, text in places.items() if secrets.leaks(text)}
 
 
+#: Where ``_run`` writes the run's task log (``dag.test()`` itself logs to the console only).
+LOG_FILE_NAME = "rtk-run.log"
+
+
 def _run(dag_id: str, meeting_id: str, capfd):
+    """Run a DAG; returns it and its console output and task log. The task log (Airflow's structured log and the
+    standard library's records) goes to a real file under ``AIRFLOW_HOME/logs`` meanwhile, which
+    :func:`_log_files` reads back."""
+    from airflow.sdk.log import configure_logging
+
+    from tests.conftest import AIRFLOW_HOME
+
+    log_dir = AIRFLOW_HOME / "logs"
+    log_dir.mkdir(exist_ok=True)
     capfd.readouterr()
-    dag_run = load_dag(dag_id).test(run_conf={"meeting_id": meeting_id})
+    with open(log_dir / LOG_FILE_NAME, "w", encoding="utf-8") as log_file:
+        configure_logging(output=log_file, cache_logger_on_first_use=False, colored_console_log=False)
+        try:
+            dag_run = load_dag(dag_id).test(run_conf={"meeting_id": meeting_id})
+        finally:
+            configure_logging()
     captured = capfd.readouterr()
-    return dag_run, captured.out + captured.err
+    task_log = (log_dir / LOG_FILE_NAME).read_text(encoding="utf-8", errors="replace")
+    assert task_log.strip(), "the task log file is empty"
+    return dag_run, captured.out + captured.err + task_log
 
 
 @pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
@@ -149,3 +188,100 @@ def test_mapped_operator_with_json_text_layers_shows_no_secret(emulator, live_me
     assert (storage["access_key"], storage["secret"]) == (secrets.inline_access_key, secrets.inline_secret)
     assert "***" in _stored(dag_run)["rendered:start"]
     assert _leaked_anywhere(secrets, dag_run, output) == {}
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 9: echoed errors, double-encoded layers, control characters
+
+
+def _awkward(name: str) -> str:
+    """A secret with what JSON and repr escape: a quote, a backslash, a newline, a control character."""
+    return f'{_fresh(name)}"q\\b\nn\x01c'
+
+
+@pytest.fixture
+def echoing_proxy(emulator, secrets, monkeypatch):
+    """A loopback proxy in front of the emulator whose start answers 400 quoting the whole request
+    (body with every storage secret, headers with the token); everything else reaches the emulator."""
+    from tests.hostile_server import HostileServer, echo, forward_to
+
+    with HostileServer(
+        fallback=forward_to(emulator.origin), account_id=emulator.account_id, app_id=emulator.app_id
+    ) as proxy:
+        proxy.route("POST", "/recordings/track", echo(400, envelope=True))
+        conn = {**emulator.airflow_connection(), "password": secrets.token, "host": proxy.base_url}
+        monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+        yield proxy
+
+
+@pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
+def test_service_echoing_the_request_in_its_error_leaks_nothing(
+    emulator, live_meeting, secrets, echoing_proxy, capfd
+):
+    since = time.time()
+    dag_run, output = _run("rtk_test_secrets", live_meeting, capfd)
+
+    assert str(dag_run.state) == "failed"
+    (start,) = [seen for seen in echoing_proxy.seen if seen.path.endswith("/recordings/track")]
+    sent = start.body.decode()
+    assert [secret for secret in secrets.all[1:] if json.dumps(secret)[1:-1] not in sent] == []
+    assert secrets.token in start.headers["Authorization"]  # the proxy had them all, and echoed them
+    assert "HTTP 400" in output
+    assert "***" in output
+    assert emulator.recordings() == []
+    assert _leaked_anywhere(secrets, dag_run, output, since) == {}
+
+
+@pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
+def test_secrets_with_control_characters_and_quotes_leak_nowhere(
+    emulator, live_meeting, secrets, monkeypatch, capfd
+):
+    """Inline secrets holding a quote, a backslash, a newline and a control character: escaped forms
+    (JSON in rendered fields and XCom, repr in tracebacks) must be masked as well as the plain one."""
+    awkward = replace(
+        secrets, inline_access_key=_awkward("INLINE-ACCESS"), inline_secret=_awkward("INLINE-SECRET")
+    )
+    monkeypatch.setenv("AIRFLOW_VAR_RTK_TEST_VALUE_A", awkward.inline_access_key)
+    monkeypatch.setenv("AIRFLOW_VAR_RTK_TEST_VALUE_B", awkward.inline_secret)
+    since = time.time()
+
+    dag_run, output = _run("rtk_test_secrets", live_meeting, capfd)
+
+    assert str(dag_run.state) == "success", output[-3000:]
+    (recording,) = emulator.recordings()
+    storage = recording["request_body"]["layers"]["default"]["outputs"][0]["storage_config"]
+    assert (storage["access_key"], storage["secret"]) == (awkward.inline_access_key, awkward.inline_secret)
+    assert _leaked_anywhere(awkward, dag_run, output, since) == {}
+
+
+@pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
+def test_double_encoded_layers_are_refused_and_shown_masked(
+    emulator, live_meeting, secrets, monkeypatch, capfd
+):
+    layers = {
+        "default": {
+            "file_name_prefix": "twice",
+            "outputs": [
+                {
+                    "type": "STORAGE_CONFIG",
+                    "storage_config": {
+                        "type": "aws",
+                        "bucket": "b",
+                        "access_key": secrets.inline_access_key,
+                        "secret": secrets.inline_secret,
+                    },
+                }
+            ],
+        }
+    }
+    monkeypatch.setenv("AIRFLOW_VAR_RTK_TEST_LAYERS_TEXT", json.dumps(json.dumps(layers)))
+    since = time.time()
+
+    dag_run, output = _run("rtk_test_secrets_double_encoded", live_meeting, capfd)
+
+    assert str(dag_run.state) == "failed"
+    assert "encoded twice" in output
+    assert emulator.recordings() == []  # nothing was sent
+    rendered = _stored(dag_run)["rendered:start"]
+    assert "***" in rendered  # the rendered view shows the (twice-decoded) layers, masked
+    assert _leaked_anywhere(secrets, dag_run, output, since) == {}
