@@ -257,19 +257,9 @@ def _declared_length(response: httpx.Response) -> int | None:
 
 
 def _completed(response: httpx.Response, body: bytes) -> httpx.Response:
-    """The streamed answer as an ordinary (read) response holding ``body``, already decoded."""
-    headers = [
-        (name, value)
-        for name, value in response.headers.multi_items()
-        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-    ]
-    return httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=body,
-        request=response.request,
-        extensions={"reason_phrase": response.reason_phrase.encode("ascii", "replace")},
-    )
+    """The streamed answer, now holding ``body`` (already decoded) as if ``read()`` had read it."""
+    response._content = body  # what httpx's own read() sets, here after a bounded read
+    return response
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, call: ApiCall) -> httpx.Request:
@@ -343,7 +333,7 @@ async def send_bounded_async(client: httpx.AsyncClient, call: ApiCall, limits: L
 
     try:
         return await asyncio.wait_for(exchange(), timeout=limits.timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         timeout = httpx.ReadTimeout(f"no complete answer within {limits.timeout:g}s")
         raise transport_error(timeout, call, deadline=deadline) from None
     except httpx.TransportError as error:
