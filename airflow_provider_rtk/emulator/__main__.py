@@ -20,9 +20,11 @@ from airflow_provider_rtk.emulator.settings import (
     DEFAULT_SECOND_START,
     DEFAULT_SECOND_START_MESSAGE,
     DEFAULT_SECOND_START_STATUS,
+    DEFAULT_SERVER,
     DEFAULT_UNKNOWN_FIELDS,
     DEFAULT_UPLOAD_DELAY,
     SECOND_START_MODES,
+    SERVER_KINDS,
     UNKNOWN_FIELD_MODES,
 )
 
@@ -103,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve this file's bytes for every download link (default: synthetic WebM-headed bytes)",
     )
     parser.add_argument(
+        "--server",
+        choices=SERVER_KINDS,
+        default=DEFAULT_SERVER,
+        help="asyncio: one event loop, thousands of keep-alive clients; threads: one thread per "
+        "connection (default %(default)s)",
+    )
+    parser.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -140,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             second_start_message=args.second_start_message,
             unknown_fields=args.unknown_fields,
             recording_bytes=recording_bytes,
+            server=args.server,
         ).start()
     except (OSError, ValueError) as error:
         print(f"realtimekit-emulator: cannot start: {error}", file=sys.stderr)

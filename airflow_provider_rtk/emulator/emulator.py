@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from airflow_provider_rtk.emulator.aioserver import AsyncioEmulatorServer
 from airflow_provider_rtk.emulator.faults import parse_fault
 from airflow_provider_rtk.emulator.routes import API_ROUTES
 from airflow_provider_rtk.emulator.server import EmulatorApp, EmulatorHTTPServer
@@ -21,10 +22,13 @@ from airflow_provider_rtk.emulator.settings import (
     DEFAULT_SECOND_START,
     DEFAULT_SECOND_START_MESSAGE,
     DEFAULT_SECOND_START_STATUS,
+    DEFAULT_SERVER,
     DEFAULT_UNKNOWN_FIELDS,
     DEFAULT_UPLOAD_DELAY,
+    SERVER_KINDS,
     EmulatorSettings,
     SecondStart,
+    ServerKind,
     UnknownFields,
 )
 
@@ -46,8 +50,9 @@ class RealtimeKitEmulator:
     still active. Request fields the description does not list get a 400 naming them
     (``unknown_fields="reject"``) or are ignored (``"ignore"``). ``recording_bytes`` is what every
     download link serves (default: synthetic bytes that start like a WebM file, sized by the duration);
-    links expire 7 days after the upload, or at once with :meth:`expire_links`. Use it as a context
-    manager::
+    links expire 7 days after the upload, or at once with :meth:`expire_links`. ``server="asyncio"``
+    (the default) serves thousands of keep-alive clients from one event loop; ``"threads"`` is the
+    standard library's thread-per-connection server. Use it as a context manager::
 
         with RealtimeKitEmulator(invoke_delay=0, upload_delay=0) as emulator:
             meeting = emulator.create_meeting("standup")
@@ -73,6 +78,7 @@ class RealtimeKitEmulator:
         second_start_message: str = DEFAULT_SECOND_START_MESSAGE,
         unknown_fields: UnknownFields = DEFAULT_UNKNOWN_FIELDS,
         recording_bytes: bytes | None = None,
+        server: ServerKind = DEFAULT_SERVER,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = EmulatorSettings(
@@ -89,10 +95,13 @@ class RealtimeKitEmulator:
             second_start_message=second_start_message,
             unknown_fields=unknown_fields,
         )
+        if server not in SERVER_KINDS:
+            raise ValueError(f"server must be one of {', '.join(SERVER_KINDS)}")
         self.host = host
+        self.server_kind = server
         self._requested_port = port
         self.app = EmulatorApp(self.settings, clock=clock, recording_bytes=recording_bytes)
-        self._server: EmulatorHTTPServer | None = None
+        self._server: EmulatorHTTPServer | AsyncioEmulatorServer | None = None
         self._thread: threading.Thread | None = None
 
     # ---- life cycle
@@ -101,10 +110,15 @@ class RealtimeKitEmulator:
         """Bind the port and serve in a daemon thread (``OSError`` if the port is taken)."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        server = EmulatorHTTPServer((self.host, self._requested_port), self.app)
-        self._server = server
+        address = (self.host, self._requested_port)
+        if self.server_kind == "asyncio":
+            self._server = AsyncioEmulatorServer(address, self.app)
+            self._server.start(f"realtimekit-emulator-{self.port}")
+            return self
+        threaded = EmulatorHTTPServer(address, self.app)
+        self._server = threaded
         self._thread = threading.Thread(
-            target=server.serve_forever,
+            target=threaded.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
             name=f"realtimekit-emulator-{self.port}",
             daemon=True,
@@ -116,6 +130,9 @@ class RealtimeKitEmulator:
         """Stop serving and close every connection (idempotent)."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
+        if isinstance(server, AsyncioEmulatorServer):
+            server.stop()
+            return
         if server is None:
             return
         server.shutdown()

@@ -16,9 +16,10 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_rtk.emulator.control import CONTROL_ROUTES, Controls
@@ -38,7 +39,7 @@ from airflow_provider_rtk.emulator.messages import (
 )
 from airflow_provider_rtk.emulator.ratelimit import RateLimiter
 from airflow_provider_rtk.emulator.routes import API_ROUTES, Api
-from airflow_provider_rtk.emulator.routing import no_route
+from airflow_provider_rtk.emulator.routing import Route, no_route
 from airflow_provider_rtk.emulator.settings import (
     API_PREFIX,
     CONTROL_PREFIXES,
@@ -77,6 +78,17 @@ def fault_reply(fault: Fault) -> Reply:
     return realtimekit_error(
         status, f"{phrase} (fault injected by the RealtimeKit emulator)", fault.retry_after
     )
+
+
+_Outcome = TypeVar("_Outcome")
+
+
+@dataclass(frozen=True)
+class Delayed:
+    """An answer held back by a ``delay`` fault: wait ``seconds``, then call ``finish`` for it."""
+
+    seconds: float
+    finish: Callable[[], Reply | Drop]
 
 
 class EmulatorApp:
@@ -120,41 +132,59 @@ class EmulatorApp:
         self.limiter.configure(self.settings.rate_limit, self.settings.rate_window)
 
     def handle(self, request: Request) -> Reply | Drop:
-        """The answer to one request, or :data:`DROP` to close the connection without one (logged)."""
+        """The answer to one request, or :data:`DROP` to close the connection without one (logged).
+
+        Blocks through a ``delay`` fault; an event loop uses :meth:`begin` and waits itself.
+        """
         started = time.perf_counter()
+        outcome = self.begin(request)
+        if isinstance(outcome, Delayed):
+            self._sleep(outcome.seconds)
+            outcome = outcome.finish()
+        self.log_outcome(request, outcome, started)
+        return outcome
+
+    def begin(self, request: Request) -> Reply | Drop | Delayed:
+        """The answer, or a :class:`Delayed` one that is to be finished after its ``seconds``."""
         with self.request_log_lock:
             self.request_log.append((self._clock(), request.method, request.path))
-        outcome = self._answer(request)
+        return self._guarded(request, lambda: self._answer(request))
+
+    def log_outcome(self, request: Request, outcome: Reply | Drop, started: float) -> None:
+        """The ``-v`` line of a request that began at ``started`` (``time.perf_counter()``)."""
         if request_log.isEnabledFor(logging.INFO):
             status = "dropped" if isinstance(outcome, Drop) else str(outcome.status)
             elapsed = (time.perf_counter() - started) * 1000
             request_log.info("%s %s %s %.1f ms", request.method, request.path, status, elapsed)
-        return outcome
 
-    def _answer(self, request: Request) -> Reply | Drop:
+    @staticmethod
+    def _guarded(request: Request, answer: Callable[[], _Outcome]) -> _Outcome | Reply:
         try:
-            for prefix in CONTROL_PREFIXES:
-                if request.path.startswith(prefix + "/"):
-                    path = request.path[len(prefix) :]
-                    route, params = CONTROL_ROUTES.resolve(request.method, path, shown_path=request.path)
-                    return route.handler(self.controls, request, params)
-            if request.path.startswith(FILES_PREFIX + "/") and request.method == "GET":
-                return self._file(request)
-            if request.path.startswith(API_PREFIX + "/"):
-                return self._api(request, request.path[len(API_PREFIX) :])
-            raise no_route(request.path)
+            return answer()
         except ApiError as error:
             return error.reply()
         except Exception:
             log.exception("RealtimeKit emulator failed on %s %s", request.method, request.path)
             return realtimekit_error(500, "Internal error in the RealtimeKit emulator")
 
+    def _answer(self, request: Request) -> Reply | Drop | Delayed:
+        for prefix in CONTROL_PREFIXES:
+            if request.path.startswith(prefix + "/"):
+                path = request.path[len(prefix) :]
+                route, params = CONTROL_ROUTES.resolve(request.method, path, shown_path=request.path)
+                return route.handler(self.controls, request, params)
+        if request.path.startswith(FILES_PREFIX + "/") and request.method == "GET":
+            return self._file(request)
+        if request.path.startswith(API_PREFIX + "/"):
+            return self._api(request, request.path[len(API_PREFIX) :])
+        raise no_route(request.path)
+
     def _authorized(self, request: Request) -> bool:
         scheme, _, token = (request.header("Authorization") or "").strip().partition(" ")
         expected = self.settings.api_token.encode()
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected)
 
-    def _api(self, request: Request, path: str) -> Reply | Drop:
+    def _api(self, request: Request, path: str) -> Reply | Drop | Delayed:
         if not self._authorized(request):
             return gateway_error(401, GATEWAY_AUTH_CODE, GATEWAY_AUTH_MESSAGE)
         route, params = API_ROUTES.resolve(request.method, path, shown_path=request.path)
@@ -170,7 +200,15 @@ class EmulatorApp:
             if fault.kind == "drop_before":
                 return DROP
             if fault.kind == "delay":
-                self._sleep(fault.seconds)
+                return Delayed(
+                    fault.seconds,
+                    lambda: self._guarded(request, lambda: self._run(route, request, params, fault)),
+                )
+        return self._run(route, request, params, fault)
+
+    def _run(
+        self, route: Route[Api], request: Request, params: dict[str, str], fault: Fault | None
+    ) -> Reply | Drop:
         try:
             reply = route.handler(self.api, request, params)
         except ApiError as error:
@@ -302,6 +340,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    #: The standard library's default of 5 refuses bursts of new connections.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
         self.app = app

@@ -25,6 +25,11 @@ DEFAULT_SECOND_START: SecondStart = "refuse"
 DEFAULT_SECOND_START_STATUS = 409
 #: ``{meeting_id}`` and ``{recording_id}`` (the recording already running) are filled in.
 DEFAULT_SECOND_START_MESSAGE = "Meeting {meeting_id} is already being recorded (recording {recording_id})"
+#: How connections are served: one asyncio event loop (the default; thousands of keep-alive clients)
+#: or the standard library's thread per connection.
+ServerKind = Literal["asyncio", "threads"]
+SERVER_KINDS: tuple[str, ...] = get_args(ServerKind)
+DEFAULT_SERVER: ServerKind = "asyncio"
 #: Request fields the API description does not list: refused with a 400 naming them (the default),
 #: or ignored. The description does not say which the service does.
 UnknownFields = Literal["reject", "ignore"]

@@ -407,7 +407,11 @@ class EmulatorState:
 
     @staticmethod
     def _stamped(item: _Stamped, now: float) -> _Stamped:
-        view = copy.deepcopy(item)
+        """A copy as of ``now`` that later changes do not reach (cheap: what changes is copied, what
+        is set once and never changed, such as the request body and the files, is shared)."""
+        view = copy.copy(item)
+        if isinstance(view, Recording):
+            view.history = list(view.history)
         view.as_of = max(view.as_of, now)
         return view
 

@@ -8,10 +8,14 @@ import httpx
 import pytest
 
 
-@pytest.fixture(params=["refuse", "accept"], ids=["second-start-refused", "second-start-accepted"])
+@pytest.fixture(
+    params=[("refuse", "asyncio"), ("accept", "asyncio"), ("refuse", "threads")],
+    ids=["second-start-refused", "second-start-accepted", "threaded-server"],
+)
 def emulator(make_emulator, request):
-    """The fault suite runs against both second-start modes."""
-    return make_emulator(second_start=request.param)
+    """The fault suite runs against both second-start modes, and on the threaded server too."""
+    second_start, server = request.param
+    return make_emulator(second_start=second_start, server=server)
 
 
 RATE_LIMITED = {
