@@ -1,0 +1,155 @@
+"""Masking follows decoding, and one redaction covers every form a secret takes in text.
+
+``mask_layer_secrets`` must hide every storage secret that validation could see, however many times
+the layers were JSON-encoded; ``redaction`` must blank a remembered secret written plain, JSON- or
+repr-escaped, and hand those forms to Airflow's masker for log lines.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from urllib.parse import quote
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_rtk import redaction
+from airflow_provider_rtk.exceptions import RealtimeKitPayloadError
+from airflow_provider_rtk.models import decode_layers
+from airflow_provider_rtk.operators.recording import (
+    RealtimeKitStartTrackRecordingOperator,
+    mask_layer_secrets,
+)
+
+
+def fresh(name: str = "S") -> str:
+    return f"{name}-{uuid.uuid4().hex[:12]}"
+
+
+def layers_holding(**secrets: Any) -> dict[str, Any]:
+    config = {"type": "aws", "bucket": "b", **secrets}
+    return {"default": {"outputs": [{"type": "STORAGE_CONFIG", "storage_config": config}]}}
+
+
+def encoded(value: Any, times: int) -> Any:
+    for _ in range(times):
+        value = json.dumps(value)
+    return value
+
+
+@pytest.mark.parametrize("times", [0, 1, 2, 3])
+def test_secrets_masked_however_often_the_layers_were_encoded(times):
+    key, secret = fresh("AK"), fresh("SK")
+    masked, found = mask_layer_secrets(encoded(layers_holding(access_key=key, secret=secret), times))
+    text = json.dumps(masked)
+    assert key not in text
+    assert secret not in text
+    assert sorted(found) == sorted([key, secret])
+    assert "***" in text
+
+
+def test_double_encoded_layers_are_rejected_where_they_are_decoded():
+    text = encoded(layers_holding(secret=fresh()), 2)
+    with pytest.raises(RealtimeKitPayloadError) as info:
+        decode_layers(text)
+    assert info.value.paths == ["layers"]
+    assert "encoded twice" in str(info.value)
+
+
+def test_json_text_nested_inside_a_layer_is_masked_too():
+    secret = fresh()
+    output = {"type": "STORAGE_CONFIG", "storage_config": json.dumps({"secret": secret})}
+    layers = {"default": {"outputs": [output]}}
+    masked, found = mask_layer_secrets(layers)
+    assert secret not in json.dumps(masked)
+    assert found == [secret]
+
+
+@pytest.mark.parametrize("value", [12345, 1.5, ["a", "b"], {"k": "v"}, True])
+def test_secret_fields_that_are_not_text_are_masked(value):
+    masked, found = mask_layer_secrets(layers_holding(secret=value))
+    assert masked["default"]["outputs"][0]["storage_config"]["secret"] == "***"
+    assert found == [json.dumps(value)]
+
+
+def test_rendered_double_encoded_layers_show_no_secret_and_execute_refuses_them():
+    secret = fresh()
+    operator = RealtimeKitStartTrackRecordingOperator(
+        task_id="t", meeting_id="m1", layers=encoded(layers_holding(secret=secret), 2)
+    )
+    operator.render_template_fields(context={})  # type: ignore[arg-type]
+    assert secret not in json.dumps(operator.layers)
+    with pytest.raises(RealtimeKitPayloadError) as info:
+        operator.build_request()
+    assert info.value.paths == ["layers"]
+    assert secret not in str(info.value)
+
+
+secret_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=6, max_size=30
+).map(lambda text: f"{uuid.uuid4().hex[:8]}{text}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(secret=secret_text, times=st.integers(min_value=0, max_value=3))
+def test_any_secret_text_is_masked_at_any_encoding_depth(secret, times):
+    masked, found = mask_layer_secrets(encoded(layers_holding(password=secret), times))
+    shown = json.dumps(masked)
+    for form in redaction.forms(secret):
+        assert form not in shown
+    assert found == [secret]
+
+
+# --------------------------------------------------------------------------------------------------
+# redaction
+
+
+def test_every_form_of_a_remembered_secret_is_redacted():
+    secret = f'{fresh()}"q\\b\nn\x01c-é'
+    redaction.remember(secret)
+    escaped = json.dumps(secret)[1:-1]
+    for text in (
+        f"plain {secret} end",
+        f"json {escaped} end",
+        f"json twice {json.dumps(escaped)[1:-1]} end",
+        f"repr {secret!r} end",
+        f"non-ascii json {json.dumps(secret, ensure_ascii=False)} end",
+        f"url ?key={quote(secret, safe='')}",
+    ):
+        assert not redaction.holds_secret(redaction.redact(text))
+        for form in redaction.forms(secret):
+            assert form not in redaction.redact(text)
+
+
+def test_redact_takes_extra_secrets_it_does_not_remember():
+    once = fresh("ONCE")
+    assert redaction.redact(f"a {once} b", [once]) == "a *** b"
+    assert redaction.redact(f"a {once} b") == f"a {once} b"
+
+
+def test_a_private_key_is_redacted_line_by_line():
+    lines = [fresh("LINE-ONE"), fresh("LINE-TWO")]
+    key = "-----BEGIN KEY-----\n" + "\n".join(lines) + "\n-----END KEY-----"
+    redaction.remember(key)
+    assert redaction.redact(f"echo: {lines[1]}") == "echo: ***"
+
+
+def test_remembered_forms_reach_airflows_masker():
+    """What Airflow's masker does to a log line: the JSON-escaped form is masked too."""
+    try:  # Airflow 3.2+
+        from airflow.sdk._shared.secrets_masker import redact as airflow_redact
+    except ImportError:  # Airflow 3.0/3.1
+        from airflow.sdk.execution_time.secrets_masker import redact as airflow_redact
+    secret = f'{fresh()}"quoted'
+    redaction.remember(secret)
+    line = str(airflow_redact(f"body {json.dumps({'secret': secret})}"))
+    assert json.dumps(secret)[1:-1] not in line
+    assert "***" in line
+
+
+def test_empty_and_non_text_secrets_are_ignored():
+    redaction.remember("", "   ", None, 5)
+    assert redaction.redact("nothing *** here") == "nothing *** here"
