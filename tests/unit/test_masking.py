@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
