@@ -66,7 +66,7 @@ with DAG(
     },
 ) as dag:
 
-    @task
+    @task(multiple_outputs=False)
     def layers_from_form(params: dict[str, Any] | None = None) -> dict[str, Any]:
         """The track layers as a dict built from the form's values (never JSON text)."""
         form = params or {}

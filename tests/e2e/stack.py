@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -295,6 +296,7 @@ class Stack:
         return self._service(name, [sys.executable, "-m", "airflow", *args], env)
 
     def _start_emulator(self) -> str:
+        """The emulator on a free port; the ``AIRFLOW_CONN_REALTIMEKIT_DEFAULT`` value it printed."""
         port = free_port()
         service = self._service(
             "emulator",
@@ -321,7 +323,11 @@ class Stack:
 
         wait_for("the emulator", up, 30)
         self.emulator = EmulatorControl(origin)
-        return origin
+        # the connection line the emulator prints, as a user copies it (with the token it was given)
+        line = wait_for("the emulator's connection line", lambda: _connection_line(service.log_tail()), 10)
+        connection = json.loads(line)
+        connection["password"] = EMULATOR_TOKEN
+        return json.dumps(connection)
 
     def _start_postgres(self) -> str:
         """A throw-away PostgreSQL cluster on a free port (run as ``postgres`` when we are root)."""
@@ -394,17 +400,11 @@ class Stack:
         wait_for("Redis", pong, 30)
         return f"redis://127.0.0.1:{port}/0"
 
-    def _configure(self, emulator_origin: str, database_url: str, broker_url: str | None) -> None:
+    def _configure(self, connection: str, database_url: str, broker_url: str | None) -> None:
         dags = self.home / "dags"
         shutil.copytree(EXAMPLE_DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
         passwords = self.home / "passwords.json"
         passwords.write_text(json.dumps({ADMIN_USER: self.password}))
-        connection = {
-            "conn_type": "realtimekit",
-            "password": EMULATOR_TOKEN,
-            "host": f"{emulator_origin}/client/v4",
-            "extra": {"account_id": EMULATOR_ACCOUNT, "app_id": EMULATOR_APP},
-        }
         self.env = {
             **_clean_environment(),
             "AIRFLOW_HOME": str(self.home),
@@ -426,7 +426,7 @@ class Stack:
             "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             # the connection exists before any service starts, as the README tells users to do
-            "AIRFLOW_CONN_REALTIMEKIT_DEFAULT": json.dumps(connection),
+            "AIRFLOW_CONN_REALTIMEKIT_DEFAULT": connection,
             "PYTHONUNBUFFERED": "1",
         }
         if broker_url:
@@ -440,12 +440,12 @@ class Stack:
         """Start every service of the profile and wait until Airflow reports them healthy."""
         if self.profile not in PROFILES:
             raise StackError(f"RTK_E2E_PROFILE must be one of {PROFILES}, not {self.profile!r}")
-        emulator_origin = self._start_emulator()
+        connection = self._start_emulator()
         if self.profile == "distributed":
             database_url, broker_url = self._start_postgres(), self._start_redis()
         else:
             database_url, broker_url = f"sqlite:///{self.home / 'airflow.db'}", None
-        self._configure(emulator_origin, database_url, broker_url)
+        self._configure(connection, database_url, broker_url)
         migrate = subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"], env=self.env, capture_output=True, text=True
         )
@@ -524,10 +524,29 @@ class Stack:
 def running_stack(profile: str, home: Path) -> Iterator[Stack]:
     """The stack of ``profile`` in ``home``; stopped on the way out whatever happened."""
     stack = Stack(profile=profile, home=home)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # a SIGTERM to the test process (a CI timeout) still runs the teardown below
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield stack.start()
     finally:
         stack.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _connection_line(output: str) -> str | None:
+    """The JSON in the emulator's ``AIRFLOW_CONN_REALTIMEKIT_DEFAULT='...'`` line, if printed yet."""
+    for line in output.splitlines():
+        name, _, value = line.strip().partition("=")
+        if name == "AIRFLOW_CONN_REALTIMEKIT_DEFAULT" and value.startswith("'"):
+            return value.strip("'")
+    return None
 
 
 def _clean_environment() -> dict[str, str]:
