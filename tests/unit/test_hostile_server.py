@@ -440,3 +440,18 @@ def test_host_without_scheme_on_a_plain_http_server_fails_fast_with_a_hint(serve
     assert isinstance(error, RealtimeKitTlsError)
     assert "http://" in str(error)
     assert time.monotonic() - started < 2.0
+
+
+def test_the_deadline_holds_through_an_environment_proxy(monkeypatch, connect):
+    """``HTTP_PROXY`` gives the client a proxy transport of its own; its sockets keep the deadline."""
+    with HostileServer(fallback=trickle(every=0.3, headers_too=True)) as proxy:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://{proxy.host_port}")
+        connect(host="http://rtk.invalid/client/v4", timeout=1.2)
+        started = time.monotonic()
+        error = call_sync()
+        elapsed = time.monotonic() - started
+    assert isinstance(error, RealtimeKitTransportError)
+    assert proxy.seen[0].path.startswith("http://rtk.invalid/client/v4/")  # it went through the proxy
+    assert elapsed < 2.2, elapsed
