@@ -41,6 +41,7 @@ from airflow_provider_rtk.hooks._api import (
     send_bounded_async,
     shaped,
 )
+from airflow_provider_rtk.links import RECORDING_LINK_EXTRA, check_link_template
 from airflow_provider_rtk.models import (
     ID_PATTERN,
     ActiveSession,
@@ -77,6 +78,8 @@ class ConnectionSettings:
     max_attempts: int | None = None
     #: Optional extra: the largest answer read, in bytes (default 4 MiB).
     max_response_bytes: int | None = None
+    #: Optional extra ``recording_link``: where a recording can be looked at (see ``links``).
+    recording_link: str | None = None
 
     @property
     def app_url(self) -> str:
@@ -109,6 +112,11 @@ class ConnectionSettings:
             name: _positive_extra(conn, name, kind, problems=problems)
             for name, kind in (("timeout", float), ("max_attempts", int), ("max_response_bytes", int))
         }
+        try:
+            recording_link = check_link_template(extra.get(RECORDING_LINK_EXTRA))
+        except RealtimeKitConnectionConfigError as error:
+            problems.append(str(error))
+            recording_link = None
         if problems:
             raise RealtimeKitConnectionConfigError(_connection_problem(conn.conn_id, problems))
         return cls(
@@ -116,6 +124,7 @@ class ConnectionSettings:
             account_id=ids["account_id"],
             app_id=ids["app_id"],
             api_token=token,
+            recording_link=recording_link,
             **numbers,
         )
 

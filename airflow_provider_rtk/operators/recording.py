@@ -497,7 +497,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         """Push ``recording_id`` and ``recording_url`` (the task's extra link) as soon as it is known."""
         ti = context["ti"]
         ti.xcom_push(key="recording_id", value=recording.id)
-        ti.xcom_push(key="recording_url", value=self._remember(recording.id))
+        url = self._remember(recording.id)
+        if url is not None:  # no link for this connection (Airflow 3.0 refuses a null XCom, too)
+            ti.xcom_push(key="recording_url", value=url)
 
     def _remember(self, recording_id: str) -> str | None:
         from airflow_provider_rtk.links import recording_url
@@ -505,7 +507,11 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         settings = self.hook.settings
         self._recording_id = recording_id
         self.recording_url = recording_url(
-            settings.base_url, settings.account_id, settings.app_id, recording_id
+            settings.base_url,
+            settings.account_id,
+            settings.app_id,
+            recording_id,
+            link_template=settings.recording_link,
         )
         return self.recording_url
 
@@ -811,7 +817,12 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
             settings = hook.settings
         self.log.info("Recording %s: %s -> %s", recording.id, action.value, recording.status.value)
         self.recording_url = recording_url(
-            settings.base_url, settings.account_id, settings.app_id, recording.id
+            settings.base_url,
+            settings.account_id,
+            settings.app_id,
+            recording.id,
+            link_template=settings.recording_link,
         )
-        context["ti"].xcom_push(key="recording_url", value=self.recording_url)
+        if self.recording_url is not None:  # no link for this connection
+            context["ti"].xcom_push(key="recording_url", value=self.recording_url)
         return recording.to_xcom()
