@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import abstractmethod
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def describe_deadline(end_time: float | None) -> str:
     if end_time is None:
         return "no deadline"
-    return datetime.fromtimestamp(end_time, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(end_time, tz=UTC).isoformat(timespec="seconds")
 
 
 class RealtimeKitPollingTrigger(BaseTrigger):

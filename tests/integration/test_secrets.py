@@ -118,9 +118,9 @@ LOG_FILE_NAME = "rtk-run.log"
 
 
 def _run(dag_id: str, meeting_id: str, capfd):
-    """Run a DAG; returns it and its console output and task log. The task log (Airflow's structured log and the
-    standard library's records) goes to a real file under ``AIRFLOW_HOME/logs`` meanwhile, which
-    :func:`_log_files` reads back."""
+    """Run a DAG; returns it, and its console output and task log as one text. The task log (Airflow's
+    structured log and the standard library's records) goes to a real file under ``AIRFLOW_HOME/logs``,
+    which :func:`_log_files` reads back."""
     from airflow.sdk.log import configure_logging
 
     from tests.conftest import AIRFLOW_HOME

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +18,6 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitConnectionConfigError,
     RealtimeKitNotFoundError,
     RealtimeKitPayloadError,
-    RealtimeKitStartOutcomeUnknownError,
 )
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy, parse_retry_after
 from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings, RealtimeKitHook
@@ -45,7 +44,7 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "realtimekit_defaul
 
 
 def now_iso(delta: timedelta = timedelta()) -> str:
-    return (datetime.now(timezone.utc) + delta).isoformat()
+    return (datetime.now(UTC) + delta).isoformat()
 
 
 def recording(rec_id: str = "rec-1", status: str = "RECORDING", **fields: Any) -> dict[str, Any]:
@@ -356,7 +355,7 @@ class TestRetryPolicy:
         assert parse_retry_after(header) == seconds
 
     def test_parse_retry_after_http_date(self):
-        when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+        when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
         assert 28.0 <= parse_retry_after(when) <= 31.0
 
     def test_429_header_reaches_the_error(self, hook, api):
@@ -517,7 +516,7 @@ class TestCalls:
             per_page=25,
             sort_by="invokedTime",
             sort_order="desc",
-            start_time=datetime(2026, 7, 1, 9, 30, tzinfo=timezone.utc),
+            start_time=datetime(2026, 7, 1, 9, 30, tzinfo=UTC),
             end_time="2026-07-02T00:00:00Z",
             expired=False,
             search="standup",

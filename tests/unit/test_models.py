@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -670,7 +670,7 @@ class TestRecording:
             "standup_u1_p1_mic_audio_1751364003000.webm": "https://r2.example/a?sig=1",
             "standup_u2_p2_mic_audio_1751364003000.webm": "https://r2.example/b?sig=2",
         }
-        assert recording.invoked_time == datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc)
+        assert recording.invoked_time == datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
         assert recording.start_reason.reason == "API_CALL"
         assert recording.stop_reason.reason == "ALL_PEERS_LEFT"
 
