@@ -183,3 +183,31 @@ def test_link_name_key_and_registration():
     (classpath,) = get_provider_info()["extra-links"]
     module, _, name = classpath.rpartition(".")
     assert getattr(importlib.import_module(module), name) is RealtimeKitRecordingLink
+
+
+def _settings(extra: dict[str, Any]) -> Any:
+    from airflow.models.connection import Connection
+
+    from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings
+
+    connection = Connection(
+        conn_id="rtk_links",
+        conn_type="realtimekit",
+        password="a-token",
+        host="http://127.0.0.1:8787/client/v4",
+        extra={"account_id": "ACC", "app_id": "APP", **extra},
+    )
+    return ConnectionSettings.from_connection(connection)
+
+
+def test_the_connection_carries_its_checked_link():
+    template = "http://127.0.0.1:8787/view/{recording_id}"
+    assert _settings({"recording_link": template}).recording_link == template
+    assert _settings({}).recording_link is None
+
+
+def test_a_connection_with_a_bad_link_fails_naming_the_field():
+    with pytest.raises(
+        RealtimeKitConnectionConfigError, match=r"'rtk_links'.*extra\.recording_link must contain"
+    ):
+        _settings({"recording_link": "http://127.0.0.1:8787/view"})
