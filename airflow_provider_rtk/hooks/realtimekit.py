@@ -41,6 +41,12 @@ from airflow_provider_rtk.hooks._api import (
     send_bounded_async,
     shaped,
 )
+from airflow_provider_rtk.hooks.pool import (
+    acquire_async_client,
+    acquire_sync_client,
+    release_async_client,
+    release_sync_client,
+)
 from airflow_provider_rtk.links import RECORDING_LINK_EXTRA, check_link_template
 from airflow_provider_rtk.models import (
     ID_PATTERN,
@@ -57,7 +63,7 @@ from airflow_provider_rtk.models import (
 from airflow_provider_rtk.ownership import CLOCK_SKEW, Knowledge, StartOutcome
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 
     from airflow.sdk import Connection
 
@@ -524,15 +530,16 @@ class RealtimeKitHook(_HookBase):
 
     @cached_property
     def client(self) -> httpx.Client:
-        return hold_to_deadlines(httpx.Client(**self._client_options(self.settings)))
+        """The process's shared client for this connection (see :mod:`~airflow_provider_rtk.hooks.pool`)."""
+        return hold_to_deadlines(acquire_sync_client(self._client_options(self.settings)))
 
     def get_conn(self) -> httpx.Client:
         return self.client
 
     def close(self) -> None:
+        """Let go of the shared client (it stays open for the process's next hook of the connection)."""
         if "client" in self.__dict__:
-            self.client.close()
-            del self.__dict__["client"]
+            release_sync_client(self.__dict__.pop("client"))
 
     def __enter__(self) -> RealtimeKitHook:
         return self
@@ -791,6 +798,25 @@ class RealtimeKitHook(_HookBase):
             f"Connected to RealtimeKit app {self.settings.app_id}: {page.paging.total_count} recordings",
         )
 
+    # ---------------------------------------------------------------------------------- sessions
+
+    def list_sessions(self, **filters: Any) -> SessionPage:
+        """One page of the app's sessions (``GET /sessions``, read-only). Filters: ``status``
+        (``LIVE``/``ENDED``), ``associated_id`` (a meeting id), ``page_no``, ``per_page``, ``sort_by``
+        (``createdAt``/``minutesConsumed``), ``sort_order`` and ``search``; checked before any request."""
+        return self._call(_sessions_call(filters), _SESSION_PAGE)  # type: ignore[no-any-return]
+
+    def iter_sessions(self, per_page: int = 100, **filters: Any) -> Iterator[ActiveSession]:
+        """Every session matching the filters, page after page (oldest first unless ``sort_order``)."""
+        filters.setdefault("sort_order", "ASC")
+        page_no = 1
+        while True:
+            page = self.list_sessions(page_no=page_no, per_page=per_page, **filters)
+            yield from page.sessions
+            if page.is_last:
+                return
+            page_no += 1
+
 
 class RealtimeKitAsyncHook(_HookBase):
     """The async path, for triggers: one ``httpx.AsyncClient`` per hook, connection read the async way.
@@ -809,14 +835,17 @@ class RealtimeKitAsyncHook(_HookBase):
         return self._settings
 
     async def get_client(self) -> httpx.AsyncClient:
+        """The running loop's shared client for this connection, shared by every trigger and async
+        hook of the loop (see :mod:`~airflow_provider_rtk.hooks.pool`)."""
         if self._client is None:
-            self._client = httpx.AsyncClient(**self._client_options(await self.get_settings()))
+            self._client = acquire_async_client(self._client_options(await self.get_settings()))
         return self._client
 
     async def aclose(self) -> None:
+        """Let go of the shared client; the loop's last user of it closes it."""
         if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+            client, self._client = self._client, None
+            await release_async_client(client)
 
     async def __aenter__(self) -> RealtimeKitAsyncHook:
         return self
@@ -857,6 +886,22 @@ class RealtimeKitAsyncHook(_HookBase):
                 return current
             raise
 
+    async def list_sessions(self, **filters: Any) -> SessionPage:
+        """One page of the app's sessions; the filters of :meth:`RealtimeKitHook.list_sessions`."""
+        return await self._call(_sessions_call(filters), _SESSION_PAGE)  # type: ignore[no-any-return]
+
+    async def iter_sessions(self, per_page: int = 100, **filters: Any) -> AsyncIterator[ActiveSession]:
+        """Every session matching the filters, page after page (oldest first unless ``sort_order``)."""
+        filters.setdefault("sort_order", "ASC")
+        page_no = 1
+        while True:
+            page = await self.list_sessions(page_no=page_no, per_page=per_page, **filters)
+            for session in page.sessions:
+                yield session
+            if page.is_last:
+                return
+            page_no += 1
+
 
 async def _aget_connection(conn_id: str) -> Connection:
     """Read a connection without blocking the event loop (Airflow 3.1+ natively, 3.0 in a thread)."""
@@ -866,3 +911,83 @@ async def _aget_connection(conn_id: str) -> Connection:
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(BaseHook.get_connection)(conn_id)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------------
+# Sessions (``GET /sessions``): read-only, for the live-meeting watcher.
+
+#: Values ``GET /sessions`` accepts for its enumerated filters.
+_SESSION_FILTER_CHOICES: dict[str, tuple[str, ...]] = {
+    "status": ("LIVE", "ENDED"),
+    "sort_by": ("createdAt", "minutesConsumed"),
+    "sort_order": ("ASC", "DESC"),
+}
+_SESSION_FILTERS = ("status", "associated_id", "page_no", "per_page", "sort_by", "sort_order", "search")
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """One page of ``GET /sessions``: the sessions and the paging object."""
+
+    sessions: list[ActiveSession]
+    paging: Paging
+
+    @property
+    def is_last(self) -> bool:
+        return not self.sessions or self.paging.end_offset >= self.paging.total_count
+
+
+def _sessions_call(filters: Mapping[str, Any]) -> ApiCall:
+    """``GetSessions`` with checked query parameters; a bad one is a field error, nothing is sent."""
+    problems: list[FieldError] = []
+    params: dict[str, Any] = {}
+    for name, value in filters.items():
+        if name not in _SESSION_FILTERS:
+            problems.append(
+                FieldError(name, f"is not a filter of GET /sessions ({', '.join(_SESSION_FILTERS)})")
+            )
+        elif value is None:
+            continue
+        elif name in ("page_no", "per_page"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+                problems.append(FieldError(name, f"must be a whole number from 1 to 1000, not {value!r}"))
+            params[name] = value
+        elif name in _SESSION_FILTER_CHOICES:
+            choices = _SESSION_FILTER_CHOICES[name]
+            text = str(value).strip()
+            chosen = next((choice for choice in choices if choice.lower() == text.lower()), None)
+            if chosen is None:
+                problems.append(FieldError(name, f"must be one of {', '.join(choices)}, not {value!r}"))
+            params[name] = chosen
+        elif name == "associated_id":
+            if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+                problems.append(FieldError(name, f"must be a meeting id, not {value!r}"))
+            params[name] = value
+        else:
+            params[name] = str(value)
+    if problems:
+        raise RealtimeKitPayloadError(problems, what="GET /sessions request")
+    return ApiCall("GetSessions", "GET", "/sessions", params=params)
+
+
+def _session_page_from(payload: tuple[Any, dict[str, Any]]) -> SessionPage:
+    data, paging = payload
+    sessions = data.get("sessions") if isinstance(data, dict) else data
+    if not isinstance(sessions, list):
+        raise TypeError("data.sessions is not a list")
+    return SessionPage(
+        sessions=[ActiveSession.model_validate(item) for item in sessions], paging=Paging(**paging)
+    )
+
+
+def _read_session_page(
+    response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()
+) -> tuple[Any, dict[str, Any]]:
+    """``data`` (an object holding ``sessions``) and ``paging`` of a ``GetSessions`` answer."""
+    data = read_data(response, call, secrets)
+    payload = response.json() if response.content else {}
+    paging = payload.get("paging") if isinstance(payload, dict) else None
+    return data, paging if isinstance(paging, dict) else {}
+
+
+_SESSION_PAGE = shaped(_session_page_from, _read_session_page)

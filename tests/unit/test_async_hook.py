@@ -235,7 +235,7 @@ def test_one_async_client_reused_and_aclose(api):
         await hook.stop_recording("rec-1")
         await hook.get_recording("rec-1")
         same = await hook.get_client()
-        await hook.aclose()
+        await hook.aclose()  # the loop's last user of the shared client: it closes
         closed = client.is_closed
         after = hook._client
         await hook.aclose()  # closing twice is harmless

@@ -215,20 +215,20 @@ class TestTransport:
         hook.get_active_recording(MEETING)
         hook.stop_recording("rec-1")
         hook.get_recording("rec-1")
-        assert len(created) == 1
-        assert hook.get_conn() is created[0]
-        assert hook.client is created[0]
+        assert len(created) <= 1  # none if an earlier test of this process made the shared one
+        assert hook.get_conn() is hook.client
+        assert all(client is hook.client for client in created)
 
-    def test_close_and_context_manager(self, conn, api):
+    def test_close_lets_go_of_the_shared_client_which_the_next_hook_reuses(self, conn, api):
         api.get("/recordings/rec-1").mock(return_value=ok(recording()))
         with RealtimeKitHook(retry_policy=FAST) as hook:
             hook.get_recording("rec-1")
             client = hook.client
-        assert client.is_closed
         assert "client" not in hook.__dict__
-        hook.get_recording("rec-1")  # a fresh client after close
-        assert hook.client is not client
-        hook.close()
+        assert not client.is_closed  # kept alive for the process's next hook of the connection
+        with RealtimeKitHook(retry_policy=FAST) as again:
+            again.get_recording("rec-1")
+            assert again.client is client
 
 
 # --------------------------------------------------------------------------------------------------
