@@ -56,3 +56,14 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) .tools .demo build *.egg-info
+
+## The end-to-end suite: real Airflow services on loopback, REST triggers, a real browser (installs
+## Debian's chromium and Playwright first). E2E_PROFILE=distributed: PostgreSQL, Redis, CeleryExecutor.
+E2E_PROFILE ?= local
+.PHONY: test-e2e test-e2e-distributed
+test-e2e: $(VENV)/.installed
+	VENV=$(VENV) .ci/install-e2e $(E2E_PROFILE)
+	RTK_E2E_PROFILE=$(E2E_PROFILE) $(VENV)/bin/python -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
+
+test-e2e-distributed:
+	$(MAKE) test-e2e E2E_PROFILE=distributed

@@ -25,6 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: the whole stack as users run it (real services, REST API, browser); -m e2e"
     )
+    config.addinivalue_line(
+        "markers", "distributed: e2e tests of the distributed profile only (RTK_E2E_PROFILE=distributed)"
+    )
 
 
 def _in_e2e(item: pytest.Item) -> bool:
@@ -32,13 +35,15 @@ def _in_e2e(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark this folder's tests ``e2e``; deselect (never skip) them unless ``-m`` names ``e2e``."""
+    """Mark this folder's tests ``e2e``; deselect (never skip) them unless ``-m`` names ``e2e``, and
+    the ``distributed`` ones unless that is the profile."""
     wanted = "e2e" in (config.getoption("markexpr", "") or "")
+    distributed = os.environ.get("RTK_E2E_PROFILE", "local") == "distributed"
     kept, deselected = [], []
     for item in items:
         if _in_e2e(item):
             item.add_marker(pytest.mark.e2e)
-            if not wanted:
+            if not wanted or (item.get_closest_marker("distributed") and not distributed):
                 deselected.append(item)
                 continue
         kept.append(item)

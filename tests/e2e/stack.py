@@ -431,7 +431,7 @@ class Stack:
         }
         if broker_url:
             self.env["AIRFLOW__CELERY__BROKER_URL"] = broker_url
-            self.env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database_url.replace("+psycopg2", "")
+            self.env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database_url
             self.env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "8"
 
     # ---- start and stop
