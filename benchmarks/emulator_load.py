@@ -28,6 +28,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_rtk.emulator.messages import Reply, Request
+from airflow_provider_rtk.emulator.server import EmulatorApp
+from airflow_provider_rtk.emulator.settings import EmulatorSettings
+
 MAX_CONNECTIONS = 10_000
 MAX_RATE = 5_000
 MAX_SECONDS = 120
@@ -272,6 +276,45 @@ def bounded(value: int | float, limit: int, name: str) -> None:
         raise SystemExit(f"--{name} must be between 1 and {limit}")
 
 
+def _app_with(recordings: int) -> tuple[EmulatorApp, list[Request]]:
+    """An emulator app holding ``recordings`` running recordings, and polls of random ones."""
+    app = EmulatorApp(EmulatorSettings(invoke_delay=0, upload_delay=0))
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    ids = []
+    for number in range(recordings):
+        meeting_id = f"meeting-{number}"
+        app.state.start_session(meeting_id)
+        body = json.dumps({"meeting_id": meeting_id}).encode()
+        started = app.handle(Request("POST", f"{APP}/recordings/track", {}, headers, body))
+        if not isinstance(started, Reply) or started.status != 200:
+            raise RuntimeError(f"could not start a recording: {started}")
+        ids.append((meeting_id, started.json()["data"]["recording"]["id"]))
+    chooser = random.Random(1)
+    polls = []
+    for meeting_id, recording_id in (chooser.choice(ids) for _ in range(2_000)):
+        one = chooser.random() < 0.5
+        path = (
+            f"{APP}/recordings/{recording_id}" if one else f"{APP}/recordings/active-recording/{meeting_id}"
+        )
+        polls.append(Request("GET", path, {}, headers))
+    return app, polls
+
+
+def handler_cost(counts: list[int], rounds: int = 9) -> dict[int, float]:
+    """CPU microseconds the emulator's app spends per poll (a recording, or a meeting's active one)
+    with each number of recordings in its state: in this process, no sockets; batches alternate
+    between the states, medians of ``rounds``."""
+    apps = {count: _app_with(count) for count in counts}
+    batches: dict[int, list[float]] = {count: [] for count in counts}
+    for _ in range(rounds):
+        for count, (app, polls) in apps.items():
+            began = time.process_time()
+            for poll_request in polls:
+                app.handle(poll_request)
+            batches[count].append((time.process_time() - began) / len(polls) * 1e6)
+    return {count: statistics.median(found) for count, found in batches.items()}
+
+
 def measure(args: argparse.Namespace, server: str, recordings: int) -> dict[str, Any]:
     """One bounded run against a fresh emulator process."""
     run = argparse.Namespace(**{**vars(args), "recordings": recordings})
@@ -283,12 +326,32 @@ def measure(args: argparse.Namespace, server: str, recordings: int) -> dict[str,
         process.wait(timeout=30)
 
 
+def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over repeated runs (errors added up, checks all required)."""
+    merged: dict[str, Any] = {}
+    for key, first in runs[0].items():
+        values = [run[key] for run in runs]
+        if isinstance(first, bool):
+            merged[key] = all(values)
+        elif isinstance(first, int | float):
+            merged[key] = statistics.median(values)
+        elif key == "errors":
+            totals: dict[str, int] = {}
+            for errors in values:
+                for kind, count in errors.items():
+                    totals[kind] = totals.get(kind, 0) + count
+            merged[key] = totals
+        else:
+            merged[key] = median_figures(values)
+    return merged
+
+
 def summary(figures: dict[str, Any], rate: int) -> str:
     latency = figures["latency_ms"]
     return (
-        f"{figures['connections_open']} connections "
-        f"({figures['connections_alive_at_end']} alive at the end), "
-        f"{figures['recordings']} recordings: {figures['requests_per_second']:.0f} requests/s answered "
+        f"{figures['connections_open']:.0f} connections "
+        f"({figures['connections_alive_at_end']:.0f} alive at the end), "
+        f"{figures['recordings']:.0f} recordings: {figures['requests_per_second']:.0f} requests/s answered "
         f"(asked {rate}), latency p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms, "
         f"p99 {latency['p99']:.1f} ms, max {latency['max']:.1f} ms; errors {figures['errors'] or 'none'}; "
         f"server {figures['server_cpu_ms_per_request']:.3f} ms CPU/request "
@@ -318,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         help="three runs in one: asyncio with --recordings, asyncio with 10 recordings (cost per request "
         "against the number of recordings), and the thread-per-connection server (the peer)",
     )
+    parser.add_argument("--repeats", type=int, default=1, help="--compare rounds; medians shown (max 5)")
     parser.add_argument("--server-option", action="append", default=[], help="extra emulator CLI option")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -325,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     bounded(args.rate, MAX_RATE, "rate")
     bounded(args.seconds, MAX_SECONDS, "seconds")
     bounded(args.recordings, MAX_RECORDINGS, "recordings")
+    bounded(args.repeats, 5, "repeats")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = args.connections + 256
     if soft < needed:
@@ -333,13 +398,24 @@ def main(argv: list[str] | None = None) -> int:
         figures = measure(args, args.server, args.recordings)
         print(json.dumps(figures, indent=2) if args.json else summary(figures, args.rate))
         return 0
-    runs = {
-        f"asyncio, {args.recordings} recordings": measure(args, "asyncio", args.recordings),
-        "asyncio, 10 recordings": measure(args, "asyncio", 10),
-        f"threads, {args.recordings} recordings": measure(args, "threads", args.recordings),
+    configs = {
+        f"asyncio, {args.recordings} recordings": ("asyncio", args.recordings),
+        "asyncio, 10 recordings": ("asyncio", 10),
+        f"threads, {args.recordings} recordings": ("threads", args.recordings),
     }
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
+    for _ in range(args.repeats):  # the three configurations back to back, per round
+        for name, (server, recordings) in configs.items():
+            samples[name].append(measure(args, server, recordings))
+    runs = {name: median_figures(found) for name, found in samples.items()}
+    costs = handler_cost([10, args.recordings])
+    small_cost, large_cost = costs[10], costs[args.recordings]
     if args.json:
-        print(json.dumps(runs, indent=2))
+        print(
+            json.dumps(
+                {**runs, "handler_cpu_us": {"10": small_cost, str(args.recordings): large_cost}}, indent=2
+            )
+        )
         return 0
     for name, figures in runs.items():
         print(f"{name}: {summary(figures, args.rate)}")
@@ -347,7 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     cpu = "server_cpu_ms_per_request"
     answered = ours["requests_per_second"] / max(peer["requests_per_second"], 1e-9)
     print(
-        f"ratios: CPU/request with {args.recordings} vs 10 recordings {ours[cpu] / small[cpu]:.2f}x; "
+        f"handler CPU per poll, in-process, no sockets: {small_cost:.1f} us with 10 recordings, "
+        f"{large_cost:.1f} us with {args.recordings} ({large_cost / small_cost:.2f}x)"
+    )
+    print(
+        f"ratios: server CPU/request with {args.recordings} vs 10 recordings {ours[cpu] / small[cpu]:.2f}x; "
         f"asyncio vs threads: answered {answered:.2f}x, "
         f"p99 latency {ours['latency_ms']['p99'] / peer['latency_ms']['p99']:.2f}x, "
         f"CPU/request {ours[cpu] / peer[cpu]:.2f}x"

@@ -5,7 +5,8 @@ Fixtures:
 - ``realtimekit_emulator``: a started :class:`RealtimeKitEmulator` per test (fast delays of 0.1 s).
 - ``realtimekit_connection``: the same, with ``AIRFLOW_CONN_REALTIMEKIT_DEFAULT`` pointing at it.
 
-Constructor options per test: ``@pytest.mark.realtimekit_emulator(legacy_track=True, invoke_delay=0)``.
+Constructor options per test (any :class:`RealtimeKitEmulator` option), e.g.
+``@pytest.mark.realtimekit_emulator(legacy_track=True, invoke_delay=0, second_start="accept")``.
 """
 
 from __future__ import annotations
