@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pendulum
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
 
+from tests.conftest import DAGS_FOLDER
 from tests.integration.conftest import load_dag, task_states, xcom
 
 
@@ -185,3 +187,28 @@ def test_manual_dag_form_refuses_values_that_could_change_the_body(emulator, liv
         )
 
     assert emulator.recordings() == []
+
+
+def test_readme_first_dag_runs_without_a_logical_date(
+    emulator, live_meeting, end_session_once_recording, monkeypatch
+):
+    """The README's "A first DAG" snippet, as a user pastes it, run as a REST trigger would run it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## A first DAG", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    dag_file = DAGS_FOLDER / "readme_first_dag.py"
+    dag_file.write_text(snippet)
+    monkeypatch.setenv("AIRFLOW_VAR_STANDUP_MEETING_ID", live_meeting)
+    end_session_once_recording(live_meeting)
+
+    try:
+        dag_run = load_dag("record_standup").test(logical_date=None, run_after=SLOT)
+    finally:
+        dag_file.unlink()  # the other tests' DAG folder stays as it was
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    recording = _only_recording(emulator, live_meeting)
+    assert recording["request_body"]["layers"] == {
+        "default": {"file_name_prefix": "standup_20261126", "media_kind": "audio"}
+    }
+    assert recording["status"] == "UPLOADED"
