@@ -110,8 +110,9 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
     def head(self, status: int, headers: dict[str, str] | None = None) -> None:
+        """Status line and headers; every answer closes its connection (no keep-alive races)."""
         self.send_response(status)
-        for name, value in (headers or {}).items():
+        for name, value in {"Connection": "close", **(headers or {})}.items():
             self.send_header(name, value)
         self.end_headers()
 
