@@ -84,7 +84,9 @@ def test_overrides_add_paths_and_what_the_connection_lacks() -> None:
     no_bucket = connection("s3_bare", "aws", {}, login="AK", password="SK")
     assert storage_config_from_connection(no_bucket, {"bucket": "mine"})["bucket"] == "mine"
     # the same value as the connection's is no conflict
-    assert storage_config_from_connection(get("sftp_key"), {"host": "h.test", "port": 2222})["host"] == "h.test"
+    assert (
+        storage_config_from_connection(get("sftp_key"), {"host": "h.test", "port": 2222})["host"] == "h.test"
+    )
 
 
 def test_outputs_naming_connections_become_valid_storage_configs() -> None:
