@@ -266,6 +266,35 @@ def _build(client: httpx.Client | httpx.AsyncClient, call: ApiCall) -> httpx.Req
     return client.build_request(call.method, call.path.lstrip("/"), params=call.params, json=call.json)
 
 
+class _Body:
+    """The body of a streamed answer, collected chunk by chunk up to the size cap."""
+
+    def __init__(self, response: httpx.Response, call: ApiCall, limit: int) -> None:
+        self.response, self.call, self.limit = response, call, limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+        declared = _declared_length(response)
+        if declared is not None and declared > limit:
+            raise _too_large(response, call, limit)
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise _too_large(self.response, self.call, self.limit)
+        self.chunks.append(chunk)
+
+    def undecodable(self, error: httpx.DecodingError) -> RealtimeKitBadAnswerError:
+        """A broken gzip/brotli body."""
+        return RealtimeKitBadAnswerError(
+            f"the answer cannot be decoded ({type(error).__name__})",
+            operation=self.call.operation,
+            status_code=self.response.status_code,
+        )
+
+    def completed(self) -> httpx.Response:
+        return _completed(self.response, b"".join(self.chunks))
+
+
 def send_bounded(client: httpx.Client, call: ApiCall, limits: Limits) -> httpx.Response:
     """Send ``call`` and read its answer within ``limits`` (the client must be :func:`hold_to_deadlines`).
 
@@ -277,31 +306,20 @@ def send_bounded(client: httpx.Client, call: ApiCall, limits: Limits) -> httpx.R
     try:
         response = client.send(_build(client, call), stream=True)
         try:
-            declared = _declared_length(response)
-            if declared is not None and declared > limits.max_response_bytes:
-                raise _too_large(response, call, limits.max_response_bytes)
-            chunks: list[bytes] = []
-            size = 0
+            body = _Body(response, call, limits.max_response_bytes)
             for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limits.max_response_bytes:
-                    raise _too_large(response, call, limits.max_response_bytes)
-                chunks.append(chunk)
+                body.add(chunk)
                 if time.monotonic() >= deadline:
                     raise httpx.ReadTimeout("the request's deadline has passed", request=response.request)
+        except httpx.DecodingError as error:
+            raise body.undecodable(error) from None
         finally:
             response.close()
     except httpx.TransportError as error:
         raise transport_error(error, call, deadline=deadline) from None
-    except httpx.DecodingError as error:  # a broken gzip/brotli body
-        raise RealtimeKitBadAnswerError(
-            f"the answer cannot be decoded ({type(error).__name__})",
-            operation=call.operation,
-            status_code=response.status_code,
-        ) from None
     finally:
         _DEADLINE.reset(token)
-    return _completed(response, b"".join(chunks))
+    return body.completed()
 
 
 async def send_bounded_async(client: httpx.AsyncClient, call: ApiCall, limits: Limits) -> httpx.Response:
@@ -311,25 +329,14 @@ async def send_bounded_async(client: httpx.AsyncClient, call: ApiCall, limits: L
     async def exchange() -> httpx.Response:
         response = await client.send(_build(client, call), stream=True)
         try:
-            declared = _declared_length(response)
-            if declared is not None and declared > limits.max_response_bytes:
-                raise _too_large(response, call, limits.max_response_bytes)
-            chunks: list[bytes] = []
-            size = 0
+            body = _Body(response, call, limits.max_response_bytes)
             async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limits.max_response_bytes:
-                    raise _too_large(response, call, limits.max_response_bytes)
-                chunks.append(chunk)
+                body.add(chunk)
         except httpx.DecodingError as error:
-            raise RealtimeKitBadAnswerError(
-                f"the answer cannot be decoded ({type(error).__name__})",
-                operation=call.operation,
-                status_code=response.status_code,
-            ) from None
+            raise body.undecodable(error) from None
         finally:
             await response.aclose()
-        return _completed(response, b"".join(chunks))
+        return body.completed()
 
     try:
         return await asyncio.wait_for(exchange(), timeout=limits.timeout)

@@ -257,7 +257,7 @@ def test_trickling_server_cannot_hold_a_call_past_its_timeout(server, connect, m
     assert isinstance(error, RealtimeKitTransportError)
     assert error.operation == "get_one_recording"
     assert error.maybe_in_progress
-    assert 1.4 <= elapsed < 2.5, elapsed
+    assert 1.4 <= elapsed < 3.0, elapsed
     assert server.written.get("trickle", 0) >= 2  # it did trickle
 
 
@@ -270,7 +270,7 @@ def test_retries_of_a_trickled_call_are_each_bounded(server, connect):
         hook.get_recording("rec-1")
     elapsed = time.monotonic() - started
     assert server.calls("GET", "/recordings/rec-1") == 3
-    assert elapsed < 3 * 0.6 + 1.0, elapsed
+    assert elapsed < 3 * 0.6 + 1.5, elapsed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -418,7 +418,7 @@ def test_connection_test_on_a_silent_server_answers_within_one_timeout(server, c
     elapsed = time.monotonic() - started
     assert not ok
     assert "deadline" in message or "Timeout" in message
-    assert elapsed < 2.0, elapsed
+    assert elapsed < 3.0, elapsed  # a retry budget would take over 15 s
     assert server.calls("GET", "/recordings") == 1  # no retry budget spent
 
 
@@ -428,7 +428,7 @@ def test_connection_test_on_a_closed_port_answers_at_once(connect, free_tcp_port
     ok, message = RealtimeKitHook().test_connection()
     assert not ok
     assert "ConnectError" in message
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # the retry budget would take over 15 s
     assert token not in message
 
 
@@ -439,7 +439,7 @@ def test_host_without_scheme_on_a_plain_http_server_fails_fast_with_a_hint(serve
     error = call_sync()
     assert isinstance(error, RealtimeKitTlsError)
     assert "http://" in str(error)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 3.0  # five attempts with backoff would take over 15 s
 
 
 def test_the_deadline_holds_through_an_environment_proxy(monkeypatch, connect):
@@ -454,4 +454,4 @@ def test_the_deadline_holds_through_an_environment_proxy(monkeypatch, connect):
         elapsed = time.monotonic() - started
     assert isinstance(error, RealtimeKitTransportError)
     assert proxy.seen[0].path.startswith("http://rtk.invalid/client/v4/")  # it went through the proxy
-    assert elapsed < 2.2, elapsed
+    assert elapsed < 3.0, elapsed
