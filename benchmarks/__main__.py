@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only 1,2,3]``: run the benchmarks and print the table.
+"""``python -m benchmarks [--quick] [--only 1,2,3,4,5,6]``: run the benchmarks and print the tables.
 
 ``AIRFLOW_HOME`` is pointed at a temporary folder before anything imports Airflow (here and in every
 subprocess), so a run never reads or writes a user's Airflow home. Nothing is written into the repo.
@@ -7,6 +7,7 @@ subprocess), so a run never reads or writes a user's Airflow home. Nothing is wr
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import platform
 import shutil
@@ -17,12 +18,23 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks._common import Row, print_table
+from benchmarks._figures import Figure, goal_summary, print_figures, print_lines
+
+ALL_SECTIONS = "1,2,3,4,5,6"
+#: (number, module, what it measures) of the sections that print figures with goals (issue 12).
+ISSUE_12_SECTIONS = [
+    ("4", "triggerer_scale", "triggerer scale: N waiters in one event loop, fresh interpreters"),
+    ("5", "fan_out", "rate-limited fan-out: the operator against the cloudflare SDK"),
+    ("6", "hook_cost", "per-use hook cost: a new hook against a warm call"),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few rounds: a smoke test, not a measurement")
-    parser.add_argument("--only", default="1,2,3", help="which benchmarks to run, e.g. 2,3 (default 1,2,3)")
+    parser.add_argument(
+        "--only", default=ALL_SECTIONS, help=f"which benchmarks to run, e.g. 2,3 (default {ALL_SECTIONS})"
+    )
     args = parser.parse_args(argv)
     selected = {part.strip() for part in args.only.split(",") if part.strip()}
 
@@ -38,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     rows: list[Row] = []
+    figures: list[Figure] = []
     context: list[str] = []
     findings: list[str] = []
     print(
@@ -74,13 +87,27 @@ def main(argv: list[str] | None = None) -> int:
             rows += result[0]
             context += result[1]
             findings += result[2]
+        # Sections 4-6 (issue 12): figures with goals; the emulator runs in a process of its own.
+        for number, module_name, what in ISSUE_12_SECTIONS:
+            if number in selected:
+                print(f"running {number} ({what})...", flush=True)
+                module = importlib.import_module(f"benchmarks.{module_name}")
+                found, more_context, more_findings = module.run(quick=args.quick)
+                figures += found
+                context += more_context
+                findings += more_findings
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     context.insert(
         0, f"Airflow {metadata.version('apache-airflow')}; whole run {time.perf_counter() - started:.0f} s"
     )
-    print_table(rows, context, findings)
+    if rows:
+        print_table(rows, [], [])
+    print_figures(figures)
+    print_lines("Context", context)
+    print_lines("Goals of issue 12", goal_summary(figures))
+    print_lines("Findings", findings)
     return 0
 
 
