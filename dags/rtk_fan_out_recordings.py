@@ -4,10 +4,16 @@ Trigger it with ``{"meeting_ids": ["...", "..."]}``; every meeting gets its own 
 each mapped task waits in the triggerer until its recording is uploaded. Files are prefixed with the
 day the run was queued for (``fanout_20261126``): ``run_after`` is set on every run, also on runs
 triggered without a logical date (the REST API's default in Airflow 3).
+
+A task that waits in the triggerer gets one retry: when a trigger fires within moments of the
+deferral, Airflow 3.3's scheduler can still mark the task failed (apache/airflow#71580, "state
+changed externally"). The retry is safe: it finds the recording its first try started and follows
+it, so the meeting is never recorded twice.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -23,6 +29,7 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=10)},
     tags=["realtimekit", "example"],
     doc_md=__doc__,
     params={

@@ -3,10 +3,16 @@
 An upstream sensor waits (in the triggerer) until the meeting has a live session; then the track
 recording starts; a second sensor waits until the recording is uploaded; the last task reports the
 download links of every file.
+
+A task that waits in the triggerer gets one retry: when a trigger fires within moments of the
+deferral, Airflow 3.3's scheduler can still mark the task failed (apache/airflow#71580, "state
+changed externally"). The retry is safe: it finds the recording its first try started and follows
+it, so the meeting is never recorded twice.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -20,6 +26,7 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=10)},
     tags=["realtimekit", "example"],
     doc_md=__doc__,
     params={
