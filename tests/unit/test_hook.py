@@ -177,6 +177,17 @@ class TestConnectionSettings:
         settings = RealtimeKitHook().settings
         assert (settings.api_token, settings.account_id, settings.app_id) == (TOKEN, "ACC", "APP")
 
+    @pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "5", True])
+    def test_hook_timeout_checked_at_construction(self, timeout):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            RealtimeKitHook(timeout=timeout)
+
+    def test_hook_timeout_is_the_request_deadline(self, hook):
+        hook.timeout = 2.5
+        assert hook._limits(hook.settings).timeout == 2.5
+        assert hook.client.timeout.read == 2.5
+        assert hook.client.follow_redirects is False
+
     def test_token_never_in_repr(self, hook):
         assert TOKEN not in repr(hook.settings)
         assert TOKEN not in str(hook.settings)
