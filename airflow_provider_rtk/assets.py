@@ -1,0 +1,80 @@
+"""Recordings as Airflow assets: the ``extra`` of an asset event about a recording, without its links.
+
+Download links are pre-signed: whoever has one can fetch the file until it expires (7 days), so they
+never go into an asset event (asset events are kept in the metadata database and shown in the UI).
+Downstream DAGs get the ids instead and ask for fresh links when they need the files (the copy
+operator does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_rtk.models import Recording, TrackFileLink
+
+__all__ = ["recording_asset_extra"]
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _link_field(link: TrackFileLink, *names: str) -> Any:
+    extra = link.model_extra or {}
+    return next((extra[name] for name in names if extra.get(name) is not None), None)
+
+
+def recording_asset_extra(
+    recording: Recording, *, file_sizes: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """The ``extra`` of an asset event for ``recording``: its recording, meeting and session ids,
+    status, and each file's ``name``, ``layer``, ``size_bytes`` and ``duration_seconds``. No URL.
+
+    A file's size is the one given in ``file_sizes`` (e.g. measured while copying), else the one the
+    service lists for that file, else the recording's ``file_size`` when it has only one file, else
+    ``None``: for several files the service gives only their total (``file_size``). A file's duration
+    is its own where the service lists one, else the recording's ``recording_duration``.
+    """
+    sizes = dict(file_sizes or {})
+    total = _number(recording.file_size)
+    duration = _number(recording.recording_duration)
+    files: list[dict[str, Any]] = []
+    if isinstance(recording.download_url, list):
+        for layer in recording.download_url:
+            for name, link in layer.download_urls.items():
+                files.append(
+                    {
+                        "name": name,
+                        "layer": layer.layer_name,
+                        "size_bytes": sizes.get(name, _number(_link_field(link, "file_size", "size"))),
+                        "duration_seconds": _number(_link_field(link, "duration", "recording_duration"))
+                        or duration,
+                    }
+                )
+    elif recording.output_file_name:
+        files.append(
+            {
+                "name": recording.output_file_name,
+                "layer": None,
+                "size_bytes": sizes.get(recording.output_file_name),
+                "duration_seconds": duration,
+            }
+        )
+    if len(files) == 1 and files[0]["size_bytes"] is None:
+        files[0]["size_bytes"] = total
+    return {
+        "recording_id": recording.id,
+        "meeting_id": recording.meeting_id,
+        "session_id": recording.session_id,
+        "status": recording.status.value,
+        "recording_duration": duration,
+        "file_size": total,
+        "download_url_expiry": (
+            recording.download_url_expiry.isoformat() if recording.download_url_expiry else None
+        ),
+        "files": files,
+    }
