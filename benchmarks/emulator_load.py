@@ -322,7 +322,17 @@ def measure(args: argparse.Namespace, server: str, recordings: int) -> dict[str,
     try:
         return asyncio.run(run_load(port, process.pid, run))
     finally:
-        process.terminate()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, and SIGKILL if it has not gone within 30 s (a loaded machine is slow to close 5,000
+    connections)."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
         process.wait(timeout=30)
 
 

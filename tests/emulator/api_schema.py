@@ -201,17 +201,16 @@ RECORDING: Schema = {"$ref": "#/$defs/recording"}
 MEETING: Schema = {"$ref": "#/$defs/meeting"}
 SESSION: Schema = {"$ref": "#/$defs/session"}
 
+#: ``{"code", "message"}``, in both error envelopes.
+CODE_AND_MESSAGE: Schema = {
+    "type": "object",
+    "properties": {"code": NUMBER, "message": STRING},
+    "required": ["code", "message"],
+}
 #: RealtimeKit's own error envelope.
 ERROR: Schema = {
     "type": "object",
-    "properties": {
-        "success": {"const": False},
-        "error": {
-            "type": "object",
-            "properties": {"code": NUMBER, "message": STRING},
-            "required": ["code", "message"],
-        },
-    },
+    "properties": {"success": {"const": False}, "error": CODE_AND_MESSAGE},
     "required": ["success", "error"],
 }
 #: The Cloudflare gateway's envelope (authentication, rate limits, unknown routes).
@@ -219,15 +218,7 @@ GATEWAY_ERROR: Schema = {
     "type": "object",
     "properties": {
         "success": {"const": False},
-        "errors": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {"code": NUMBER, "message": STRING},
-                "required": ["code", "message"],
-            },
-        },
+        "errors": {"type": "array", "minItems": 1, "items": CODE_AND_MESSAGE},
         "messages": {"type": "array"},
         "result": {"type": "null"},
     },
