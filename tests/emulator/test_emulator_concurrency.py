@@ -100,3 +100,18 @@ def test_http_details_of_the_asyncio_server(emulator, web):
     assert b'"title": "demo"' in chunked
     too_big = raw(b"POST /_emulator/meetings HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n")
     assert too_big.startswith(b"HTTP/1.1 413")
+
+
+def test_idle_keep_alive_connections_are_closed(make_emulator, monkeypatch):
+    import socket
+
+    from airflow_provider_rtk.emulator import aioserver
+
+    monkeypatch.setattr(aioserver, "IDLE_TIMEOUT_SECONDS", 0.3)
+    emulator = make_emulator()
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=5) as connection:
+        connection.sendall(b"GET /_emulator/faults HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        began = time.monotonic()
+        assert connection.recv(65536) == b""  # closed by the server once idle
+        assert 0.2 < time.monotonic() - began < 3
