@@ -56,6 +56,8 @@ class Figure:
 def fmt_number(value: float, unit: str) -> str:
     if value != value:  # NaN: nothing was measured
         return "-"
+    if value == float("inf"):  # e.g. a waiter that never noticed
+        return "never"
     magnitude = abs(value)
     digits = 0 if magnitude >= 100 or float(value).is_integer() else 1 if magnitude >= 10 else 2
     if magnitude and magnitude < 0.01:
@@ -76,7 +78,7 @@ def fmt_figure(values: Sequence[float], unit: str) -> str:
 
 
 def fmt_ratio(ours: float, peer: float) -> str:
-    if not peer or ours != ours or peer != peer:
+    if not peer or ours != ours or peer != peer or float("inf") in (ours, peer):
         return "-"
     ratio = ours / peer
     return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.3f}x"

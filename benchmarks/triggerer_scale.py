@@ -143,10 +143,12 @@ def run_worker(emulator: EmulatorProcess, kind: str, n: int, plan: Plan) -> dict
             raise RuntimeError(f"triggerer_worker {kind} N={n} failed ({process.returncode}):\n{tail}")
     result: dict[str, Any] = read_result("".join(lines))
     fired = result.pop("fired")
+    # a waiter that never fired counts as never noticing (percentiles over all N, not over the fired)
     result["notice"] = [
-        fired[recording] - end for recording, end in zip(recordings, ended, strict=True) if recording in fired
+        fired[recording] - end if recording in fired else float("inf")
+        for recording, end in zip(recordings, ended, strict=True)
     ]
-    result["missed"] = n - len(result["notice"])
+    result["missed"] = n - len(fired)
     result["not_success"] = sum(status != "success" for status in result.pop("statuses").values())
     window = result["window"]
     result["requests"], result["throttled"] = emulator.requests_between(window[0], window[1])
