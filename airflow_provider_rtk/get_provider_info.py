@@ -66,4 +66,22 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_rtk.links.RealtimeKitRecordingLink"],
+        "config": {
+            "realtimekit": {
+                "description": "How the RealtimeKit provider shares the API between tasks and triggers.",
+                "options": {
+                    "poll_requests_per_second": {
+                        "description": (
+                            "Requests per second that all the recording triggers of one triggerer (and "
+                            "connection) may spend following recordings, together. Default: half of the "
+                            "documented recording limit (1,000 requests per 50 seconds)."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "5",
+                        "default": "10",
+                    }
+                },
+            }
+        },
     }

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -133,7 +133,7 @@ class StartJournal:
 
     def intent(self, fingerprint: str) -> datetime:
         """Record that a start is about to be sent; returns when."""
-        sent_at = datetime.now(timezone.utc)
+        sent_at = datetime.now(UTC)
         self.write(JournalEntry("sending", sent_at=sent_at, fingerprint=fingerprint))
         return sent_at
 

@@ -97,7 +97,9 @@ def run(*, quick: bool) -> tuple[list[Row], list[str], list[str]]:
             emulator.start_session(meeting["id"])
             layers = {"default": {"file_name_prefix": "bench", "media_kind": "audio"}}
             with RealtimeKitHook() as hook:
-                recording_id = hook.start_track_recording(build_track_request(meeting["id"], layers)).id
+                recording_id = hook.start_track_recording(
+                    build_track_request(meeting["id"], layers)
+                ).recording.id
             url = f"{emulator.app_url}/recordings/{recording_id}"
             headers = {"Authorization": f"Bearer {emulator.api_token}"}
 

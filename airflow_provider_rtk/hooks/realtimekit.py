@@ -34,6 +34,7 @@ from airflow_provider_rtk.hooks._api import (
     ApiCall,
     HttpRetryPolicy,
     Limits,
+    answer_shape,
     hold_to_deadlines,
     read_data,
     read_page,
@@ -610,9 +611,9 @@ class RealtimeKitHook(_HookBase):
                             return self._learnt(adopted, on_outcome)
                     raise  # nothing was started: safe to send again (if the error is retryable)
         if _holds_recording(data):
-            outcome = StartOutcome(
-                _recording_from(data), Knowledge.STARTED, "the id came in the start's answer"
-            )
+            with answer_shape(call):  # a wrong shape is an ambiguous answer, not a raw ValidationError
+                started = _recording_from(data)
+            outcome = StartOutcome(started, Knowledge.STARTED, "the id came in the start's answer")
             return self._learnt(outcome, on_outcome)
         return self._learnt(self._legacy_outcome(meeting_id, sent_at, meeting_was_idle), on_outcome)
 
@@ -885,6 +886,10 @@ class RealtimeKitAsyncHook(_HookBase):
             if _action_already_done(current, RecordingAction.STOP):
                 return current
             raise
+
+    async def list_recordings(self, **filters: Any) -> RecordingPage:
+        """One page of recordings; the filters of :meth:`RealtimeKitHook.list_recordings`."""
+        return await self._call(_Calls.list_recordings(_list_params(**filters)), _PAGE)  # type: ignore[no-any-return]
 
     async def list_sessions(self, **filters: Any) -> SessionPage:
         """One page of the app's sessions; the filters of :meth:`RealtimeKitHook.list_sessions`."""

@@ -66,10 +66,6 @@ class IfActive(str, Enum):
     STOP_AND_START = "stop_and_start"  #: stop it, then start a new one
 
 
-def _seconds(value: float | timedelta | None) -> float | None:
-    return value.total_seconds() if isinstance(value, timedelta) else value
-
-
 def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
     """A copy of ``layers`` with every storage secret replaced by ``***``, and the secrets found.
 
@@ -282,8 +278,18 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 store.set(self.external_id_key, outcome.recording.id)
 
     def submit_job(self, context: Context) -> str:
-        """Reconcile with the service and the journal, then start (or follow) a recording; its id."""
+        """Reconcile with the service and the journal, then start (or follow) a recording; its id.
+
+        A first try with the current body sends the start straight away: the service's answer, or its
+        refusal while another recording is active, says what there is (two requests a start, with the
+        check for a concurrent start). A retry, and the legacy body (whose empty answer only the state
+        before it can explain), read the meeting's active recording first.
+        """
         journal = self._journal(context)
+        if _try_number(context) <= 1 and self._request.generation == "current":
+            started = self._start(journal, context, meeting_was_idle=False)
+            self._publish(context, started.recording)
+            return started.recording.id
         earlier = journal.read() if _try_number(context) > 1 else None
         active = self.hook.get_active_recording(self._request.meeting_id)
         outcome = self._reconcile(active, earlier, journal, context)

@@ -108,7 +108,7 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
         """A templated id, refusing what a template renders when an upstream XCom was missing."""
         raw = getattr(self, field)
         value = "" if raw is None else str(raw).strip()
-        if value in ("", "None"):
+        if value in ("", "None", "null"):
             raise RealtimeKitPayloadError(
                 [FieldError(field, f"is empty ({raw!r}); did the upstream task push it?")],
                 what="sensor argument",

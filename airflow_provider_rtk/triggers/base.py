@@ -13,6 +13,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_rtk._arguments import poll_interval_argument
 from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
+from airflow_provider_rtk.redaction import redact
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -99,7 +100,7 @@ class RealtimeKitPollingTrigger(BaseTrigger):
                     return self.error_event(str(error))
                 except Exception as error:
                     self.log.exception("RealtimeKit check failed")
-                    return self.error_event(f"{type(error).__name__}: {error}")
+                    return self.error_event(f"{type(error).__name__}: {redact(str(error))}")
                 if event is not None:
                     return event
                 left = self.seconds_left()

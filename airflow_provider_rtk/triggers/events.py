@@ -21,7 +21,7 @@ from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.models import RecordingStatus
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
     from airflow_provider_rtk.models import ActiveSession, Recording
 

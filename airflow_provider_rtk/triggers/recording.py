@@ -9,6 +9,7 @@ from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.ownership import Knowledge
 from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger, describe_deadline
 from airflow_provider_rtk.triggers.events import RecordingEvent, parse_target_status, recording_event
+from airflow_provider_rtk.triggers.poller import RecordingPoller
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
@@ -100,7 +101,7 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
         )
 
     async def check(self, hook: RealtimeKitAsyncHook) -> RecordingEvent | None:
-        recording = await hook.get_recording(self.recording_id)
+        recording = await RecordingPoller.shared(self.realtimekit_conn_id).read(self.recording_id)
         if self._last is None or self._last.status is not recording.status:
             self.log.info(
                 "Recording %s is %s; waiting for %s (deadline %s)",

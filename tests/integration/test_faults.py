@@ -245,21 +245,38 @@ class TestIfActive:
         with RealtimeKitHook() as hook:
             return hook.start_track_recording({"meeting_id": live_meeting}).recording.id
 
-    def test_attach_follows_the_foreign_recording_and_starts_none(
-        self, emulator, live_meeting, foreign_recording, run
+    @staticmethod
+    def own_stopped_at_once(emulator, live_meeting, foreign_recording, second_start):
+        """The first try sends its start straight away. Refused (the meeting is being recorded), it
+        starts nothing; accepted, its own recording is the later of two, which it stops at once."""
+        others = [r for r in recordings_of(emulator, live_meeting) if r["id"] != foreign_recording]
+        if second_start == "refuse":
+            assert others == []
+        else:
+            (own,) = others
+            assert own["stop_reason"] == "API_CALL"
+            assert own["status"] in ("UPLOADING", "UPLOADED")
+
+    def test_attach_follows_the_foreign_recording_and_never_stops_it(
+        self, emulator, live_meeting, foreign_recording, second_start, run
     ):
         result = run("rtk_test_start", live_meeting, if_active="attach")
 
         assert result.state == "success"
-        assert [r["id"] for r in recordings_of(emulator, live_meeting)] == [foreign_recording]
+        (foreign,) = [r for r in recordings_of(emulator, live_meeting) if r["id"] == foreign_recording]
+        assert foreign["status"] in ("INVOKED", "RECORDING")
+        self.own_stopped_at_once(emulator, live_meeting, foreign_recording, second_start)
+        assert xcom(result.dag_run, "start", key="recording_id") == foreign_recording
 
-    def test_fail_names_the_active_recording(self, emulator, live_meeting, foreign_recording, run):
+    def test_fail_names_the_active_recording(
+        self, emulator, live_meeting, foreign_recording, second_start, run
+    ):
         result = run("rtk_test_start", live_meeting, if_active="fail")
 
         assert result.state == "failed"
         assert result.task().try_number == 1
         assert foreign_recording in result.log()
-        assert len(recordings_of(emulator, live_meeting)) == 1
+        self.own_stopped_at_once(emulator, live_meeting, foreign_recording, second_start)
 
     def test_stop_and_start_replaces_it(self, emulator, live_meeting, foreign_recording, run):
         result = run("rtk_test_start", live_meeting, if_active="stop_and_start")

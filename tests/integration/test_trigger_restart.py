@@ -54,7 +54,7 @@ def test_trigger_stopped_mid_wait_is_rebuilt_and_resumes_with_its_deadline(emula
 async def _first_event_or_none(trigger, seconds: float):
     try:
         return await _first_event(trigger, seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return None
 
 

@@ -40,8 +40,16 @@ def _connection(monkeypatch):
 
 @pytest.fixture
 def api():
+    """The API; the recording triggers' shared poller first lists the unfinished recordings (none
+    here, unless a test says otherwise), then reads each followed recording on its own."""
     with respx.mock(base_url=APP_URL, assert_all_called=False) as mock:
+        mock.get("/recordings").mock(return_value=list_answer([]))
         yield mock
+
+
+def list_answer(recordings: list[dict[str, Any]]) -> httpx.Response:
+    paging = {"total_count": len(recordings), "start_offset": 0, "end_offset": len(recordings)}
+    return httpx.Response(200, json={"success": True, "data": recordings, "paging": paging})
 
 
 def recording_answer(status: str, rid: str = "REC", **fields: Any) -> httpx.Response:

@@ -1,0 +1,141 @@
+"""The shared poller: many recording triggers of one connection, few requests, one budget."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from airflow_provider_rtk.exceptions import RealtimeKitError
+from airflow_provider_rtk.triggers.poller import RecordingPoller, RequestBudget
+
+APP_URL = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
+CONN = {
+    "conn_type": "realtimekit",
+    "password": "TOKEN-poller-1",
+    "host": "http://rtk.test/client/v4",
+    "extra": {"account_id": "ACC", "app_id": "APP", "max_attempts": 2},
+}
+
+
+@pytest.fixture(autouse=True)
+def _connection(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(CONN))
+
+
+@pytest.fixture
+def api():
+    with respx.mock(base_url=APP_URL, assert_all_called=False) as mock:
+        yield mock
+
+
+def page(recordings: list[dict[str, Any]], total: int | None = None, start: int = 0) -> httpx.Response:
+    paging = {
+        "total_count": total or len(recordings),
+        "start_offset": start,
+        "end_offset": start + len(recordings),
+    }
+    return httpx.Response(200, json={"success": True, "data": recordings, "paging": paging})
+
+
+def rec(n: int, status: str = "RECORDING") -> dict[str, Any]:
+    return {"id": f"R{n}", "status": status, "meeting_id": f"M{n}"}
+
+
+def test_many_waiters_are_answered_by_one_list_request(api):
+    listing = api.get("/recordings").mock(return_value=page([rec(n) for n in range(50)]))
+    single = api.get(url__regex=r".*/recordings/R\d+$").mock(return_value=httpx.Response(500))
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=100)
+        return await asyncio.gather(*(poller.read(f"R{n}") for n in range(50))), poller.requests
+
+    recordings, requests = asyncio.run(go())
+    assert [r.id for r in recordings] == [f"R{n}" for n in range(50)]
+    assert listing.call_count == 1
+    assert requests == 1
+    assert single.call_count == 0
+    assert "status=INVOKED%2CRECORDING%2CPAUSED%2CUPLOADING" in str(listing.calls.last.request.url)
+
+
+def test_pages_are_read_until_every_waiter_is_seen_and_finished_ones_are_read_alone(api):
+    first = [rec(n) for n in range(100)]
+    second = [rec(n) for n in range(100, 150)]
+    api.get("/recordings", params={"page_no": "1"}).mock(return_value=page(first, total=150))
+    api.get("/recordings", params={"page_no": "2"}).mock(return_value=page(second, total=150, start=100))
+    done = api.get("/recordings/R999").mock(
+        return_value=httpx.Response(200, json={"success": True, "data": rec(999, "UPLOADED")})
+    )
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=100)
+        found = await asyncio.gather(poller.read("R3"), poller.read("R140"), poller.read("R999"))
+        return [r.status.value for r in found], poller.requests
+
+    statuses, requests = asyncio.run(go())
+    assert statuses == ["RECORDING", "RECORDING", "UPLOADED"]
+    assert requests == 3
+    assert done.call_count == 1
+
+
+def test_the_budget_spaces_requests_out():
+    async def go():
+        budget = RequestBudget(rate=10)
+        began = time.monotonic()
+        for _ in range(25):
+            await budget.spend()
+        return time.monotonic() - began
+
+    # one second's worth at once, then one every 0.1 s
+    assert 1.2 <= asyncio.run(go()) < 3.0
+
+
+def test_a_failing_api_fails_every_waiter_with_a_provider_error(api):
+    api.get("/recordings").mock(return_value=httpx.Response(503, json={"message": "down"}))
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=100)
+        return await asyncio.gather(poller.read("R1"), poller.read("R2"), return_exceptions=True)
+
+    errors = asyncio.run(go())
+    assert all(isinstance(error, RealtimeKitError) for error in errors)
+    assert all("503" in str(error) for error in errors)
+
+
+def test_a_429_slows_the_shared_poller_once_for_everyone(api):
+    api.get("/recordings").mock(
+        side_effect=[
+            httpx.Response(
+                429,
+                headers={"Retry-After": "1"},
+                json={"success": False, "errors": [{"code": 971, "message": "slow down"}]},
+            ),
+            page([rec(1), rec(2)]),
+        ]
+    )
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=100)
+        began = time.monotonic()
+        await asyncio.gather(poller.read("R1"), poller.read("R2"))
+        return time.monotonic() - began, poller.requests
+
+    waited, requests = asyncio.run(go())
+    assert 1.0 <= waited < 3.0
+    assert requests == 1  # one sweep's request (the hook's retry after Retry-After is inside it)
+
+
+def test_each_loop_has_its_own_poller_per_connection():
+    async def pollers():
+        return RecordingPoller.shared("a"), RecordingPoller.shared("a"), RecordingPoller.shared("b")
+
+    a1, a2, b = asyncio.run(pollers())
+    (a3, _, _) = asyncio.run(pollers())
+    assert a1 is a2
+    assert a1 is not b
+    assert a3 is not a1
