@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_rtk.models import Recording, TrackFileLink
 
-__all__ = ["recording_asset_extra"]
+__all__ = ["fill_outlet_events", "recording_asset_extra"]
 
 
 def _number(value: Any) -> float | int | None:
@@ -78,3 +78,19 @@ def recording_asset_extra(
         ),
         "files": files,
     }
+
+
+def fill_outlet_events(context: Mapping[str, Any], outlets: Any, recording: Recording) -> int:
+    """Put :func:`recording_asset_extra` on the asset event of each of the task's ``outlets`` (Airflow
+    emits them when the task succeeds); returns how many were filled. Aliases are left alone."""
+    events = context.get("outlet_events")
+    if events is None:
+        return 0
+    extra = recording_asset_extra(recording)
+    filled = 0
+    for outlet in outlets or []:
+        if type(outlet).__name__ != "Asset":  # AssetAlias and others take events added by hand
+            continue
+        events[outlet].extra.update(extra)
+        filled += 1
+    return filled

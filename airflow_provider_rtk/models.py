@@ -456,9 +456,13 @@ class Recording(_ResponseModel):
                     links[file_name] = link.download_url
         return links
 
-    def to_xcom(self) -> dict[str, Any]:
-        """A JSON-ready dict for XCom: storage secrets (if the service ever echoed them) left out."""
+    def to_xcom(self, *, links: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict for XCom: storage secrets (if the service ever echoed them) left out, and
+        the pre-signed download links too unless ``links`` (whoever holds one can fetch the file)."""
         data = self.model_dump(mode="json")
+        if not links:
+            for name in DOWNLOAD_LINK_FIELDS:
+                data.pop(name, None)
         if isinstance(data.get("storage_config"), dict):
             data["storage_config"] = {
                 key: value
@@ -466,6 +470,10 @@ class Recording(_ResponseModel):
                 if key not in SECRET_STORAGE_FIELDS
             }
         return data
+
+
+#: The fields of a recording that hold pre-signed links (bearer credentials until they expire).
+DOWNLOAD_LINK_FIELDS = ("download_url", "audio_download_url")
 
 
 class Paging(_ResponseModel):

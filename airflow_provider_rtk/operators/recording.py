@@ -148,6 +148,12 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     :param stop_on_kill: stop the recording this task *started* (never one it only believes is its own
         or follows) when the task is killed, hits ``execution_timeout``, or fails with no retry left
         that would reconnect to it.
+    :param xcom_download_links: keep the recording's pre-signed download links in the XCom return
+        value (default: left out; whoever holds one can fetch the file until it expires).
+
+    With ``outlets`` (assets) and ``wait_for_completion``, the task's asset events carry the
+    recording, meeting and session ids and each file's name, size and duration (no links), so
+    downstream DAGs can be scheduled on the files being ready.
     """
 
     template_fields: Sequence[str] = ("meeting_id", "layers", "max_seconds", "user_ids", "if_active")
@@ -173,6 +179,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         timeout: float | timedelta | None = None,
         deferrable: bool = default_deferrable(),
         stop_on_kill: bool = True,
+        xcom_download_links: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -191,6 +198,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         )
         self.deferrable = deferrable
         self.stop_on_kill = stop_on_kill
+        self.xcom_download_links = xcom_download_links
         self._layers_with_secrets: Any = None
         self._recording_id: str | None = None
         #: How this task knows the recording it follows; only ``STARTED`` may be stopped.
@@ -649,7 +657,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 raise RealtimeKitAPIError(f"following recording {parsed.recording_id}: {parsed.message}")
             recording = Recording.model_validate(parsed.recording)
             self.log.info("Recording %s is %s", recording.id, recording.status.value)
-            return recording.to_xcom()
+            if self.xcom_download_links:  # the event carries no links: read them fresh
+                recording = self.hook.get_recording(recording.id)
+            return self._result(context, recording)
         except BaseException as error:
             self._stop_after_failure(context, error)
             raise
@@ -659,7 +669,16 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
         self._adopt_stored(context, str(external_id))
         recording = self._final_recording or self.hook.get_recording(str(external_id))
-        return recording.to_xcom()
+        return self._result(context, recording)
+
+    def _result(self, context: Context, recording: Recording) -> dict[str, Any]:
+        """The task's XCom (no pre-signed links unless ``xcom_download_links``); the recording also
+        goes on the asset event of each outlet (ids and files, never links)."""
+        from airflow_provider_rtk.assets import fill_outlet_events
+
+        if fill_outlet_events(context, self.outlets, recording):
+            self.log.info("Asset event(s) for recording %s (%s)", recording.id, recording.status.value)
+        return recording.to_xcom(links=self.xcom_download_links)
 
     def _adopt_stored(self, context: Context, recording_id: str) -> None:
         """A recording id from the task state store (Airflow 3.3): this try follows it with what the

@@ -91,6 +91,9 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
         """Raise the exception an ``error`` event stands for."""
         raise NotImplementedError
 
+    def on_success(self, context: Context, event: EventT) -> None:
+        """Called once the wait has succeeded, before the value is returned (e.g. asset events)."""
+
     # ---------------------------------------------------------------------------------- machinery
 
     @cached_property
@@ -121,6 +124,7 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
             return PokeReturnValue(is_done=False)
         if event.is_success:
             self.log.info("%s", event.message)
+            self.on_success(context, event)
             return PokeReturnValue(is_done=True, xcom_value=self.success_value(event))
         self.fail(event)
 
@@ -141,6 +145,7 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
         parsed = self.parse_event(event)
         if parsed.is_success:
             self.log.info("%s", parsed.message)
+            self.on_success(context, parsed)
             return self.success_value(parsed)
         if parsed.is_timeout:
             if self.soft_fail:

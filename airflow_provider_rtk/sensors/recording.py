@@ -9,6 +9,8 @@ from airflow_provider_rtk.exceptions import RealtimeKitError, RealtimeKitRecordi
 from airflow_provider_rtk.sensors.base import RealtimeKitBaseSensor
 
 if TYPE_CHECKING:
+    from airflow.sdk import Context
+
     from airflow_provider_rtk.triggers.events import RecordingEvent
     from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger
 
@@ -35,8 +37,9 @@ class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
     once without retries (:class:`RealtimeKitRecordingFailed`, an ``AirflowFailException``, whose
     message names the recording and its stop reason).
 
-    The return value (XCom ``return_value``) is the recording as a JSON dict without secrets
-    (``Recording.to_xcom()``), download links included once uploaded.
+    The return value (XCom ``return_value``) is the recording as a JSON dict without secrets or
+    pre-signed links (``Recording.to_xcom()``; ``xcom_download_links=True`` keeps fresh links). With
+    ``outlets``, the asset events carry the recording's ids and files (never links).
 
     Works in ``poke`` and ``reschedule`` mode, and deferrable (``deferrable=True``), in which case
     :class:`~airflow_provider_rtk.triggers.RealtimeKitRecordingTrigger` waits in the triggerer.
@@ -46,6 +49,7 @@ class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
     :param target_status: the status to wait for: ``INVOKED``, ``RECORDING``, ``PAUSED``,
         ``UPLOADING`` or ``UPLOADED`` (default).
     :param realtimekit_conn_id: the RealtimeKit connection (templated).
+    :param xcom_download_links: keep the pre-signed download links in the return value.
     :param deferrable: wait in the triggerer instead of on a worker (default
         ``[operators] default_deferrable``).
     :param kwargs: anything :class:`~airflow.sdk.BaseSensorOperator` takes (``poke_interval``,
@@ -54,10 +58,18 @@ class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
 
     template_fields: Sequence[str] = ("recording_id", "realtimekit_conn_id")
 
-    def __init__(self, *, recording_id: str, target_status: str = "UPLOADED", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        recording_id: str,
+        target_status: str = "UPLOADED",
+        xcom_download_links: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.recording_id = recording_id
         self.target_status = _checked_target(target_status)
+        self.xcom_download_links = xcom_download_links
 
     def check(self) -> RecordingEvent | None:
         from airflow_provider_rtk.triggers.events import parse_target_status, recording_event
@@ -85,7 +97,17 @@ class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
         return RecordingEvent.parse(event)
 
     def success_value(self, event: RecordingEvent) -> dict[str, Any] | None:
-        return event.recording
+        if not self.xcom_download_links or event.recording is None:
+            return event.recording
+        return self.hook.get_recording(event.recording_id).to_xcom(links=True)  # fresh links
+
+    def on_success(self, context: Context, event: RecordingEvent) -> None:
+        """The recording goes on the asset event of each outlet (ids and files, never links)."""
+        from airflow_provider_rtk.assets import fill_outlet_events
+        from airflow_provider_rtk.models import Recording
+
+        if event.recording is not None and self.outlets:
+            fill_outlet_events(context, self.outlets, Recording.model_validate(event.recording))
 
     def fail(self, event: RecordingEvent) -> NoReturn:
         if event.recording_failed:

@@ -130,3 +130,11 @@ with _dag("rtk_test_legacy_start_no_retries", retries=0):
 
 with _dag("rtk_test_deferred_wait_no_retries", retries=0):
     _start(**{**WAIT, "deferrable": True})
+
+# Recordings as assets: the start task waits for the files and its outlet's event describes them.
+from airflow.sdk import Asset  # noqa: E402
+
+RECORDING_ASSET = Asset("rtk://recordings/fault-test")
+
+with _dag("rtk_test_recording_asset", retries=0):
+    _start(**WAIT, outlets=[RECORDING_ASSET])

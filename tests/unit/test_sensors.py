@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -59,7 +59,11 @@ def _connection(monkeypatch):
 
 @pytest.fixture
 def api():
+    """The API; deferred, the recording trigger's shared poller first lists unfinished recordings
+    (none here), then reads the followed one on its own."""
     with respx.mock(base_url=APP_URL, assert_all_called=False) as mock:
+        empty = {"success": True, "data": [], "paging": {"total_count": 0, "start_offset": 0, "end_offset": 0}}
+        mock.get("/recordings").mock(return_value=httpx.Response(200, json=empty))
         yield mock
 
 
@@ -134,9 +138,19 @@ def test_recording_poke_done_returns_the_recording(api):
     assert result.is_done is True
     assert result.xcom_value["id"] == "REC"
     assert result.xcom_value["status"] == "UPLOADED"
-    assert result.xcom_value["download_url"] == "https://files.test/a.webm"
+    assert "download_url" not in result.xcom_value  # a pre-signed link is a bearer credential
     assert "password" not in result.xcom_value["storage_config"]
     json.dumps(result.xcom_value)
+
+
+def test_recording_sensor_keeps_fresh_links_only_when_asked(api):
+    route = api.get("/recordings/REC").mock(
+        return_value=recording_answer("UPLOADED", download_url="https://files.test/a.webm")
+    )
+    sensor = RealtimeKitRecordingSensor(task_id="wait", recording_id="REC", xcom_download_links=True)
+    result = sensor.poke({})
+    assert result.xcom_value["download_url"] == "https://files.test/a.webm"
+    assert route.call_count == 2  # the wait's read, then fresh links
 
 
 def test_recording_poke_target_recording_is_passed_by_uploaded(api):
@@ -236,7 +250,7 @@ def test_execute_poke_mode_soft_fail_skips_on_errored(api):
 def test_execute_reschedule_mode_gives_the_slot_back(api):
     api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
     sensor = recording_sensor(mode="reschedule", poke_interval=60, timeout=600)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     with pytest.raises(AirflowRescheduleException) as caught:
         sensor.execute({"ti": _StubTI()})
     assert caught.value.reschedule_date >= before + timedelta(seconds=59)
