@@ -1,0 +1,363 @@
+"""The live-meeting watcher against the emulator: one event per new live session, none while a session
+stays live, none after a restart (rebuilt from its serialized kwargs) with Airflow's asset state store;
+its request budget; and the watcher DAG ``rtk_record_when_live`` under ``dag.test()``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger
+from tests.integration.conftest import load_dag, task_states
+
+POLL = 2.0  # the trigger's minimum interval
+
+
+class _Watch:
+    """A trigger running as the triggerer runs it (one task, events into a queue) until stopped."""
+
+    def __init__(self, trigger: Any) -> None:
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.task = asyncio.ensure_future(self._run(trigger))
+
+    async def _run(self, trigger: Any) -> None:
+        async for event in trigger.run():
+            await self.events.put(event.payload)
+
+    async def next(self, seconds: float) -> dict[str, Any] | None:
+        """The next event within ``seconds``, or ``None``."""
+        try:
+            return await asyncio.wait_for(self.events.get(), timeout=seconds)
+        except TimeoutError:
+            assert not self.task.done() or self.task.exception() is None, self.task.exception()
+            return None
+
+    async def stop(self) -> None:
+        if self.task.done():
+            self.task.result()  # a trigger that failed fails the test
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def _collect(trigger: Any, seconds: float, *, wait_for_one: bool = False) -> list[dict[str, Any]]:
+    """Every event the trigger fires within ``seconds`` (or, ``wait_for_one``, until the first one,
+    for at most 30 s more); then it is stopped (as a triggerer would)."""
+    watch = _Watch(trigger)
+    await asyncio.sleep(seconds)
+    if wait_for_one and watch.events.empty():
+        await watch.events.put(await watch.next(30) or {})
+    await watch.stop()
+    events = []
+    while not watch.events.empty():
+        events.append(watch.events.get_nowait())
+    return events
+
+
+def _rebuilt(trigger):
+    """The trigger as a triggerer builds it after a restart: from its serialized kwargs alone."""
+    classpath, kwargs = trigger.serialize()
+    assert all(isinstance(v, str | int | float | bool | list | type(None)) for v in kwargs.values())
+    module, _, name = classpath.rpartition(".")
+    return getattr(importlib.import_module(module), name)(**kwargs)
+
+
+def _sessions_requests(emulator) -> int:
+    return sum(1 for r in emulator.requests() if r["path"].endswith("/sessions"))
+
+
+def test_one_event_per_new_live_session_and_none_while_it_stays_live(emulator):
+    standup = emulator.create_meeting("standup")["id"]
+    review = emulator.create_meeting("review")["id"]
+    first = emulator.start_session(standup)["id"]
+    trigger = RealtimeKitLiveSessionTrigger(poll_interval=POLL)
+
+    async def scenario() -> list[dict[str, Any] | None]:
+        watch = _Watch(trigger)
+        events = [await watch.next(10)]
+        events.append(await watch.next(2.5 * POLL))  # the session stays live over polls: nothing
+        emulator.start_session(review)
+        events.append(await watch.next(3 * POLL))
+        emulator.end_session(standup)
+        emulator.start_session(standup)  # the same meeting live again: a new session
+        events.append(await watch.next(3 * POLL))
+        events.append(await watch.next(1.5 * POLL))
+        await watch.stop()
+        return events
+
+    events = asyncio.run(scenario())
+
+    assert events[1] is None
+    assert events[4] is None
+    events = [e for e in events if e is not None]
+    assert [(e["meeting_id"], e["title"]) for e in events] == [
+        (standup, "standup"),
+        (review, "review"),
+        (standup, "standup"),
+    ]
+    assert events[0]["session_id"] == first
+    assert len({e["session_id"] for e in events}) == 3
+    assert all(e["status"] == "success" and e["started_at"] for e in events)
+
+
+def test_watches_only_the_meetings_it_is_given(emulator):
+    watched = emulator.create_meeting("watched")["id"]
+    other = emulator.create_meeting("other")["id"]
+    emulator.start_session(other)
+    emulator.start_session(watched)
+
+    one = asyncio.run(_collect(RealtimeKitLiveSessionTrigger(meeting_ids=watched, poll_interval=POLL), 1.5))
+    listed = asyncio.run(
+        _collect(
+            RealtimeKitLiveSessionTrigger(meeting_ids=[watched, "no-such-meeting"], poll_interval=POLL), 1.5
+        )
+    )
+
+    assert [e["meeting_id"] for e in one] == [watched]
+    assert [e["meeting_id"] for e in listed] == [watched]
+    single = [r for r in emulator.requests() if r["path"].endswith("/sessions")]
+    assert single  # one meeting is asked for by associated_id; a list reads the app's live sessions
+
+
+def test_pages_through_many_live_sessions(emulator):
+    meetings = [emulator.create_meeting(f"m{index}")["id"] for index in range(130)]
+    for meeting_id in meetings:
+        emulator.start_session(meeting_id)
+
+    events = asyncio.run(_collect(RealtimeKitLiveSessionTrigger(poll_interval=POLL), 1.5))
+
+    assert sorted(e["meeting_id"] for e in events) == sorted(meetings)
+    assert _sessions_requests(emulator) == 2  # one poll: two pages of 100
+
+
+class _TriggererStoreComms:
+    """What the triggerer's supervisor does with the asset-state-store messages of a watcher's trigger:
+    Airflow's own request handlers, through its in-process execution API (built as the triggerer
+    builds it), into the metadata database. Only the socket between the trigger runner and its
+    supervisor is left out."""
+
+    def __init__(self) -> None:
+        from airflow.jobs.triggerer_job_runner import in_process_api_server
+        from airflow.sdk.api.client import Client
+
+        # as TriggerRunnerSupervisor.make_client builds it
+        self.client = Client(
+            base_url=None, token="", dry_run=True, transport=in_process_api_server().transport
+        )
+        self.client.base_url = "http://in-process.invalid./"
+
+    def send(self, msg: Any) -> Any:
+        from airflow.sdk.execution_time import request_handlers
+        from airflow.sdk.execution_time.comms import (
+            GetAssetStateStoreByName,
+            OKResponse,
+            SetAssetStateStoreByName,
+        )
+
+        if isinstance(msg, GetAssetStateStoreByName):
+            return request_handlers.handle_get_asset_state_store_by_name(self.client, msg)[0]
+        if isinstance(msg, SetAssetStateStoreByName):
+            request_handlers.handle_set_asset_state_store_by_name(self.client, msg)
+            return OKResponse(ok=True)
+        raise AssertionError(f"unexpected message {type(msg).__name__}")
+
+    async def asend(self, msg: Any) -> Any:
+        return self.send(msg)
+
+
+@pytest.fixture
+def watched_asset(airflow_db, monkeypatch):
+    """The example DAG's asset, registered and active in the metadata DB as the DAG processor leaves
+    it, and the triggerer's comms for its state store."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.asset import AssetActive, AssetModel
+    from airflow.sdk.execution_time import task_runner
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from tests.conftest import DAGS_FOLDER
+
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+    bag = DagBag(dag_folder=str(DAGS_FOLDER / "rtk_record_when_live.py"))
+    sync_bag_to_db(bag, "dags-folder", None)
+    with create_session() as session:
+        asset = session.scalar(select(AssetModel).where(AssetModel.name == "realtimekit_live_sessions"))
+        assert asset is not None
+        if asset.active is None:  # the scheduler activates assets; it is not running here
+            session.add(AssetActive.for_asset(asset))
+        name, uri = asset.name, asset.uri
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", _TriggererStoreComms(), raising=False)
+    return name, uri
+
+
+def _in_watcher(trigger, asset: tuple[str, str]):
+    """Give the trigger its asset state store, as the triggerer does for an AssetWatcher's trigger."""
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
+
+    trigger.asset_state_store = AssetStateStoreAccessors(inlets=[Asset(name=asset[0], uri=asset[1])])
+    return trigger
+
+
+def test_a_restarted_trigger_does_not_fire_again_for_a_session_it_reported(emulator, watched_asset):
+    standup = emulator.create_meeting("standup")["id"]
+    emulator.start_session(standup)
+    trigger = _in_watcher(RealtimeKitLiveSessionTrigger(poll_interval=POLL), watched_asset)
+
+    first_life = asyncio.run(_collect(trigger, 1.5, wait_for_one=True))
+    # the triggerer restarts: a new trigger from the serialized kwargs, the same asset's store
+    second_life_trigger = _in_watcher(_rebuilt(trigger), watched_asset)
+    requests_before = _sessions_requests(emulator)
+    second_life = asyncio.run(_collect(second_life_trigger, 2.5 * POLL))
+    review = emulator.create_meeting("review")["id"]
+    emulator.start_session(review)
+    third_life = asyncio.run(_collect(_in_watcher(_rebuilt(trigger), watched_asset), 1.5, wait_for_one=True))
+
+    assert [e["meeting_id"] for e in first_life] == [standup]
+    assert second_life == []
+    assert _sessions_requests(emulator) > requests_before  # it did look, and stayed quiet
+    assert [e["meeting_id"] for e in third_life] == [review]
+    stored = trigger.asset_state_store.get(trigger.state_key)
+    assert sorted(stored["live"]) == sorted(e["session_id"] for e in first_life + third_life)
+
+
+def test_ended_sessions_leave_the_store(emulator, watched_asset):
+    standup = emulator.create_meeting("standup")["id"]
+    emulator.start_session(standup)
+    trigger = _in_watcher(
+        RealtimeKitLiveSessionTrigger(meeting_ids=[standup], poll_interval=POLL), watched_asset
+    )
+    assert len(asyncio.run(_collect(trigger, 1.5, wait_for_one=True))) == 1
+    emulator.end_session(standup)
+
+    asyncio.run(_collect(_in_watcher(_rebuilt(trigger), watched_asset), 1.5))
+
+    assert trigger.asset_state_store.get(trigger.state_key) == {"live": []}
+
+
+def test_without_a_store_a_restart_reports_live_sessions_again_unless_told_not_to(emulator):
+    """Below Airflow 3.3 (no asset state store): what a restarted trigger does, both ways."""
+    standup = emulator.create_meeting("standup")["id"]
+    emulator.start_session(standup)
+    reporting = RealtimeKitLiveSessionTrigger(poll_interval=POLL)
+    assert [e["meeting_id"] for e in asyncio.run(_collect(reporting, 1.5))] == [standup]
+    assert [e["meeting_id"] for e in asyncio.run(_collect(_rebuilt(reporting), 1.5))] == [standup]
+
+    quiet = RealtimeKitLiveSessionTrigger(poll_interval=POLL, report_sessions_live_at_start=False)
+
+    async def scenario() -> list[dict[str, Any] | None]:
+        watch = _Watch(quiet)
+        events = [await watch.next(1.5)]
+        review = emulator.create_meeting("review")["id"]
+        emulator.start_session(review)
+        events.append(await watch.next(3 * POLL))
+        await watch.stop()
+        return events
+
+    events = asyncio.run(scenario())
+    assert events[0] is None
+    assert events[1] is not None
+    assert events[1]["title"] == "review"
+
+
+def test_rate_limited_polls_wait_for_retry_after_and_still_fire_once(emulator):
+    standup = emulator.create_meeting("standup")["id"]
+    emulator.start_session(standup)
+    emulator.add_fault("GetSessions", "status", status=429, retry_after=1, times=2)
+    started = time.monotonic()
+
+    events = asyncio.run(_collect(RealtimeKitLiveSessionTrigger(poll_interval=POLL), 6))
+
+    assert [e["meeting_id"] for e in events] == [standup]
+    statuses = [r for r in emulator.requests() if r["path"].endswith("/sessions")]
+    assert len(statuses) >= 3  # two refusals, then the answer
+    assert time.monotonic() - started >= 2  # it waited Retry-After (1 s) twice
+
+
+def test_polling_stays_within_its_request_budget(emulator):
+    emulator.create_meeting("quiet")
+
+    asyncio.run(_collect(RealtimeKitLiveSessionTrigger(poll_interval=POLL), 7))
+
+    assert 3 <= _sessions_requests(emulator) <= 4  # at 0, 2, 4 and 6 s: one request per poll
+
+
+# --------------------------------------------------------------------------------------------------
+# The watcher DAG
+
+
+def test_watcher_dag_records_the_meeting_of_the_event_and_follows_it_to_uploaded(
+    emulator, live_meeting, end_session_once_recording
+):
+    end_session_once_recording(live_meeting)
+
+    dag_run = load_dag("rtk_record_when_live").test(run_conf={"meeting_id": live_meeting})
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    (recording,) = [r for r in emulator.recordings() if r["meeting_id"] == live_meeting]
+    assert recording["status"] == "UPLOADED"
+    assert recording["request_body"]["layers"]["default"]["file_name_prefix"].startswith("live_")
+
+
+def test_a_repeated_event_attaches_to_the_recording_already_running(emulator, live_meeting, when):
+    """The first run's recording is running when the same session's event comes again (a restart
+    below Airflow 3.3, a manual rerun): the second run follows it, and the meeting has one recording."""
+    with RealtimeKitHook() as hook:
+        first = hook.start_track_recording(
+            {"meeting_id": live_meeting, "layers": {"default": {"file_name_prefix": "live_first"}}}
+        ).recording.id
+
+    def second_run_has_looked() -> bool:  # the DAG's task asked to start (refused) or for the active one
+        paths = [(r["method"], r["path"]) for r in emulator.requests()]
+        starts = sum(1 for method, path in paths if method == "POST" and path.endswith("/recordings/track"))
+        return starts >= 2 or any("/active-recording/" in path for _, path in paths)
+
+    when(second_run_has_looked, lambda: emulator.end_session(live_meeting), after=1.0)
+
+    dag_run = load_dag("rtk_record_when_live").test(run_conf={"meeting_id": live_meeting})
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    recordings = [r for r in emulator.recordings() if r["meeting_id"] == live_meeting]
+    assert [r["id"] for r in recordings] == [first]
+    assert recordings[0]["status"] == "UPLOADED"
+
+
+def test_the_dag_reads_the_meetings_from_its_triggering_asset_events():
+    from datetime import UTC, datetime
+
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
+
+    from airflow_provider_rtk.triggers.live_session import meetings_from_asset_events
+
+    def event(extra: dict[str, Any]) -> AssetEventDagRunReferenceResult:
+        return AssetEventDagRunReferenceResult(
+            asset={"name": "realtimekit_live_sessions", "uri": "realtimekit_live_sessions", "extra": {}},
+            extra=extra,
+            source_task_id=None,
+            source_dag_id=None,
+            source_run_id=None,
+            source_map_index=None,
+            source_aliases=[],
+            timestamp=datetime.now(UTC),
+        )
+
+    payload = {"status": "success", "meeting_id": "m-1", "session_id": "s-1", "title": "standup"}
+    events = {
+        Asset(name="realtimekit_live_sessions"): [
+            event({"from_trigger": True, "payload": payload}),
+            event({"from_trigger": True, "payload": payload}),  # the same session twice
+            event({"from_trigger": True, "payload": {**payload, "meeting_id": "m-2", "session_id": "s-2"}}),
+            event({"note": "an asset event made by hand"}),
+        ]
+    }
+
+    assert meetings_from_asset_events(events) == ["m-1", "m-2"]
