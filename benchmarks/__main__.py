@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
             if number in selected:
                 print(f"running {number} ({what})...", flush=True)
                 module = importlib.import_module(f"benchmarks.{module_name}")
-                found, more_context, more_findings = module.run(quick=args.quick)
+                try:
+                    found, more_context, more_findings = module.run(quick=args.quick)
+                except Exception as error:  # the other sections' figures still print
+                    findings.append(f"section {number} failed: {str(error).strip()[-1500:]}")
+                    continue
                 figures += found
                 context += more_context
                 findings += more_findings

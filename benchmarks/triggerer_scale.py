@@ -50,8 +50,8 @@ class Plan:
         self.poll_interval = 1.0 if quick else 5.0
         self.run_seconds = 2.0 if quick else 10.0
         self.spread = self.poll_interval  # ends spread over one poll interval
-        #: after the notice mark: the spread, then 3 poll intervals for the last ones (goal: 2)
-        self.notice_seconds = 0.5 + self.spread + 3 * self.poll_interval
+        #: after the notice mark: the spread, then 2 poll intervals (the goal) and a second for the last
+        self.notice_seconds = 0.5 + self.spread + 2 * self.poll_interval + 1.0
         #: a worker that takes longer is killed (its run reported as capped)
         self.cap_seconds = 100.0 if quick else 110.0
 
