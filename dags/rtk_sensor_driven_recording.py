@@ -2,7 +2,8 @@
 
 An upstream sensor waits (in the triggerer) until the meeting has a live session; then the track
 recording starts; a second sensor waits until the recording is uploaded; the last task reports the
-download links of every file.
+download links of every file. The links are pre-signed (whoever holds one can fetch the file until it
+expires), so only this sensor opts in to keep them in its XCom (``xcom_download_links=True``).
 
 A task that waits in the triggerer gets one retry: when a trigger fires within moments of the
 deferral, Airflow 3.3's scheduler can still mark the task failed (apache/airflow#71580, "state
@@ -52,6 +53,7 @@ with DAG(
         task_id="wait_until_uploaded",
         recording_id="{{ ti.xcom_pull(task_ids='start_recording', key='recording_id') }}",
         target_status="UPLOADED",
+        xcom_download_links=True,  # the report below needs the fresh pre-signed links
         poke_interval=2,
         timeout=12 * 3600,
         deferrable=True,
