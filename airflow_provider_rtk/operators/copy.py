@@ -170,7 +170,11 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
 
     def _checked_recording_id(self) -> str:
         value = self.recording_id
-        if not isinstance(value, str) or not _ID_RE.fullmatch(value.strip()):
+        if (
+            not isinstance(value, str)
+            or not _ID_RE.fullmatch(value.strip())
+            or value.strip() in ("None", "null")  # a template that rendered nothing
+        ):
             raise RealtimeKitPayloadError(
                 [FieldError("recording_id", f"not a valid recording id: {str(value)[:80]!r}")],
                 what="operator argument",

@@ -1,0 +1,187 @@
+"""The live-session trigger's arguments, serialization and store key; the hooks' ``GET /sessions`` call
+(query checked before any request, pages read) against a respx-mocked API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from airflow.triggers.base import BaseEventTrigger
+
+from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitPayloadError
+from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
+from airflow_provider_rtk.triggers.live_session import (
+    MIN_POLL_INTERVAL,
+    LiveSessionEvent,
+    RealtimeKitLiveSessionTrigger,
+    sessions_from_asset_events,
+)
+
+BASE = "http://rtk.test/client/v4"
+APP_URL = f"{BASE}/accounts/ACC/realtime/kit/APP"
+
+
+@pytest.fixture(autouse=True)
+def connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {
+        "conn_type": "realtimekit",
+        "password": "TOKEN-abc",
+        "host": BASE,
+        "extra": {"account_id": "ACC", "app_id": "APP", "max_attempts": 2},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+
+
+def _session(index: int, meeting: str = "m-1", status: str = "LIVE") -> dict[str, Any]:
+    return {
+        "id": f"s-{index}",
+        "associated_id": meeting,
+        "meeting_display_name": f"meeting {meeting}",
+        "status": status,
+        "started_at": "2026-12-01T09:00:00.000Z",
+    }
+
+
+def _page(sessions: list[dict[str, Any]], start: int, total: int) -> dict[str, Any]:
+    return {
+        "success": True,
+        "data": {"sessions": sessions},
+        "paging": {"start_offset": start, "end_offset": start + len(sessions) - 1, "total_count": total},
+    }
+
+
+def test_is_an_event_trigger_and_serializes_to_primitive_kwargs() -> None:
+    trigger = RealtimeKitLiveSessionTrigger(meeting_ids=["b", "a", "b"], poll_interval="5")
+
+    classpath, kwargs = trigger.serialize()
+
+    assert isinstance(trigger, BaseEventTrigger)
+    assert classpath == "airflow_provider_rtk.triggers.live_session.RealtimeKitLiveSessionTrigger"
+    assert kwargs == {
+        "meeting_ids": ["a", "b"],
+        "realtimekit_conn_id": "realtimekit_default",
+        "poll_interval": 5.0,
+        "report_sessions_live_at_start": True,
+    }
+    json.dumps(kwargs)
+    rebuilt = RealtimeKitLiveSessionTrigger(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert BaseEventTrigger.hash(classpath, kwargs) == BaseEventTrigger.hash(*rebuilt.serialize())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"poll_interval": 0.5}, "poll_interval"),
+        ({"poll_interval": "soon"}, "poll_interval"),
+        ({"meeting_ids": []}, "meeting_ids"),
+        ({"meeting_ids": ["ok", "../x"]}, "meeting_ids[1]"),
+        ({"meeting_ids": 7}, "meeting_ids"),
+        ({"report_sessions_live_at_start": "yes"}, "report_sessions_live_at_start"),
+    ],
+)
+def test_bad_arguments_name_the_field(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(RealtimeKitPayloadError) as error:
+        RealtimeKitLiveSessionTrigger(**kwargs)
+    assert field in error.value.paths
+
+
+def test_the_minimum_interval_is_the_request_budget() -> None:
+    assert RealtimeKitLiveSessionTrigger(poll_interval=MIN_POLL_INTERVAL).poll_interval == MIN_POLL_INTERVAL
+
+
+def test_each_watch_has_its_own_store_key() -> None:
+    every = RealtimeKitLiveSessionTrigger()
+    some = RealtimeKitLiveSessionTrigger(meeting_ids=["m-1"])
+    other_conn = RealtimeKitLiveSessionTrigger(realtimekit_conn_id="other")
+
+    keys = {every.state_key, some.state_key, other_conn.state_key}
+
+    assert len(keys) == 3
+    assert RealtimeKitLiveSessionTrigger(poll_interval=60).state_key == every.state_key  # not the interval
+
+
+def test_sessions_from_asset_events_reads_payloads_and_skips_others() -> None:
+    class Event:
+        def __init__(self, extra: Any) -> None:
+            self.extra = extra
+
+    payload = LiveSessionEvent(status="success", meeting_id="m", session_id="s").to_payload()
+
+    found = sessions_from_asset_events({"asset": [Event({"payload": payload}), Event(None), Event({"x": 1})]})
+
+    assert [(e.meeting_id, e.session_id) for e in found] == [("m", "s")]
+
+
+# --------------------------------------------------------------------------------------------------
+# GET /sessions on the hooks
+
+
+@pytest.mark.parametrize(
+    ("filters", "field"),
+    [
+        ({"status": "ACTIVE"}, "status"),
+        ({"per_page": 0}, "per_page"),
+        ({"page_no": True}, "page_no"),
+        ({"sort_by": "title"}, "sort_by"),
+        ({"associated_id": "a/b"}, "associated_id"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_list_sessions_checks_the_query_before_any_request(filters: dict[str, Any], field: str) -> None:
+    with respx.mock() as mock, RealtimeKitHook() as hook, pytest.raises(RealtimeKitPayloadError) as error:
+        hook.list_sessions(**filters)
+    assert field in error.value.paths
+    assert not mock.calls
+
+
+def test_iter_sessions_reads_every_page_oldest_first() -> None:
+    with respx.mock(base_url=APP_URL) as mock, RealtimeKitHook() as hook:
+        route = mock.get("/sessions").mock(
+            side_effect=[
+                httpx.Response(200, json=_page([_session(1), _session(2)], 1, 3)),
+                httpx.Response(200, json=_page([_session(3)], 3, 3)),
+            ]
+        )
+        sessions = list(hook.iter_sessions(per_page=2, status="live"))
+
+    assert [s.id for s in sessions] == ["s-1", "s-2", "s-3"]
+    queries = [dict(call.request.url.params) for call in route.calls]
+    assert queries == [
+        {"status": "LIVE", "sort_order": "ASC", "page_no": "1", "per_page": "2"},
+        {"status": "LIVE", "sort_order": "ASC", "page_no": "2", "per_page": "2"},
+    ]
+
+
+def test_async_iter_sessions_and_a_wrongly_shaped_answer() -> None:
+    async def scenario() -> list[str]:
+        async with RealtimeKitAsyncHook() as hook:
+            return [s.id async for s in hook.iter_sessions(associated_id="m-1")]
+
+    with respx.mock(base_url=APP_URL) as mock:
+        route = mock.get("/sessions").respond(200, json=_page([_session(1)], 1, 1))
+        assert asyncio.run(scenario()) == ["s-1"]
+        assert route.calls[0].request.url.params["associated_id"] == "m-1"
+
+        route.respond(200, json={"success": True, "data": {"sessions": "nope"}, "paging": {}})
+        with pytest.raises(RealtimeKitAPIError, match="unexpected shape"):
+            asyncio.run(scenario())
+
+
+def test_the_trigger_fails_on_an_answer_no_retry_can_fix() -> None:
+    """401: the token is wrong; watching on would only hammer the API."""
+
+    async def scenario() -> None:
+        async for _ in RealtimeKitLiveSessionTrigger(poll_interval=MIN_POLL_INTERVAL).run():
+            raise AssertionError("no event expected")
+
+    with respx.mock(base_url=APP_URL) as mock:
+        mock.get("/sessions").respond(
+            401, json={"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]}
+        )
+        with pytest.raises(RealtimeKitAPIError, match="401"):
+            asyncio.run(asyncio.wait_for(scenario(), 10))
