@@ -66,6 +66,24 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_rtk.links.RealtimeKitRecordingLink"],
+        "triggers": [
+            {
+                "integration-name": "Cloudflare RealtimeKit",
+                "python-modules": [
+                    f"airflow_provider_rtk.triggers.{name}"
+                    for name in ("active_session", "recording", "live_session")
+                ],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Cloudflare RealtimeKit",
+                "python-modules": [
+                    "airflow_provider_rtk.operators.recording",
+                    "airflow_provider_rtk.operators.copy",
+                ],
+            }
+        ],
         "config": {
             "realtimekit": {
                 "description": "How the RealtimeKit provider shares the API between tasks and triggers.",

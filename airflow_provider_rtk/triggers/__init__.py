@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "RealtimeKitRecordingTrigger": "recording",
     "RealtimeKitActiveSessionTrigger": "active_session",
+    "RealtimeKitLiveSessionTrigger": "live_session",
     "RealtimeKitPollingTrigger": "base",
     "RealtimeKitEvent": "events",
     "RecordingEvent": "events",
