@@ -8,13 +8,21 @@ operator does).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from airflow_provider_rtk.models import Recording, TrackFileLink
+from airflow_provider_rtk.triggers.events import RealtimeKitEvent
 
-__all__ = ["fill_outlet_events", "recording_asset_extra"]
+if TYPE_CHECKING:
+    from airflow_provider_rtk.models import ActiveSession, Recording, TrackFileLink
+
+__all__ = [
+    "LiveSessionEvent",
+    "fill_outlet_events",
+    "meetings_from_asset_events",
+    "recording_asset_extra",
+    "sessions_from_asset_events",
+]
 
 
 def _number(value: Any) -> float | int | None:
@@ -94,3 +102,55 @@ def fill_outlet_events(context: Mapping[str, Any], outlets: Any, recording: Reco
         events[outlet].extra.update(extra)
         filled += 1
     return filled
+
+
+# --------------------------------------------------------------------------------------------------
+# Live sessions: the events of the live-meeting watcher, as a run sees them
+
+
+class LiveSessionEvent(RealtimeKitEvent):
+    """A watched meeting has a new live session (the payload of the asset event's ``extra``)."""
+
+    meeting_id: str
+    session_id: str
+    title: str | None = None
+    started_at: str | None = None
+
+    @classmethod
+    def from_session(cls, session: ActiveSession) -> LiveSessionEvent:
+        meeting_id = session.associated_id or ""
+        return cls(
+            status="success",
+            meeting_id=meeting_id,
+            session_id=session.id,
+            title=session.meeting_display_name or None,
+            started_at=session.started_at,
+            message=f"Meeting {meeting_id} has a new live session {session.id}.",
+        )
+
+
+def sessions_from_asset_events(
+    triggering_asset_events: Mapping[Any, Iterable[Any]],
+) -> list[LiveSessionEvent]:
+    """The live sessions behind a run's ``triggering_asset_events`` (each session once, in order).
+
+    Asset events that did not come from :class:`RealtimeKitLiveSessionTrigger` (no such payload in
+    their ``extra``) are left out.
+    """
+    found: dict[str, LiveSessionEvent] = {}
+    for events in triggering_asset_events.values():
+        for asset_event in events:
+            extra = getattr(asset_event, "extra", None)
+            payload = extra.get("payload") if isinstance(extra, Mapping) else None
+            if not isinstance(payload, Mapping) or "session_id" not in payload:
+                continue
+            event = LiveSessionEvent.parse(dict(payload))
+            found.setdefault(event.session_id, event)
+    return list(found.values())
+
+
+def meetings_from_asset_events(triggering_asset_events: Mapping[Any, Iterable[Any]]) -> list[str]:
+    """The meeting ids of :func:`sessions_from_asset_events`, each once."""
+    return list(
+        dict.fromkeys(event.meeting_id for event in sessions_from_asset_events(triggering_asset_events))
+    )

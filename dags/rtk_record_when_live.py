@@ -58,7 +58,7 @@ with DAG(
     def meetings_gone_live(**context: Any) -> list[str]:
         """The meetings named by this run's triggering events (one per live session), or the
         ``meeting_id`` param of a manual run; each meeting once."""
-        from airflow_provider_rtk.triggers.live_session import meetings_from_asset_events
+        from airflow_provider_rtk.assets import meetings_from_asset_events
 
         meeting_ids = meetings_from_asset_events(context.get("triggering_asset_events") or {})
         manual = (context.get("params") or {}).get("meeting_id")

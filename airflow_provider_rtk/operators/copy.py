@@ -14,23 +14,23 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_rtk import redaction
 from airflow_provider_rtk._arguments import poll_interval_argument, seconds_argument
-from airflow_provider_rtk.assets import recording_asset_extra
 from airflow_provider_rtk.exceptions import (
     FieldError,
     RealtimeKitError,
     RealtimeKitPayloadError,
     RealtimeKitRecordingFailedError,
 )
-from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
-from airflow_provider_rtk.models import ID_PATTERN, Recording, RecordingStatus
 
 if TYPE_CHECKING:
+    import httpx
     from airflow.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+    from airflow_provider_rtk.models import Recording
 
 __all__ = [
     "DEFAULT_ASSET_ALIAS",
@@ -43,7 +43,6 @@ __all__ = [
 DEFAULT_ASSET_ALIAS = "realtimekit_recording_copies"
 #: Bytes read from the link and written to the destination at a time.
 DEFAULT_CHUNK_SIZE = 1024 * 1024
-_ID_RE = re.compile(ID_PATTERN)
 #: A file name as the service names files: one path segment, nothing that could climb out of the folder.
 _FILE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._ -]{0,254}")
 #: Download answers that mean "not yet, try again": not there yet, conflict, too early, busy, failing.
@@ -169,10 +168,12 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     # ---------------------------------------------------------------------------------- checks
 
     def _checked_recording_id(self) -> str:
+        from airflow_provider_rtk.models import ID_PATTERN
+
         value = self.recording_id
         if (
             not isinstance(value, str)
-            or not _ID_RE.fullmatch(value.strip())
+            or not re.fullmatch(ID_PATTERN, value.strip())
             or value.strip() in ("None", "null")  # a template that rendered nothing
         ):
             raise RealtimeKitPayloadError(
@@ -203,6 +204,10 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     # ---------------------------------------------------------------------------------- running
 
     def execute(self, context: Context) -> dict[str, Any]:
+        import httpx
+
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+
         recording_id = self._checked_recording_id()
         folder = self._destination_folder()
         if _asset_uri(folder).startswith("file://"):
@@ -259,6 +264,8 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     ) -> Recording:
         """The recording, read now, once it is ``UPLOADED``; waits while it is still on its way; fails
         on ``ERRORED`` and on links that have expired."""
+        from airflow_provider_rtk.models import RecordingStatus
+
         deadline = time.monotonic() + self.wait_timeout if deadline is None else deadline
         while True:
             recording = hook.get_recording(recording_id)
@@ -291,6 +298,8 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
 
     def _copy_file(self, client: httpx.Client, name: str, url: str, folder: ObjectStoragePath) -> _Copied:
         """Stream one file to ``folder / name``; skip it when the same size is already there."""
+        import httpx
+
         if not _FILE_NAME_RE.fullmatch(name) or ".." in name:
             raise RealtimeKitError(f"refusing to write a file named {name[:80]!r}: not a plain file name")
         target = folder / name
@@ -327,6 +336,8 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         if not self.asset_alias:
             return
         from airflow.sdk import Asset, AssetAlias
+
+        from airflow_provider_rtk.assets import recording_asset_extra
 
         extra = recording_asset_extra(recording, file_sizes={item.name: item.size for item in files})
         by_name = {entry["name"]: entry for entry in extra.pop("files")}

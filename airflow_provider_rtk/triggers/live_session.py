@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -30,13 +29,11 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitAPIError,
     RealtimeKitPayloadError,
 )
-from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
-from airflow_provider_rtk.models import ID_PATTERN
-from airflow_provider_rtk.triggers.events import RealtimeKitEvent
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterable
 
+    from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
     from airflow_provider_rtk.models import ActiveSession
 
 #: The shortest interval between two polls (Cloudflare allows 1,200 requests per 5 minutes per token).
@@ -46,28 +43,10 @@ MAX_BACKOFF = 600.0
 #: Sessions read per request, and the most pages read per poll.
 PER_PAGE = 100
 MAX_PAGES = 20
-_ID_RE = re.compile(ID_PATTERN)
-
-
-class LiveSessionEvent(RealtimeKitEvent):
-    """A watched meeting has a new live session (the payload of the asset event's ``extra``)."""
-
-    meeting_id: str
-    session_id: str
-    title: str | None = None
-    started_at: str | None = None
-
-    @classmethod
-    def from_session(cls, session: ActiveSession) -> LiveSessionEvent:
-        meeting_id = session.associated_id or ""
-        return cls(
-            status="success",
-            meeting_id=meeting_id,
-            session_id=session.id,
-            title=session.meeting_display_name or None,
-            started_at=session.started_at,
-            message=f"Meeting {meeting_id} has a new live session {session.id}.",
-        )
+#: ``models.ID_PATTERN``, kept here so that parsing a DAG file does not import the models (a test
+#: checks that the two agree).
+MEETING_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+_ID_RE = re.compile(MEETING_ID_PATTERN)
 
 
 def _meeting_ids_argument(value: Any) -> list[str] | None:
@@ -93,8 +72,10 @@ def _meeting_ids_argument(value: Any) -> list[str] | None:
 class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
     """Fires once per new live session of the watched meetings; for ``AssetWatcher``.
 
-    Each event's payload is :class:`LiveSessionEvent` as a dict (``meeting_id``, ``session_id``,
-    ``title``, ``started_at``); Airflow puts it in the asset event's ``extra["payload"]``.
+    Each event's payload is :class:`~airflow_provider_rtk.assets.LiveSessionEvent` as a dict
+    (``meeting_id``, ``session_id``, ``title``, ``started_at``); Airflow puts it in the asset event's
+    ``extra["payload"]``, and :func:`~airflow_provider_rtk.assets.meetings_from_asset_events` reads
+    it back from a run's ``triggering_asset_events``.
 
     :param meeting_ids: one meeting id, a list of them, or ``None`` for every meeting of the app.
     :param realtimekit_conn_id: the RealtimeKit connection (its app is the one watched).
@@ -193,6 +174,9 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll for ever; yield one event per new live session."""
+        from airflow_provider_rtk.assets import LiveSessionEvent
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
+
         reported = await self.load_reported()
         first_poll = True
         failures = 0
@@ -229,30 +213,3 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
                 await asyncio.sleep(self.poll_interval)
         finally:
             await hook.aclose()
-
-
-def sessions_from_asset_events(
-    triggering_asset_events: Mapping[Any, Iterable[Any]],
-) -> list[LiveSessionEvent]:
-    """The live sessions behind a run's ``triggering_asset_events`` (each session once, in order).
-
-    Asset events that did not come from :class:`RealtimeKitLiveSessionTrigger` (no such payload in
-    their ``extra``) are left out.
-    """
-    found: dict[str, LiveSessionEvent] = {}
-    for events in triggering_asset_events.values():
-        for asset_event in events:
-            extra = getattr(asset_event, "extra", None)
-            payload = extra.get("payload") if isinstance(extra, Mapping) else None
-            if not isinstance(payload, Mapping) or "session_id" not in payload:
-                continue
-            event = LiveSessionEvent.parse(dict(payload))
-            found.setdefault(event.session_id, event)
-    return list(found.values())
-
-
-def meetings_from_asset_events(triggering_asset_events: Mapping[Any, Iterable[Any]]) -> list[str]:
-    """The meeting ids of :func:`sessions_from_asset_events`, each once."""
-    return list(
-        dict.fromkeys(event.meeting_id for event in sessions_from_asset_events(triggering_asset_events))
-    )

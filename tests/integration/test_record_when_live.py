@@ -336,7 +336,7 @@ def test_the_dag_reads_the_meetings_from_its_triggering_asset_events():
     from airflow.sdk import Asset
     from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
 
-    from airflow_provider_rtk.triggers.live_session import meetings_from_asset_events
+    from airflow_provider_rtk.assets import meetings_from_asset_events
 
     def event(extra: dict[str, Any]) -> AssetEventDagRunReferenceResult:
         return AssetEventDagRunReferenceResult(
