@@ -69,6 +69,20 @@ def fmt_ratio(row: Row) -> str:
     return f"{row.ratio:.{digits}f}x ({low:.{digits}f}-{high:.{digits}f})"
 
 
+def print_grid(
+    section: str, headers: Sequence[str], cells: Sequence[Sequence[str]], notes: Sequence[tuple[str, str]]
+) -> None:
+    """A titled table with aligned columns, then its notes (``(row name, note)``)."""
+    widths = [max(len(line[i]) for line in [headers, *cells]) for i in range(len(headers))]
+    print(f"\n== {section}")
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for cell_line in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(cell_line, widths, strict=True)).rstrip())
+    for name, note in notes:
+        print(f"  note ({name}): {note}")
+
+
 def print_table(rows: Sequence[Row], context: Sequence[str], findings: Sequence[str]) -> None:
     """The results: one table per section, then context lines, the legend and findings."""
     headers = ("benchmark", "ours", "peer", "ratio ours/peer (IQR)", "n", "peer is")
@@ -87,15 +101,7 @@ def print_table(rows: Sequence[Row], context: Sequence[str], findings: Sequence[
             )
             for row in section_rows
         ]
-        widths = [max(len(line[i]) for line in [headers, *cells]) for i in range(len(headers))]
-        print(f"\n== {section}")
-        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-        print("  ".join("-" * w for w in widths))
-        for cell_line in cells:
-            print("  ".join(c.ljust(w) for c, w in zip(cell_line, widths, strict=True)).rstrip())
-        for row in section_rows:
-            for note in row.notes:
-                print(f"  note ({row.name}): {note}")
+        print_grid(section, headers, cells, [(row.name, note) for row in section_rows for note in row.notes])
     print(
         "\nHow to read: ours/peer are medians (±half the interquartile range, in % of the median) over n "
         "rounds;\nratio = median(ours) / median(peer), with the interquartile range of the per-round "

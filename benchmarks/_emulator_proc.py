@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -30,6 +32,20 @@ APP_ID = "app"
 API_PREFIX = "/client/v4/accounts/"
 #: Concurrent connections used to set up recordings.
 SETUP_WORKERS = 32
+
+
+@contextlib.contextmanager
+def connection_env(value: str, name: str = "AIRFLOW_CONN_REALTIMEKIT_DEFAULT") -> Iterator[None]:
+    """``name`` set to ``value`` for the block, then back to what it was."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 def raise_open_files_limit(needed: int) -> None:

@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from benchmarks._common import quartiles
+from benchmarks._common import print_grid, quartiles
 
 
 @dataclass(frozen=True)
@@ -109,15 +109,9 @@ def print_figures(figures: Sequence[Figure]) -> None:
                 cells += [fmt_figure(values, figure.unit), fmt_ratio(figure.median, medians.get(name, 0.0))]
             cells += [figure.goal.text if figure.goal else "", verdict_text(figure)]
             lines.append(cells)
-        widths = [max(len(line[i]) for line in [headers, *lines]) for i in range(len(headers))]
-        print(f"\n== {section}")
-        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-        print("  ".join("-" * w for w in widths))
-        for cells in lines:
-            print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-        for figure in members:
-            for note in figure.notes:
-                print(f"  note ({figure.name}): {note}")
+        print_grid(
+            section, headers, lines, [(figure.name, note) for figure in members for note in figure.notes]
+        )
 
 
 def goal_summary(figures: Sequence[Figure]) -> list[str]:

@@ -19,7 +19,6 @@ limit's floor (accepted requests / allowed rate).
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 import uuid
@@ -29,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from benchmarks._common import run_forked
-from benchmarks._emulator_proc import ACCOUNT_ID, APP_ID, EmulatorProcess
+from benchmarks._emulator_proc import ACCOUNT_ID, APP_ID, EmulatorProcess, connection_env
 from benchmarks._figures import Figure, Goal
 from benchmarks.emulator_load import TOKEN
 
@@ -41,7 +40,6 @@ WORKERS = 8
 #: Attempts per call on both sides (the SDK's ``max_retries`` is this minus one).
 ATTEMPTS = 11
 LAYERS = {"default": {"file_name_prefix": "fanout", "media_kind": "audio"}}
-CONN_ENV = "AIRFLOW_CONN_REALTIMEKIT_DEFAULT"
 
 
 class TaskInstanceXCom:
@@ -121,9 +119,7 @@ def one_side(emulator: EmulatorProcess, start: Callable[[str], None], starts: in
 def measure(starts: int, rounds: int) -> dict[str, list[dict[str, float]]]:
     """Rounds of both sides against one emulator process, alternating who goes first."""
     samples: dict[str, list[dict[str, float]]] = {"ours": [], "sdk": []}
-    previous = os.environ.get(CONN_ENV)
-    with EmulatorProcess() as emulator:
-        os.environ[CONN_ENV] = emulator.connection_json(max_attempts=ATTEMPTS)
+    with EmulatorProcess() as emulator, connection_env(emulator.connection_json(max_attempts=ATTEMPTS)):
         sdk_start, sdk_close = sdk_starter(emulator)
         try:
             for start in (operator_start, sdk_start):  # imports and first connections, not timed
@@ -134,10 +130,6 @@ def measure(starts: int, rounds: int) -> dict[str, list[dict[str, float]]]:
                     samples[side].append(one_side(emulator, start, starts))
         finally:
             sdk_close()
-            if previous is None:
-                os.environ.pop(CONN_ENV, None)
-            else:
-                os.environ[CONN_ENV] = previous
     return samples
 
 

@@ -12,17 +12,15 @@ its own process, so wall and process CPU are the client's.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks._emulator_proc import EmulatorProcess
+from benchmarks._emulator_proc import EmulatorProcess, connection_env
 from benchmarks._figures import Figure, Goal
 
 SECTION = "6. Per-use hook cost: new hook + first call + close, against a warm call (emulator process)"
 WARM = "warm call, existing hook"
-CONN_ENV = "AIRFLOW_CONN_REALTIMEKIT_DEFAULT"
 
 Sample = tuple[float, float]  # (wall seconds, process CPU seconds) per use
 
@@ -61,60 +59,52 @@ def run(*, quick: bool) -> tuple[list[Figure], list[str], list[str]]:
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
 
     rounds, calls = (3, 10) if quick else (11, 40)
-    previous = os.environ.get(CONN_ENV)
     figures: list[Figure] = []
-    try:
-        with EmulatorProcess() as emulator:
-            os.environ[CONN_ENV] = emulator.connection_json()
-            recording_id = emulator.recording_meetings("hook-cost", 1)[0][1]
+    with EmulatorProcess() as emulator, connection_env(emulator.connection_json()):
+        recording_id = emulator.recording_meetings("hook-cost", 1)[0][1]
 
-            def new_sync() -> None:
-                hook = RealtimeKitHook()
-                try:
-                    hook.get_recording(recording_id)
-                finally:
-                    hook.close()
+        def new_sync() -> None:
+            hook = RealtimeKitHook()
+            try:
+                hook.get_recording(recording_id)
+            finally:
+                hook.close()
 
-            new_sync()  # the first hook of the process: not timed
-            news: list[Sample] = []
-            warms: list[Sample] = []
-            with RealtimeKitHook() as warm_hook:
-                warm_hook.get_recording(recording_id)
-                for round_no in range(rounds):
-                    pair = [(news, new_sync), (warms, lambda: warm_hook.get_recording(recording_id))]
+        new_sync()  # the first hook of the process: not timed
+        news: list[Sample] = []
+        warms: list[Sample] = []
+        with RealtimeKitHook() as warm_hook:
+            warm_hook.get_recording(recording_id)
+            for round_no in range(rounds):
+                pair = [(news, new_sync), (warms, lambda: warm_hook.get_recording(recording_id))]
+                for samples, func in pair if round_no % 2 == 0 else pair[::-1]:
+                    samples.append(_timed(func, calls))
+        figures += _figures("sync RealtimeKitHook", news, warms)
+
+        async def new_async() -> None:
+            hook = RealtimeKitAsyncHook()
+            try:
+                await hook.get_recording(recording_id)
+            finally:
+                await hook.aclose()
+
+        async def measure_async() -> tuple[list[Sample], list[Sample], list[Sample]]:
+            await new_async()  # the first hook of the loop: not timed
+            shared: list[Sample] = []
+            alone: list[Sample] = []
+            warm: list[Sample] = []
+            for round_no in range(rounds):
+                alone.append(await _atimed(new_async, calls))  # no other user: its own client
+                async with RealtimeKitAsyncHook() as other:
+                    await other.get_recording(recording_id)
+                    pair = [(shared, new_async), (warm, lambda: other.get_recording(recording_id))]
                     for samples, func in pair if round_no % 2 == 0 else pair[::-1]:
-                        samples.append(_timed(func, calls))
-            figures += _figures("sync RealtimeKitHook", news, warms)
+                        samples.append(await _atimed(func, calls))
+            return shared, alone, warm
 
-            async def new_async() -> None:
-                hook = RealtimeKitAsyncHook()
-                try:
-                    await hook.get_recording(recording_id)
-                finally:
-                    await hook.aclose()
-
-            async def measure_async() -> tuple[list[Sample], list[Sample], list[Sample]]:
-                await new_async()  # the first hook of the loop: not timed
-                shared: list[Sample] = []
-                alone: list[Sample] = []
-                warm: list[Sample] = []
-                for round_no in range(rounds):
-                    alone.append(await _atimed(new_async, calls))  # no other user: its own client
-                    async with RealtimeKitAsyncHook() as other:
-                        await other.get_recording(recording_id)
-                        pair = [(shared, new_async), (warm, lambda: other.get_recording(recording_id))]
-                        for samples, func in pair if round_no % 2 == 0 else pair[::-1]:
-                            samples.append(await _atimed(func, calls))
-                return shared, alone, warm
-
-            shared, alone, warm = asyncio.run(measure_async())
-            figures += _figures("async hook, another hook open", shared, warm)
-            figures += _figures("async hook, the only user", alone, warm, goal=False)
-    finally:
-        if previous is None:
-            os.environ.pop(CONN_ENV, None)
-        else:
-            os.environ[CONN_ENV] = previous
+        shared, alone, warm = asyncio.run(measure_async())
+        figures += _figures("async hook, another hook open", shared, warm)
+        figures += _figures("async hook, the only user", alone, warm, goal=False)
     context = [
         f"6: {rounds} rounds of {calls} uses each, new and warm alternating which goes first; CPU is this "
         "process's (the emulator is another process); 'the only user' has no goal: the connection's "
