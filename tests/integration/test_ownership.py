@@ -202,7 +202,8 @@ class TestNothingKeepsRecordingUnseen:
         self, emulator, live_meeting, dag_id, run
     ):
         """On a worker the wait fails; deferred, the trigger's error event fails ``execute_complete``."""
-        emulator.add_fault("get_one_recording", "status", status=503, times=None)
+        for operation in ("get_one_recording", "get_all_recordings"):  # the triggers' poller lists
+            emulator.add_fault(operation, "status", status=503, times=None)
 
         result = run(dag_id, live_meeting)
 
