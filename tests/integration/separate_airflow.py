@@ -1,6 +1,7 @@
 """Run one test DAG under ``dag.test()`` in a process of its own, with an Airflow home of its own.
 
-``python -m tests.integration.separate_airflow DAG_ID MEETING_ID`` (in the environment of :func:`prepare`) prints one JSON line: the run's
+``python -m tests.integration.separate_airflow DAG_ID MEETING_ID``, in the environment that
+:func:`prepare` returns, prints one JSON line: the run's
 state and the start task's try number. The connection comes from the environment
 (``AIRFLOW_CONN_REALTIMEKIT_DEFAULT``). Used to race two independent Airflow deployments.
 """

@@ -62,7 +62,8 @@ def api():
     """The API; deferred, the recording trigger's shared poller first lists unfinished recordings
     (none here), then reads the followed one on its own."""
     with respx.mock(base_url=APP_URL, assert_all_called=False) as mock:
-        empty = {"success": True, "data": [], "paging": {"total_count": 0, "start_offset": 0, "end_offset": 0}}
+        paging = {"total_count": 0, "start_offset": 0, "end_offset": 0}
+        empty = {"success": True, "data": [], "paging": paging}
         mock.get("/recordings").mock(return_value=httpx.Response(200, json=empty))
         yield mock
 
