@@ -70,18 +70,21 @@ _sync_pools: dict[int, _Pool] = {}
 _sync_lock = threading.Lock()
 
 
-def acquire_async_client(options: dict[str, Any]) -> httpx.AsyncClient:
-    """The running loop's shared client for these options (created now if none); pair with
-    :func:`release_async_client`."""
-    loop = asyncio.get_running_loop()
-    pool = _async_pools.setdefault(loop, _Pool())
+def _take(pool: _Pool, options: dict[str, Any], make: Any) -> Any:
+    """The pool's open client for these options (made with ``make`` if none), one user more."""
     key = _key(options)
     entry = pool.entries.get(key)
     if entry is None or entry.client.is_closed:
-        client = httpx.AsyncClient(**options, verify=shared_ssl_context(), limits=pool_limits())
-        entry = pool.entries[key] = _Entry(client)
+        entry = pool.entries[key] = _Entry(make(**options, verify=shared_ssl_context(), limits=pool_limits()))
     entry.users += 1
-    return entry.client  # type: ignore[no-any-return]
+    return entry.client
+
+
+def acquire_async_client(options: dict[str, Any]) -> httpx.AsyncClient:
+    """The running loop's shared client for these options (created now if none); pair with
+    :func:`release_async_client`."""
+    pool = _async_pools.setdefault(asyncio.get_running_loop(), _Pool())
+    return _take(pool, options, httpx.AsyncClient)  # type: ignore[no-any-return]
 
 
 async def release_async_client(client: httpx.AsyncClient) -> None:
@@ -103,14 +106,7 @@ async def release_async_client(client: httpx.AsyncClient) -> None:
 def acquire_sync_client(options: dict[str, Any]) -> httpx.Client:
     """This process's shared client for these options (thread-safe; a forked child makes its own)."""
     with _sync_lock:
-        pool = _sync_pools.setdefault(os.getpid(), _Pool())
-        key = _key(options)
-        entry = pool.entries.get(key)
-        if entry is None or entry.client.is_closed:
-            client = httpx.Client(**options, verify=shared_ssl_context(), limits=pool_limits())
-            entry = pool.entries[key] = _Entry(client)
-        entry.users += 1
-        return entry.client  # type: ignore[no-any-return]
+        return _take(_sync_pools.setdefault(os.getpid(), _Pool()), options, httpx.Client)  # type: ignore[no-any-return]
 
 
 def release_sync_client(client: httpx.Client) -> None:
