@@ -207,3 +207,21 @@ def test_durable_is_accepted_on_every_airflow_version_also_when_mapped() -> None
         assert operator(durable=False).durable is False
         mapped = RealtimeKitStartTrackRecordingOperator.partial(task_id="many", durable=False)
         mapped.expand(meeting_id=["m1", "m2"])
+
+
+@respx.mock
+def test_a_stored_id_the_service_does_not_know_is_unknown_not_errored() -> None:
+    """On a reconnect the mixin asks for the stored recording's status: a 404 means "unknown" (the
+    retry starts afresh), never ERRORED (which would read as a recording that failed)."""
+    respx.get(f"{BASE}/recordings/rec-gone").mock(
+        return_value=httpx.Response(
+            404, json={"success": False, "error": {"code": 404, "message": "no such"}}
+        )
+    )
+    op = operator()
+    status = op.get_job_status("rec-gone", {})  # type: ignore[arg-type]
+    assert status == "UNKNOWN"
+    assert not op.is_job_active(status)
+    assert not op.is_job_succeeded(status)
+    op.wait_for_completion = False
+    assert not op.is_job_succeeded(status)  # not even when the task does not wait
