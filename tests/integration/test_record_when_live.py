@@ -341,8 +341,8 @@ def test_a_repeated_event_attaches_to_the_recording_already_running(emulator, li
 def test_the_dag_reads_the_meetings_from_its_triggering_asset_events():
     from datetime import UTC, datetime
 
-    from airflow.sdk import Asset
     from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
+    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
     from airflow_provider_rtk.assets import meetings_from_asset_events
 
@@ -359,13 +359,14 @@ def test_the_dag_reads_the_meetings_from_its_triggering_asset_events():
         )
 
     payload = {"status": "success", "meeting_id": "m-1", "session_id": "s-1", "title": "standup"}
-    events = {
-        Asset(name="realtimekit_live_sessions"): [
+    # what a run's context holds as ``triggering_asset_events``
+    events = TriggeringAssetEventsAccessor.build(
+        [
             event({"from_trigger": True, "payload": payload}),
             event({"from_trigger": True, "payload": payload}),  # the same session twice
             event({"from_trigger": True, "payload": {**payload, "meeting_id": "m-2", "session_id": "s-2"}}),
             event({"note": "an asset event made by hand"}),
         ]
-    }
+    )
 
     assert meetings_from_asset_events(events) == ["m-1", "m-2"]
