@@ -18,7 +18,8 @@ that enters a ``greenback`` portal and iterates ``trigger.run()`` until its firs
 
 Phases: *start* (creations, then one poll interval), *running* (``run_seconds``: CPU, memory, sockets),
 then the worker prints ``@@NOTICE`` and the parent ends the meetings' sessions at known times (their
-recordings become ``UPLOADED``); *notice* lasts until every waiter fired or ``notice_seconds`` passed.
+recordings become ``UPLOADED``); *notice* lasts until every waiter fired or ``notice_seconds`` passed
+(stalls counted as *running*); *cancel* cancels the waiters that have not fired.
 A heartbeat coroutine measures how late the loop wakes it (the longest stall) in each phase. The answer
 (one marked JSON line) holds the raw figures; :mod:`benchmarks.triggerer_scale` turns them into the table.
 """
@@ -163,6 +164,24 @@ def trigger_class_of(classpath: str) -> Any:
     return _classes[classpath]
 
 
+class GcPauses:
+    """The longest garbage collection of each phase (``gc.callbacks``), to tell a stall's cause."""
+
+    def __init__(self, heartbeat: Heartbeat) -> None:
+        self.heartbeat = heartbeat
+        self.worst: dict[str, float] = {}
+        self._began = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        took = time.perf_counter() - self._began
+        key = self.heartbeat.phase
+        self.worst[key] = max(self.worst.get(key, 0.0), took)
+
+
 class Heartbeat:
     """Wakes every :data:`HEARTBEAT` seconds and keeps the worst lateness of the current phase.
 
@@ -218,6 +237,7 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
     serialized = [make_waiter(kind, index, config).serialize() for index in range(len(recordings))]
     gc.collect()
     heartbeat = Heartbeat()
+    collections = GcPauses(heartbeat)
     beating = asyncio.create_task(heartbeat.beat())
     await asyncio.sleep(0.2)
     baseline = {"rss": resident_bytes(), "sockets": tcp_sockets(), "cpu": time.process_time()}
@@ -252,6 +272,7 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
     deadline = time.time() + config["notice_seconds"]
     while len(fired) + len(failures) < len(recordings) and time.time() < deadline:
         await asyncio.sleep(0.1)
+    heartbeat.phase = "cancel"  # what the triggerer does to triggers it drops (cleared tasks, shutdown)
     pending = [task for task in tasks if not task.done()]
     for task in pending:
         task.cancel()
@@ -273,6 +294,7 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
         "window": [window_start, window_end],
         "window_cpu": cpu_end - cpu_start,
         "stall": heartbeat.worst,
+        "gc_pause": collections.worst,
         "fired": fired,
         "statuses": statuses,
         "failures": failures[:5],
