@@ -31,6 +31,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = ROOT / "dags"
+COPY_TEST_DAG = ROOT / "tests" / "dags" / "rtk_copy_dags.py"
 ADMIN_USER = "admin"
 EMULATOR_TOKEN = "e2e-emulator-token"
 EMULATOR_ACCOUNT = "e2e-account"
@@ -413,6 +414,7 @@ class Stack:
     def _configure(self, connection: str, database_url: str, broker_url: str | None) -> None:
         dags = self.home / "dags"
         shutil.copytree(EXAMPLE_DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(COPY_TEST_DAG, dags / COPY_TEST_DAG.name)  # the copy operator, driven by params
         passwords = self.home / "passwords.json"
         passwords.write_text(json.dumps({ADMIN_USER: self.password}))
         self.env = {

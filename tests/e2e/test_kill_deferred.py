@@ -43,3 +43,4 @@ def test_a_deferred_task_killed_a_second_after_deferring_stops_what_it_started(s
     assert [r["id"] for r in stopped] == [recording["id"]]
     assert len(emulator.recordings(meeting_id)) == 1
     assert api.task_instances(dag_id, run_id)["record[0]"] == "failed"
+    emulator.end_session(meeting_id)  # leave no live session behind for the live-meeting watcher
