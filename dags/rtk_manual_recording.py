@@ -73,7 +73,7 @@ with DAG(
         output: dict[str, Any] = {"type": "REALTIMEKIT_BUCKET"}
         if form.get("storage") == "sftp":
             conn_id = str(form.get("sftp_conn_id") or "")
-            from airflow.sdk import BaseHook
+            from airflow.providers.common.compat.sdk import BaseHook
 
             conn_type = BaseHook.get_connection(conn_id).conn_type
             if conn_type not in SFTP_CONN_TYPES:
