@@ -4,10 +4,11 @@ VENV ?= .venv
 FLOOR_VENV ?= .venv-airflow30
 # No cap on the newest: whatever the index serves (3.3.2 here; 3.4 once it is there).
 AIRFLOW_NEWEST ?= apache-airflow>=3.3
-# The floor is the last 3.0 release, with what its constraints file (constraints-3.0.6) pinned for the two
-# libraries whose later releases break 3.0's in-process execution API (dag.test(), the task runner):
-# the newest fastapi and cadwyn when 3.0.6 was released.
-AIRFLOW_FLOOR ?= apache-airflow==3.0.6 fastapi==0.116.1 cadwyn==5.4.4
+# The floor is the last 3.0 release, with what its constraints file (constraints-3.0.6) pinned for the
+# libraries whose later releases break 3.0 itself: fastapi and cadwyn (its in-process execution API, so
+# dag.test() and the task runner) and universal-pathlib (0.3 makes 3.0's ObjectStoragePath refuse
+# file:// paths). Each is the newest release when 3.0.6 came out, as its constraints have them.
+AIRFLOW_FLOOR ?= apache-airflow==3.0.6 fastapi==0.116.1 cadwyn==5.4.4 universal-pathlib==0.2.6
 PYTEST_ARGS ?=
 
 UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
