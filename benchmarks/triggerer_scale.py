@@ -307,8 +307,14 @@ def explain(all_runs: dict[int, dict[str, dict[str, Any]]], plan: Plan) -> list[
                 "tasks, and all of them when it stops)."
             )
         if stall > 0.25:
+            phase = (
+                "running" if ours["stall"].get("running", 0.0) >= ours["stall"].get("start", 0.0) else "start"
+            )
+            used = ours.get("stall_cpu", {}).get(phase, float("nan"))
+            cause = "the machine ran other processes" if used < stall / 2 else "the loop itself was busy"
             findings.append(
-                f"At N={n:,} the loop stalled up to {stall:.2f} s (goal <= 0.25 s); "
+                f"At N={n:,} the loop stalled up to {stall:.2f} s while {phase} (goal <= 0.25 s), using "
+                f"{used:.2f} s of the worker's CPU in that stall ({cause}); "
                 f"{ours['start_cpu']:.1f} s of CPU went into starting {n:,} triggers and their first polls "
                 f"({ours['start_cpu'] / n * 1e3:.1f} ms each), on the loop itself."
             )

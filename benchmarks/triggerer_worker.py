@@ -190,6 +190,8 @@ class Heartbeat:
 
     def __init__(self) -> None:
         self.worst: dict[str, float] = {}
+        #: CPU this process used during each phase's worst stall (little of it: the OS ran others)
+        self.worst_cpu: dict[str, float] = {}
         self.phase = "start"
         self.pauses = 0
         self._stop = False
@@ -197,11 +199,12 @@ class Heartbeat:
     async def beat(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._stop:
-            pauses, before = self.pauses, loop.time()
+            pauses, before, cpu = self.pauses, loop.time(), time.process_time()
             await asyncio.sleep(HEARTBEAT)
             late = loop.time() - before - HEARTBEAT
-            if pauses == self.pauses:
-                self.worst[self.phase] = max(self.worst.get(self.phase, 0.0), late)
+            if pauses == self.pauses and late > self.worst.get(self.phase, -1.0):
+                self.worst[self.phase] = late
+                self.worst_cpu[self.phase] = time.process_time() - cpu
 
     def pause(self) -> None:
         self.pauses += 1
@@ -294,6 +297,7 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
         "window": [window_start, window_end],
         "window_cpu": cpu_end - cpu_start,
         "stall": heartbeat.worst,
+        "stall_cpu": heartbeat.worst_cpu,
         "gc_pause": collections.worst,
         "fired": fired,
         "statuses": statuses,
