@@ -275,8 +275,7 @@ def run(
         f"notice (sessions ended over {plan.spread:g} s, "
         f"waited up to {plan.notice_seconds:g} s); one run per kind and N (n=1), kinds in alternating order; "
         "memory is RSS over the worker's own baseline after its imports; each waiter runs in a greenback "
-        "portal as the triggerer's run_trigger does; kinds absent from "
-        f"{', '.join(kinds)} were not measured"
+        f"portal as the triggerer's run_trigger does; kinds run: {', '.join(kinds)}"
     )
     findings += explain(all_runs, plan)
     return figures, context, findings
