@@ -723,7 +723,10 @@ class TestRecording:
         assert xcom["id"] == "rec-1"
         assert xcom["status"] == "UPLOADED"
         assert xcom["invoked_time"].startswith("2026-07-01T10:00:00")
-        assert xcom["download_url"][0]["layer_name"] == "default"
+        assert "download_url" not in xcom  # pre-signed links leave XCom unless asked for
+        assert (
+            Recording.model_validate(data).to_xcom(links=True)["download_url"][0]["layer_name"] == "default"
+        )
 
     def test_unknown_status_rejected(self):
         with pytest.raises(ValueError, match="status"):
