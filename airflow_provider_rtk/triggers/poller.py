@@ -17,6 +17,7 @@ import asyncio
 import time
 import weakref
 from collections import defaultdict
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from airflow_provider_rtk.exceptions import RealtimeKitError
@@ -40,6 +41,9 @@ UNFINISHED = [
     RecordingStatus.PAUSED,
     RecordingStatus.UPLOADING,
 ]
+FINISHED = [RecordingStatus.UPLOADED, RecordingStatus.ERRORED]
+#: Pages of one list at most per sweep (what is not seen by then is read on its own).
+MAX_PAGES = 60
 
 
 def configured_budget() -> float:
@@ -86,6 +90,8 @@ class RecordingPoller:
         self.budget = RequestBudget(requests_per_second or configured_budget())
         self._waiters: defaultdict[str, list[asyncio.Future[Recording]]] = defaultdict(list)
         self._latest: dict[str, tuple[float, Recording]] = {}
+        #: when each followed, unfinished recording was invoked (so a finished list can stop in time)
+        self._invoked: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: requests sent, for the benchmarks and the tests
@@ -142,16 +148,18 @@ class RecordingPoller:
             await asyncio.sleep(0)  # the answered waiters have yet to leave
             return
         try:
-            seen = await self._list_unfinished(hook, wanted)
+            seen = await self._list(hook, wanted, UNFINISHED)
+            missing = wanted - seen.keys()
+            if len(missing) > 1:  # several finished at once: the newest finished ones, a page at a time
+                seen.update(await self._list(hook, missing, FINISHED, since=self._oldest_invoked(missing)))
         except RealtimeKitError as error:  # the API kept failing after the hook's retries
             self._fail(wanted, error)
             return
         except Exception as error:
-            self._fail(
-                wanted, RealtimeKitError(f"listing recordings failed: {type(error).__name__}: {error}")
-            )
+            problem = f"listing recordings failed: {type(error).__name__}: {redact(str(error))}"
+            self._fail(wanted, RealtimeKitError(problem))
             return
-        for recording_id in wanted - seen.keys():  # finished, unknown, or moved between two pages
+        for recording_id in wanted - seen.keys():  # unknown, not yet listed, or moved between pages
             await self.budget.spend()
             self.requests += 1
             try:
@@ -163,20 +171,41 @@ class RecordingPoller:
         for recording_id, recording in seen.items():
             if recording_id in self._waiters:
                 self._latest[recording_id] = (began, recording)
+                if recording.invoked_time is not None and not recording.status.is_terminal:
+                    self._invoked[recording_id] = recording.invoked_time
+                else:
+                    self._invoked.pop(recording_id, None)
                 for future in self._waiters[recording_id]:
                     if not future.done():
                         future.set_result(recording)
 
-    async def _list_unfinished(self, hook: RealtimeKitAsyncHook, wanted: set[str]) -> dict[str, Recording]:
-        """The app's unfinished recordings, page by page, until every wanted one is seen."""
+    def _oldest_invoked(self, recording_ids: set[str]) -> datetime | None:
+        """When the oldest of these was invoked, if every one of them has been seen before."""
+        known = [self._invoked.get(recording_id) for recording_id in recording_ids]
+        return None if any(moment is None for moment in known) else min(known)  # type: ignore[type-var]
+
+    async def _list(
+        self,
+        hook: RealtimeKitAsyncHook,
+        wanted: set[str],
+        statuses: list[RecordingStatus],
+        since: datetime | None = None,
+    ) -> dict[str, Recording]:
+        """Recordings in ``statuses``, newest first, page by page, until every wanted one is seen (or,
+        with ``since``, the pages reach recordings invoked before it)."""
         seen: dict[str, Recording] = {}
         page_no = 1
-        while not wanted <= seen.keys():
+        while not wanted <= seen.keys() and page_no <= MAX_PAGES:
             await self.budget.spend()
             self.requests += 1
-            page = await hook.list_recordings(status=UNFINISHED, page_no=page_no, per_page=PAGE_SIZE)
+            page = await hook.list_recordings(
+                status=statuses, page_no=page_no, per_page=PAGE_SIZE, sort_by="invokedTime", sort_order="DESC"
+            )
             seen.update((recording.id, recording) for recording in page.recordings if recording.id in wanted)
             if not page.recordings or page.paging.end_offset >= page.paging.total_count:
+                break
+            last = page.recordings[-1]
+            if since is not None and last.invoked_time is not None and not last.invoked_since(since):
                 break
             page_no += 1
         return seen

@@ -50,4 +50,5 @@ def test_many_triggers_share_one_poller_and_few_sockets(emulator):
     # 150 triggers polling every 0.5 s for 2 s would be ~600 reads one by one; a sweep lists 100 a page
     assert requests_while_waiting < 60, requests_while_waiting
     assert sockets < 40, sockets  # the emulator's own listening/serving sockets are counted too
-    assert len(emulator.requests()) - before < 6 * FOLLOWED / 2  # the finished ones are read once each
+    # those that finish together come back in the newest-first list of finished ones, not one by one
+    assert len(emulator.requests()) - before < FOLLOWED / 2, len(emulator.requests()) - before

@@ -139,3 +139,36 @@ def test_each_loop_has_its_own_poller_per_connection():
     assert a1 is a2
     assert a1 is not b
     assert a3 is not a1
+
+
+def test_many_finishing_at_once_are_read_from_the_finished_list_not_one_by_one(api):
+    """150 recordings end together: the next sweep finds them in the newest-first list of finished
+    recordings (2 pages), instead of 150 single reads that the budget would spread over 15 s."""
+    invoked = "2026-12-01T10:00:00Z"
+    running = [{**rec(n), "invoked_time": invoked} for n in range(150)]
+    done = [{**rec(n, "UPLOADED"), "invoked_time": invoked} for n in range(150)]
+    unfinished = api.get("/recordings", params={"status": "INVOKED,RECORDING,PAUSED,UPLOADING"}).mock(
+        side_effect=[page(running[:100], total=150), page(running[100:], total=150, start=100), page([])]
+    )
+    api.get("/recordings", params={"status": "UPLOADED,ERRORED", "page_no": "1"}).mock(
+        return_value=page(done[:100], total=150)
+    )
+    api.get("/recordings", params={"status": "UPLOADED,ERRORED", "page_no": "2"}).mock(
+        return_value=page(done[100:], total=150, start=100)
+    )
+    single = api.get(url__regex=r".*/recordings/R\d+$").mock(return_value=httpx.Response(500))
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=1000)
+        ids = [f"R{n}" for n in range(150)]
+        first = await asyncio.gather(*(poller.read(i) for i in ids))
+        before = poller.requests
+        second = await asyncio.gather(*(poller.read(i) for i in ids))
+        return first, second, poller.requests - before
+
+    first, second, requests = asyncio.run(go())
+    assert {r.status.value for r in first} == {"RECORDING"}
+    assert {r.status.value for r in second} == {"UPLOADED"}
+    assert requests == 3  # the (now empty) unfinished list, then two pages of finished ones
+    assert unfinished.call_count == 3
+    assert single.call_count == 0
