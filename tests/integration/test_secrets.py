@@ -5,11 +5,13 @@ template fields, XCom, or the errors raised — while the service does receive e
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 
 import pytest
+import structlog
 from sqlalchemy import select
 
 from tests.integration.conftest import load_dag
@@ -128,12 +130,18 @@ def _run(dag_id: str, meeting_id: str, capfd):
     log_dir = AIRFLOW_HOME / "logs"
     log_dir.mkdir(exist_ok=True)
     capfd.readouterr()
+    saved_structlog = structlog.get_config()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
     with open(log_dir / LOG_FILE_NAME, "w", encoding="utf-8") as log_file:
         configure_logging(output=log_file, cache_logger_on_first_use=False, colored_console_log=False)
         try:
             dag_run = load_dag(dag_id).test(run_conf={"meeting_id": meeting_id})
         finally:
-            configure_logging()
+            # put logging back as it was: nothing may keep writing to this file once it is closed
+            structlog.configure(**saved_structlog)
+            root.handlers[:] = saved_handlers
+            root.setLevel(saved_level)
     captured = capfd.readouterr()
     task_log = (log_dir / LOG_FILE_NAME).read_text(encoding="utf-8", errors="replace")
     assert task_log.strip(), "the task log file is empty"
