@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.integration import test_faults
 from tests.integration.conftest import xcom
 from tests.integration.test_faults import recordings_of
@@ -26,6 +28,11 @@ def asset_events(uri: str) -> list[dict]:
         return [event.extra for event in session.scalars(query)]
 
 
+@pytest.mark.skipif(
+    __import__("airflow").__version__.startswith("3.0."),
+    reason="version specific: on Airflow 3.0 dag.test() refuses a task whose outlet asset no scheduler "
+    "has activated yet (AirflowInactiveAssetInInletOrOutletException); 3.1+ runs it",
+)
 def test_the_asset_event_describes_the_uploaded_files_without_links(
     emulator, live_meeting, end_session_once_recording, run
 ):
