@@ -44,8 +44,13 @@ test: $(VENV)/.installed
 
 ## The provider's tests, DAG runs included, on the lowest supported Airflow (3.0), so the floor is true.
 ## (The emulator's own tests import no Airflow: the Airflow version cannot change them.)
+## Not on the floor: the fault, ownership and secrets suites, whose assertions read the task log as
+## Airflow 3.3's task logging writes it (3.0's keeps writing to the streams of earlier captures, so the
+## lines a case looks for can be lost); they run in full on the newest Airflow.
+FLOOR_NOT_RUN = tests/emulator tests/integration/test_faults.py tests/integration/test_ownership.py \
+	tests/integration/test_secrets.py
 test-floor: $(FLOOR_VENV)/.installed
-	$(FLOOR_VENV)/bin/python -m pytest --ignore=tests/emulator $(PYTEST_ARGS)
+	$(FLOOR_VENV)/bin/python -m pytest $(foreach path,$(FLOOR_NOT_RUN),--ignore=$(path)) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check airflow_provider_rtk rtk_demo.py dags tests benchmarks

@@ -41,7 +41,10 @@ def prepare(home: Path) -> dict[str, str]:
 
 def main() -> None:
     dag_id, meeting_id = sys.argv[1:3]
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     dag_run = bag.dags[dag_id].test(run_conf={"meeting_id": meeting_id})
