@@ -204,10 +204,16 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     # ---------------------------------------------------------------------------------- running
 
     def execute(self, context: Context) -> dict[str, Any]:
+        import logging
+
         import httpx
 
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
+        # httpx logs every request's full URL at INFO: for a pre-signed link that is the credential
+        # itself (Airflow 3.1+ quiets httpx; 3.0 does not), so its request lines stay out of this task
+        httpx_log = logging.getLogger("httpx")
+        httpx_log.setLevel(max(httpx_log.getEffectiveLevel(), logging.WARNING))
         recording_id = self._checked_recording_id()
         folder = self._destination_folder()
         if _asset_uri(folder).startswith("file://"):
