@@ -131,17 +131,24 @@ def test_a_rerun_skips_files_already_there_and_recopies_a_partial_one(emulator, 
     assert second.read_bytes() == CONTENT
 
 
+def _local_copy(
+    recording_id: str, folder, *, wait_timeout: float
+) -> RealtimeKitRecordingToObjectStorageOperator:
+    """The copy operator into a local folder, polling fast, without asset events."""
+    return RealtimeKitRecordingToObjectStorageOperator(
+        task_id="copy",
+        recording_id=recording_id,
+        destination=f"file://{folder}",
+        poll_interval=0.2,
+        wait_timeout=wait_timeout,
+        asset_alias=None,
+    )
+
+
 @pytest.mark.realtimekit_emulator(recording_bytes=CONTENT, upload_delay=2.0)
 def test_waits_while_the_files_are_still_uploading(emulator, tmp_path):
     recording_id = _recording(emulator, wait=False)
-    operator = RealtimeKitRecordingToObjectStorageOperator(
-        task_id="copy",
-        recording_id=recording_id,
-        destination=f"file://{tmp_path}",
-        poll_interval=0.2,
-        wait_timeout=30,
-        asset_alias=None,
-    )
+    operator = _local_copy(recording_id, tmp_path, wait_timeout=30)
     with RealtimeKitHook() as hook:
         assert hook.get_recording(recording_id).status.value == "UPLOADING"
 
@@ -154,14 +161,7 @@ def test_waits_while_the_files_are_still_uploading(emulator, tmp_path):
 @pytest.mark.realtimekit_emulator(recording_bytes=CONTENT, upload_delay=30.0)
 def test_gives_up_after_wait_timeout_while_nothing_is_downloadable(emulator, tmp_path):
     recording_id = _recording(emulator, wait=False)
-    operator = RealtimeKitRecordingToObjectStorageOperator(
-        task_id="copy",
-        recording_id=recording_id,
-        destination=f"file://{tmp_path}",
-        poll_interval=0.2,
-        wait_timeout=1,
-        asset_alias=None,
-    )
+    operator = _local_copy(recording_id, tmp_path, wait_timeout=1)
     started = time.monotonic()
     with pytest.raises(RealtimeKitFilesNotDownloadableError, match="UPLOADING, not UPLOADED"):
         operator.execute({})
