@@ -87,6 +87,12 @@ class ConnectionSettings:
     max_response_bytes: int | None = None
     #: Optional extra ``recording_link``: where a recording can be looked at (see ``links``).
     recording_link: str | None = None
+    #: Optional extra ``second_start``: what the service does with a track start while the meeting is
+    #: being recorded. ``"unknown"`` (the default) or ``"accepted"``: after each accepted start the
+    #: operator reads the meeting's active recording, so two racing starts converge (one request
+    #: more). ``"refused"``: the service answers such a start with a refusal, which already
+    #: converges races, so that read is skipped.
+    second_start: str = "unknown"
 
     @property
     def app_url(self) -> str:
@@ -124,6 +130,7 @@ class ConnectionSettings:
         except RealtimeKitConnectionConfigError as error:
             problems.append(str(error))
             recording_link = None
+        second_start = _choice_extra(extra, "second_start", SECOND_START_CHOICES, problems)
         if problems:
             raise RealtimeKitConnectionConfigError(_connection_problem(conn.conn_id, problems))
         return cls(
@@ -132,8 +139,32 @@ class ConnectionSettings:
             app_id=ids["app_id"],
             api_token=token,
             recording_link=recording_link,
+            second_start=second_start,
             **numbers,
         )
+
+    @property
+    def second_start_refused(self) -> bool:
+        """The connection says the service refuses a start while the meeting is being recorded."""
+        return self.second_start == "refused"
+
+
+#: Values of extra ``second_start``; the first is the default.
+SECOND_START_CHOICES = ("unknown", "accepted", "refused")
+
+
+def _choice_extra(extra: Mapping[str, Any], name: str, choices: Sequence[str], problems: list[str]) -> str:
+    """An optional extra that is one of ``choices`` (case and surrounding blanks ignored); the first
+    when it is not set. A wrong value is appended to ``problems``, naming ``extra.<name>``."""
+    value = extra.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return choices[0]
+    chosen = value.strip().lower() if isinstance(value, str) else None
+    if chosen in choices:
+        return chosen
+    allowed = ", ".join(repr(choice) for choice in choices)
+    problems.append(f"extra.{name} must be one of {allowed}, not {str(value)[:40]!r}")
+    return choices[0]
 
 
 def _connection_problem(conn_id: str | None, problems: list[str]) -> str:

@@ -290,8 +290,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
         A first try with the current body sends the start straight away: the service's answer, or its
         refusal while another recording is active, says what there is (two requests a start, with the
-        check for a concurrent start). A retry, and the legacy body (whose empty answer only the state
-        before it can explain), read the meeting's active recording first.
+        check for a concurrent start; one when the connection's ``second_start`` is ``"refused"``).
+        A retry, and the legacy body (whose empty answer only the state before it can explain), read
+        the meeting's active recording first.
         """
         journal = self._journal(context)
         if _try_number(context) <= 1 and self._request.generation == "current":
@@ -459,8 +460,11 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     def _converge(self, outcome: StartOutcome, journal: StartJournal, context: Context) -> StartOutcome:
         """After a start the service accepted while another start of the meeting raced it: the
         meeting's active recording is the one that won. If it is not ours, ours yields (it is stopped
-        only if this task started it) and the task follows the winner as ``if_active`` says."""
-        if outcome.knowledge is not Knowledge.STARTED:
+        only if this task started it) and the task follows the winner as ``if_active`` says.
+
+        Skipped when the connection's extra ``second_start`` is ``"refused"``: the service then
+        refuses the later of two starts, and the refusal already converges them."""
+        if outcome.knowledge is not Knowledge.STARTED or self.hook.settings.second_start_refused:
             return outcome
         ours = outcome.recording
         winner = self.hook.get_active_recording(self._request.meeting_id)

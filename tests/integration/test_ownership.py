@@ -240,6 +240,42 @@ def test_the_emulator_runs_in_the_mode_under_test(emulator, second_start):
     assert emulator.settings.second_start == second_start
 
 
+def declare_second_start(emulator, monkeypatch, declared: str | None) -> str:
+    """The default connection, with extra ``second_start`` set to ``declared`` (left out if ``None``)."""
+    import json
+
+    conn = emulator.airflow_connection()
+    if declared is not None:
+        conn["extra"] = {**conn["extra"], "second_start": declared}
+    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+    return json.dumps(conn)
+
+
+def api_requests_since(emulator, before: int) -> list[str]:
+    requests = emulator.requests()[before:]
+    return [f"{r['method']} {r['path']}" for r in requests if "/realtime/kit/" in r["path"]]
+
+
+@pytest.mark.parametrize(("declared", "expected"), [(None, 2), ("accepted", 2), ("refused", 1)])
+def test_what_a_first_try_start_costs(emulator, live_meeting, run, monkeypatch, declared, expected):
+    """A first try with the current body: the POST, then (unless the connection says the service
+    refuses a second start) one read of the meeting's active recording, so two racing starts converge."""
+    declare_second_start(emulator, monkeypatch, declared)
+    before = len(emulator.requests())
+
+    result = run("rtk_test_start", live_meeting)
+
+    assert result.state == "success", result.output[-3000:]
+    sent = api_requests_since(emulator, before)
+    assert len(sent) == expected, sent
+    assert sent[0].startswith("POST ")
+    assert sent[0].endswith("/recordings/track")
+    if expected == 2:
+        assert sent[1].startswith("GET ")
+        assert sent[1].endswith(f"/recordings/active-recording/{live_meeting}")
+    assert len(recordings_of(emulator, live_meeting)) == 1
+
+
 @pytest.fixture(scope="session")
 def two_airflow_homes(tmp_path_factory):
     """Two independent Airflow deployments (own home, own SQLite metadata DB), migrated once."""
@@ -253,21 +289,23 @@ def two_airflow_homes(tmp_path_factory):
 
 
 def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
-    emulator, live_meeting, second_start, two_airflow_homes
+    emulator, live_meeting, second_start, two_airflow_homes, monkeypatch
 ):
     """Both find the meeting idle and both send a start, which the service holds back long enough
     for the other to arrive. Refused: the loser follows the winner. Accepted: the later recording is
     stopped by the task that started it, and both follow the earlier one. Every run succeeds; one
     recording keeps going."""
     import json
-    import os
     import subprocess
     import sys
 
     # held back (within the default 30 s request timeout) for as long as the two processes' start-up
     # times may differ: the second start arrives before the first is processed
     emulator.add_fault(START, "delay", seconds=12.0, times=2)
-    connection = os.environ["AIRFLOW_CONN_REALTIMEKIT_DEFAULT"]
+    # A service that refuses the second start may be declared so (extra second_start): the winner then
+    # skips its check after the start, and the refusal alone must converge the race.
+    connection = declare_second_start(emulator, monkeypatch, "refused" if second_start == "refuse" else None)
+    before = len(emulator.requests())
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.integration.separate_airflow", "rtk_test_start", live_meeting],
@@ -286,9 +324,11 @@ def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     recordings = recordings_of(emulator, live_meeting)
     running = [r for r in recordings if r["status"] in ("INVOKED", "RECORDING")]
     assert len(running) == 1, recordings
+    active_reads = [r for r in api_requests_since(emulator, before) if "/active-recording/" in r]
     if second_start == "refuse":
         assert len(recordings) == 1
         assert "the service refused the start" in logs
+        assert len(active_reads) == 1, active_reads  # the loser's, to find the winner; none by the winner
     else:
         (loser,) = [r for r in recordings if r["id"] != running[0]["id"]]
         assert loser["stop_reason"] == "API_CALL"

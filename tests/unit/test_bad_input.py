@@ -445,6 +445,9 @@ CONNECTION_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("size-cap-tiny", with_extra(max_response_bytes=10), CAP),
     ("size-cap-fraction", with_extra(max_response_bytes=4096.5), CAP),
     ("size-cap-negative-text", with_extra(max_response_bytes="-1"), CAP),
+    ("second-start-word", with_extra(second_start="maybe"), "extra.second_start must be one of"),
+    ("second-start-bool", with_extra(second_start=True), "extra.second_start must be one of"),
+    ("second-start-list", with_extra(second_start=["refused"]), "extra.second_start must be one of"),
     ("extra-not-an-object", {"extra": [1]}, "extra must be a JSON object"),
     ("token-newline", {"password": "TOKEN\nX-Injected: 1"}, "password (the API token)"),
     ("token-non-ascii", {"password": "TOKÉN-abc"}, "password (the API token)"),
@@ -528,6 +531,21 @@ def test_numeric_text_extras_taken():
         )
     )
     assert (settings.timeout, settings.max_attempts, settings.max_response_bytes) == (2.5, 3, 65536)
+
+
+@pytest.mark.parametrize(
+    ("value", "chosen", "refused"),
+    [
+        (None, "unknown", False),
+        ("", "unknown", False),
+        (" Refused ", "refused", True),
+        ("accepted", "accepted", False),
+    ],
+)
+def test_second_start_extra(value, chosen, refused):
+    extra = GOOD_EXTRA if value is None else {**GOOD_EXTRA, "second_start": value}
+    settings = ConnectionSettings.from_connection(make_connection(extra=extra))
+    assert (settings.second_start, settings.second_start_refused) == (chosen, refused)
 
 
 def test_every_connection_problem_named_at_once():
