@@ -159,9 +159,8 @@ def _choice_extra(extra: Mapping[str, Any], name: str, choices: Sequence[str], p
     value = extra.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         return choices[0]
-    chosen = value.strip().lower() if isinstance(value, str) else None
-    if chosen in choices:
-        return chosen
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
     allowed = ", ".join(repr(choice) for choice in choices)
     problems.append(f"extra.{name} must be one of {allowed}, not {str(value)[:40]!r}")
     return choices[0]
