@@ -98,7 +98,20 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "float",
                         "example": "5",
                         "default": "10",
-                    }
+                    },
+                    "connection_cache_seconds": {
+                        "description": (
+                            "Seconds a RealtimeKit connection, once looked up and checked, is kept for "
+                            "the next hook of the same process (sync hooks) or event loop (async hooks "
+                            "and triggers). A connection given by an AIRFLOW_CONN_ environment variable "
+                            "is read again whenever the variable changes; an answer refusing the token "
+                            "(401, 403) drops it. 0 looks the connection up for every hook."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "0",
+                        "default": "30",
+                    },
                 },
             }
         },

@@ -50,7 +50,7 @@ def remember(*secrets: object) -> None:
     """Treat each (non-empty, text) secret as known from now on: redacted here, masked in logs."""
     new = set()
     for secret in secrets:
-        if isinstance(secret, str) and secret.strip():
+        if isinstance(secret, str) and secret.strip() and secret not in _known:
             new |= forms(secret)
     global _ordered
     with _lock:

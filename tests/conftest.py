@@ -59,3 +59,13 @@ def airflow_db() -> Path:
         stderr=subprocess.PIPE,
     )
     return AIRFLOW_HOME / "airflow.db"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_connection_lookups():
+    """Each test looks its connections up anew (hooks keep a lookup for a while within a process)."""
+    from airflow_provider_rtk.hooks import connection_cache
+
+    connection_cache.clear()
+    yield
+    connection_cache.clear()

@@ -27,6 +27,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitTransportError,
 )
 from airflow_provider_rtk.get_provider_info import CONN_FIELDS, CONNECTION_TYPE, UI_FIELD_BEHAVIOUR
+from airflow_provider_rtk.hooks import connection_cache
 from airflow_provider_rtk.hooks._api import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -496,6 +497,13 @@ class _HookBase(BaseHook):
             max_response_bytes=settings.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,
         )
 
+    def _checked(self, response: httpx.Response) -> httpx.Response:
+        """An answer refusing the token (401, 403) drops the kept lookups of the connection, so the
+        next hook reads it again (a rotated token)."""
+        if response.status_code in (401, 403):
+            connection_cache.forget(self.realtimekit_conn_id)
+        return response
+
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
@@ -557,7 +565,11 @@ class RealtimeKitHook(_HookBase):
 
     @cached_property
     def settings(self) -> ConnectionSettings:
-        return ConnectionSettings.from_connection(self.get_connection(self.realtimekit_conn_id))
+        """The connection, checked (kept a short while per process: see :mod:`.connection_cache`)."""
+        conn_id = self.realtimekit_conn_id
+        return connection_cache.settings_for(
+            conn_id, lambda: ConnectionSettings.from_connection(self.get_connection(conn_id))
+        )
 
     @cached_property
     def client(self) -> httpx.Client:
@@ -583,7 +595,7 @@ class RealtimeKitHook(_HookBase):
     def _send(self, call: ApiCall) -> httpx.Response:
         """Send one request, bounded: an overall deadline and a size cap (see :class:`Limits`).
         The answer is read whole; errors are :class:`RealtimeKitAPIError` subclasses."""
-        return send_bounded(self.client, call, self._limits(self.settings))
+        return self._checked(send_bounded(self.client, call, self._limits(self.settings)))
 
     def _call(self, call: ApiCall, reader: Callable[..., Any] = read_data) -> Any:
         """Send a call, retrying if it is repeatable; return what ``reader`` makes of the answer."""
@@ -859,10 +871,14 @@ class RealtimeKitAsyncHook(_HookBase):
     _client: httpx.AsyncClient | None = None
 
     async def get_settings(self) -> ConnectionSettings:
+        """The connection, checked (kept a short while per loop: see :mod:`.connection_cache`)."""
         if self._settings is None:
-            self._settings = ConnectionSettings.from_connection(
-                await _aget_connection(self.realtimekit_conn_id)
-            )
+            conn_id = self.realtimekit_conn_id
+
+            async def lookup() -> ConnectionSettings:
+                return ConnectionSettings.from_connection(await _aget_connection(conn_id))
+
+            self._settings = await connection_cache.asettings_for(conn_id, lookup)
         return self._settings
 
     async def get_client(self) -> httpx.AsyncClient:
@@ -892,7 +908,8 @@ class RealtimeKitAsyncHook(_HookBase):
         limits = self._limits(settings)
         async for attempt in AsyncRetrying(**self._retrying_kwargs(settings)):
             with attempt:
-                return reader(await send_bounded_async(client, call, limits), call, self._secrets)
+                response = self._checked(await send_bounded_async(client, call, limits))
+                return reader(response, call, self._secrets)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def get_recording(self, recording_id: str) -> Recording:
