@@ -58,7 +58,7 @@ def run(*, quick: bool) -> tuple[list[Figure], list[str], list[str]]:
     """The figures of benchmark 6, context lines and findings."""
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
 
-    rounds, calls = (3, 10) if quick else (11, 40)
+    rounds, calls = (3, 10) if quick else (21, 100)
     figures: list[Figure] = []
     with EmulatorProcess() as emulator, connection_env(emulator.connection_json()):
         recording_id = emulator.recording_meetings("hook-cost", 1)[0][1]
