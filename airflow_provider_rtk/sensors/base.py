@@ -66,6 +66,10 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
                 "poke_interval", kwargs["poke_interval"], what="sensor argument"
             )
         super().__init__(**kwargs)
+        # again for a value that came from the DAG's default_args, which reach BaseSensorOperator only
+        self.poke_interval = poll_interval_argument(
+            "poke_interval", self.poke_interval, what="sensor argument"
+        )
         self.realtimekit_conn_id = realtimekit_conn_id
         self.deferrable = deferrable
 

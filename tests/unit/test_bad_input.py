@@ -720,6 +720,29 @@ def test_connection_credentials_go_only_to_its_destination(connections, layers, 
         assert fields["password"] not in text
 
 
+@pytest.mark.parametrize("kind", ["session_sensor", "recording_sensor"])
+@pytest.mark.parametrize("value", [0, 0.001])
+def test_a_tight_poke_interval_from_default_args_is_rejected_at_parse(kind, value):
+    """``poke_interval`` given through the DAG's ``default_args`` reaches the sensor past its own
+    arguments; the check holds for it too."""
+    from airflow.sdk import DAG
+
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.route()
+        with DAG("d", schedule=None, default_args={"poke_interval": value}):
+            with pytest.raises(RealtimeKitPayloadError) as info:
+                build(kind)
+    assert route.call_count == 0
+    assert info.value.paths == ["poke_interval"]
+
+
+def test_a_poke_interval_from_default_args_is_taken():
+    from airflow.sdk import DAG
+
+    with DAG("d", schedule=None, default_args={"poke_interval": 7}):
+        assert build("recording_sensor").poke_interval == 7
+
+
 @pytest.mark.parametrize(
     ("kind", "arguments", "name"), [c[1:] for c in PARSE_CASES], ids=[c[0] for c in PARSE_CASES]
 )
