@@ -729,9 +729,11 @@ def test_a_tight_poke_interval_from_default_args_is_rejected_at_parse(kind, valu
 
     with respx.mock(assert_all_called=False) as mock:
         route = mock.route()
-        with DAG("d", schedule=None, default_args={"poke_interval": value}):
-            with pytest.raises(RealtimeKitPayloadError) as info:
-                build(kind)
+        with (
+            DAG("d", schedule=None, default_args={"poke_interval": value}),
+            pytest.raises(RealtimeKitPayloadError) as info,
+        ):
+            build(kind)
     assert route.call_count == 0
     assert info.value.paths == ["poke_interval"]
 
