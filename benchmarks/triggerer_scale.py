@@ -15,6 +15,7 @@ section alone.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -32,7 +33,7 @@ from benchmarks._common import read_result
 from benchmarks._emulator_proc import EmulatorProcess, raise_open_files_limit
 from benchmarks._figures import Figure, Goal, goal_summary, print_figures
 from benchmarks.emulator_load import APP, TOKEN, percentile
-from benchmarks.triggerer_worker import NOTICE_MARKER
+from benchmarks.triggerer_worker import ENDS_MARKER, NOTICE_MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = "rtk"
@@ -50,8 +51,11 @@ class Plan:
         self.poll_interval = 1.0 if quick else 5.0
         self.run_seconds = 2.0 if quick else 10.0
         self.spread = self.poll_interval  # ends spread over one poll interval
-        #: after the notice mark: the spread, then 2 poll intervals (the goal) and a second for the last
-        self.notice_seconds = 0.5 + self.spread + 2 * self.poll_interval + 1.0
+        #: after a session's end: 2 poll intervals (the goal) and a second
+        self.notice_tail = 2 * self.poll_interval + 1.0
+        #: after the notice mark: the spread, then the tail for the last session (longer when the
+        #: ends run behind their schedule: the worker waits the tail after the last real end)
+        self.notice_seconds = 0.5 + self.spread + self.notice_tail
         #: a worker that takes longer is killed (its run reported as capped)
         self.cap_seconds = 100.0 if quick else 110.0
 
@@ -94,6 +98,7 @@ def run_worker(emulator: EmulatorProcess, kind: str, n: int, plan: Plan) -> dict
         "poll_interval": plan.poll_interval,
         "run_seconds": plan.run_seconds,
         "notice_seconds": plan.notice_seconds,
+        "notice_tail": plan.notice_tail,
         "app_path": APP,
         "app_url": emulator.app_url,
         "token": TOKEN,
@@ -119,15 +124,37 @@ def run_worker(emulator: EmulatorProcess, kind: str, n: int, plan: Plan) -> dict
         watchdog.start()
         began = time.monotonic()
         ended: list[float] = []
+        late: list[float] = []
         lines: list[str] = []
-        try:
-            process.stdin.write(json.dumps(config) + "\n")
-            process.stdin.close()
-            for line in process.stdout:
-                if line.startswith(NOTICE_MARKER) and not ended:
-                    ended = end_sessions(emulator, meetings, time.time() + 0.5, plan.spread)
+        noticed = threading.Event()
+        output_done = threading.Event()
+
+        def read_output(stdout: IO[str]) -> None:
+            """Keep draining the worker's output (its triggers' log lines too) while sessions are
+            ended: a full pipe would block the worker's loop in a log write."""
+            for line in stdout:
+                if line.startswith(NOTICE_MARKER) and not noticed.is_set():
+                    noticed.set()
                 else:
                     lines.append(line)
+            output_done.set()
+            noticed.set()
+
+        reader = threading.Thread(target=read_output, args=(process.stdout,), daemon=True)
+        try:
+            process.stdin.write(json.dumps(config) + "\n")
+            process.stdin.flush()
+            reader.start()
+            noticed.wait()
+            if not output_done.is_set():
+                start = time.time() + 0.5
+                ended = end_sessions(emulator, meetings, start, plan.spread)
+                late = [end - (start + plan.spread * index / n) for index, end in enumerate(ended)]
+                with contextlib.suppress(BrokenPipeError):
+                    process.stdin.write(f"{ENDS_MARKER} {max(ended)}\n")
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
+            reader.join()
             process.wait()
         finally:
             watchdog.cancel()
@@ -149,6 +176,8 @@ def run_worker(emulator: EmulatorProcess, kind: str, n: int, plan: Plan) -> dict
         for recording, end in zip(recordings, ended, strict=True)
     ]
     result["missed"] = n - len(fired)
+    #: how far behind their schedule the session ends took effect (the emulator serving the polls too)
+    result["end_late"] = [percentile(late, 0.5), percentile(late, 0.95), max(late, default=float("nan"))]
     result["not_success"] = sum(status != "success" for status in result.pop("statuses").values())
     window = result["window"]
     result["requests"], result["throttled"] = emulator.requests_between(window[0], window[1])
@@ -197,6 +226,12 @@ def figures_of(n: int, runs: dict[str, dict[str, Any]], plan: Plan) -> tuple[lis
             notes.append(
                 f"{kind} at N={n}: {run['failure_count']} raised, {run['not_success']} fired a non-success "
                 f"event; first: {run['failures'][:1]}"
+            )
+        if "capped" not in run and "end_late" in run:
+            p50, p95, worst = run["end_late"]
+            notes.append(
+                f"{kind} at N={n}: session ends took effect {p50:.2f} s (p50), {p95:.2f} s (p95), "
+                f"{worst:.2f} s (max) behind their schedule (time to notice counts from the actual end)"
             )
         if "capped" not in run and run["throttled"]:
             notes.append(f"{kind} at N={n}: {run['throttled']} requests answered 429 in the window")
@@ -272,8 +307,9 @@ def run(
     context.append(
         f"4: phases per run: start (creations, then {plan.poll_interval:g} s), "
         f"running ({plan.run_seconds:g} s: CPU, memory at its end, sockets sampled 3 times), "
-        f"notice (sessions ended over {plan.spread:g} s, "
-        f"waited up to {plan.notice_seconds:g} s); one run per kind and N (n=1), kinds in alternating order; "
+        f"notice (sessions ended over {plan.spread:g} s, waited until all fired or "
+        f"{plan.notice_seconds:g} s and {plan.notice_tail:g} s after the last real end); "
+        "one run per kind and N (n=1), kinds in alternating order; "
         "memory is RSS over the worker's own baseline after its imports; each waiter runs in a greenback "
         f"portal as the triggerer's run_trigger does; kinds run: {', '.join(kinds)}"
     )

@@ -18,8 +18,9 @@ that enters a ``greenback`` portal and iterates ``trigger.run()`` until its firs
 
 Phases: *start* (creations, then one poll interval), *running* (``run_seconds``: CPU, memory, sockets),
 then the worker prints ``@@NOTICE`` and the parent ends the meetings' sessions at known times (their
-recordings become ``UPLOADED``); *notice* lasts until every waiter fired or ``notice_seconds`` passed
-(stalls counted as *running*); *cancel* cancels the waiters that have not fired.
+recordings become ``UPLOADED``); *notice* lasts until every waiter fired, or both ``notice_seconds``
+passed and ``notice_tail`` seconds since the parent reported (``@@ENDED`` on stdin) that the last
+session ended (stalls counted as *running*); *cancel* cancels the waiters that have not fired.
 A heartbeat coroutine measures how late the loop wakes it (the longest stall) in each phase. The answer
 (one marked JSON line) holds the raw figures; :mod:`benchmarks.triggerer_scale` turns them into the table.
 """
@@ -33,6 +34,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -42,6 +44,8 @@ from benchmarks._common import emit_result
 #: The heartbeat's period (seconds); its lateness is the loop's stall.
 HEARTBEAT = 0.01
 NOTICE_MARKER = "@@NOTICE"
+#: the parent's answer on stdin once every session has ended
+ENDS_MARKER = "@@ENDED"
 #: Connections of the shared-client peer (as many as the provider's pooled client may open).
 POOL = 32
 
@@ -213,6 +217,13 @@ class Heartbeat:
         self._stop = True
 
 
+def read_ends_done(into: list[float]) -> None:
+    """The parent's line after the last session end (``ENDS_MARKER`` and a time); EOF counts as now."""
+    line = sys.stdin.readline()
+    parts = line.split()
+    into.append(float(parts[1]) if len(parts) == 2 and parts[0] == ENDS_MARKER else time.time())
+
+
 async def measure(config: dict[str, Any]) -> dict[str, Any]:
     import greenback
 
@@ -270,10 +281,15 @@ async def measure(config: dict[str, Any]) -> dict[str, Any]:
     resident = resident_bytes()
     heartbeat.pause()
 
+    ends_done: list[float] = []  # when the parent finished ending the sessions (it may run late)
+    threading.Thread(target=read_ends_done, args=(ends_done,), daemon=True).start()
     sys.stdout.write(f"{NOTICE_MARKER} {time.time()}\n")
     sys.stdout.flush()
     deadline = time.time() + config["notice_seconds"]
-    while len(fired) + len(failures) < len(recordings) and time.time() < deadline:
+    while len(fired) + len(failures) < len(recordings):
+        # every waiter gets the notice tail after the last session really ended, not only after its due time
+        if ends_done and time.time() >= max(deadline, ends_done[0] + config["notice_tail"]):
+            break
         await asyncio.sleep(0.1)
     heartbeat.phase = "cancel"  # what the triggerer does to triggers it drops (cleared tasks, shutdown)
     pending = [task for task in tasks if not task.done()]
