@@ -2,11 +2,14 @@
 
 Followed one by one, thousands of recordings would need more requests than the API allows (recording
 operations: 1,000 requests per 50 s). Here every trigger of one connection asks the shared poller for
-its recording; a sweep lists the app's unfinished recordings a page (100) at a time, answers every
-trigger whose recording it saw, and reads the rest (finished, or missed by a page boundary) one by one.
-All of it is spent from one request budget (``[realtimekit] poll_requests_per_second``, default half
-the documented recording limit), so the triggerer as a whole stays within it; a 429 and its
-``Retry-After`` slow the shared poller, not each trigger on its own.
+its recording; a sweep lists the app's unfinished recordings a page (100) at a time, two pages in
+flight, and answers the triggers of a page as soon as it arrives (so thousands are never woken in one
+go), then the newest finished ones, and reads the rest (missed by a page boundary) one by one. A
+trigger that asks again gets at once a reading newer than the one it had, if a sweep took one since;
+else it waits for the next. All of it is spent from one request budget
+(``[realtimekit] poll_requests_per_second``, default half the documented recording limit), so the
+triggerer as a whole stays within it; a 429 and its ``Retry-After`` slow the shared poller, not each
+trigger on its own.
 
 Nothing here is kept across a triggerer restart: each trigger stays rebuildable from its kwargs.
 """
@@ -16,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -26,7 +30,7 @@ from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.redaction import redact
 
 if TYPE_CHECKING:
-    from airflow_provider_rtk.models import Recording
+    from airflow_provider_rtk.models import Recording, RecordingPage
 
 #: The documented limit on recording operations, per second (1,000 per 50 s), and the share used.
 RECORDING_LIMIT_PER_SECOND = 1000 / 50
@@ -44,6 +48,11 @@ UNFINISHED = [
 FINISHED = [RecordingStatus.UPLOADED, RecordingStatus.ERRORED]
 #: Pages of one list at most per sweep (what is not seen by then is read on its own).
 MAX_PAGES = 60
+#: Pages of a list asked for at once (so a sweep is paced by the budget, not by each page's latency).
+PAGES_IN_FLIGHT = 2
+#: A recording asked for within this long is still followed: sweeps keep its newest reading for the
+#: next ask (a trigger sleeps its poll interval between two asks).
+FOLLOW_SECONDS = 30.0
 
 
 def configured_budget() -> float:
@@ -78,6 +87,21 @@ class RequestBudget:
                 await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
+def _before(recording: Recording, since: datetime | None) -> bool:
+    """Whether the recording was invoked before ``since`` (not when either time is unknown)."""
+    return since is not None and recording.invoked_time is not None and not recording.invoked_since(since)
+
+
+@dataclass(slots=True)
+class _Followed:
+    """What the poller knows of one followed recording."""
+
+    asked_at: float  #: the last ask (monotonic)
+    reading: Recording | None = None  #: the newest reading
+    read_at: float = 0.0  #: when its request was sent
+    handed_at: float = -1.0  #: ``read_at`` of the reading last handed to a waiter
+
+
 class RecordingPoller:
     """Reads recordings for many waiters with few requests. Get the loop's with :meth:`shared`."""
 
@@ -89,9 +113,7 @@ class RecordingPoller:
         self.realtimekit_conn_id = realtimekit_conn_id
         self.budget = RequestBudget(requests_per_second or configured_budget())
         self._waiters: defaultdict[str, list[asyncio.Future[Recording]]] = defaultdict(list)
-        self._latest: dict[str, tuple[float, Recording]] = {}
-        #: when each followed, unfinished recording was invoked (so a finished list can stop in time)
-        self._invoked: dict[str, datetime] = {}
+        self._followed: dict[str, _Followed] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: requests sent, for the benchmarks and the tests
@@ -107,11 +129,14 @@ class RecordingPoller:
         return poller
 
     async def read(self, recording_id: str) -> Recording:
-        """The recording as a sweep that began after this call read it (raises what the read raised)."""
-        asked_at = time.monotonic()
-        seen = self._latest.get(recording_id)
-        if seen is not None and seen[0] >= asked_at:
-            return seen[1]
+        """The recording, read after the reading this recording's last ask got (the first ask waits
+        for a request sent after it); raises what the read raised."""
+        now = time.monotonic()
+        followed = self._followed.setdefault(recording_id, _Followed(asked_at=now))
+        followed.asked_at = now
+        if followed.reading is not None and followed.read_at > followed.handed_at:
+            followed.handed_at = followed.read_at
+            return followed.reading
         future: asyncio.Future[Recording] = asyncio.get_running_loop().create_future()
         self._waiters[recording_id].append(future)
         self._wake.set()
@@ -125,7 +150,6 @@ class RecordingPoller:
                 waiting.remove(future)
             if not waiting:
                 self._waiters.pop(recording_id, None)
-                self._latest.pop(recording_id, None)
 
     async def _run(self) -> None:
         hook = RealtimeKitAsyncHook(self.realtimekit_conn_id)
@@ -136,79 +160,119 @@ class RecordingPoller:
                     try:
                         await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
                     except TimeoutError:
+                        self._followed.clear()  # nobody asked for IDLE_SECONDS (>= FOLLOW_SECONDS)
                         return
                 await self._sweep(hook)
         finally:
             await hook.aclose()
 
+    def _pending(self) -> set[str]:
+        return {rid for rid, futures in self._waiters.items() if any(not f.done() for f in futures)}
+
+    def _unseen(self, seen: set[str]) -> bool:
+        """Whether a waiter's recording has not been read in this sweep yet."""
+        return any(
+            rid not in seen and any(not f.done() for f in futures) for rid, futures in self._waiters.items()
+        )
+
     async def _sweep(self, hook: RealtimeKitAsyncHook) -> None:
-        began = time.monotonic()
-        wanted = {rid for rid, futures in self._waiters.items() if any(not f.done() for f in futures)}
+        cutoff = time.monotonic() - FOLLOW_SECONDS
+        for gone in [
+            rid for rid, f in self._followed.items() if f.asked_at < cutoff and rid not in self._waiters
+        ]:
+            del self._followed[gone]  # no longer asked for
+        wanted = self._pending()
         if not wanted:
             await asyncio.sleep(0)  # the answered waiters have yet to leave
             return
+        seen: set[str] = set()  # every recording read in this sweep
         try:
-            seen = await self._list(hook, wanted, UNFINISHED)
-            missing = wanted - seen.keys()
+            await self._list(hook, seen, UNFINISHED)
+            missing = self._pending() - seen
             if len(missing) > 1:  # several finished at once: the newest finished ones, a page at a time
-                seen.update(await self._list(hook, missing, FINISHED, since=self._oldest_invoked(missing)))
+                await self._list(hook, seen, FINISHED, since=self._oldest_invoked(missing))
         except RealtimeKitError as error:  # the API kept failing after the hook's retries
-            self._fail(wanted, error)
+            self._fail(self._pending(), error)
             return
         except Exception as error:
             problem = f"listing recordings failed: {type(error).__name__}: {redact(str(error))}"
-            self._fail(wanted, RealtimeKitError(problem))
+            self._fail(self._pending(), RealtimeKitError(problem))
             return
-        for recording_id in wanted - seen.keys():  # unknown, not yet listed, or moved between pages
+        # unknown, not yet listed, or moved between pages (who asked since waits for the next sweep)
+        for recording_id in wanted & self._pending() - seen:
             await self.budget.spend()
             self.requests += 1
+            sent = time.monotonic()
             try:
-                seen[recording_id] = await hook.get_recording(recording_id)
+                self._record(await hook.get_recording(recording_id), sent)
             except RealtimeKitError as error:
                 self._fail({recording_id}, error)
             except Exception as error:
                 self._fail({recording_id}, RealtimeKitError(f"{type(error).__name__}: {redact(str(error))}"))
-        for recording_id, recording in seen.items():
-            if recording_id in self._waiters:
-                self._latest[recording_id] = (began, recording)
-                if recording.invoked_time is not None and not recording.status.is_terminal:
-                    self._invoked[recording_id] = recording.invoked_time
-                else:
-                    self._invoked.pop(recording_id, None)
-                for future in self._waiters[recording_id]:
-                    if not future.done():
-                        future.set_result(recording)
+
+    def _record(self, recording: Recording, sent: float) -> None:
+        """Keep a followed recording's reading (its request sent at ``sent``) and answer its waiters."""
+        followed = self._followed.get(recording.id)
+        if followed is None:
+            return
+        followed.reading, followed.read_at = recording, sent
+        futures = [future for future in self._waiters.get(recording.id, ()) if not future.done()]
+        if futures:
+            followed.handed_at = sent
+            for future in futures:
+                future.set_result(recording)
 
     def _oldest_invoked(self, recording_ids: set[str]) -> datetime | None:
-        """When the oldest of these was invoked, if every one of them has been seen before."""
-        known = [self._invoked.get(recording_id) for recording_id in recording_ids]
+        """When the oldest of these was invoked, if every one of them has been read before."""
+        known = [
+            followed.reading.invoked_time if followed and followed.reading else None
+            for followed in map(self._followed.get, recording_ids)
+        ]
         return None if any(moment is None for moment in known) else min(known)  # type: ignore[type-var]
 
     async def _list(
         self,
         hook: RealtimeKitAsyncHook,
-        wanted: set[str],
+        seen: set[str],
         statuses: list[RecordingStatus],
         since: datetime | None = None,
-    ) -> dict[str, Recording]:
-        """Recordings in ``statuses``, newest first, page by page, until every wanted one is seen (or,
-        with ``since``, the pages reach recordings invoked before it)."""
-        seen: dict[str, Recording] = {}
-        page_no = 1
-        while not wanted <= seen.keys() and page_no <= MAX_PAGES:
+    ) -> None:
+        """Recordings in ``statuses``, newest first, page by page (each page's waiters answered), until
+        every waiter's recording is in ``seen`` (or, with ``since``, the pages reach recordings invoked
+        before it). Up to :data:`PAGES_IN_FLIGHT` pages are asked for at once, paced by the budget."""
+
+        async def fetch(page_no: int) -> tuple[float, RecordingPage]:
             await self.budget.spend()
             self.requests += 1
+            sent = time.monotonic()
             page = await hook.list_recordings(
                 status=statuses, page_no=page_no, per_page=PAGE_SIZE, sort_by="invokedTime", sort_order="DESC"
             )
-            seen.update((recording.id, recording) for recording in page.recordings if recording.id in wanted)
-            if not page.recordings or page.paging.end_offset >= page.paging.total_count:
-                break
-            last = page.recordings[-1]
-            if since is not None and last.invoked_time is not None and not last.invoked_since(since):
-                break
-            page_no += 1
-        return seen
+            return sent, page
+
+        if not self._unseen(seen):
+            return
+        loop = asyncio.get_running_loop()
+        in_flight = deque([loop.create_task(fetch(1))])
+        next_no, last_no, more = 2, 1, True  # the last page is known from the first answer
+        try:
+            while in_flight:
+                sent, page = await in_flight.popleft()
+                for recording in page.recordings:
+                    seen.add(recording.id)
+                    self._record(recording, sent)
+                last = page.recordings[-1] if page.recordings else None
+                if last is None or page.paging.end_offset >= page.paging.total_count or _before(last, since):
+                    more = False
+                else:
+                    last_no = min(MAX_PAGES, -(-page.paging.total_count // PAGE_SIZE))
+                while more and len(in_flight) < PAGES_IN_FLIGHT and next_no <= last_no and self._unseen(seen):
+                    in_flight.append(loop.create_task(fetch(next_no)))
+                    next_no += 1
+        finally:
+            for task in in_flight:  # after a failure: the pages still asked for are not wanted
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     def _fail(self, recording_ids: set[str], error: RealtimeKitError) -> None:
         for recording_id in recording_ids:
