@@ -5,8 +5,8 @@ operations: 1,000 requests per 50 s). Here every trigger of one connection asks 
 its recording; a sweep lists the app's unfinished recordings a page (100) at a time, two pages in
 flight, and answers the triggers of a page as soon as it arrives (so thousands are never woken in one
 go), then the newest finished ones, and reads the rest (missed by a page boundary) one by one. A
-trigger that asks again gets at once a reading newer than the one it had, if a sweep took one since;
-else it waits for the next. All of it is spent from one request budget
+trigger that asks while a sweep is under way gets at once what that sweep read of its recording, if it
+has not had it (else it waits for the next sweep's reading). All of it is spent from one request budget
 (``[realtimekit] poll_requests_per_second``, default half the documented recording limit), so the
 triggerer as a whole stays within it; a 429 and its ``Retry-After`` slow the shared poller, not each
 trigger on its own.
@@ -51,7 +51,7 @@ MAX_PAGES = 60
 #: Pages of a list asked for at once (so a sweep is paced by the budget, not by each page's latency).
 PAGES_IN_FLIGHT = 2
 #: A recording asked for within this long is still followed: sweeps keep its newest reading for the
-#: next ask (a trigger sleeps its poll interval between two asks).
+#: next ask (a trigger sleeps its poll interval between two asks), if it comes while that sweep runs.
 FOLLOW_SECONDS = 30.0
 
 
@@ -116,6 +116,7 @@ class RecordingPoller:
         self._followed: dict[str, _Followed] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sweep_began: float | None = None  #: when the sweep under way began
         #: requests sent, for the benchmarks and the tests
         self.requests = 0
 
@@ -129,13 +130,15 @@ class RecordingPoller:
         return poller
 
     async def read(self, recording_id: str) -> Recording:
-        """The recording, read after the reading this recording's last ask got (the first ask waits
-        for a request sent after it); raises what the read raised."""
+        """The recording as read after this call, or as the sweep under way read it, if this recording
+        was not handed that reading yet; raises what the read raised."""
         now = time.monotonic()
         followed = self._followed.setdefault(recording_id, _Followed(asked_at=now))
         followed.asked_at = now
-        if followed.reading is not None and followed.read_at > followed.handed_at:
-            followed.handed_at = followed.read_at
+        began = self._sweep_began
+        fresh = began is not None and followed.read_at >= began  # read by the sweep under way
+        if followed.reading is not None and fresh and followed.read_at > followed.handed_at:
+            followed.handed_at = followed.read_at  # its page went by while its trigger slept
             return followed.reading
         future: asyncio.Future[Recording] = asyncio.get_running_loop().create_future()
         self._waiters[recording_id].append(future)
@@ -162,7 +165,10 @@ class RecordingPoller:
                     except TimeoutError:
                         self._followed.clear()  # nobody asked for IDLE_SECONDS (>= FOLLOW_SECONDS)
                         return
-                await self._sweep(hook)
+                try:
+                    await self._sweep(hook)
+                finally:
+                    self._sweep_began = None
         finally:
             await hook.aclose()
 
@@ -186,6 +192,7 @@ class RecordingPoller:
             await asyncio.sleep(0)  # the answered waiters have yet to leave
             return
         seen: set[str] = set()  # every recording read in this sweep
+        self._sweep_began = time.monotonic()
         try:
             await self._list(hook, seen, UNFINISHED)
             missing = self._pending() - seen
