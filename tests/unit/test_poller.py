@@ -172,3 +172,55 @@ def test_many_finishing_at_once_are_read_from_the_finished_list_not_one_by_one(a
     assert requests == 3  # the (now empty) unfinished list, then two pages of finished ones
     assert unfinished.call_count == 3
     assert single.call_count == 0
+
+
+def test_each_pages_waiters_are_answered_as_it_arrives(api):
+    """5,000 triggers are not woken in one go at a sweep's end: page 1's waiters have their answer
+    while page 2 is still being read."""
+    release = asyncio.Event()
+
+    async def slow_second_page(request):
+        await release.wait()
+        return page([rec(n) for n in range(100, 150)], total=150, start=100)
+
+    api.get("/recordings", params={"page_no": "1"}).mock(
+        return_value=page([rec(n) for n in range(100)], total=150)
+    )
+    api.get("/recordings", params={"page_no": "2"}).mock(side_effect=slow_second_page)
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=100)
+        early = asyncio.ensure_future(poller.read("R3"))
+        late = asyncio.ensure_future(poller.read("R140"))
+        for _ in range(200):
+            if early.done():
+                break
+            await asyncio.sleep(0.005)
+        answered_early, late_pending = early.done(), not late.done()
+        release.set()
+        return answered_early, late_pending, (await early).id, (await late).id
+
+    assert asyncio.run(go()) == (True, True, "R3", "R140")
+
+
+def test_a_reading_from_an_earlier_sweep_is_not_handed_out_again(api):
+    """A trigger asking again gets a reading taken after it asked (or by the sweep under way), never
+    an older one, not even one a sweep took for other triggers while this one slept."""
+    listing = api.get("/recordings").mock(
+        side_effect=[
+            page([rec(1), rec(2)]),  # sweep 1: both asked
+            page([rec(1, "UPLOADING"), rec(2, "UPLOADING")]),  # sweep 2: only R1 asked; R2 sleeps
+            page([rec(1, "UPLOADED"), rec(2, "UPLOADED")]),  # sweep 3: R2 asks again
+        ]
+    )
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=100)
+        await asyncio.gather(poller.read("R1"), poller.read("R2"))
+        await asyncio.sleep(0.01)
+        await poller.read("R1")
+        await asyncio.sleep(0.01)  # sweep 2 is over: its reading of R2 is older than R2's next ask
+        return (await poller.read("R2")).status.value
+
+    assert asyncio.run(go()) == "UPLOADED"
+    assert listing.call_count == 3
