@@ -276,6 +276,43 @@ def test_what_a_first_try_start_costs(emulator, live_meeting, run, monkeypatch, 
     assert len(recordings_of(emulator, live_meeting)) == 1
 
 
+@pytest.mark.usefixtures("fast_connection")
+def test_what_a_retry_costs(emulator, quiet_meeting, run, when):
+    """Try 1's start is refused (the meeting is not live yet), and one read of the meeting's active
+    recording tells that refusal from "already being recorded": 2 requests. Try 2 reads the active
+    recording first (nothing in the journal explains one), starts, and checks the race: 3."""
+
+    def first_start_refused() -> bool:
+        return any(r["method"] == "POST" for r in emulator.requests() if r["path"].endswith("/track"))
+
+    when(first_start_refused, lambda: emulator.start_session(quiet_meeting), after=0.2)
+    before = len(emulator.requests())
+
+    result = run("rtk_test_start", quiet_meeting)
+
+    assert result.state == "success", result.output[-3000:]
+    assert result.task().try_number == 2
+    sent = [r.split(" ")[0] + " " + r.rsplit("/", 1)[-1] for r in api_requests_since(emulator, before)]
+    read = "GET " + quiet_meeting
+    assert sent == ["POST track", read, read, "POST track", read], sent
+
+
+@pytest.mark.usefixtures("fast_connection")
+def test_what_an_ambiguous_start_costs(emulator, live_meeting, run):
+    """The start took effect but its answer was lost: the POST, then one read of the meeting's active
+    recording, which finds it (believed: no race check, since the task did not learn it started it)."""
+    emulator.add_fault(START, "drop_after")
+    before = len(emulator.requests())
+
+    result = run("rtk_test_start", live_meeting)
+
+    assert result.state == "success", result.output[-3000:]
+    sent = [r.split(" ")[0] + " " + r.rsplit("/", 1)[-1] for r in api_requests_since(emulator, before)]
+    assert sent == ["POST track", "GET " + live_meeting], sent
+    assert len(recordings_of(emulator, live_meeting)) == 1
+    assert BELIEVED in result.log()
+
+
 @pytest.fixture(scope="session")
 def two_airflow_homes(tmp_path_factory):
     """Two independent Airflow deployments (own home, own SQLite metadata DB), migrated once."""
