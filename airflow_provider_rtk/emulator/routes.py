@@ -16,6 +16,7 @@ from airflow_provider_rtk.emulator.api_facts import SESSION_SORT_FIELDS, SESSION
 from airflow_provider_rtk.emulator.messages import ApiError, Reply, Request, success
 from airflow_provider_rtk.emulator.routing import Route, RouteTable, no_route
 from airflow_provider_rtk.emulator.settings import FILES_PREFIX, EmulatorSettings
+from airflow_provider_rtk.emulator.state import RecordingQuery
 from airflow_provider_rtk.emulator.validation import (
     Checker,
     parse_action,
@@ -25,7 +26,7 @@ from airflow_provider_rtk.emulator.validation import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_rtk.emulator.state import EmulatorState, Meeting, Recording, Session
+    from airflow_provider_rtk.emulator.state import EmulatorState, Meeting, Session
 
 DEFAULT_PER_PAGE = 20
 APP_PATH = "/accounts/{account_id}/realtime/kit/{app_id}"
@@ -120,17 +121,26 @@ class Query:
             raise self.bad(name, f"unknown status {unknown[0]!r}; known: {', '.join(known)}")
         return {known[value.upper()] for value in self.values(name)}
 
-    def page(self, items: list[_Item]) -> tuple[list[_Item], dict[str, int]]:
-        """One page (``page_no`` counts from 1) and the ``paging`` object (offsets count from 1)."""
+    def window(self) -> tuple[int, int]:
+        """Where the page starts (from 0) and how many it holds at most (``page_no`` counts from 1)."""
         page_no = self.integer("page_no", 1)
         per_page = self.integer("per_page", DEFAULT_PER_PAGE)
-        offset = (page_no - 1) * per_page
+        return (page_no - 1) * per_page, per_page
+
+    def page(self, items: list[_Item]) -> tuple[list[_Item], dict[str, int]]:
+        """One page and the ``paging`` object."""
+        offset, per_page = self.window()
         chosen = items[offset : offset + per_page]
-        return chosen, {
-            "total_count": len(items),
-            "start_offset": offset + 1 if chosen else offset,
-            "end_offset": offset + len(chosen),
-        }
+        return chosen, _paging(offset, len(chosen), len(items))
+
+
+def _paging(offset: int, shown: int, total: int) -> dict[str, int]:
+    """The ``paging`` object of a page of ``shown`` items from ``offset`` (offsets count from 1)."""
+    return {
+        "total_count": total,
+        "start_offset": offset + 1 if shown else offset,
+        "end_offset": offset + shown,
+    }
 
 
 def _within(moment: float, start: float | None, end: float | None) -> bool:
@@ -262,32 +272,29 @@ def get_all_recordings(api: Api, request: Request, params: dict[str, str]) -> Re
     start, end = query.moment("start_time"), query.moment("end_time")
     expired = query.boolean("expired")
     search = (query.text("search") or "").lower()
-    candidates = api.state.recordings(meeting_id)
-    meetings = api.state.meeting_titles(recording.meeting_id for recording in candidates)
-
-    def keep(recording: Recording) -> bool:
-        meeting = meetings.get(recording.meeting_id)
-        words = " ".join(
-            [recording.id, recording.meeting_id, meeting.title or "" if meeting else ""]
-            + [recorded.name for recorded in recording.files]
-        ).lower()
-        return (
-            (not statuses or recording.status in statuses)
-            and _within(recording.invoked_at, start, end)
-            and (expired is None or recording.links_expired(recording.as_of) == expired)
-            and search in words
+    offset, per_page = query.window()
+    found = api.state.list_recordings(
+        RecordingQuery(
+            meeting_id=meeting_id,
+            statuses=frozenset(statuses),
+            start=start,
+            end=end,
+            expired=expired,
+            search=search,
+            descending=descending,
+            offset=offset,
+            limit=per_page,
         )
-
-    recordings = sorted(filter(keep, candidates), key=lambda r: r.invoked_at, reverse=descending)
-    page, paging = query.page(recordings)
+    )
     links = files_url(request)
+    meetings = found.meetings
     data = [
         {**recording.to_api(links), "meeting": meetings[recording.meeting_id].to_api()}
         if recording.meeting_id in meetings
         else recording.to_api(links)
-        for recording in page
+        for recording in found.recordings
     ]
-    return success(data, paging=paging)
+    return success(data, paging=_paging(offset, len(found.recordings), found.total_count))
 
 
 def get_one_recording(api: Api, request: Request, params: dict[str, str]) -> Reply:

@@ -1,16 +1,22 @@
 """The emulator's in-memory world (meetings, live sessions, recordings) and the clock that moves it.
 
-Time moves lazily: every public method first brings each recording up to "now" from its own
-timestamps, under one lock, so no background thread is needed and a delay of zero is exact.
-Methods hand out copies (stamped with the moment they describe), never the live objects.
+Time moves lazily: under one lock, a method brings the recordings it looks at up to "now" from their
+own timestamps, so no background thread is needed and a delay of zero is exact. Lists first apply the
+timed changes that fell due since the last one (kept in a queue by due time), so they see every status
+as of now without looking at each recording. Methods hand out copies (stamped with the moment they
+describe), never the live objects.
 """
 
 from __future__ import annotations
 
 import copy
+import heapq
+import itertools
+import math
 import threading
 import time
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -92,6 +98,10 @@ class Meeting:
     title: str | None
     created_at: float
     options: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> Meeting:
+        """A copy that later changes do not reach (as ``copy.deepcopy``, quicker: the rest is immutable)."""
+        return Meeting(self.id, self.title, self.created_at, copy.deepcopy(self.options))
 
     def to_api(self) -> dict[str, Any]:
         """The meeting object of the API."""
@@ -193,7 +203,7 @@ class Recording:
 
     # ---- the clock
 
-    def _next_event(self) -> float | None:
+    def next_event(self) -> float | None:
         """When the next change that needs no request is due."""
         if self.status is RecordingStatus.INVOKED:
             return self.invoked_at + self.invoke_delay
@@ -205,7 +215,7 @@ class Recording:
 
     def advance(self, now: float) -> None:
         """Apply every change due by ``now``, each at the moment it was due."""
-        while (due := self._next_event()) is not None and due <= now:
+        while (due := self.next_event()) is not None and due <= now:
             if self.status is RecordingStatus.INVOKED:
                 self.started_at = self.segment_start = due
                 self._set(RecordingStatus.RECORDING, due)
@@ -344,6 +354,103 @@ class Recording:
 
 
 _Stamped = TypeVar("_Stamped", Session, Recording)
+#: Where a recording sorts in lists: its invocation time, then the order in which it was started.
+_Key = tuple[float, int]
+
+
+class _Ordered:
+    """Recordings sorted by :data:`_Key` (side by side lists: keys to search, recordings to hand out)."""
+
+    __slots__ = ("items", "keys")
+
+    def __init__(self) -> None:
+        self.keys: list[_Key] = []
+        self.items: list[Recording] = []
+
+    def add(self, key: _Key, recording: Recording) -> None:
+        at = bisect_right(self.keys, key)  # the end, unless the clock went back
+        self.keys.insert(at, key)
+        self.items.insert(at, recording)
+
+    def remove(self, key: _Key) -> None:
+        at = bisect_left(self.keys, key)
+        del self.keys[at], self.items[at]
+
+    def window(self, start: float | None, end: float | None) -> tuple[int, int]:
+        """The index range of the recordings invoked from ``start`` to ``end`` (both included)."""
+        low = 0 if start is None else bisect_left(self.keys, (start,))
+        high = len(self.keys) if end is None else bisect_left(self.keys, (end, math.inf))
+        return low, max(low, high)
+
+
+#: Part of one sorted list: (the list, first index, index past the last).
+_Slice = tuple[_Ordered, int, int]
+
+
+def _count_below(parts: list[_Slice], key: tuple[float, ...]) -> int:
+    """How many recordings of ``parts`` sort before ``key``."""
+    return sum(bisect_left(part.keys, key, low, high) - low for part, low, high in parts)
+
+
+def _key_at(parts: list[_Slice], rank: int) -> _Key:
+    """The key of the recording at ``rank`` (from 0) in ``parts`` merged in key order."""
+    if len(parts) == 1:
+        part, low, _ = parts[0]
+        return part.keys[low + rank]
+    for part, low, high in parts:
+        # The rank of part.keys[i] in the merge grows with i: look for the one that has ``rank``.
+        first, last = low, high
+        while first < last:
+            middle = (first + last) // 2
+            found = _count_below(parts, part.keys[middle])
+            if found == rank:
+                return part.keys[middle]
+            if found < rank:
+                first = middle + 1
+            else:
+                last = middle
+    raise IndexError(rank)
+
+
+def _run(parts: list[_Slice], rank: int, count: int) -> list[Recording]:
+    """``count`` recordings of ``parts`` merged in key order, from ``rank`` on."""
+    if count <= 0:
+        return []
+    key = _key_at(parts, rank)
+    runs = []
+    for part, low, high in parts:
+        at = bisect_left(part.keys, key, low, high)
+        stop = min(high, at + count)
+        runs.append(zip(part.keys[at:stop], part.items[at:stop], strict=True))
+    return [recording for _, recording in itertools.islice(heapq.merge(*runs), count)]
+
+
+def _invoked_at(recording: Recording) -> float:
+    return recording.invoked_at
+
+
+@dataclass(frozen=True)
+class RecordingQuery:
+    """What ``GET /recordings`` asks for: filters (``None`` or empty: any), order, and the page."""
+
+    meeting_id: str | None = None
+    statuses: frozenset[RecordingStatus] = frozenset()
+    start: float | None = None
+    end: float | None = None
+    expired: bool | None = None
+    search: str = ""
+    descending: bool = True
+    offset: int = 0
+    limit: int = 20
+
+
+@dataclass
+class RecordingPage:
+    """One page of a list (copies as of the moment of the list), how many matched, and their meetings."""
+
+    recordings: list[Recording]
+    total_count: int
+    meetings: dict[str, Meeting]
 
 
 class EmulatorState:
@@ -353,8 +460,10 @@ class EmulatorState:
     answers ``second_start_status`` with ``second_start_message``; ``accept`` records twice at once.
     ``recording_bytes``, if given, is what every download link serves (else synthetic WebM-headed bytes).
 
-    Recordings are indexed by meeting and by file name, and each is brought up to date only when it is
-    looked at, so a request about one meeting or recording costs the same however many recordings exist.
+    Recordings are indexed by meeting, by file name and, in list order, by status; each is brought up
+    to date only when it is looked at or when a timed change of it falls due (lists apply those first),
+    so a request about one meeting or recording costs the same however many recordings exist, and a list
+    page costs what it lists.
     """
 
     def __init__(
@@ -384,6 +493,17 @@ class EmulatorState:
         self._recordings: dict[str, Recording] = {}
         self._by_meeting: dict[str, list[Recording]] = {}
         self._by_file: dict[str, Recording] = {}
+        self._starts = itertools.count()
+        self._keys: dict[str, _Key] = {}  # recording id -> where it sorts
+        self._everything = _Ordered()
+        self._by_status = {status: _Ordered() for status in RecordingStatus}
+        self._indexed: dict[str, RecordingStatus] = {}  # recording id -> status it is indexed under
+        self._due: list[tuple[float, int, Recording]] = []  # (when, start number, recording), a heap
+        self._scheduled: dict[str, float] = {}  # recording id -> when its next timed change is due
+        #: For tests that check what a request costs: recordings brought up to date, and recordings a
+        #: list looked at (its page, or all it filtered).
+        self.advanced = 0
+        self.examined = 0
 
     def reset(self) -> None:
         """Forget everything."""
@@ -392,6 +512,12 @@ class EmulatorState:
                 index.clear()
             self._by_meeting.clear()
             self._by_file.clear()
+            self._keys.clear()
+            self._everything = _Ordered()
+            self._by_status = {status: _Ordered() for status in RecordingStatus}
+            self._indexed.clear()
+            self._due.clear()
+            self._scheduled.clear()
 
     @contextmanager
     def _now(self) -> Iterator[float]:
@@ -400,10 +526,39 @@ class EmulatorState:
             yield self._clock()
 
     def _all_recordings(self, now: float) -> list[Recording]:
-        """Every recording, oldest first, brought up to ``now`` (for lists and snapshots only)."""
+        """Every recording, oldest first, brought up to ``now`` (for snapshots only)."""
         for recording in self._recordings.values():
-            recording.advance(now)
+            self._advance(recording, now)
         return list(self._recordings.values())
+
+    def _advance(self, recording: Recording, now: float) -> None:
+        """Bring one recording up to ``now``."""
+        self.advanced += 1
+        recording.advance(now)
+        self._reindex(recording)
+
+    def _reindex(self, recording: Recording) -> None:
+        """After any change of a recording: its status index and its next timed change."""
+        key = self._keys[recording.id]
+        indexed = self._indexed[recording.id]
+        if recording.status is not indexed:
+            self._by_status[indexed].remove(key)
+            self._by_status[recording.status].add(key, recording)
+            self._indexed[recording.id] = recording.status
+        due = recording.next_event()
+        if due is None:
+            self._scheduled.pop(recording.id, None)
+        elif self._scheduled.get(recording.id) != due:
+            self._scheduled[recording.id] = due
+            heapq.heappush(self._due, (due, key[1], recording))
+
+    def _catch_up(self, now: float) -> None:
+        """Apply every timed change due by ``now`` (each recording's, at the moment it was due)."""
+        while self._due and self._due[0][0] <= now:
+            due, _, recording = heapq.heappop(self._due)
+            if self._scheduled.get(recording.id) == due:  # else an older plan, since changed
+                del self._scheduled[recording.id]
+                self._advance(recording, now)
 
     @staticmethod
     def _stamped(item: _Stamped, now: float) -> _Stamped:
@@ -490,6 +645,7 @@ class EmulatorState:
             for recording in self._running(meeting_id, now):
                 if recording.session_id == session.id:
                     recording.stop(now, {"reason": "ALL_PEERS_LEFT"})
+                    self._reindex(recording)
             return self._stamped(session, now)
 
     def active_session(self, meeting_id: str) -> Session:
@@ -532,7 +688,7 @@ class EmulatorState:
         """The meeting's recordings still capturing at ``now``, oldest first."""
         found = []
         for recording in self._by_meeting.get(meeting_id, ()):
-            recording.advance(now)
+            self._advance(recording, now)
             if recording.status.is_capturing:
                 found.append(recording)
         return found
@@ -544,7 +700,11 @@ class EmulatorState:
         self._by_meeting.setdefault(recording.meeting_id, []).append(recording)
         for recorded in recording.files:
             self._by_file[recorded.name] = recording
-        recording.advance(now)
+        key = self._keys[recording.id] = (recording.invoked_at, next(self._starts))
+        self._everything.add(key, recording)
+        self._by_status[recording.status].add(key, recording)
+        self._indexed[recording.id] = recording.status
+        self._advance(recording, now)
         return self._stamped(recording, now)
 
     def start_track(self, request: TrackStart, body: Any, *, answered_empty: bool = False) -> Recording:
@@ -623,7 +783,7 @@ class EmulatorState:
         recording = self._recordings.get(recording_id)
         if recording is None:
             raise ApiError(404, f"No recording found for recording_id {recording_id}")
-        recording.advance(now)
+        self._advance(recording, now)
         return recording
 
     def get_recording(self, recording_id: str) -> Recording:
@@ -638,8 +798,90 @@ class EmulatorState:
             else:
                 chosen = self._by_meeting.get(meeting_id, [])
                 for recording in chosen:
-                    recording.advance(now)
+                    self._advance(recording, now)
             return [self._stamped(recording, now) for recording in chosen]
+
+    def list_recordings(self, query: RecordingQuery) -> RecordingPage:
+        """One page of recordings sorted by invocation time (those invoked at the same moment in the
+        order they were started, either way), the number that match, and the meetings of the page.
+
+        Costs what the page holds (plus the timed changes due since the last list): with no filters
+        other than statuses and the time window, the page is found in the sorted indexes by bisection;
+        ``meeting_id`` looks at that meeting's recordings only; ``expired`` or ``search`` alone look at
+        every recording of the window, without copying any that is not on the page.
+        """
+        with self._now() as now:
+            self._catch_up(now)
+            if query.meeting_id is not None or query.expired is not None or query.search:
+                chosen, total = self._scan(query, now)
+            else:
+                chosen, total = self._indexed_page(query)
+            return RecordingPage(
+                [self._stamped(recording, now) for recording in chosen],
+                total,
+                {
+                    recording.meeting_id: self._meetings[recording.meeting_id].copy()
+                    for recording in chosen
+                    if recording.meeting_id in self._meetings
+                },
+            )
+
+    def _indexed_page(self, query: RecordingQuery) -> tuple[list[Recording], int]:
+        sources = [self._by_status[status] for status in query.statuses] or [self._everything]
+        parts: list[_Slice] = []
+        for part in sources:
+            low, high = part.window(query.start, query.end)
+            if high > low:
+                parts.append((part, low, high))
+        total = sum(high - low for _, low, high in parts)
+        offset, limit = query.offset, query.limit
+        if offset >= total or limit <= 0:
+            return [], total
+        if not query.descending:
+            chosen = _run(parts, offset, min(limit, total - offset))
+            self.examined += len(chosen)
+            return chosen, total
+        # Newest first, but those invoked at the same moment oldest first: take whole groups of equal
+        # invocation times around the page's ranks in ascending order, sort them, cut out the page.
+        low = max(0, total - offset - limit)
+        first = _count_below(parts, (_key_at(parts, low)[0],))
+        past = _count_below(parts, (_key_at(parts, total - offset - 1)[0], math.inf))
+        group = sorted(_run(parts, first, past - first), key=_invoked_at, reverse=True)
+        self.examined += len(group)
+        skip = offset - (total - past)
+        return group[skip : skip + limit], total
+
+    def _scan(self, query: RecordingQuery, now: float) -> tuple[list[Recording], int]:
+        if query.meeting_id is not None:
+            pool = sorted(self._by_meeting.get(query.meeting_id, []), key=_invoked_at)
+        else:
+            low, high = self._everything.window(query.start, query.end)
+            pool = self._everything.items[low:high]
+        self.examined += len(pool)
+        start, end = query.start, query.end
+
+        def keep(recording: Recording) -> bool:
+            moment = recording.invoked_at
+            if (start is not None and moment < start) or (end is not None and moment > end):
+                return False
+            if query.statuses and recording.status not in query.statuses:
+                return False
+            expired = query.expired
+            if expired is not None and recording.links_expired(max(recording.as_of, now)) != expired:
+                return False
+            if query.search:
+                meeting = self._meetings.get(recording.meeting_id)
+                words = " ".join(
+                    [recording.id, recording.meeting_id, meeting.title or "" if meeting else ""]
+                    + [recorded.name for recorded in recording.files]
+                ).lower()
+                return query.search in words
+            return True
+
+        matching = [recording for recording in pool if keep(recording)]
+        if query.descending:
+            matching.sort(key=_invoked_at, reverse=True)
+        return matching[query.offset : query.offset + query.limit], len(matching)
 
     def active_recording(self, meeting_id: str) -> Recording:
         """The meeting's earliest recording still capturing (several run at once only when allowed)."""
@@ -653,6 +895,7 @@ class EmulatorState:
         with self._now() as now:
             recording = self._recording(recording_id, now)
             recording.apply(action, now)
+            self._reindex(recording)
             return self._stamped(recording, now)
 
     def expire_links(self, recording_id: str | None = None) -> list[str]:
@@ -673,7 +916,7 @@ class EmulatorState:
         with self._now() as now:
             recording = self._by_file.get(name)
             if recording is not None:
-                recording.advance(now)
+                self._advance(recording, now)
             if recording is None or recording.status is not RecordingStatus.UPLOADED:
                 raise ApiError(404, f"No uploaded file named {name}")
             if recording.links_expired(now):
