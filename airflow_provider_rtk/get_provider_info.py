@@ -92,7 +92,9 @@ def get_provider_info() -> dict[str, Any]:
                         "description": (
                             "Requests per second that all the recording triggers of one triggerer (and "
                             "connection) may spend following recordings, together. Default: half of the "
-                            "documented recording limit (1,000 requests per 50 seconds)."
+                            "documented recording limit (1,000 requests per 50 seconds). A token held to "
+                            "Cloudflare's global API limit (1,200 requests per 5 minutes) needs less "
+                            "than 4."
                         ),
                         "version_added": "0.1.0",
                         "type": "float",
