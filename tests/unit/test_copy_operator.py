@@ -22,22 +22,15 @@ from airflow_provider_rtk.operators.copy import (
     RealtimeKitRecordingToObjectStorageOperator,
     _asset_uri,
 )
+from tests.unit.test_async_hook import APP_URL, set_conn
 
-BASE = "http://rtk.test/client/v4"
-APP_URL = f"{BASE}/accounts/ACC/realtime/kit/APP"
 SIGNATURE = "X-Amz-Signature=5ec7e75fa11ed"
 LINK = f"http://files.test/bucket/alice.webm?X-Amz-Expires=604800&{SIGNATURE}"
 
 
 @pytest.fixture(autouse=True)
 def connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {
-        "conn_type": "realtimekit",
-        "password": "TOKEN-abc",
-        "host": BASE,
-        "extra": {"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+    set_conn(monkeypatch, extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 1})
 
 
 def _recording(

@@ -21,20 +21,12 @@ from airflow_provider_rtk.triggers.live_session import (
     MIN_POLL_INTERVAL,
     RealtimeKitLiveSessionTrigger,
 )
-
-BASE = "http://rtk.test/client/v4"
-APP_URL = f"{BASE}/accounts/ACC/realtime/kit/APP"
+from tests.unit.test_async_hook import APP_URL, set_conn
 
 
 @pytest.fixture(autouse=True)
 def connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = {
-        "conn_type": "realtimekit",
-        "password": "TOKEN-abc",
-        "host": BASE,
-        "extra": {"account_id": "ACC", "app_id": "APP", "max_attempts": 2},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+    set_conn(monkeypatch, extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 2})
 
 
 def _session(index: int, meeting: str = "m-1", status: str = "LIVE") -> dict[str, Any]:
