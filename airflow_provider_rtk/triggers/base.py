@@ -57,6 +57,12 @@ class RealtimeKitPollingTrigger(BaseTrigger):
         self.poll_interval = poll_interval_argument("poll_interval", poll_interval, what="trigger argument")
         self.end_time = None if end_time is None else float(end_time)
 
+    @property
+    def log(self) -> Any:
+        """The class's logger, shared by its triggers (the triggerer sends each line to the log of the
+        task whose trigger wrote it, whichever logger wrote it)."""
+        return type(self).logger()
+
     # ---------------------------------------------------------------------------------- to override
 
     @abstractmethod
@@ -74,6 +80,10 @@ class RealtimeKitPollingTrigger(BaseTrigger):
     async def deadline_passed(self) -> RealtimeKitEvent:
         """The deadline has passed: do what must be done then, and return the event to fire."""
         return self.timeout_event()
+
+    async def pause(self, left: float | None) -> None:
+        """Wait between two checks: ``poll_interval``, or what is ``left`` before the deadline."""
+        await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
 
     def make_hook(self, **kwargs: Any) -> RealtimeKitAsyncHook:
         """The hook a run (or ``on_kill``) uses; override to change its timeout or retry policy."""
@@ -106,6 +116,6 @@ class RealtimeKitPollingTrigger(BaseTrigger):
                 left = self.seconds_left()
                 if left is not None and left <= 0:
                     return await self.deadline_passed()
-                await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
+                await self.pause(left)
         finally:
             await hook.aclose()

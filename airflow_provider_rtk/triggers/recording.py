@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy
+from airflow_provider_rtk.models import Recording, RecordingStatus
 from airflow_provider_rtk.ownership import Knowledge
 from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger, describe_deadline
 from airflow_provider_rtk.triggers.events import RecordingEvent, parse_target_status, recording_event
@@ -13,7 +15,6 @@ from airflow_provider_rtk.triggers.poller import RecordingPoller
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
-    from airflow_provider_rtk.models import Recording
 
 #: ``on_kill`` has 30 seconds (``[triggerer] on_kill_timeout``): keep the stop call well inside them.
 ON_KILL_TIMEOUT = 10.0
@@ -34,7 +35,8 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
     :param recording_id: the recording to follow.
     :param realtimekit_conn_id: the RealtimeKit connection.
     :param target_status: the status to wait for (any but ``ERRORED``), default ``UPLOADED``.
-    :param poll_interval: seconds between two reads of the recording.
+    :param poll_interval: the recording is read at least this often (seconds); reads of many
+        recordings are shared, and the triggerer's ``[realtimekit] poll_requests_per_second`` paces them.
     :param end_time: deadline as absolute epoch seconds, or ``None`` for none.
     :param stop_on_kill: when a user kills the deferred task (mark failed/success, clear; Airflow 3.3+),
         stop the recording. Nothing is stopped when the triggerer merely restarts or the trigger ends.
@@ -70,7 +72,10 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
         self.stop_on_kill = bool(stop_on_kill) and self.knowledge.may_stop
         self.stop_at_end_time = bool(stop_at_end_time) and self.knowledge.may_stop
         self.end_reason = str(end_reason)
-        self._last: Recording | None = None
+        #: the last reading's status, and the reading as JSON text (plain text: thousands of waiting
+        #: triggers add nothing for the garbage collector to walk)
+        self._last_status: RecordingStatus | None = None
+        self._last_json: str | None = None
 
     @property
     def target_status(self) -> str:
@@ -101,37 +106,56 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
         )
 
     async def check(self, hook: RealtimeKitAsyncHook) -> RecordingEvent | None:
-        recording = await RecordingPoller.shared(self.realtimekit_conn_id).read(self.recording_id)
-        if self._last is None or self._last.status is not recording.status:
-            self.log.info(
-                "Recording %s is %s; waiting for %s (deadline %s)",
-                self.recording_id,
-                recording.status.value,
-                self.target.value,
-                describe_deadline(self.end_time),
-            )
-        self._last = recording
+        """The recording's next status: the shared poller reads it at least every ``poll_interval``
+        and wakes this trigger only when the status differs from the last one it had (or at the
+        deadline, then ``None``). The first look waits for a reading even past the deadline."""
+        watching = RecordingPoller.shared(self.realtimekit_conn_id).watch(
+            self.recording_id, unlike=self._last_status, interval=self.poll_interval
+        )
+        left = self.seconds_left()
+        try:
+            if self._last_status is None or left is None:
+                recording = await watching
+            else:
+                recording = await asyncio.wait_for(watching, max(left, 0.0))
+        except TimeoutError:
+            return None
+        self.log.info(
+            "Recording %s is %s; waiting for %s (deadline %s)",
+            self.recording_id,
+            recording.status.value,
+            self.target.value,
+            describe_deadline(self.end_time),
+        )
+        self._last_status, self._last_json = recording.status, recording.model_dump_json()
         event = recording_event(recording, self.target)
         return None if event is None else event.model_copy(update={"knowledge": self.knowledge.value})
+
+    async def pause(self, left: float | None) -> None:
+        """No pause: :meth:`check` sleeps until there is news (the poller paces the reads)."""
+
+    def _last_reading(self) -> Recording | None:
+        return None if self._last_json is None else Recording.model_validate_json(self._last_json)
 
     def error_event(self, message: str) -> RecordingEvent:
         return self._event(
             status="error",
-            recording_status=self._last.status.value if self._last else None,
+            recording_status=self._last_status.value if self._last_status else None,
             message=f"Could not read recording {self.recording_id}: {message}",
             recording=None,
         )
 
     def timeout_event(self, stopped: bool = False) -> RecordingEvent:
-        last = self._last.status.value if self._last else "unknown"
+        last = self._last_reading()
         return self._event(
             status="timeout",
-            recording_status=self._last.status.value if self._last else None,
+            recording_status=last.status.value if last else None,
             message=(
                 f"Recording {self.recording_id} did not reach {self.target.value} by "
-                f"{describe_deadline(self.end_time)} (the task's {self.end_reason}); last status {last}."
+                f"{describe_deadline(self.end_time)} (the task's {self.end_reason}); last status "
+                f"{last.status.value if last else 'unknown'}."
             ),
-            recording=self._last.to_xcom() if self._last else None,
+            recording=last.to_xcom() if last else None,
             stopped=stopped,
         )
 

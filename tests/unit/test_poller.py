@@ -12,7 +12,8 @@ import pytest
 import respx
 
 from airflow_provider_rtk.exceptions import RealtimeKitError
-from airflow_provider_rtk.triggers.poller import RecordingPoller, RequestBudget
+from airflow_provider_rtk.models import RecordingStatus
+from airflow_provider_rtk.triggers.poller import WAKE_AT_ONCE, RecordingPoller, RequestBudget
 
 APP_URL = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
 CONN = {
@@ -224,3 +225,95 @@ def test_a_reading_from_an_earlier_sweep_is_not_handed_out_again(api):
 
     assert asyncio.run(go()) == "UPLOADED"
     assert listing.call_count == 3
+
+
+def test_a_watch_sleeps_through_readings_of_the_status_it_knows(api):
+    """A trigger watching a RECORDING recording is woken once, by the reading that shows it changed,
+    though every sweep reads it."""
+    listing = api.get("/recordings").mock(
+        side_effect=[page([rec(1)]), page([rec(1)]), page([rec(1)]), page([rec(1, "UPLOADING")])]
+    )
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=1000)
+        woken = []
+        watching = poller.watch("R1", unlike=RecordingStatus.RECORDING, interval=0.01)
+        watching.add_done_callback(lambda future: woken.append(future.result().status.value))
+        await watching
+        return woken
+
+    assert asyncio.run(go()) == ["UPLOADING"]
+    assert listing.call_count == 4
+
+
+def test_a_status_that_changed_while_nobody_watched_is_read_again_at_once(api):
+    """One trigger saw R1 become UPLOADED; another, still knowing it as RECORDING, begins watching
+    with a long interval: it is not made to wait that interval for a change the poller knows of."""
+    listing = api.get("/recordings").mock(
+        side_effect=[page([rec(1)]), page([rec(1, "UPLOADED")]), page([rec(1, "UPLOADED")])]
+    )
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=1000)
+        await poller.read("R1")
+        await poller.read("R1")
+        began = time.monotonic()
+        found = await poller.watch("R1", unlike=RecordingStatus.RECORDING, interval=60)
+        return found.status.value, time.monotonic() - began
+
+    status, waited = asyncio.run(go())
+    assert status == "UPLOADED"
+    assert waited < 5
+    assert listing.call_count == 3
+
+
+def test_a_page_wakes_its_watches_a_few_at_a_time(api):
+    """100 recordings finish on one page: their triggers are woken at most WAKE_AT_ONCE per turn of
+    the event loop (each then builds its event), not all 100 in one turn."""
+    api.get("/recordings").mock(return_value=page([rec(n, "UPLOADED") for n in range(100)]))
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=1000)
+        turn = 0
+        woken_in_turn: list[int] = []
+
+        async def ticker():
+            nonlocal turn
+            while True:
+                turn += 1
+                await asyncio.sleep(0)
+
+        async def wait(n: int) -> None:
+            await poller.watch(f"R{n}", unlike=RecordingStatus.RECORDING, interval=0.01)
+            woken_in_turn.append(turn)
+
+        ticking = asyncio.ensure_future(ticker())
+        await asyncio.gather(*(wait(n) for n in range(100)))
+        ticking.cancel()
+        return woken_in_turn
+
+    woken_in_turn = asyncio.run(go())
+    per_turn = {t: woken_in_turn.count(t) for t in set(woken_in_turn)}
+    assert len(woken_in_turn) == 100
+    assert max(per_turn.values()) <= WAKE_AT_ONCE
+    assert len(per_turn) >= 100 // WAKE_AT_ONCE
+
+
+def test_a_cancelled_watch_is_forgotten(api):
+    listing = api.get("/recordings").mock(return_value=page([rec(1)]))
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=1000)
+        await poller.read("R1")
+        watching = poller.watch("R1", unlike=RecordingStatus.RECORDING, interval=0.01)
+        await asyncio.sleep(0.05)
+        watching.cancel()
+        await asyncio.sleep(0.05)
+        calls = listing.call_count
+        await asyncio.sleep(0.1)
+        return calls, listing.call_count, dict(poller._watches)
+
+    before, after, watches = asyncio.run(go())
+    assert before >= 2  # it was read while watched
+    assert after == before  # and no more once nobody watches it
+    assert watches == {}

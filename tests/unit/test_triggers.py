@@ -228,6 +228,46 @@ def test_incomplete_connection_yields_error(api, monkeypatch):
     assert "T0KEN" not in event["message"]
 
 
+class _CountingChecks(RealtimeKitRecordingTrigger):
+    """Observes (does not replace) how often the trigger wakes to look at a reading."""
+
+    checks = 0
+
+    async def check(self, hook):
+        event = await super().check(hook)
+        self.checks += 1
+        return event
+
+
+def test_the_trigger_wakes_only_when_the_status_changes(api):
+    """Six readings, three statuses: the trigger wakes three times (the poller reads every
+    poll_interval; a reading of the status the trigger knows does not wake it)."""
+    route = api.get("/recordings/REC").mock(
+        side_effect=[
+            recording_answer(status)
+            for status in ["RECORDING", "RECORDING", "RECORDING", "UPLOADING", "UPLOADING", "UPLOADED"]
+        ]
+    )
+    trigger = _CountingChecks("REC", poll_interval=FAST)
+    event = only_event(trigger)
+    assert event["status"] == "success"
+    assert route.call_count == 6
+    assert trigger.checks == 3
+
+
+def test_a_timeout_reports_the_last_reading(api):
+    api.get("/recordings/REC").mock(return_value=recording_answer("UPLOADING", recording_duration=42))
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST, end_time=time.time() + 0.2))
+    assert event["status"] == "timeout"
+    assert event["recording"]["recording_duration"] == 42
+    assert "last status UPLOADING" in event["message"]
+
+
+def test_triggers_of_a_class_share_one_logger():
+    first, second = RealtimeKitRecordingTrigger("R1"), RealtimeKitRecordingTrigger("R2")
+    assert first.log is second.log
+
+
 class _CountingHooks(RealtimeKitRecordingTrigger):
     """Observes (does not replace) the hooks the trigger makes."""
 
