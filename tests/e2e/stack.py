@@ -266,13 +266,29 @@ class AirflowAPI:
             raise AssertionError(f"{error}; tasks: {self.task_instances(dag_id, run_id)}") from None
         return run
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> Any:
         entry = self.request(
             "GET",
             f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
-            params={"deserialize": True, "stringify": False},
+            params={"deserialize": True, "stringify": False, "map_index": map_index},
         )
         return entry["value"]
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int = 1
+    ) -> str:
+        """The task's log as the UI shows it (the triggerer's lines of a deferred task included)."""
+        answer = self.request(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            params={"map_index": map_index, "full_content": True},
+            headers={"Accept": "application/json"},
+        )
+        return "\n".join(
+            str(line.get("event", "")) if isinstance(line, dict) else str(line) for line in answer["content"]
+        )
 
     def close(self) -> None:
         self.http.close()

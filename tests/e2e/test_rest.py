@@ -83,6 +83,11 @@ def test_fan_out_dag_by_rest_records_each_meeting_once(stack: Stack, emulator, e
         assert recording["request_body"]["layers"] == {
             "default": {"file_name_prefix": prefix, "media_kind": "audio"}
         }
+    # the deferred tasks' triggers (one shared logger, one shared poller) wrote into each task's own log
+    for index in range(3):
+        log = api.task_log("rtk_fan_out_recordings", run_id, "record", map_index=index)
+        followed = api.xcom("rtk_fan_out_recordings", run_id, "record", key="recording_id", map_index=index)
+        assert f"Recording {followed} is UPLOADED; waiting for UPLOADED" in log, log[-2000:]
 
 
 def test_sensor_driven_dag_goes_live_only_after_the_sensor_is_deferred(
