@@ -61,7 +61,10 @@ class RealtimeKitPollingTrigger(BaseTrigger):
     def log(self) -> Any:
         """The class's logger, shared by its triggers (the triggerer sends each line to the log of the
         task whose trigger wrote it, whichever logger wrote it)."""
-        return type(self).logger()
+        cls = type(self)
+        if "_log" not in cls.__dict__:
+            cls._log = None  # this class's own logger, named after it, not a parent class's
+        return cls.logger()
 
     # ---------------------------------------------------------------------------------- to override
 

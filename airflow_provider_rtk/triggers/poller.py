@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import math
 import time
 import weakref
@@ -199,7 +200,10 @@ class RecordingPoller:
         if due < self._wake_before:
             self._wake.set()
         if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name="realtimekit-poller")
+            # its own context: what it logs (retries, 429s) belongs to no one trigger's task log
+            self._task = loop.create_task(
+                self._run(), name="realtimekit-poller", context=contextvars.Context()
+            )
         return watch.future
 
     @staticmethod
@@ -214,7 +218,7 @@ class RecordingPoller:
     def _watching(self) -> Iterator[tuple[str, float]]:
         """Each watched recording and when the earliest of its watches wants it read."""
         for recording_id, watches in self._watches.items():
-            followed = self._followed[recording_id]
+            followed = self._followed.setdefault(recording_id, _Followed(asked_at=time.monotonic()))
             due = [self._due(followed, watch) for watch in watches if not watch.future.done()]
             if due:
                 yield recording_id, min(due)
@@ -240,6 +244,9 @@ class RecordingPoller:
                     try:
                         await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
                     except TimeoutError:
+                        self._prune()
+                        if self._watches:  # one began in the turn the wait timed out
+                            continue
                         self._followed.clear()  # nobody asked for IDLE_SECONDS (>= FOLLOW_SECONDS)
                         return
                     continue
@@ -289,11 +296,11 @@ class RecordingPoller:
             if len(missing) > 1:  # several finished at once: the newest finished ones, a page at a time
                 await self._list(hook, sweep, FINISHED, since=self._oldest_invoked(missing))
         except RealtimeKitError as error:  # the API kept failing after the hook's retries
-            self._fail(self._wanted(sweep.horizon), error)
+            self._fail(self._wanted(sweep.horizon) - sweep.read, error)
             return
         except Exception as error:
             problem = f"listing recordings failed: {type(error).__name__}: {redact(str(error))}"
-            self._fail(self._wanted(sweep.horizon), RealtimeKitError(problem))
+            self._fail(self._wanted(sweep.horizon) - sweep.read, RealtimeKitError(problem))
             return
         # unknown, not yet listed, or moved between pages (who began watching since waits for the next)
         for recording_id in self._still_watched(wanted & sweep.unseen):
@@ -322,6 +329,7 @@ class RecordingPoller:
         for watch in self._watches.get(recording.id, ()):
             if not watch.future.done() and watch.wants(recording, sent):
                 watch.future.set_result(recording)
+                followed.asked_at = sent  # its trigger is about to watch again: keep what is known
                 handed += 1
         return handed
 

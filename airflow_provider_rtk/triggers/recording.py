@@ -107,19 +107,24 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
 
     async def check(self, hook: RealtimeKitAsyncHook) -> RecordingEvent | None:
         """The recording's next status: the shared poller reads it at least every ``poll_interval``
-        and wakes this trigger only when the status differs from the last one it had (or at the
-        deadline, then ``None``). The first look waits for a reading even past the deadline."""
-        watching = RecordingPoller.shared(self.realtimekit_conn_id).watch(
-            self.recording_id, unlike=self._last_status, interval=self.poll_interval
-        )
+        and wakes this trigger only when the status differs from the last one it had; at the
+        deadline the trigger looks once more. The first look waits for a reading even past the
+        deadline."""
+        poller = RecordingPoller.shared(self.realtimekit_conn_id)
+        watching = poller.watch(self.recording_id, unlike=self._last_status, interval=self.poll_interval)
         left = self.seconds_left()
+        recording: Recording | None = None
         try:
-            if self._last_status is None or left is None:
+            if self._last_status is not None and left is not None:
+                # (asyncio.wait, not wait_for: a reading that lands with the deadline is kept)
+                done, _ = await asyncio.wait({watching}, timeout=max(left, 0.0))
+                if not done:  # the deadline: one last look, so the event tells how it is now
+                    watching.cancel()
+                    recording = await poller.read(self.recording_id)
+            if recording is None:
                 recording = await watching
-            else:
-                recording = await asyncio.wait_for(watching, max(left, 0.0))
-        except TimeoutError:
-            return None
+        finally:
+            watching.cancel()  # stop watching (nothing when it was answered)
         self.log.info(
             "Recording %s is %s; waiting for %s (deadline %s)",
             self.recording_id,

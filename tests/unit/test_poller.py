@@ -13,6 +13,7 @@ import respx
 
 from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.models import RecordingStatus
+from airflow_provider_rtk.triggers import poller as poller_module
 from airflow_provider_rtk.triggers.poller import WAKE_AT_ONCE, RecordingPoller, RequestBudget
 
 APP_URL = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
@@ -317,3 +318,51 @@ def test_a_cancelled_watch_is_forgotten(api):
     assert before >= 2  # it was read while watched
     assert after == before  # and no more once nobody watches it
     assert watches == {}
+
+
+def test_a_watch_begun_as_the_idle_poller_times_out_is_still_answered(api, monkeypatch):
+    """The idle wait times out in the same turn of the loop as a new watch begins: the poller
+    carries on for it (it used to exit, leaving the watch unanswered and the next poller broken)."""
+    monkeypatch.setattr(poller_module, "IDLE_SECONDS", 0.1)
+    api.get("/recordings").mock(return_value=page([rec(1), rec(2)]))
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=1000)
+        await poller.read("R1")  # the poller now waits IDLE_SECONDS for a new watch
+        watches = []
+        asyncio.get_running_loop().call_later(
+            0.15, lambda: watches.append(poller.watch("R1", unlike=None, interval=1))
+        )
+        time.sleep(0.3)  # a busy loop: the idle timeout and the new watch fall in one turn
+        while not watches:
+            await asyncio.sleep(0)
+        done, _ = await asyncio.wait([watches[0]], timeout=1)
+        answered_first = bool(done)
+        later = poller.watch("R2", unlike=None, interval=1)
+        done, _ = await asyncio.wait([watches[0], later], timeout=1)
+        return answered_first, len(done), poller._task.done()
+
+    assert asyncio.run(go()) == (True, 2, False)
+
+
+def test_the_poller_logs_in_its_own_context_not_its_first_triggers(api):
+    """What the shared poller logs (retries, 429s) is about every trigger of the connection: it runs
+    in a context of its own, not in that of the trigger that happened to start it (the triggerer
+    sends a line to the task log of the trigger whose context wrote it)."""
+    import contextvars
+
+    asked_by: contextvars.ContextVar[str] = contextvars.ContextVar("asked_by", default="nobody")
+    seen_by_the_poller = []
+
+    def listing(request):
+        seen_by_the_poller.append(asked_by.get())
+        return page([rec(1)])
+
+    api.get("/recordings").mock(side_effect=listing)
+
+    async def go():
+        asked_by.set("trigger 1")
+        await RecordingPoller("realtimekit_default", requests_per_second=1000).read("R1")
+
+    asyncio.run(go())
+    assert seen_by_the_poller == ["nobody"]

@@ -14,7 +14,7 @@ import pytest
 import respx
 
 from airflow_provider_rtk.exceptions import RealtimeKitError
-from airflow_provider_rtk.models import RecordingStatus
+from airflow_provider_rtk.models import Recording, RecordingStatus
 from airflow_provider_rtk.triggers import (
     ActiveSessionEvent,
     RealtimeKitActiveSessionTrigger,
@@ -22,6 +22,7 @@ from airflow_provider_rtk.triggers import (
     RecordingEvent,
 )
 from airflow_provider_rtk.triggers.events import parse_target_status, target_reached, target_unreachable
+from airflow_provider_rtk.triggers.poller import RecordingPoller
 
 CONN = {
     "conn_type": "realtimekit",
@@ -255,17 +256,76 @@ def test_the_trigger_wakes_only_when_the_status_changes(api):
     assert trigger.checks == 3
 
 
-def test_a_timeout_reports_the_last_reading(api):
-    api.get("/recordings/REC").mock(return_value=recording_answer("UPLOADING", recording_duration=42))
-    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST, end_time=time.time() + 0.2))
+def test_a_timeout_reports_the_newest_reading_not_the_first_of_its_status(api):
+    """Readings of a status the trigger knows do not wake it, but the deadline's last look does: the
+    timeout event tells how the recording is at the deadline."""
+    api.get("/recordings/REC").mock(
+        side_effect=[recording_answer("RECORDING", recording_duration=1)]
+        + [recording_answer("RECORDING", recording_duration=42)] * 200
+    )
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=0.05, end_time=time.time() + 0.5))
     assert event["status"] == "timeout"
     assert event["recording"]["recording_duration"] == 42
-    assert "last status UPLOADING" in event["message"]
+    assert "last status RECORDING" in event["message"]
 
 
-def test_triggers_of_a_class_share_one_logger():
+def test_a_deadline_shorter_than_the_poll_interval_still_looks_at_the_deadline(api):
+    """The recording is UPLOADED before the deadline, sooner than the next poll: the last look at the
+    deadline sees it (success, not a timeout, and nothing stopped)."""
+    api.get("/recordings/REC").mock(side_effect=[recording_answer("UPLOADING"), recording_answer("UPLOADED")])
+    event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=2.0, end_time=time.time() + 0.5))
+    assert event["status"] == "success", event
+
+
+def test_a_reading_that_lands_with_the_deadline_is_kept(monkeypatch):
+    """The poller hands UPLOADED in the same turn of a busy loop as the deadline passes: the trigger
+    reports it (a ``wait_for`` that cancels on the deadline, as Python 3.12's does, would drop it)."""
+
+    async def wait_for_as_in_312(future, timeout):
+        async with asyncio.timeout(timeout):
+            return await future
+
+    monkeypatch.setattr(asyncio, "wait_for", wait_for_as_in_312)
+    trigger = RealtimeKitRecordingTrigger("REC", poll_interval=60, end_time=time.time() + 0.1)
+    trigger._last_status = RecordingStatus.UPLOADING
+
+    def watch(self, recording_id, *, unlike, interval):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        loop.call_later(0.09, future.set_result, Recording(id="REC", status="UPLOADED"))
+        loop.call_soon(time.sleep, 0.2)  # a busy triggerer: both timers fire in one turn
+        return future
+
+    monkeypatch.setattr(RecordingPoller, "watch", watch)
+    event = asyncio.run(trigger.check(None))
+    assert event is not None
+    assert event.status == "success"
+
+
+def test_a_cancelled_trigger_stops_watching(api):
+    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    trigger = RealtimeKitRecordingTrigger("REC", poll_interval=0.05, end_time=time.time() + 60)
+
+    async def cancel_while_waiting():
+        task = asyncio.ensure_future(trigger.run().__anext__())
+        await asyncio.sleep(0.2)  # past its first reading: waiting with a deadline
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        poller = RecordingPoller.shared("realtimekit_default")
+        return [w for watches in poller._watches.values() for w in watches if not w.future.done()]
+
+    assert asyncio.run(cancel_while_waiting()) == []
+
+
+def test_triggers_of_a_class_share_one_logger_named_after_it():
+    class MyRecordingTrigger(RealtimeKitRecordingTrigger):
+        pass
+
     first, second = RealtimeKitRecordingTrigger("R1"), RealtimeKitRecordingTrigger("R2")
     assert first.log is second.log
+    mine = MyRecordingTrigger("R3")
+    assert mine.log is not first.log  # a subclass logs under its own name, not its parent's
+    assert mine.log is MyRecordingTrigger("R4").log
 
 
 class _CountingHooks(RealtimeKitRecordingTrigger):
