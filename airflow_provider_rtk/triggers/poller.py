@@ -55,6 +55,8 @@ UNFINISHED = [
 FINISHED = [RecordingStatus.UPLOADED, RecordingStatus.ERRORED]
 #: Pages of one list at most per sweep (what is not seen by then is read on its own).
 MAX_PAGES = 60
+#: Sweeps that read their recordings one by one (cheaper than the last listing) before one lists again.
+LIST_AGAIN_AFTER = 10
 #: Watches woken in one turn of the event loop at most (each then builds its event or watches again).
 WAKE_AT_ONCE = 25
 #: Pages of a list asked for at once (so a sweep is paced by the budget, not by each page's latency).
@@ -163,6 +165,8 @@ class RecordingPoller:
         self._task: asyncio.Task[None] | None = None
         self._sweep_seconds = 0.0  #: how long the last sweep took
         self._current: _Sweep | None = None  #: the sweep under way
+        self._list_cost = 0  #: requests the last listing took
+        self._sweeps_alone = 0  #: sweeps since then that read each wanted recording alone
         #: requests sent, for the benchmarks and the tests
         self.requests = 0
 
@@ -290,18 +294,13 @@ class RecordingPoller:
             return
         sweep.unseen = set(wanted)
         self._current = sweep
-        try:
-            await self._list(hook, sweep, UNFINISHED)
-            missing = self._still_watched(wanted & sweep.unseen)
-            if len(missing) > 1:  # several finished at once: the newest finished ones, a page at a time
-                await self._list(hook, sweep, FINISHED, since=self._oldest_invoked(missing))
-        except RealtimeKitError as error:  # the API kept failing after the hook's retries
-            self._fail(self._wanted(sweep.horizon) - sweep.read, error)
-            return
-        except Exception as error:
-            problem = f"listing recordings failed: {type(error).__name__}: {redact(str(error))}"
-            self._fail(self._wanted(sweep.horizon) - sweep.read, RealtimeKitError(problem))
-            return
+        # few recordings wanted among many listed (an app that others record in too): read those alone
+        # when that costs fewer requests than the last listing did (and list again now and then)
+        if len(wanted) < self._list_cost and self._sweeps_alone < LIST_AGAIN_AFTER:
+            self._sweeps_alone += 1
+        else:
+            self._sweeps_alone = 0
+            await self._list_all(hook, sweep, wanted)
         # unknown, not yet listed, or moved between pages (who began watching since waits for the next)
         for recording_id in self._still_watched(wanted & sweep.unseen):
             await self.budget.spend()
@@ -313,6 +312,26 @@ class RecordingPoller:
                 self._fail({recording_id}, error)
             except Exception as error:
                 self._fail({recording_id}, RealtimeKitError(f"{type(error).__name__}: {redact(str(error))}"))
+
+    async def _list_all(self, hook: RealtimeKitAsyncHook, sweep: _Sweep, wanted: set[str]) -> None:
+        """The unfinished list, then (if several wanted recordings were not in it) the newest finished
+        ones; a failure fails the watches the sweep has not read."""
+        before = self.requests
+        try:
+            await self._list(hook, sweep, UNFINISHED)
+            missing = self._still_watched(wanted & sweep.unseen)
+            if len(missing) > 1:  # several finished at once: the newest finished ones, a page at a time
+                await self._list(hook, sweep, FINISHED, since=self._oldest_invoked(missing))
+        except RealtimeKitError as error:  # the API kept failing after the hook's retries
+            self._fail(self._wanted(sweep.horizon) - sweep.read, error)
+            sweep.unseen.clear()  # failed: not read alone either
+            return
+        except Exception as error:
+            problem = f"listing recordings failed: {type(error).__name__}: {redact(str(error))}"
+            self._fail(self._wanted(sweep.horizon) - sweep.read, RealtimeKitError(problem))
+            sweep.unseen.clear()
+            return
+        self._list_cost = self.requests - before
 
     def _record(self, recording: Recording, sent: float) -> int:
         """Note a followed recording's reading (its request sent at ``sent``), hand it to the watches

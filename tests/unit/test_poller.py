@@ -366,3 +366,36 @@ def test_the_poller_logs_in_its_own_context_not_its_first_triggers(api):
 
     asyncio.run(go())
     assert seen_by_the_poller == ["nobody"]
+
+
+def test_a_few_recordings_among_many_listed_are_read_alone(api):
+    """The app has 300 unfinished recordings (three pages) and this triggerer follows two of the
+    oldest: once a listing has cost three requests, the next sweep reads the two alone (two)."""
+    everyone = [rec(n) for n in range(300)]
+    for number in (1, 2, 3):
+        api.get("/recordings", params={"page_no": str(number)}).mock(
+            return_value=page(
+                everyone[(number - 1) * 100 : number * 100], total=300, start=(number - 1) * 100
+            )
+        )
+    alone = api.get(url__regex=r".*/recordings/R2[58]0$").mock(
+        side_effect=lambda request: httpx.Response(
+            200, json={"success": True, "data": rec(int(request.url.path.rsplit("R", 1)[1]), "UPLOADED")}
+        )
+    )
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=1000)
+        first = await asyncio.gather(poller.read("R250"), poller.read("R280"))
+        listed = poller.requests
+        second = await asyncio.gather(
+            poller.watch("R250", unlike=RecordingStatus.RECORDING, interval=0.01),
+            poller.watch("R280", unlike=RecordingStatus.RECORDING, interval=0.01),
+        )
+        return [r.status.value for r in first + second], listed, poller.requests - listed
+
+    statuses, listed, afterwards = asyncio.run(asyncio.wait_for(go(), 10))
+    assert statuses == ["RECORDING", "RECORDING", "UPLOADED", "UPLOADED"]
+    assert listed == 3
+    assert afterwards == 2
+    assert alone.call_count == 2
