@@ -102,6 +102,14 @@ def _before(recording: Recording, since: datetime | None) -> bool:
     return since is not None and recording.invoked_time is not None and not recording.invoked_since(since)
 
 
+def _provider_error(error: Exception, doing: str = "") -> RealtimeKitError:
+    """``error`` as the provider's error, for the watches it fails (its text redacted)."""
+    if isinstance(error, RealtimeKitError):
+        return error
+    problem = f"{type(error).__name__}: {redact(str(error))}"
+    return RealtimeKitError(f"{doing} failed: {problem}" if doing else problem)
+
+
 @dataclass(slots=True)
 class _Followed:
     """What the poller knows of one followed recording: only plain values, never a reading (so
@@ -308,10 +316,8 @@ class RecordingPoller:
             sent = time.monotonic()
             try:
                 self._record(await hook.get_recording(recording_id), sent)
-            except RealtimeKitError as error:
-                self._fail({recording_id}, error)
             except Exception as error:
-                self._fail({recording_id}, RealtimeKitError(f"{type(error).__name__}: {redact(str(error))}"))
+                self._fail({recording_id}, _provider_error(error))
 
     async def _list_all(self, hook: RealtimeKitAsyncHook, sweep: _Sweep, wanted: set[str]) -> None:
         """The unfinished list, then (if several wanted recordings were not in it) the newest finished
@@ -322,14 +328,9 @@ class RecordingPoller:
             missing = self._still_watched(wanted & sweep.unseen)
             if len(missing) > 1:  # several finished at once: the newest finished ones, a page at a time
                 await self._list(hook, sweep, FINISHED, since=self._oldest_invoked(missing))
-        except RealtimeKitError as error:  # the API kept failing after the hook's retries
-            self._fail(self._wanted(sweep.horizon) - sweep.read, error)
+        except Exception as error:  # the API kept failing after the hook's retries, or worse
+            self._fail(self._wanted(sweep.horizon) - sweep.read, _provider_error(error, "listing recordings"))
             sweep.unseen.clear()  # failed: not read alone either
-            return
-        except Exception as error:
-            problem = f"listing recordings failed: {type(error).__name__}: {redact(str(error))}"
-            self._fail(self._wanted(sweep.horizon) - sweep.read, RealtimeKitError(problem))
-            sweep.unseen.clear()
             return
         self._list_cost = self.requests - before
 
