@@ -270,7 +270,7 @@ def test_asset_extra_of_a_single_file_takes_the_recording_size() -> None:
 BODY = bytes(range(256)) * 1024 + b"tail"
 
 
-def _secret() -> str:
+def fresh_signature() -> str:
     """A signature never seen before (the redaction registry and Airflow's masker are process-wide)."""
     return f"SIG{uuid.uuid4().hex}"
 
@@ -287,7 +287,7 @@ def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
         yield server
 
 
-def _serve(
+def serve_recording(
     server: HostileServer,
     layers: list[tuple[str, dict[str, tuple[str, Route]]]],
     *,
@@ -311,15 +311,15 @@ def _serve(
             server.routes[("GET", path.split("?")[0])] = route
 
 
-def _one_file(server: HostileServer, route: Route, *, path: str = "", file_size: int | None = None) -> str:
+def serve_one_file(server: HostileServer, route: Route, *, path: str = "", file_size: int | None = None) -> str:
     """Serve ``alice.webm`` behind ``route`` at ``path`` (default: a signed-looking link); the path."""
-    path = path or f"/files/alice.webm?X-Amz-Signature={_secret()}"
-    _serve(server, [("default", {"alice.webm": (path, route)})], file_size=file_size)
+    path = path or f"/files/alice.webm?X-Amz-Signature={fresh_signature()}"
+    serve_recording(server, [("default", {"alice.webm": (path, route)})], file_size=file_size)
     return path
 
 
 def test_a_download_cut_short_leaves_nothing_under_the_final_name(hostile, tmp_path) -> None:
-    _one_file(hostile, serve_file(BODY, cut_after=len(BODY) // 2))
+    serve_one_file(hostile, serve_file(BODY, cut_after=len(BODY) // 2))
 
     with pytest.raises(RealtimeKitFilesNotDownloadableError, match=r"alice\.webm"):
         _operator(tmp_path / "out").execute({})
@@ -343,7 +343,7 @@ def _watch(path, stop: threading.Event) -> list[bytes]:
 
 def test_two_copies_at_once_end_with_the_right_bytes_and_show_nothing_else(hostile, tmp_path) -> None:
     """A rerun while a run still copies: the final name is only ever absent or right."""
-    _one_file(hostile, serve_file(BODY, piece=16 * 1024, pause=0.02))
+    serve_one_file(hostile, serve_file(BODY, piece=16 * 1024, pause=0.02))
     target = tmp_path / "alice.webm"
     stop = threading.Event()
     seen = _watch(target, stop)
@@ -380,7 +380,7 @@ def test_a_file_of_the_right_size_with_wrong_bytes_is_copied_again_when_the_link
     hostile, tmp_path
 ) -> None:
     md5 = hashlib.md5(BODY).hexdigest()  # what S3 puts in an ETag
-    _one_file(hostile, serve_file(BODY, headers={"ETag": f'"{md5}"'}))
+    serve_one_file(hostile, serve_file(BODY, headers={"ETag": f'"{md5}"'}))
     (tmp_path / "alice.webm").write_bytes(bytes(len(BODY)))  # the zeroed blocks of an old race
 
     result = _operator(tmp_path).execute({})
@@ -392,7 +392,7 @@ def test_a_file_of_the_right_size_with_wrong_bytes_is_copied_again_when_the_link
 
 
 def test_a_body_without_length_is_not_read_past_the_recordings_file_size(hostile, tmp_path) -> None:
-    _one_file(hostile, huge(size=20 * MB, declare_length=False), file_size=100_000)
+    serve_one_file(hostile, huge(size=20 * MB, declare_length=False), file_size=100_000)
 
     with pytest.raises(RealtimeKitError, match=r"more than the 100000 bytes") as error:
         _operator(tmp_path, wait_timeout=5).execute({})
@@ -403,7 +403,7 @@ def test_a_body_without_length_is_not_read_past_the_recordings_file_size(hostile
 
 
 def test_a_body_without_length_shorter_than_the_file_size_fails_and_leaves_nothing(hostile, tmp_path) -> None:
-    _one_file(hostile, serve_file(BODY, declare_length=False), file_size=len(BODY) + 100)
+    serve_one_file(hostile, serve_file(BODY, declare_length=False), file_size=len(BODY) + 100)
 
     with pytest.raises(RealtimeKitFilesNotDownloadableError, match=rf"got {len(BODY)} of {len(BODY) + 100}"):
         _operator(tmp_path).execute({})
@@ -412,7 +412,7 @@ def test_a_body_without_length_shorter_than_the_file_size_fails_and_leaves_nothi
 
 
 def test_a_body_of_unknown_size_is_refused_before_anything_is_written(hostile, tmp_path) -> None:
-    _one_file(hostile, huge(size=20 * MB, declare_length=False))
+    serve_one_file(hostile, huge(size=20 * MB, declare_length=False))
 
     with pytest.raises(RealtimeKitError, match="announced no size"):
         _operator(tmp_path).execute({})
@@ -422,7 +422,7 @@ def test_a_body_of_unknown_size_is_refused_before_anything_is_written(hostile, t
 
 def test_a_trickling_link_fails_at_the_minimum_rate_and_leaves_nothing(hostile, tmp_path) -> None:
     """One byte every 0.05 s never trips the idle time-out (1 s); the minimum rate ends it."""
-    _one_file(hostile, trickle(every=0.05), file_size=10 * MB)
+    serve_one_file(hostile, trickle(every=0.05), file_size=10 * MB)
 
     with pytest.raises(RealtimeKitFilesNotDownloadableError, match="slower than 1024 bytes/s"):
         _operator(tmp_path, download_timeout=1, min_download_rate=1024, wait_timeout=0).execute({})
@@ -439,7 +439,7 @@ def test_the_minimum_rate_is_checked_when_the_dag_is_parsed(tmp_path) -> None:
 
 
 def test_two_files_of_one_name_in_two_layers_fail_before_anything_is_copied(hostile, tmp_path) -> None:
-    _serve(
+    serve_recording(
         hostile,
         [
             (
@@ -479,9 +479,9 @@ def test_a_links_signature_is_in_no_error_text_and_no_log_line(
     hostile, tmp_path, caplog, capsys, where, status
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    signature = _secret()
+    signature = fresh_signature()
     path = SIGNED_PATHS[where](signature)
-    _one_file(hostile, json_answer(status, {"path": path}), path=path)
+    serve_one_file(hostile, json_answer(status, {"path": path}), path=path)
 
     with pytest.raises(RealtimeKitError) as error:
         _operator(tmp_path).execute({})
@@ -501,11 +501,11 @@ def assert_no_signature(error: BaseException, log: str, signature: str) -> None:
 
 def test_a_redirect_to_another_host_is_not_followed(hostile, tmp_path, caplog, capsys) -> None:
     caplog.set_level(logging.DEBUG)
-    signature = _secret()
+    signature = fresh_signature()
     with HostileServer() as elsewhere:
         elsewhere.fallback = serve_file(BODY)
         port = elsewhere.host_port.rsplit(":", 1)[1]
-        _one_file(hostile, redirect(302, f"http://localhost:{port}/files/alice.webm?sig={signature}"))
+        serve_one_file(hostile, redirect(302, f"http://localhost:{port}/files/alice.webm?sig={signature}"))
 
         with pytest.raises(
             RealtimeKitError, match=r"redirected to another host \(http://localhost:\d+\)"
@@ -519,7 +519,7 @@ def test_a_redirect_to_another_host_is_not_followed(hostile, tmp_path, caplog, c
 
 def test_a_redirect_on_the_same_host_is_followed(hostile, tmp_path) -> None:
     hostile.routes[("GET", "/real/alice.webm")] = serve_file(BODY)
-    _one_file(hostile, redirect(307, f"/real/alice.webm?X-Amz-Signature={_secret()}"))
+    serve_one_file(hostile, redirect(307, f"/real/alice.webm?X-Amz-Signature={fresh_signature()}"))
 
     result = _operator(tmp_path).execute({})
 
@@ -528,7 +528,7 @@ def test_a_redirect_on_the_same_host_is_followed(hostile, tmp_path) -> None:
 
 
 def test_redirects_on_the_same_host_are_bounded(hostile, tmp_path) -> None:
-    path = _one_file(hostile, redirect(302, "/files/alice.webm"), path="/files/alice.webm")
+    path = serve_one_file(hostile, redirect(302, "/files/alice.webm"), path="/files/alice.webm")
 
     with pytest.raises(RealtimeKitError, match="redirected more than 5 times"):
         _operator(tmp_path).execute({})
