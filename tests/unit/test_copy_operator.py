@@ -311,7 +311,9 @@ def serve_recording(
             server.routes[("GET", path.split("?")[0])] = route
 
 
-def serve_one_file(server: HostileServer, route: Route, *, path: str = "", file_size: int | None = None) -> str:
+def serve_one_file(
+    server: HostileServer, route: Route, *, path: str = "", file_size: int | None = None
+) -> str:
     """Serve ``alice.webm`` behind ``route`` at ``path`` (default: a signed-looking link); the path."""
     path = path or f"/files/alice.webm?X-Amz-Signature={fresh_signature()}"
     serve_recording(server, [("default", {"alice.webm": (path, route)})], file_size=file_size)
