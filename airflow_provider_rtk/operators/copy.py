@@ -150,14 +150,23 @@ def _links(recording: Recording) -> dict[str, str]:
                         "was copied"
                     )
                 found[name], where[name] = link.download_url, label
-    for name in found:
+    for name, url in found.items():
         if not _FILE_NAME_RE.fullmatch(name) or ".." in name:
             raise RealtimeKitCopyError(
                 f"Recording {recording.id}: refusing to write a file named {name[:80]!r}: not a plain "
                 "file name; nothing was copied"
             )
-    for name, url in found.items():
-        _remember_link(url, name)
+        redaction.remember(url)
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError:  # not even a URL
+            scheme = ""
+        if scheme in ("http", "https"):
+            _remember_link(url, name)
+        else:
+            raise RealtimeKitCopyError(
+                f"Recording {recording.id}: the link of {name} is not an http(s) URL; nothing was copied"
+            )
     return found
 
 
@@ -475,6 +484,8 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
                 sink.commit()
         except httpx.TransportError as error:
             raise _NotYet(f"{type(error).__name__} while downloading") from None
+        except httpx.InvalidURL:  # its text may quote the link
+            raise RealtimeKitCopyError(f"The link of {name} ({shown}) is not a valid URL") from None
         self.log.info("Copied %s (%d bytes) from %s to %s", name, written, shown, uri)
         return _Copied(name, target, uri, written, copied=True)
 

@@ -537,3 +537,26 @@ def test_redirects_on_the_same_host_are_bounded(hostile, tmp_path) -> None:
 
     assert sum(1 for seen in hostile.seen if seen.path == path) == 6
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "file:///etc/passwd?sig={sig}",
+        "ftp://files.test/sig={sig}/alice.webm",
+        "http://[::1/files/alice.webm?sig={sig}",
+        "http://files.test/files/\x00alice.webm?sig={sig}",
+    ],
+)
+def test_a_link_that_is_no_http_url_fails_clearly_without_showing_it(tmp_path, link) -> None:
+    signature = fresh_signature()
+    with respx.mock() as mock:
+        mock.get(f"{APP_URL}/recordings/rec-1").respond(
+            200, json={"success": True, "data": _recording({"alice.webm": link.format(sig=signature)})}
+        )
+        with pytest.raises(RealtimeKitError, match=r"alice\.webm") as error:
+            _operator(tmp_path).execute({})
+
+    assert not isinstance(error.value, RealtimeKitFilesNotDownloadableError)
+    assert_no_signature(error.value, "", signature)
+    assert list(tmp_path.iterdir()) == []
