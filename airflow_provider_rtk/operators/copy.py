@@ -133,11 +133,10 @@ def _remember_link(url: str, name: str) -> None:
 def _links(recording: Recording) -> dict[str, str]:
     """File name -> link, every name checked before anything is copied: a plain file name, and one
     file per name (two layers may not put two files under one destination name)."""
-    if not isinstance(recording.download_url, list):
-        found = recording.download_links
-        where = dict.fromkeys(found, "")
-    else:
-        found, where = {}, {}
+    found = recording.download_links  # one file (a string link), or none yet
+    if isinstance(recording.download_url, list):
+        found = {}
+        where: dict[str, str] = {}  # file name -> the layer that holds it
         for index, layer in enumerate(recording.download_url):
             label = f"layer {layer.layer_name!r}" if layer.layer_name else f"layer #{index + 1}"
             for name, link in layer.download_urls.items():
