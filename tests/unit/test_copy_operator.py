@@ -71,7 +71,7 @@ def _recording(
     }
 
 
-def _operator(tmp_path, **kwargs: Any) -> RealtimeKitRecordingToObjectStorageOperator:
+def _operator(tmp_path=None, **kwargs: Any) -> RealtimeKitRecordingToObjectStorageOperator:
     options: dict[str, Any] = {
         "task_id": "copy",
         "recording_id": "rec-1",
@@ -560,3 +560,28 @@ def test_a_link_that_is_no_http_url_fails_clearly_without_showing_it(tmp_path, l
     assert not isinstance(error.value, RealtimeKitFilesNotDownloadableError)
     assert_no_signature(error.value, "", signature)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_on_any_other_filesystem_a_file_is_renamed_into_place_only_when_complete(
+    hostile, monkeypatch
+) -> None:
+    """fsspec's in-memory filesystem stands for the stores with no atomic upload of their own."""
+    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk.io import attach, store
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    monkeypatch.setattr(store, "_STORE_CACHE", {})
+    attach("memory", fs=MemoryFileSystem())
+
+    folder = f"memory://rtk-copy-{uuid.uuid4().hex[:8]}/out"
+    serve_one_file(hostile, serve_file(BODY, cut_after=len(BODY) // 2))
+    with pytest.raises(RealtimeKitFilesNotDownloadableError):
+        _operator(destination=folder).execute({})
+    assert not ObjectStoragePath(folder).exists() or list(ObjectStoragePath(folder).iterdir()) == []
+
+    serve_one_file(hostile, serve_file(BODY))
+    result = _operator(destination=folder).execute({})
+
+    assert [item["destination"] for item in result["files"]] == [f"{folder}/alice.webm"]
+    assert [path.name for path in ObjectStoragePath(folder).iterdir()] == ["alice.webm"]
+    assert (ObjectStoragePath(folder) / "alice.webm").read_bytes() == BODY
