@@ -138,3 +138,19 @@ class RealtimeKitRecordingFailed(RealtimeKitRecordingFailedError, AirflowFailExc
 class RealtimeKitRecordingTimeoutError(RealtimeKitError, AirflowFailException):
     """The recording did not finish within the operator's ``timeout``; it was stopped. Not retried: a
     retry would start a new recording of a meeting the timeout said to give up on."""
+
+
+class RealtimeKitDownloadLinksExpiredError(RealtimeKitError):
+    """The recording's download links have expired (they last 7 days after the upload); the files can
+    no longer be fetched from RealtimeKit."""
+
+
+class RealtimeKitFilesNotDownloadableError(RealtimeKitError):
+    """Some files were still not downloadable when ``wait_timeout`` ran out (not there yet, refused for
+    a while, cut short, or slower than ``min_download_rate``)."""
+
+
+class RealtimeKitCopyError(RealtimeKitError):
+    """A file cannot be copied as the service describes it, and waiting will not change that: two
+    files with one name, a link that redirects to another host (or too often), a body longer than
+    announced, or a link and a recording that announce no size at all."""

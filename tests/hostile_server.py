@@ -266,3 +266,37 @@ def nested(depth: int) -> Route:
     """``{"success": true, "data": [[[[...]]]]}`` nested ``depth`` levels."""
     body = b'{"success": true, "data": ' + b"[" * depth + b"]" * depth + b"}"
     return raw_answer(200, body)
+
+
+def serve_file(
+    content: bytes,
+    *,
+    declare_length: bool = True,
+    cut_after: int | None = None,
+    piece: int = 64 * 1024,
+    pause: float = 0.0,
+    headers: dict[str, str] | None = None,
+    name: str = "file",
+) -> Route:
+    """A download link serving ``content`` in ``piece``-byte writes ``pause`` seconds apart. With
+    ``cut_after``, the connection closes after that many bytes (a body cut short, whatever the
+    ``Content-Length`` said); without ``declare_length`` there is no ``Content-Length`` (the body ends
+    when the connection closes). ``headers`` are added to the answer (an ``ETag``, say)."""
+
+    def behaviour(handler: Handler, seen: Seen) -> None:
+        sent_headers = {"Content-Type": "video/webm", **(headers or {})}
+        if declare_length:
+            sent_headers["Content-Length"] = str(len(content))
+        handler.head(200, sent_headers)
+        end = len(content) if cut_after is None else min(cut_after, len(content))
+        for start in range(0, end, piece):
+            if handler.owner.stopping():
+                return
+            part = content[start : min(start + piece, end)]
+            handler.wfile.write(part)
+            handler.wfile.flush()
+            handler.count(name, len(part))
+            if pause:
+                time.sleep(pause)
+
+    return behaviour

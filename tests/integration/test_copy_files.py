@@ -1,7 +1,8 @@
 """The copy operator against the emulator's real download links: into ``file://`` (a temporary folder)
 and into a real S3-compatible server on loopback (moto's server mode, a separate process), byte for
 byte; reruns skip what is there; it waits while the files are on their way; expired links fail clearly;
-one asset event per destination; no link in XCom, asset events or errors."""
+one asset event per destination; no link in XCom, asset events, errors or the task log; a failed or
+concurrent copy leaves nothing wrong under the final name, on a local disk and on S3."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ from airflow_provider_rtk.operators.copy import (
     RealtimeKitFilesNotDownloadableError,
     RealtimeKitRecordingToObjectStorageOperator,
 )
+from tests.hostile_server import json_answer, redirect, serve_file
 from tests.integration.conftest import load_dag, task_states, xcom
+from tests.unit.test_copy_operator import BODY, fresh_signature, serve_one_file
+from tests.unit.test_copy_operator import hostile as hostile  # a fixture: the API and links misbehave
 
 #: What every download link serves: random, so a wrong or partial copy cannot pass by chance.
 CONTENT = os.urandom(700_000 + 17)
@@ -278,6 +282,9 @@ def s3_server(monkeypatch, tmp_path):
             aws_secret_access_key="testing",
         )
         client.create_bucket(Bucket="recordings")
+        from airflow.sdk.io import store
+
+        monkeypatch.setattr(store, "_STORE_CACHE", {})  # no filesystem attached to an earlier server
         yield client
     finally:
         process.terminate()
@@ -305,3 +312,98 @@ def test_copies_every_file_to_s3_byte_for_byte_and_a_rerun_skips_them(emulator, 
     rerun = _copy(recording_id, f"s3://recordings/meetings/{recording_id}", storage_conn_id="moto_s3")
     assert str(rerun.state) == "success", task_states(rerun)
     assert [f["copied"] for f in xcom(rerun, "copy")["files"]] == [False, False]
+
+
+def _hostile_copy(destination: str, **kwargs) -> RealtimeKitRecordingToObjectStorageOperator:
+    """The copy of the hostile server's recording ``rec-1`` to ``destination``, polling fast."""
+    return RealtimeKitRecordingToObjectStorageOperator(
+        task_id="copy",
+        recording_id="rec-1",
+        destination=destination,
+        **{"poll_interval": 0.05, "wait_timeout": 0.5, "asset_alias": None, **kwargs},
+    )
+
+
+def _keys(client, prefix: str = "") -> list[str]:
+    return [
+        item["Key"] for item in client.list_objects_v2(Bucket="recordings", Prefix=prefix).get("Contents", [])
+    ]
+
+
+def test_a_download_cut_short_leaves_no_object_and_no_pending_upload_on_s3(hostile, s3_server):
+    serve_one_file(hostile, serve_file(BODY, cut_after=len(BODY) // 2))
+
+    with pytest.raises(RealtimeKitFilesNotDownloadableError, match=r"alice\.webm"):
+        _hostile_copy("s3://recordings/out", storage_conn_id="moto_s3").execute({})
+
+    assert _keys(s3_server) == []
+    assert s3_server.list_multipart_uploads(Bucket="recordings").get("Uploads", []) == []
+
+
+def test_two_copies_at_once_to_s3_both_end_with_the_right_bytes(hostile, s3_server):
+    import threading
+
+    serve_one_file(hostile, serve_file(BODY, piece=16 * 1024, pause=0.02))
+    results, errors = [], []
+
+    def copy() -> None:
+        try:
+            results.append(
+                _hostile_copy("s3://recordings/out", storage_conn_id="moto_s3", wait_timeout=30).execute({})
+            )
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=copy) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert not errors, errors
+    assert len(results) == 2
+    assert _keys(s3_server) == ["out/alice.webm"]
+    assert s3_server.get_object(Bucket="recordings", Key="out/alice.webm")["Body"].read() == BODY
+
+
+def test_an_s3_object_of_the_right_size_with_wrong_bytes_is_copied_again(hostile, s3_server):
+    import hashlib
+
+    md5 = hashlib.md5(BODY).hexdigest()  # what S3 puts in an ETag
+    serve_one_file(hostile, serve_file(BODY, headers={"ETag": f'"{md5}"'}))
+    s3_server.put_object(Bucket="recordings", Key="out/alice.webm", Body=bytes(len(BODY)))
+
+    result = _hostile_copy("s3://recordings/out", storage_conn_id="moto_s3").execute({})
+
+    assert [item["copied"] for item in result["files"]] == [True]
+    assert s3_server.get_object(Bucket="recordings", Key="out/alice.webm")["Body"].read() == BODY
+
+
+def _copy_logged(capfd, recording_id: str, destination: str):
+    """Run the copy DAG; returns it and everything it wrote to the console (its task log)."""
+    capfd.readouterr()
+    dag_run = _copy(recording_id, destination)
+    captured = capfd.readouterr()
+    return dag_run, captured.out + captured.err
+
+
+@pytest.mark.parametrize("case", ["signed path, HTTP 400", "redirect to another host"])
+def test_the_task_log_of_a_failing_copy_shows_no_signature(airflow_db, hostile, tmp_path, capfd, case):
+    signature = fresh_signature()
+    if case == "redirect to another host":
+        other = f"http://localhost:{hostile.host_port.rsplit(':', 1)[1]}/t/{signature}/alice.webm"
+        serve_one_file(hostile, redirect(302, other), path=f"/files/sig={signature}/alice.webm")
+        expected = "redirected to another host"
+    else:
+        serve_one_file(
+            hostile, json_answer(400, {"no": signature}), path=f"/t/{signature}/alice.webm/{signature}"
+        )
+        expected = "answered HTTP 400"
+
+    dag_run, log = _copy_logged(capfd, "rec-1", f"file://{tmp_path}")
+
+    assert str(dag_run.state) == "failed", task_states(dag_run)
+    assert expected in log
+    assert "alice.webm" in log
+    assert signature not in log
+    assert list(tmp_path.iterdir()) == []

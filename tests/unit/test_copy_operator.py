@@ -3,8 +3,14 @@ the asset-event extra builder (``airflow_provider_rtk.assets``)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +27,16 @@ from airflow_provider_rtk.operators.copy import (
     RealtimeKitFilesNotDownloadableError,
     RealtimeKitRecordingToObjectStorageOperator,
     _asset_uri,
+)
+from tests.hostile_server import (
+    MB,
+    HostileServer,
+    Route,
+    huge,
+    json_answer,
+    redirect,
+    serve_file,
+    trickle,
 )
 from tests.unit.test_async_hook import APP_URL, set_conn
 
@@ -55,7 +71,7 @@ def _recording(
     }
 
 
-def _operator(tmp_path, **kwargs: Any) -> RealtimeKitRecordingToObjectStorageOperator:
+def _operator(tmp_path=None, **kwargs: Any) -> RealtimeKitRecordingToObjectStorageOperator:
     options: dict[str, Any] = {
         "task_id": "copy",
         "recording_id": "rec-1",
@@ -244,3 +260,328 @@ def test_asset_extra_of_a_single_file_takes_the_recording_size() -> None:
         {"name": "composite.mp4", "layer": None, "size_bytes": 2048, "duration_seconds": 61}
     ]
     assert "sig=1" not in json.dumps(extra)
+
+
+# --------------------------------------------------------------------------------------------------
+# Against a hostile server on loopback: the API and the download links are served by
+# tests/hostile_server.py, and misbehave on purpose.
+
+#: What a link serves: random, so a wrong or partial copy cannot pass by chance.
+BODY = bytes(range(256)) * 1024 + b"tail"
+
+
+def fresh_signature() -> str:
+    """A signature never seen before (the redaction registry and Airflow's masker are process-wide)."""
+    return f"SIG{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
+    """A hostile server on loopback that ``realtimekit_default`` points at."""
+    with HostileServer() as server:
+        set_conn(
+            monkeypatch,
+            host=server.base_url,
+            extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
+        )
+        yield server
+
+
+def serve_recording(
+    server: HostileServer,
+    layers: list[tuple[str, dict[str, tuple[str, Route]]]],
+    *,
+    file_size: int | None = None,
+) -> None:
+    """Serve recording ``rec-1`` (UPLOADED) whose ``layers`` are ``[(layer, {name: (path, route)})]``:
+    each file's link is ``http://<server><path>`` and answers with ``route``."""
+    origin = f"http://{server.host_port}"
+    data = _recording({})
+    data["file_size"] = file_size
+    data["download_url"] = [
+        {
+            "layer_name": layer,
+            "download_urls": {name: {"download_url": origin + path} for name, (path, _) in files.items()},
+        }
+        for layer, files in layers
+    ]
+    server.route("GET", "/recordings/rec-1", json_answer(200, {"success": True, "data": data}))
+    for _, files in layers:
+        for path, route in files.values():
+            server.routes[("GET", path.split("?")[0])] = route
+
+
+def serve_one_file(
+    server: HostileServer, route: Route, *, path: str = "", file_size: int | None = None
+) -> str:
+    """Serve ``alice.webm`` behind ``route`` at ``path`` (default: a signed-looking link); the path."""
+    path = path or f"/files/alice.webm?X-Amz-Signature={fresh_signature()}"
+    serve_recording(server, [("default", {"alice.webm": (path, route)})], file_size=file_size)
+    return path
+
+
+def test_a_download_cut_short_leaves_nothing_under_the_final_name(hostile, tmp_path) -> None:
+    serve_one_file(hostile, serve_file(BODY, cut_after=len(BODY) // 2))
+
+    with pytest.raises(RealtimeKitFilesNotDownloadableError, match=r"alice\.webm"):
+        _operator(tmp_path / "out").execute({})
+
+    assert list((tmp_path / "out").iterdir()) == []  # no partial file, no temporary file either
+
+
+def _watch(path, stop: threading.Event) -> list[bytes]:
+    """Every content ``path`` showed while watched (until ``stop``)."""
+    seen: list[bytes] = []
+
+    def run() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(FileNotFoundError):
+                seen.append(path.read_bytes())
+            stop.wait(0.005)
+
+    threading.Thread(target=run, daemon=True).start()
+    return seen
+
+
+def test_two_copies_at_once_end_with_the_right_bytes_and_show_nothing_else(hostile, tmp_path) -> None:
+    """A rerun while a run still copies: the final name is only ever absent or right."""
+    serve_one_file(hostile, serve_file(BODY, piece=16 * 1024, pause=0.02))
+    target = tmp_path / "alice.webm"
+    stop = threading.Event()
+    seen = _watch(target, stop)
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            results.append(_operator(tmp_path, wait_timeout=30).execute({}))
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    first = threading.Thread(target=copy)
+    first.start()
+    deadline = time.monotonic() + 30
+    while hostile.written.get("file", 0) < len(BODY) // 4:  # the first copy is well under way
+        assert time.monotonic() < deadline
+        assert first.is_alive()
+        time.sleep(0.01)
+    second = threading.Thread(target=copy)
+    second.start()
+    first.join(60)
+    second.join(60)
+    stop.set()
+
+    assert not errors, errors
+    assert len(results) == 2
+    assert target.read_bytes() == BODY
+    assert {len(content) for content in seen if content != BODY} == set(), "a wrong file was visible"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["alice.webm"]  # no temporary left
+
+
+def test_a_file_of_the_right_size_with_wrong_bytes_is_copied_again_when_the_link_gives_its_md5(
+    hostile, tmp_path
+) -> None:
+    md5 = hashlib.md5(BODY).hexdigest()  # what S3 puts in an ETag
+    serve_one_file(hostile, serve_file(BODY, headers={"ETag": f'"{md5}"'}))
+    (tmp_path / "alice.webm").write_bytes(bytes(len(BODY)))  # the zeroed blocks of an old race
+
+    result = _operator(tmp_path).execute({})
+
+    assert [item["copied"] for item in result["files"]] == [True]
+    assert (tmp_path / "alice.webm").read_bytes() == BODY
+    again = _operator(tmp_path).execute({})  # now right: skipped
+    assert [item["copied"] for item in again["files"]] == [False]
+
+
+def test_a_body_without_length_is_not_read_past_the_recordings_file_size(hostile, tmp_path) -> None:
+    serve_one_file(hostile, huge(size=20 * MB, declare_length=False), file_size=100_000)
+
+    with pytest.raises(RealtimeKitError, match=r"more than the 100000 bytes") as error:
+        _operator(tmp_path, wait_timeout=5).execute({})
+
+    assert not isinstance(error.value, RealtimeKitFilesNotDownloadableError)  # not worth a retry
+    assert list(tmp_path.iterdir()) == []
+    assert hostile.written.get("huge", 0) < 10 * MB  # stopped reading long before the end
+
+
+def test_a_body_without_length_shorter_than_the_file_size_fails_and_leaves_nothing(hostile, tmp_path) -> None:
+    serve_one_file(hostile, serve_file(BODY, declare_length=False), file_size=len(BODY) + 100)
+
+    with pytest.raises(RealtimeKitFilesNotDownloadableError, match=rf"got {len(BODY)} of {len(BODY) + 100}"):
+        _operator(tmp_path).execute({})
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_body_of_unknown_size_is_refused_before_anything_is_written(hostile, tmp_path) -> None:
+    serve_one_file(hostile, huge(size=20 * MB, declare_length=False))
+
+    with pytest.raises(RealtimeKitError, match="announced no size"):
+        _operator(tmp_path).execute({})
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_trickling_link_fails_at_the_minimum_rate_and_leaves_nothing(hostile, tmp_path) -> None:
+    """One byte every 0.05 s never trips the idle time-out (1 s); the minimum rate ends it."""
+    serve_one_file(hostile, trickle(every=0.05), file_size=10 * MB)
+
+    with pytest.raises(RealtimeKitFilesNotDownloadableError, match="slower than 1024 bytes/s"):
+        _operator(tmp_path, download_timeout=1, min_download_rate=1024, wait_timeout=0).execute({})
+
+    assert list(tmp_path.iterdir()) == []
+    assert hostile.written["trickle"] < 1000  # ended after about a second, not when the server stopped
+
+
+def test_the_minimum_rate_is_checked_when_the_dag_is_parsed(tmp_path) -> None:
+    for bad in (0, -1, "fast", True):
+        with pytest.raises(RealtimeKitPayloadError) as error:
+            _operator(tmp_path, min_download_rate=bad)
+        assert error.value.paths == ["min_download_rate"]
+
+
+def test_two_files_of_one_name_in_two_layers_fail_before_anything_is_copied(hostile, tmp_path) -> None:
+    serve_recording(
+        hostile,
+        [
+            (
+                "default",
+                {
+                    "bob.webm": ("/files/bob.webm", serve_file(BODY)),
+                    "x.webm": ("/a/x.webm", serve_file(BODY)),
+                },
+            ),
+            ("screen", {"x.webm": ("/b/x.webm", serve_file(BODY))}),
+        ],
+    )
+
+    with pytest.raises(RealtimeKitError) as error:
+        _operator(tmp_path).execute({})
+
+    text = str(error.value)
+    assert "two files named 'x.webm'" in text
+    assert "layer 'default'" in text
+    assert "layer 'screen'" in text
+    assert list(tmp_path.iterdir()) == []
+    assert not [seen for seen in hostile.seen if not seen.path.startswith("/client/")]  # no download
+
+
+SIGNED_PATHS: dict[str, Callable[[str], str]] = {
+    "query": lambda sig: f"/files/alice.webm?X-Amz-Signature={sig}",
+    "segment key=value": lambda sig: f"/sig={sig}/files/alice.webm",
+    "token segment": lambda sig: f"/t/{sig}/alice.webm",
+    "token after the name": lambda sig: f"/files/alice.webm/{sig}",
+    "matrix parameter": lambda sig: f"/files/alice.webm;sig={sig}",
+}
+
+
+@pytest.mark.parametrize("where", list(SIGNED_PATHS))
+@pytest.mark.parametrize("status", [400, 503])
+def test_a_links_signature_is_in_no_error_text_and_no_log_line(
+    hostile, tmp_path, caplog, capsys, where, status
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    signature = fresh_signature()
+    path = SIGNED_PATHS[where](signature)
+    serve_one_file(hostile, json_answer(status, {"path": path}), path=path)
+
+    with pytest.raises(RealtimeKitError) as error:
+        _operator(tmp_path).execute({})
+
+    assert "alice.webm" in str(error.value)
+    assert_no_signature(error.value, caplog.text + str(capsys.readouterr()), signature)
+
+
+def assert_no_signature(error: BaseException, log: str, signature: str) -> None:
+    texts = [str(error), repr(error), repr(error.args), log]
+    cause = error.__cause__ or error.__context__
+    if cause is not None:
+        texts += [str(cause), repr(cause)]
+    for text in texts:
+        assert signature not in text
+
+
+def test_a_redirect_to_another_host_is_not_followed(hostile, tmp_path, caplog, capsys) -> None:
+    caplog.set_level(logging.DEBUG)
+    signature = fresh_signature()
+    with HostileServer() as elsewhere:
+        elsewhere.fallback = serve_file(BODY)
+        port = elsewhere.host_port.rsplit(":", 1)[1]
+        serve_one_file(hostile, redirect(302, f"http://localhost:{port}/files/alice.webm?sig={signature}"))
+
+        with pytest.raises(
+            RealtimeKitError, match=r"redirected to another host \(http://localhost:\d+\)"
+        ) as error:
+            _operator(tmp_path).execute({})
+
+        assert elsewhere.seen == []
+    assert_no_signature(error.value, caplog.text + str(capsys.readouterr()), signature)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_on_the_same_host_is_followed(hostile, tmp_path) -> None:
+    hostile.routes[("GET", "/real/alice.webm")] = serve_file(BODY)
+    serve_one_file(hostile, redirect(307, f"/real/alice.webm?X-Amz-Signature={fresh_signature()}"))
+
+    result = _operator(tmp_path).execute({})
+
+    assert [item["copied"] for item in result["files"]] == [True]
+    assert (tmp_path / "alice.webm").read_bytes() == BODY
+
+
+def test_redirects_on_the_same_host_are_bounded(hostile, tmp_path) -> None:
+    path = serve_one_file(hostile, redirect(302, "/files/alice.webm"), path="/files/alice.webm")
+
+    with pytest.raises(RealtimeKitError, match="redirected more than 5 times"):
+        _operator(tmp_path).execute({})
+
+    assert sum(1 for seen in hostile.seen if seen.path == path) == 6
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "file:///etc/passwd?sig={sig}",
+        "ftp://files.test/sig={sig}/alice.webm",
+        "http://[::1/files/alice.webm?sig={sig}",
+        "http://files.test/files/\x00alice.webm?sig={sig}",
+    ],
+)
+def test_a_link_that_is_no_http_url_fails_clearly_without_showing_it(tmp_path, link) -> None:
+    signature = fresh_signature()
+    with respx.mock() as mock:
+        mock.get(f"{APP_URL}/recordings/rec-1").respond(
+            200, json={"success": True, "data": _recording({"alice.webm": link.format(sig=signature)})}
+        )
+        with pytest.raises(RealtimeKitError, match=r"alice\.webm") as error:
+            _operator(tmp_path).execute({})
+
+    assert not isinstance(error.value, RealtimeKitFilesNotDownloadableError)
+    assert_no_signature(error.value, "", signature)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_on_any_other_filesystem_a_file_is_renamed_into_place_only_when_complete(
+    hostile, monkeypatch
+) -> None:
+    """fsspec's in-memory filesystem stands for the stores with no atomic upload of their own."""
+    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk.io import attach, store
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    monkeypatch.setattr(store, "_STORE_CACHE", {})
+    attach("memory", fs=MemoryFileSystem())
+
+    folder = f"memory://rtk-copy-{uuid.uuid4().hex[:8]}/out"
+    serve_one_file(hostile, serve_file(BODY, cut_after=len(BODY) // 2))
+    with pytest.raises(RealtimeKitFilesNotDownloadableError):
+        _operator(destination=folder).execute({})
+    assert not ObjectStoragePath(folder).exists() or list(ObjectStoragePath(folder).iterdir()) == []
+
+    serve_one_file(hostile, serve_file(BODY))
+    result = _operator(destination=folder).execute({})
+
+    assert [item["destination"] for item in result["files"]] == [f"{folder}/alice.webm"]
+    assert [path.name for path in ObjectStoragePath(folder).iterdir()] == ["alice.webm"]
+    assert (ObjectStoragePath(folder) / "alice.webm").read_bytes() == BODY
