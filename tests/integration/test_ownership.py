@@ -166,7 +166,7 @@ class TestAmbiguousStarts:
         assert stops_sent(emulator, recording["id"]) == 0
         assert result.state == "failed"
         assert BELIEVED in result.log()
-        assert "it was left running (this task did not start it)" in result.log()
+        assert f"it was left running ({BELIEVED}: this task cannot prove it started it" in result.log()
 
 
 @pytest.mark.usefixtures("fast_connection")
