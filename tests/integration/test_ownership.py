@@ -325,6 +325,27 @@ def two_airflow_homes(tmp_path_factory):
         return list(pool.map(prepare, homes))
 
 
+def race(homes, connection: str, dag_id: str, meeting_id: str) -> tuple[list[dict], str]:
+    """Run ``dag_id`` in both deployments at once; each run's result and both runs' output."""
+    import json
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.separate_airflow", dag_id, meeting_id],
+            env={**env, "AIRFLOW_CONN_REALTIMEKIT_DEFAULT": connection},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for env in homes
+    ]
+    outputs = [run.communicate(timeout=240) for run in runs]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    return results, "\n".join(out + err for out, err in outputs)
+
+
 def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     emulator, live_meeting, second_start, two_airflow_homes, monkeypatch
 ):
@@ -332,10 +353,6 @@ def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     for the other to arrive. Refused: the loser follows the winner. Accepted: the later recording is
     stopped by the task that started it, and both follow the earlier one. Every run succeeds; one
     recording keeps going."""
-    import json
-    import subprocess
-    import sys
-
     # held back (within the default 30 s request timeout) for as long as the two processes' start-up
     # times may differ: the second start arrives before the first is processed
     emulator.add_fault(START, "delay", seconds=12.0, times=2)
@@ -343,20 +360,7 @@ def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     # skips its check after the start, and the refusal alone must converge the race.
     connection = declare_second_start(emulator, monkeypatch, "refused" if second_start == "refuse" else None)
     before = len(emulator.requests())
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.separate_airflow", "rtk_test_start", live_meeting],
-            env={**env, "AIRFLOW_CONN_REALTIMEKIT_DEFAULT": connection},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for env in two_airflow_homes
-    ]
-    outputs = [run.communicate(timeout=240) for run in runs]
-    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
-    logs = "\n".join(out + err for out, err in outputs)
-
+    results, logs = race(two_airflow_homes, connection, "rtk_test_start", live_meeting)
     assert [r["state"] for r in results] == ["success", "success"], logs[-4000:]
     recordings = recordings_of(emulator, live_meeting)
     running = [r for r in recordings if r["status"] in ("INVOKED", "RECORDING")]
@@ -374,13 +378,52 @@ def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     assert logs.count(f"Following recording {running[0]['id']}") == 1
 
 
+@pytest.mark.realtimekit_emulator(legacy_track=True)
+def test_two_deployments_racing_a_legacy_start_never_stop_each_others_recording(
+    emulator, live_meeting, second_start, two_airflow_homes, monkeypatch
+):
+    """The legacy start answers 200 with no body, so a task can only find what it started. Both
+    deployments find the meeting idle and send a start; the service processes the first (12 s on)
+    and lists it before the second (24 s on), so the first task proves its recording its own (the
+    only one since its start). Accepted, the second sees two recordings since its start: it cannot
+    prove which is its own, so it believes the newest (its own) and never stops it. Refused, it
+    follows the winner. Either way: each recording is followed by a task, only the task that
+    started a recording stops it (at its timeout, once), and what a timeout leaves running is named."""
+    assert (emulator.settings.second_start, emulator.settings.legacy_track) == (second_start, True)
+    emulator.add_fault(START, "delay", seconds=12.0)
+    emulator.add_fault(START, "delay", seconds=24.0)
+    connection = declare_second_start(emulator, monkeypatch, None)
+
+    results, logs = race(two_airflow_homes, connection, "rtk_test_legacy_race", live_meeting)
+
+    assert len(results) == 2, logs[-4000:]
+    recordings = by_id(emulator, live_meeting)
+    assert len(recordings) == (1 if second_start == "refuse" else 2), recordings
+    for recording_id in recordings:
+        assert f"Recording {recording_id} is RECORDING" in logs, (recording_id, logs[-6000:])  # followed
+        assert stops_sent(emulator, recording_id) <= 1, recording_id
+    first = min(recordings.values(), key=lambda r: r["status_history"][0]["at"])
+    assert first["stop_reason"] == "API_CALL"  # by its own task, at its timeout
+    assert logs.count(f"Stopping recording {first['id']}, which this task started") == 1
+    assert logs.count("is the only one invoked since") == 1
+    if second_start == "accept":
+        (second,) = [r for r in recordings.values() if r["id"] != first["id"]]
+        assert second["status"] in ("INVOKED", "RECORDING")
+        assert stops_sent(emulator, second["id"]) == 0
+        assert f"{first['id']} too (another client may have started one)" in logs
+        assert (
+            f"Recording {second['id']} did not reach UPLOADED within 25s; it was left running ({BELIEVED}"
+            in logs
+        )
+
+
 @pytest.mark.usefixtures("fast_connection")
 @pytest.mark.realtimekit_emulator(legacy_track=True)
 def test_a_legacy_start_whose_lookup_fails_is_found_and_stopped(emulator, live_meeting, run):
     """The legacy start said 200 (no body) and every lookup of its recording fails: the task fails
     without a retry, looks once more, finds what it started (the meeting was idle before), stops it."""
-    # the check before the start gets through; the hook's three lookups after it do not
-    emulator.add_fault("get_active_recording", "status", status=503, times=3, after=1)
+    # the check before the start gets through; the hook's three listings after it do not
+    emulator.add_fault("get_all_recordings", "status", status=503, times=3)
 
     result = run("rtk_test_legacy_start_no_retries", live_meeting)
 
@@ -389,3 +432,4 @@ def test_a_legacy_start_whose_lookup_fails_is_found_and_stopped(emulator, live_m
     assert recording["stop_reason"] == "API_CALL"
     assert stops_sent(emulator, recording["id"]) == 1
     assert f"Found recording {recording['id']} after the accepted start: {STARTED}" in result.log()
+    assert "is the only one invoked since" in result.log()
