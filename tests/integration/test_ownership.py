@@ -433,3 +433,107 @@ def test_a_legacy_start_whose_lookup_fails_is_found_and_stopped(emulator, live_m
     assert stops_sent(emulator, recording["id"]) == 1
     assert f"Found recording {recording['id']} after the accepted start: {STARTED}" in result.log()
     assert "is the only one invoked since" in result.log()
+
+
+@pytest.fixture
+def refusals(monkeypatch):
+    """Plan refusals of task state store writes (Airflow 3.3's store, through a test backend)."""
+    from tests import state_store_backend
+
+    yield from state_store_backend.refusing(monkeypatch)
+
+
+def refuse(refusals, key: str, phase: str | None = None, times: int | None = 1) -> None:
+    from tests.state_store_backend import Refusal
+
+    refusals.append(Refusal(key, phase, times))
+
+
+JOURNAL, EXTERNAL_ID = "realtimekit_start", "realtimekit_recording_id"
+
+
+@pytest.mark.skipif(not STATE_STORE, reason=NO_STORE + " (no store, no write to fail)")
+@pytest.mark.usefixtures("fast_connection")
+class TestWhatAStartLearntIsWrittenAtOnce:
+    """The start's fact (the id and how it is known) is one write; whatever write after the start
+    fails, a retry knows its recording as started and stops it at its ``timeout``."""
+
+    def assert_the_retry_knows_it_started_it(self, emulator, meeting_id: str, result) -> None:
+        assert result.state == "failed"
+        assert result.task().try_number == 2
+        (recording,) = recordings_of(emulator, meeting_id)
+        assert "the task's retry will reconnect to it" in result.log(1)
+        assert f"Reconnected to recording {recording['id']}, {STARTED}" in result.log(2)
+        assert recording["stop_reason"] == "API_CALL"
+        assert stops_sent(emulator, recording["id"]) == 1
+        assert "it was stopped" in result.log(2)
+
+    def test_the_write_after_the_fact_failing_leaves_a_retry_that_knows_it(
+        self, emulator, live_meeting, refusals, run
+    ):
+        """The mixin's external id key is written after the fact (as a kill between the two would
+        leave it): the retry takes the recording from the journal."""
+        refuse(refusals, EXTERNAL_ID)
+
+        result = run("rtk_test_timeout", live_meeting)
+
+        self.assert_the_retry_knows_it_started_it(emulator, live_meeting, result)
+        assert "The task state store's journal holds recording" in result.log(2)
+
+    def test_the_fact_failing_once_is_written_again(self, emulator, live_meeting, refusals, run):
+        refuse(refusals, JOURNAL, phase="started")
+
+        result = run("rtk_test_timeout", live_meeting)
+
+        self.assert_the_retry_knows_it_started_it(emulator, live_meeting, result)
+
+    def test_a_store_that_keeps_no_fact_gets_no_promise_and_the_recording_is_stopped(
+        self, emulator, live_meeting, refusals, run
+    ):
+        """The store refuses every write of the fact: try 1 does not promise a reconnect it cannot
+        give; it stops what it started. The retry records nothing twice."""
+        refuse(refusals, JOURNAL, phase="started", times=None)
+
+        result = run("rtk_test_timeout", live_meeting)
+
+        assert result.task().try_number == 2
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert "the task's retry will reconnect to it" not in result.log(1)
+        assert "no retry will reconnect to it (the task state store does not hold it)" in result.log(1)
+        assert f"Stopping recording {recording['id']}, which this task started" in result.log(1)
+        assert recording["stop_reason"] == "API_CALL"
+        assert stops_sent(emulator, recording["id"]) == 1
+
+
+@pytest.mark.usefixtures("fast_connection")
+class TestAFinalFailureNamesWhatItLeavesRunning:
+    @pytest.mark.parametrize(
+        "dag_id",
+        ["rtk_test_wait_no_retries", "rtk_test_deferred_wait_no_retries"],
+        ids=["worker", "deferred"],
+    )
+    def test_the_api_down_for_the_stop_too(self, emulator, live_meeting, dag_id, run):
+        """Reads fail (deferred: the trigger's error event ends the wait), and so does the stop."""
+        for operation in ("get_one_recording", "get_all_recordings", "pause_resume_stop_recording"):
+            emulator.add_fault(operation, "status", status=503, times=None)
+
+        result = run(dag_id, live_meeting)
+
+        assert result.state == "failed"
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["status"] in ("INVOKED", "RECORDING")
+        assert f"Recording {recording['id']} left running: the stop failed (" in result.log()
+        assert "stop it by hand" in result.log()
+
+    def test_a_believed_recording_is_named(self, emulator, live_meeting, run):
+        """The start's answer is lost (believed), then every read fails: not stopped, but named."""
+        emulator.add_fault(START, "drop_after")
+        emulator.add_fault("get_one_recording", "status", status=503, times=None)
+
+        result = run("rtk_test_wait_no_retries", live_meeting)
+
+        assert result.state == "failed"
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert stops_sent(emulator, recording["id"]) == 0
+        assert f"Recording {recording['id']} left running: the task failed" in result.log()
+        assert BELIEVED in result.log()
