@@ -758,13 +758,14 @@ class RealtimeKitHook(_HookBase):
         self, meeting_id: str, sent_at: datetime, *, meeting_was_idle: bool
     ) -> StartOutcome | None:
         """What a legacy start (200, no body) sent at ``sent_at`` led to; ``None`` while no recording
-        of the meeting has been invoked since (allowing for clock skew).
+        of the meeting invoked since (allowing for clock skew) is capturing.
 
         ``STARTED`` only when the evidence excludes every other client's start: the meeting had no
         active recording just before (``meeting_was_idle``) and exactly one recording of the meeting
         was invoked since this start was sent (another client's start in that window would show as a
-        second one). Anything weaker is ``BELIEVED``: the newest such recording is followed (the one
-        least likely to be another task's, as a task that listed earlier saw fewer), never stopped.
+        second one; so does a recording that ended within the skew allowance). Anything weaker is
+        ``BELIEVED``: the newest capturing such recording is followed (the one least likely to be
+        another task's, as a task that listed earlier saw fewer), never stopped.
         """
         page = self.list_recordings(
             meeting_id=meeting_id,
@@ -775,16 +776,17 @@ class RealtimeKitHook(_HookBase):
         since = [
             r for r in page.recordings if r.meeting_id in (None, meeting_id) and _started_since(r, sent_at)
         ]
-        if not since:
+        capturing = [r for r in since if r.status.is_capturing]
+        if not capturing:  # this start's recording is not listed yet (or ended at once: never taken)
             return None
-        newest = since[0]
+        newest = capturing[0]
         if meeting_was_idle and len(since) == 1:
             how = (
                 f"legacy start (200, no body): the meeting had no recording before, and {newest.id} "
                 "is the only one invoked since"
             )
             return StartOutcome(newest, Knowledge.STARTED, how)
-        others = ", ".join(r.id for r in since[1:])
+        others = ", ".join(r.id for r in since if r is not newest)
         how = f"legacy start (200, no body); {newest.id} is the newest recording invoked since, but " + (
             f"{others} too (another client may have started one)" if others else "the meeting was not idle"
         )

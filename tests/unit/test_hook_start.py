@@ -283,6 +283,18 @@ class TestStartTrackRecording:
         assert (outcome.recording.id, outcome.knowledge) == ("rec-newer", Knowledge.BELIEVED)
         assert "rec-earlier too" in outcome.how
 
+    def test_legacy_start_never_takes_a_recording_that_ended_for_its_own(self, hook, start, listed):
+        """A recording invoked just before the start (within the clock-skew allowance) and already
+        stopped is not this start's: the hook waits for its own, and then cannot prove which is."""
+        start.mock(return_value=httpx.Response(200, content=b""))
+        ended = recording("rec-ended", "UPLOADED", invoked_time=now_iso(-timedelta(seconds=20)))
+        listed.mock(
+            side_effect=[newest_first(ended), newest_first(recording("rec-legacy", "INVOKED"), ended)]
+        )
+        outcome = hook.start_track_recording(LEGACY, meeting_was_idle=True)
+        assert (outcome.recording.id, outcome.knowledge) == ("rec-legacy", Knowledge.BELIEVED)
+        assert listed.call_count == 2
+
     def test_legacy_success_envelope_without_recording_finds_its_recording(self, hook, start, listed):
         """The legacy answer has no documented body: ``{"success": true}`` must not break the parse."""
         start.mock(return_value=httpx.Response(200, json={"success": True}))
