@@ -3,7 +3,8 @@
 Three kinds of knowledge, one rule:
 
 * ``STARTED``: the id came back in the answer to this task's own start (or, legacy body, the meeting
-  had no active recording just before this task's accepted start and had a new one right after).
+  had no active recording just before this task's accepted start, and exactly one recording of the
+  meeting was invoked since that start was sent).
 * ``BELIEVED``: found by a search after an ambiguous answer, or by a retry's reconciliation.
 * ``FOREIGN``: everything else.
 
@@ -13,7 +14,8 @@ task follows that recording) but never gives the right to stop it.
 The journal lives in Airflow 3.3's task state store: before a start is sent it records the intent
 (when, and a fingerprint of the request); the instant the answer arrives it records the id. A retry
 reads it: intent without an id is an ambiguous start to reconcile, no intent means the earlier try sent
-no start. This module imports nothing of Airflow.
+no start. The id and how it is known are one entry, written at once. This module imports nothing of
+Airflow.
 """
 
 from __future__ import annotations
@@ -141,9 +143,20 @@ class StartJournal:
         """The service refused the start outright: nothing was started."""
         self.write(JournalEntry("refused"))
 
-    def learnt(self, outcome: StartOutcome, sent_at: datetime | None, fingerprint: str | None) -> None:
-        """The recording the start led to, the moment it is known."""
+    @staticmethod
+    def entry_for(outcome: StartOutcome, sent_at: datetime | None, fingerprint: str | None) -> JournalEntry:
+        """The record of what a start led to: the recording's id AND how it is known, one entry
+        (so one write: no try can leave the id stored without how it is known)."""
         phase = {Knowledge.STARTED: "started", Knowledge.BELIEVED: "believed"}.get(
             outcome.knowledge, "attached"
         )
-        self.write(JournalEntry(phase, sent_at, fingerprint, outcome.recording.id))
+        return JournalEntry(phase, sent_at, fingerprint, outcome.recording.id)
+
+    def holds(self, recording_id: str) -> bool:
+        """Whether the store, read back now, holds ``recording_id`` as what the start led to (a
+        store that cannot be read holds nothing a retry could use)."""
+        try:
+            entry = self.read()
+        except Exception:
+            return False
+        return entry is not None and entry.recording_id == recording_id

@@ -728,35 +728,69 @@ class RealtimeKitHook(_HookBase):
     legacy_start_wait = 15.0
 
     def _legacy_outcome(self, meeting_id: str, sent_at: datetime, meeting_was_idle: bool) -> StartOutcome:
-        """The legacy start answers 200 with no body: find the new recording as the meeting's active
-        one. The start took effect, so whatever goes wrong here must not send it again."""
+        """The legacy start answers 200 with no body: find the new recording among the meeting's
+        recordings (:meth:`legacy_start_outcome`). The start took effect, so whatever goes wrong here
+        must not send it again."""
         accepted = RealtimeKitAPIError("was accepted (200, no body)", status_code=200)
         deadline = time.monotonic() + self.legacy_start_wait
         while True:
             try:
-                active = self.get_active_recording(meeting_id)
+                outcome = self.legacy_start_outcome(meeting_id, sent_at, meeting_was_idle=meeting_was_idle)
             except RealtimeKitAPIError as lookup_error:
                 raise _outcome_unknown(meeting_id, accepted, lookup_error, sent_at) from lookup_error
-            if active is not None and _started_since(active, sent_at):
-                if meeting_was_idle:
-                    how = (
-                        f"legacy start (200, no body): the meeting had no recording before, {active.id} after"
-                    )
-                    return StartOutcome(active, Knowledge.STARTED, how)
-                how = (
-                    f"legacy start (200, no body); {active.id} is active since, but the meeting was not idle"
-                )
-                return StartOutcome(active, Knowledge.BELIEVED, how)
+            if outcome is not None:
+                return outcome
             if time.monotonic() >= deadline:
                 raise RealtimeKitStartOutcomeUnknownError(
                     f"the service accepted the start for meeting {meeting_id} (200, no body), but no new "
-                    f"active recording appeared within {self.legacy_start_wait:g}s; not sending it again",
+                    f"recording appeared within {self.legacy_start_wait:g}s; not sending it again",
                     status_code=200,
                     operation="startTrackRecordingForAMeeting",
                     meeting_id=meeting_id,
                     accepted_at=sent_at,
                 )
             time.sleep(1.0)
+
+    #: How many of a meeting's newest recordings a legacy start reads to find its own.
+    legacy_start_page = 20
+
+    def legacy_start_outcome(
+        self, meeting_id: str, sent_at: datetime, *, meeting_was_idle: bool
+    ) -> StartOutcome | None:
+        """What a legacy start (200, no body) sent at ``sent_at`` led to; ``None`` while no recording
+        of the meeting invoked since (allowing for clock skew) is capturing.
+
+        ``STARTED`` only when the evidence excludes every other client's start: the meeting had no
+        active recording just before (``meeting_was_idle``) and exactly one recording of the meeting
+        was invoked since this start was sent (another client's start in that window would show as a
+        second one; so does a recording that ended within the skew allowance). Anything weaker is
+        ``BELIEVED``: the newest capturing such recording is followed (the one least likely to be
+        another task's, as a task that listed earlier saw fewer), never stopped.
+        """
+        page = self.list_recordings(
+            meeting_id=meeting_id,
+            sort_by="invokedTime",
+            sort_order="DESC",
+            per_page=self.legacy_start_page,
+        )
+        since = [
+            r for r in page.recordings if r.meeting_id in (None, meeting_id) and _started_since(r, sent_at)
+        ]
+        capturing = [r for r in since if r.status.is_capturing]
+        if not capturing:  # this start's recording is not listed yet (or ended at once: never taken)
+            return None
+        newest = capturing[0]
+        if meeting_was_idle and len(since) == 1:
+            how = (
+                f"legacy start (200, no body): the meeting had no recording before, and {newest.id} "
+                "is the only one invoked since"
+            )
+            return StartOutcome(newest, Knowledge.STARTED, how)
+        others = ", ".join(r.id for r in since if r is not newest)
+        how = f"legacy start (200, no body); {newest.id} is the newest recording invoked since, but " + (
+            f"{others} too (another client may have started one)" if others else "the meeting was not idle"
+        )
+        return StartOutcome(newest, Knowledge.BELIEVED, how)
 
     def get_recording(self, recording_id: str) -> Recording:
         return self._call(_Calls.get_recording(recording_id), _RECORDING)  # type: ignore[no-any-return]

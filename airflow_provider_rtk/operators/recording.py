@@ -206,6 +206,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._stopped_ids: set[str] = set()
         self._idle_before_start = False
         self._final_recording: Recording | None = None
+        #: The journal entry of what the start learnt (written again if the store did not keep it).
+        self._fact: JournalEntry | None = None
 
     # ------------------------------------------------------------------------------ templating
 
@@ -260,6 +262,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         for secret in self._request.secret_values():
             mask_secret(secret)
         try:
+            self._restore_external_id(context)
             return self.execute_resumable(context)  # type: ignore[no-any-return]
         except TaskDeferred:
             raise
@@ -275,15 +278,45 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         """The write-ahead start record (Airflow 3.3's task state store; none below, or if not durable)."""
         return StartJournal(context.get("task_state_store") if self.durable else None)  # type: ignore[arg-type]
 
-    def _follow(self, outcome: StartOutcome, context: Context | None = None) -> None:
-        """Take ``outcome`` as what this task follows; recorded in the journal before anything else."""
+    def _follow(self, outcome: StartOutcome) -> None:
+        """Take ``outcome`` as what this task follows (in memory: the journal write comes next)."""
         self._recording_id = outcome.recording.id
         self._knowledge = outcome.knowledge
         self._final_recording = outcome.recording
-        if context is not None:
-            store = context.get("task_state_store")
-            if store is not None and self.durable:
-                store.set(self.external_id_key, outcome.recording.id)
+
+    def _learn(
+        self,
+        journal: StartJournal,
+        outcome: StartOutcome,
+        sent_at: datetime | None = None,
+        fingerprint: str | None = None,
+    ) -> None:
+        """Follow ``outcome`` and journal it: the id and how it is known, in ONE write of the task
+        state store, before anything else. The mixin's external id key is written only after it (when
+        ``submit_job`` returns); a try that dies in between leaves the journal, which a retry trusts
+        (:meth:`_restore_external_id`)."""
+        self._follow(outcome)
+        self._fact = journal.entry_for(outcome, sent_at, fingerprint)
+        journal.write(self._fact)
+
+    def _restore_external_id(self, context: Context) -> None:
+        """On a retry: the journal holds what an earlier try's start learnt; if the mixin's external
+        id key lags behind it (the try died between the two writes), set the key from the journal so
+        that the mixin reconnects to that recording, as started if it was."""
+        if _try_number(context) <= 1:
+            return
+        journal = self._journal(context)
+        store = journal.store
+        entry = journal.read()
+        if store is None or entry is None or not entry.recording_id:
+            return
+        if store.get(self.external_id_key) != entry.recording_id:
+            self.log.info(
+                "The task state store's journal holds recording %s (%s); reconnecting to it",
+                entry.recording_id,
+                entry.knowledge.describe(),
+            )
+            store.set(self.external_id_key, entry.recording_id)
 
     def submit_job(self, context: Context) -> str:
         """Reconcile with the service and the journal, then start (or follow) a recording; its id.
@@ -306,10 +339,12 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             self._idle_before_start = active is None
             outcome = self._start(journal, context, meeting_was_idle=self._idle_before_start)
         else:
-            journal.learnt(
-                outcome, earlier.sent_at if earlier else None, earlier.fingerprint if earlier else None
+            self._learn(
+                journal,
+                outcome,
+                earlier.sent_at if earlier else None,
+                earlier.fingerprint if earlier else None,
             )
-            self._follow(outcome, context)
             self._log_following(outcome)
         self._publish(context, outcome.recording)
         return outcome.recording.id
@@ -425,8 +460,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         sent_at = journal.intent(fingerprint)
 
         def learnt(outcome: StartOutcome) -> None:
-            self._follow(outcome, context)
-            journal.learnt(outcome, sent_at, fingerprint)
+            self._learn(journal, outcome, sent_at, fingerprint)
 
         try:
             outcome = self.hook.start_track_recording(
@@ -486,8 +520,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         followed = StartOutcome(
             winner, Knowledge.FOREIGN, f"it won the race; this task stopped its own {ours.id}"
         )
-        journal.learnt(followed, None, None)
-        self._follow(followed, context)
+        self._learn(journal, followed)
         self._log_following(followed)
         return followed
 
@@ -630,9 +663,17 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     def _fail_on_timeout(self, recording_id: str, *, stopped: bool | None = None) -> None:
         if stopped is None:
             stopped = self._stop_started(f"it did not finish within {self.timeout:g}s", on_timeout=True)
+        if stopped:
+            outcome = "it was stopped"
+        elif self._knowledge.may_stop:
+            outcome = "it was left running: the stop failed; stop it by hand"
+        else:
+            outcome = (
+                f"it was left running ({self._knowledge.describe()}: this task cannot prove it started "
+                "it, so it never stops it); stop it by hand if nobody needs it"
+            )
         raise RealtimeKitRecordingTimeoutError(
-            f"Recording {recording_id} did not reach UPLOADED within {self.timeout or 0:g}s; "
-            + ("it was stopped" if stopped else "it was left running (this task did not start it)")
+            f"Recording {recording_id} did not reach UPLOADED within {self.timeout or 0:g}s; {outcome}"
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
@@ -713,7 +754,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         if recording_id in self._stopped_ids:
             return True
         if not (self.stop_on_kill or on_timeout):
-            self.log.warning("Leaving recording %s running (%s; stop_on_kill is off)", recording_id, why)
+            self.log.warning("Recording %s left running: %s, and stop_on_kill is off", recording_id, why)
             return False
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
@@ -722,36 +763,88 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         try:
             with RealtimeKitHook(self.realtimekit_conn_id) as hook:
                 hook.stop_recording(recording_id)
-        except Exception:
-            self.log.exception("Could not stop recording %s; stop it by hand", recording_id)
+        except Exception as error:
+            self.log.error(
+                "Recording %s left running: the stop failed (%s: %s); stop it by hand",
+                recording_id,
+                type(error).__name__,
+                error,
+            )
             return False
         return True
 
+    def _give_up(self, why: str) -> None:
+        """The task fails for good: stop the recording it started, or say plainly what it leaves
+        running and why (one it only believes is its own, or follows, is never stopped)."""
+        if self._recording_id is None or self._recording_id in self._stopped_ids:
+            return
+        if self._knowledge.may_stop:
+            self._stop_started(why)
+            return
+        self.log.warning(
+            "Recording %s left running: %s, and it is %s; stop it by hand if nobody needs it",
+            self._recording_id,
+            why,
+            self._knowledge.describe(),
+        )
+
     def _stop_after_failure(self, context: Context, error: BaseException) -> None:
-        """The task is failing: stop what it started, unless a retry will reconnect to it."""
+        """The task is failing: stop what it started, unless a retry will reconnect to it (a retry is
+        left and the task state store, read back, holds the recording)."""
         from airflow_provider_rtk.exceptions import RealtimeKitRecordingFailedError
 
         if isinstance(error, AirflowTaskTimeout):
-            self._stop_started("the task's execution_timeout ran out")
+            self._give_up("the task's execution_timeout ran out")
             return
         if isinstance(error, RealtimeKitRecordingFailedError):
             return  # the recording itself ended
         if self._recording_id is None and _is_outcome_unknown(error):
             self._resolve_lost_start(context, error)
-        if self._retry_will_reconnect(context, error):
-            if self._recording_id and self._knowledge.may_stop:
-                self.log.warning(
-                    "Leaving recording %s running: the task's retry will reconnect to it", self._recording_id
-                )
+        if self._recording_id is None:
             return
-        self._stop_started(f"the task failed ({type(error).__name__}) and no retry will reconnect to it")
+        failed = f"the task failed ({type(error).__name__})"
+        if not self._retry_left(context, error):
+            self._give_up(f"{failed} and no retry will reconnect to it (none left)")
+        elif self._store_holds_recording(context):
+            self.log.warning(
+                "Leaving recording %s running: the task's retry will reconnect to it (the task state "
+                "store holds it, %s)",
+                self._recording_id,
+                self._knowledge.describe(),
+            )
+        else:
+            self._give_up(
+                f"{failed} and no retry will reconnect to it (the task state store does not hold it)"
+            )
 
-    def _retry_will_reconnect(self, context: Context, error: BaseException) -> bool:
-        """The task state store holds the recording and the task has a retry left."""
+    def _retry_left(self, context: Context, error: BaseException) -> bool:
+        """The task has a retry left, and a task state store for it to reconnect through."""
         ti = context.get("ti")
         if isinstance(error, AirflowFailException) or ti is None or not self._journal(context).available:
             return False
         return bool(ti.try_number <= ti.max_tries)
+
+    def _store_holds_recording(self, context: Context) -> bool:
+        """Whether the task state store holds the followed recording, read back; if it does not (its
+        write failed), it is written once more. Only then may a retry be trusted to reconnect."""
+        journal = self._journal(context)
+        if self._recording_id is None:
+            return False
+        if journal.holds(self._recording_id):
+            return True
+        if self._fact is None or self._fact.recording_id != self._recording_id:
+            return False
+        try:
+            journal.write(self._fact)
+        except Exception as error:
+            self.log.error(
+                "Could not record recording %s in the task state store (%s: %s)",
+                self._recording_id,
+                type(error).__name__,
+                error,
+            )
+            return False
+        return True
 
     def _resolve_lost_start(self, context: Context, error: BaseException) -> None:
         """A legacy start the service accepted (200) whose recording could not be found: look once
@@ -760,11 +853,13 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
         accepted_at = getattr(error, "accepted_at", None)
-        if accepted_at is None or self._retry_will_reconnect(context, error):
-            return
+        if accepted_at is None or self._retry_left(context, error):
+            return  # the retry reconciles it with the journal's record of the start
         try:
             with RealtimeKitHook(self.realtimekit_conn_id) as hook:
-                active = hook.get_active_recording(self._request.meeting_id)
+                found = hook.legacy_start_outcome(
+                    self._request.meeting_id, accepted_at, meeting_was_idle=self._idle_before_start
+                )
         except RealtimeKitAPIError as lookup_error:
             self.log.error(
                 "The accepted start's recording is still unknown (%s); check meeting %s",
@@ -772,12 +867,14 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
                 self._request.meeting_id,
             )
             return
-        if active is not None and active.invoked_since(accepted_at - CLOCK_SKEW):
-            knowledge = Knowledge.STARTED if self._idle_before_start else Knowledge.BELIEVED
+        if found is not None:
             self.log.warning(
-                "Found recording %s after the accepted start: %s", active.id, knowledge.describe()
+                "Found recording %s after the accepted start: %s (%s)",
+                found.recording.id,
+                found.knowledge.describe(),
+                found.how,
             )
-            self._follow(StartOutcome(active, knowledge, "found after the accepted legacy start"))
+            self._follow(found)
 
     def on_kill(self) -> None:
         """The task was killed: stop the recording it started, so nothing is left running unseen."""

@@ -128,6 +128,18 @@ with _dag("rtk_test_legacy_start_no_retries", retries=0):
         max_seconds=600,
     )
 
+# Two deployments race this legacy start (tests/integration/test_ownership.py): each waits, with a
+# timeout that outlasts both starts, so each task's timeout shows what it may stop.
+with _dag("rtk_test_legacy_race", retries=0):
+    RealtimeKitStartTrackRecordingOperator(
+        task_id="start",
+        meeting_id="{{ params.meeting_id }}",
+        layers={"default": {"file_name_prefix": "fault-test"}},
+        max_seconds=600,
+        **WAIT,
+        timeout=25,
+    )
+
 with _dag("rtk_test_deferred_wait_no_retries", retries=0):
     _start(**{**WAIT, "deferrable": True})
 

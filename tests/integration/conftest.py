@@ -40,7 +40,7 @@ def second_start(request: pytest.FixtureRequest) -> str:
     mode: str = getattr(request, "param", "refuse")
     marker = request.node.get_closest_marker("realtimekit_emulator")
     options = {**(marker.kwargs if marker else {}), "second_start": mode}
-    request.node.add_marker(pytest.mark.realtimekit_emulator(**options))
+    request.node.add_marker(pytest.mark.realtimekit_emulator(**options), append=False)  # found first
     return mode
 
 

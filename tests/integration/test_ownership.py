@@ -166,7 +166,7 @@ class TestAmbiguousStarts:
         assert stops_sent(emulator, recording["id"]) == 0
         assert result.state == "failed"
         assert BELIEVED in result.log()
-        assert "it was left running (this task did not start it)" in result.log()
+        assert f"it was left running ({BELIEVED}: this task cannot prove it started it" in result.log()
 
 
 @pytest.mark.usefixtures("fast_connection")
@@ -325,6 +325,27 @@ def two_airflow_homes(tmp_path_factory):
         return list(pool.map(prepare, homes))
 
 
+def race(homes, connection: str, dag_id: str, meeting_id: str) -> tuple[list[dict], str]:
+    """Run ``dag_id`` in both deployments at once; each run's result and both runs' output."""
+    import json
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.separate_airflow", dag_id, meeting_id],
+            env={**env, "AIRFLOW_CONN_REALTIMEKIT_DEFAULT": connection},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for env in homes
+    ]
+    outputs = [run.communicate(timeout=240) for run in runs]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    return results, "\n".join(out + err for out, err in outputs)
+
+
 def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     emulator, live_meeting, second_start, two_airflow_homes, monkeypatch
 ):
@@ -332,10 +353,6 @@ def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     for the other to arrive. Refused: the loser follows the winner. Accepted: the later recording is
     stopped by the task that started it, and both follow the earlier one. Every run succeeds; one
     recording keeps going."""
-    import json
-    import subprocess
-    import sys
-
     # held back (within the default 30 s request timeout) for as long as the two processes' start-up
     # times may differ: the second start arrives before the first is processed
     emulator.add_fault(START, "delay", seconds=12.0, times=2)
@@ -343,20 +360,7 @@ def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     # skips its check after the start, and the refusal alone must converge the race.
     connection = declare_second_start(emulator, monkeypatch, "refused" if second_start == "refuse" else None)
     before = len(emulator.requests())
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.separate_airflow", "rtk_test_start", live_meeting],
-            env={**env, "AIRFLOW_CONN_REALTIMEKIT_DEFAULT": connection},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for env in two_airflow_homes
-    ]
-    outputs = [run.communicate(timeout=240) for run in runs]
-    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
-    logs = "\n".join(out + err for out, err in outputs)
-
+    results, logs = race(two_airflow_homes, connection, "rtk_test_start", live_meeting)
     assert [r["state"] for r in results] == ["success", "success"], logs[-4000:]
     recordings = recordings_of(emulator, live_meeting)
     running = [r for r in recordings if r["status"] in ("INVOKED", "RECORDING")]
@@ -374,13 +378,52 @@ def test_two_deployments_starting_one_meeting_at_once_converge_on_one_recording(
     assert logs.count(f"Following recording {running[0]['id']}") == 1
 
 
+@pytest.mark.realtimekit_emulator(legacy_track=True)
+def test_two_deployments_racing_a_legacy_start_never_stop_each_others_recording(
+    emulator, live_meeting, second_start, two_airflow_homes, monkeypatch
+):
+    """The legacy start answers 200 with no body, so a task can only find what it started. Both
+    deployments find the meeting idle and send a start; the service processes the first (12 s on)
+    and lists it before the second (24 s on), so the first task proves its recording its own (the
+    only one since its start). Accepted, the second sees two recordings since its start: it cannot
+    prove which is its own, so it believes the newest (its own) and never stops it. Refused, it
+    follows the winner. Either way: each recording is followed by a task, only the task that
+    started a recording stops it (at its timeout, once), and what a timeout leaves running is named."""
+    assert (emulator.settings.second_start, emulator.settings.legacy_track) == (second_start, True)
+    emulator.add_fault(START, "delay", seconds=12.0)
+    emulator.add_fault(START, "delay", seconds=24.0)
+    connection = declare_second_start(emulator, monkeypatch, None)
+
+    results, logs = race(two_airflow_homes, connection, "rtk_test_legacy_race", live_meeting)
+
+    assert len(results) == 2, logs[-4000:]
+    recordings = by_id(emulator, live_meeting)
+    assert len(recordings) == (1 if second_start == "refuse" else 2), recordings
+    for recording_id in recordings:
+        assert f"Recording {recording_id} is RECORDING" in logs, (recording_id, logs[-6000:])  # followed
+        assert stops_sent(emulator, recording_id) <= 1, recording_id
+    first = min(recordings.values(), key=lambda r: r["status_history"][0]["at"])
+    assert first["stop_reason"] == "API_CALL"  # by its own task, at its timeout
+    assert logs.count(f"Stopping recording {first['id']}, which this task started") == 1
+    assert logs.count("is the only one invoked since") == 1
+    if second_start == "accept":
+        (second,) = [r for r in recordings.values() if r["id"] != first["id"]]
+        assert second["status"] in ("INVOKED", "RECORDING")
+        assert stops_sent(emulator, second["id"]) == 0
+        assert f"{first['id']} too (another client may have started one)" in logs
+        assert (
+            f"Recording {second['id']} did not reach UPLOADED within 25s; it was left running ({BELIEVED}"
+            in logs
+        )
+
+
 @pytest.mark.usefixtures("fast_connection")
 @pytest.mark.realtimekit_emulator(legacy_track=True)
 def test_a_legacy_start_whose_lookup_fails_is_found_and_stopped(emulator, live_meeting, run):
     """The legacy start said 200 (no body) and every lookup of its recording fails: the task fails
     without a retry, looks once more, finds what it started (the meeting was idle before), stops it."""
-    # the check before the start gets through; the hook's three lookups after it do not
-    emulator.add_fault("get_active_recording", "status", status=503, times=3, after=1)
+    # the check before the start gets through; the hook's three listings after it do not
+    emulator.add_fault("get_all_recordings", "status", status=503, times=3)
 
     result = run("rtk_test_legacy_start_no_retries", live_meeting)
 
@@ -389,3 +432,108 @@ def test_a_legacy_start_whose_lookup_fails_is_found_and_stopped(emulator, live_m
     assert recording["stop_reason"] == "API_CALL"
     assert stops_sent(emulator, recording["id"]) == 1
     assert f"Found recording {recording['id']} after the accepted start: {STARTED}" in result.log()
+    assert "is the only one invoked since" in result.log()
+
+
+@pytest.fixture
+def refusals(monkeypatch):
+    """Plan refusals of task state store writes (Airflow 3.3's store, through a test backend)."""
+    from tests import state_store_backend
+
+    yield from state_store_backend.refusing(monkeypatch)
+
+
+def refuse(refusals, key: str, phase: str | None = None, times: int | None = 1) -> None:
+    from tests.state_store_backend import Refusal
+
+    refusals.append(Refusal(key, phase, times))
+
+
+JOURNAL, EXTERNAL_ID = "realtimekit_start", "realtimekit_recording_id"
+
+
+@pytest.mark.skipif(not STATE_STORE, reason=NO_STORE + " (no store, no write to fail)")
+@pytest.mark.usefixtures("fast_connection")
+class TestWhatAStartLearntIsWrittenAtOnce:
+    """The start's fact (the id and how it is known) is one write; whatever write after the start
+    fails, a retry knows its recording as started and stops it at its ``timeout``."""
+
+    def assert_the_retry_knows_it_started_it(self, emulator, meeting_id: str, result) -> None:
+        assert result.state == "failed"
+        assert result.task().try_number == 2
+        (recording,) = recordings_of(emulator, meeting_id)
+        assert "the task's retry will reconnect to it" in result.log(1)
+        assert f"Reconnected to recording {recording['id']}, {STARTED}" in result.log(2)
+        assert recording["stop_reason"] == "API_CALL"
+        assert stops_sent(emulator, recording["id"]) == 1
+        assert "it was stopped" in result.log(2)
+
+    def test_the_write_after_the_fact_failing_leaves_a_retry_that_knows_it(
+        self, emulator, live_meeting, refusals, run
+    ):
+        """The mixin's external id key is written after the fact (as a kill between the two would
+        leave it): the retry takes the recording from the journal."""
+        refuse(refusals, EXTERNAL_ID)
+
+        result = run("rtk_test_timeout", live_meeting)
+
+        self.assert_the_retry_knows_it_started_it(emulator, live_meeting, result)
+        assert "The task state store's journal holds recording" in result.log(2)
+
+    def test_the_fact_failing_once_is_written_again(self, emulator, live_meeting, refusals, run):
+        refuse(refusals, JOURNAL, phase="started")
+
+        result = run("rtk_test_timeout", live_meeting)
+
+        self.assert_the_retry_knows_it_started_it(emulator, live_meeting, result)
+
+    def test_a_store_that_keeps_no_fact_gets_no_promise_and_the_recording_is_stopped(
+        self, emulator, live_meeting, refusals, run
+    ):
+        """The store refuses every write of the fact: try 1 does not promise a reconnect it cannot
+        give; it stops what it started. The retry records nothing twice."""
+        refuse(refusals, JOURNAL, phase="started", times=None)
+
+        result = run("rtk_test_timeout", live_meeting)
+
+        assert result.task().try_number == 2
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert "the task's retry will reconnect to it" not in result.log(1)
+        assert "no retry will reconnect to it (the task state store does not hold it)" in result.log(1)
+        assert f"Stopping recording {recording['id']}, which this task started" in result.log(1)
+        assert recording["stop_reason"] == "API_CALL"
+        assert stops_sent(emulator, recording["id"]) == 1
+
+
+@pytest.mark.usefixtures("fast_connection")
+class TestAFinalFailureNamesWhatItLeavesRunning:
+    @pytest.mark.parametrize(
+        "dag_id",
+        ["rtk_test_wait_no_retries", "rtk_test_deferred_wait_no_retries"],
+        ids=["worker", "deferred"],
+    )
+    def test_the_api_down_for_the_stop_too(self, emulator, live_meeting, dag_id, run):
+        """Reads fail (deferred: the trigger's error event ends the wait), and so does the stop."""
+        for operation in ("get_one_recording", "get_all_recordings", "pause_resume_stop_recording"):
+            emulator.add_fault(operation, "status", status=503, times=None)
+
+        result = run(dag_id, live_meeting)
+
+        assert result.state == "failed"
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["status"] in ("INVOKED", "RECORDING")
+        assert f"Recording {recording['id']} left running: the stop failed (" in result.log()
+        assert "stop it by hand" in result.log()
+
+    def test_a_believed_recording_is_named(self, emulator, live_meeting, run):
+        """The start's answer is lost (believed), then every read fails: not stopped, but named."""
+        emulator.add_fault(START, "drop_after")
+        emulator.add_fault("get_one_recording", "status", status=503, times=None)
+
+        result = run("rtk_test_wait_no_retries", live_meeting)
+
+        assert result.state == "failed"
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert stops_sent(emulator, recording["id"]) == 0
+        assert f"Recording {recording['id']} left running: the task failed" in result.log()
+        assert BELIEVED in result.log()

@@ -28,6 +28,7 @@ from tests.unit.test_hook import (
     MEETING,
     assert_no_token,
     gateway_error,
+    list_answer,
     now_iso,
     ok,
     recording,
@@ -46,6 +47,19 @@ def start(api):
 @pytest.fixture
 def active(api):
     return api.get(f"/recordings/active-recording/{MEETING}")
+
+
+@pytest.fixture
+def listed(api):
+    """The recordings list, which a legacy start reads to find what it started."""
+    return api.get("/recordings")
+
+
+LEGACY = {"meeting_id": MEETING, "max_seconds": 600, "layers": {"default": {"outputs": [{}]}}}
+
+
+def newest_first(*recordings: dict) -> httpx.Response:
+    return list_answer(list(recordings), total=len(recordings), start=1, end=len(recordings))
 
 
 class TestStartTrackRecording:
@@ -196,11 +210,13 @@ class TestStartTrackRecording:
         assert start.call_count == 2
 
     @pytest.mark.parametrize("lookup", ["never appears", "unreadable"])
-    def test_legacy_start_is_never_resent_whatever_happens_next(self, hook, start, active, lookup):
+    def test_legacy_start_is_never_resent_whatever_happens_next(self, hook, start, listed, lookup):
         """The legacy API said 200 (no body): the start took effect, so no failure may send it again."""
         start.mock(return_value=httpx.Response(200))
-        status = 503 if lookup == "unreadable" else 404
-        active.mock(return_value=rtk_error(status, "no answer"))
+        if lookup == "unreadable":
+            listed.mock(return_value=rtk_error(503, "no answer"))
+        else:
+            listed.mock(return_value=newest_first())
         hook.legacy_start_wait = 1.0
         with pytest.raises(RealtimeKitStartOutcomeUnknownError) as info:
             hook.start_track_recording({"meeting_id": MEETING})
@@ -227,20 +243,62 @@ class TestStartTrackRecording:
             hook.start_track_recording({"meeting_id": MEETING})
         assert start.call_count == 1
 
-    def test_legacy_empty_body_finds_active_recording(self, hook, start, active):
+    def test_legacy_empty_body_finds_the_one_recording_invoked_since(self, hook, start, active, listed):
         start.mock(return_value=httpx.Response(200, content=b""))
-        active.mock(return_value=ok(recording("rec-legacy", "INVOKED")))
+        older = recording("rec-older", "UPLOADED", invoked_time=now_iso(-timedelta(hours=1)))
+        listed.mock(return_value=newest_first(recording("rec-legacy", "INVOKED"), older))
         body = {"meeting_id": MEETING, "max_seconds": 600, "layers": {"default": {"outputs": [{}]}}}
         outcome = hook.start_track_recording(body, meeting_was_idle=True)
         assert (outcome.recording.id, outcome.knowledge) == ("rec-legacy", Knowledge.STARTED)
         assert json.loads(start.calls.last.request.content) == body
         assert start.call_count == 1
-        assert active.call_count == 1
+        assert listed.call_count == 1
+        assert dict(listed.calls.last.request.url.params) == {
+            "meeting_id": MEETING,
+            "sort_by": "invokedTime",
+            "sort_order": "DESC",
+            "per_page": "20",
+        }
+        assert active.call_count == 0
 
-    def test_legacy_success_envelope_without_recording_finds_active_recording(self, hook, start, active):
+    def test_legacy_start_waits_for_its_recording_to_be_listed(self, hook, start, listed):
+        start.mock(return_value=httpx.Response(200, content=b""))
+        listed.mock(side_effect=[newest_first(), newest_first(recording("rec-legacy", "INVOKED"))])
+        outcome = hook.start_track_recording(LEGACY, meeting_was_idle=True)
+        assert (outcome.recording.id, outcome.knowledge) == ("rec-legacy", Knowledge.STARTED)
+        assert listed.call_count == 2
+
+    def test_legacy_start_with_a_second_recording_since_is_only_believed(self, hook, start, listed):
+        """Another client's start landed in the same window (a service that accepts a second start):
+        nothing proves which of the two is this start's, so neither may be stopped; the newest is
+        followed (the earliest is the one a client that listed sooner proved its own)."""
+        start.mock(return_value=httpx.Response(200, content=b""))
+        listed.mock(
+            return_value=newest_first(
+                recording("rec-newer", "INVOKED"),
+                recording("rec-earlier", "RECORDING", invoked_time=now_iso(-timedelta(seconds=1))),
+            )
+        )
+        outcome = hook.start_track_recording(LEGACY, meeting_was_idle=True)
+        assert (outcome.recording.id, outcome.knowledge) == ("rec-newer", Knowledge.BELIEVED)
+        assert "rec-earlier too" in outcome.how
+
+    def test_legacy_start_never_takes_a_recording_that_ended_for_its_own(self, hook, start, listed):
+        """A recording invoked just before the start (within the clock-skew allowance) and already
+        stopped is not this start's: the hook waits for its own, and then cannot prove which is."""
+        start.mock(return_value=httpx.Response(200, content=b""))
+        ended = recording("rec-ended", "UPLOADED", invoked_time=now_iso(-timedelta(seconds=20)))
+        listed.mock(
+            side_effect=[newest_first(ended), newest_first(recording("rec-legacy", "INVOKED"), ended)]
+        )
+        outcome = hook.start_track_recording(LEGACY, meeting_was_idle=True)
+        assert (outcome.recording.id, outcome.knowledge) == ("rec-legacy", Knowledge.BELIEVED)
+        assert listed.call_count == 2
+
+    def test_legacy_success_envelope_without_recording_finds_its_recording(self, hook, start, listed):
         """The legacy answer has no documented body: ``{"success": true}`` must not break the parse."""
         start.mock(return_value=httpx.Response(200, json={"success": True}))
-        active.mock(return_value=ok(recording("rec-legacy", "INVOKED")))
+        listed.mock(return_value=newest_first(recording("rec-legacy", "INVOKED")))
         outcome = hook.start_track_recording(
             {"meeting_id": MEETING, "max_seconds": 600, "layers": {"default": {"outputs": [{}]}}}
         )
