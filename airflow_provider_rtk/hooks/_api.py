@@ -146,6 +146,76 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@dataclass(frozen=True)
+class RateLimitHint:
+    """What an answer's rate-limit headers say: ``remaining`` requests (quota units) until the window
+    resets in ``reset`` seconds, and the policy's ``quota`` per ``window`` seconds (each ``None`` when
+    not sent)."""
+
+    remaining: float | None = None
+    reset: float | None = None
+    quota: float | None = None
+    window: float | None = None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text.strip()) if text is not None else math.nan
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _sf_items(value: str) -> Iterator[dict[str, float | None]]:
+    """The parameters of each item of a structured-field list (``"a";r=5;t=30, "b";r=1;t=2``)."""
+    for item in value.split(","):
+        parameters = {}
+        for part in item.split(";")[1:]:
+            name, _, number = part.partition("=")
+            parameters[name.strip().lower()] = _number(number)
+        yield parameters
+
+
+def _reset_seconds(value: float | None) -> float | None:
+    """A reset given as seconds, or (some services) as a Unix time."""
+    if value is not None and value > 1e9:
+        return max(0.0, value - time.time())
+    return value
+
+
+def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitHint | None:
+    """The rate-limit headers of an answer, if it has any: the IETF draft's ``RateLimit``
+    (``"default";r=50;t=30``) and ``RateLimit-Policy`` (``"burst";q=100;w=60``), or the older
+    ``RateLimit-Remaining`` / ``RateLimit-Reset`` / ``RateLimit-Limit`` (also with an ``X-`` prefix).
+    Of several limits the tightest counts; a value that is not a number is ignored."""
+    lower = {name.lower(): value for name, value in headers.items()}
+    remaining = reset = quota = window = None
+    for item in _sf_items(lower.get("ratelimit", "")):
+        r, t = item.get("r"), item.get("t")
+        if r is not None and (remaining is None or r < remaining):
+            remaining, reset = r, t
+    for item in _sf_items(lower.get("ratelimit-policy", "")):
+        q, w = item.get("q"), item.get("w")
+        if q is not None and w and (quota is None or window is None or q / w < quota / window):
+            quota, window = q, w
+    for prefix in ("", "x-"):
+        if remaining is None:
+            remaining = _number(lower.get(f"{prefix}ratelimit-remaining"))
+            reset = _reset_seconds(_number(lower.get(f"{prefix}ratelimit-reset")))
+        if quota is None:
+            quota = _number(lower.get(f"{prefix}ratelimit-limit"))
+    if remaining is None and quota is None:
+        return None
+    return RateLimitHint(remaining, reset, quota, window)
+
+
+#: Who wants to see each answer's headers (the shared poller sets it in its own context, so it sees
+#: only its own requests): called with the status and headers of every answer, before it is read.
+ANSWER_OBSERVER: ContextVar[Callable[[int, httpx.Headers], None] | None] = ContextVar(
+    "realtimekit_answer_observer", default=None
+)
+
+
 # --------------------------------------------------------------------------------------------------
 # Bounded HTTP: a size cap enforced while streaming, and one deadline for the whole request.
 
@@ -328,6 +398,9 @@ async def send_bounded_async(client: httpx.AsyncClient, call: ApiCall, limits: L
 
     async def exchange() -> httpx.Response:
         response = await client.send(_build(client, call), stream=True)
+        observer = ANSWER_OBSERVER.get()
+        if observer is not None:
+            observer(response.status_code, response.headers)
         try:
             body = _Body(response, call, limits.max_response_bytes)
             async for chunk in response.aiter_bytes():

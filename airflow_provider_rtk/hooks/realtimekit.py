@@ -373,15 +373,20 @@ def _holds_recording(data: Any) -> bool:
     return isinstance(data, dict) and (isinstance(data.get("recording"), dict) or "id" in data)
 
 
-def _page_from(data: Any, paging: dict[str, Any]) -> RecordingPage:
-    return RecordingPage(
-        recordings=[Recording.model_validate(item) for item in data or []], paging=Paging(**paging)
-    )
+def _read_recording_page(
+    response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()
+) -> RecordingPage:
+    """A list answer, read leniently (an item the models reject is skipped, see
+    :meth:`RecordingPage.from_answer`); more items than ``per_page`` asked for is a wrong answer."""
+    data, paging = read_page(response, call, secrets)
+    most = (call.params or {}).get("per_page")
+    with answer_shape(call, response.status_code):
+        return RecordingPage.from_answer(data, paging, most=most if isinstance(most, int) else None)
 
 
 #: Readers for ``_call``: the answer as a model; a wrongly shaped answer is a RealtimeKitAPIError.
 _RECORDING = shaped(_recording_from)
-_PAGE = shaped(lambda page: _page_from(*page), read_page)
+_PAGE = _read_recording_page
 _MEETING = shaped(Meeting.model_validate)
 _SESSION = shaped(ActiveSession.model_validate)
 

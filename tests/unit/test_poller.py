@@ -11,7 +11,6 @@ import httpx
 import pytest
 import respx
 
-from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.triggers import poller as poller_module
 from airflow_provider_rtk.triggers.poller import WAKE_AT_ONCE, RecordingPoller, RequestBudget
@@ -97,16 +96,26 @@ def test_the_budget_spaces_requests_out():
     assert 1.2 <= asyncio.run(go()) < 3.0
 
 
-def test_a_failing_api_fails_every_waiter_with_a_provider_error(api):
-    api.get("/recordings").mock(return_value=httpx.Response(503, json={"message": "down"}))
+@pytest.fixture
+def fast_backoff(monkeypatch):
+    """The poller's backoff knobs shortened, so an outage of a few seconds is many failures."""
+    monkeypatch.setattr(poller_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    monkeypatch.setattr(poller_module, "BACKOFF_MAX_SECONDS", 0.2)
+
+
+def test_a_failing_api_fails_no_waiter(api, fast_backoff):
+    """503s (the hook's connection allows 2 attempts) are the poller's to wait out: both waiters are
+    answered once the API is back, and nothing failed."""
+    down = httpx.Response(503, json={"message": "down"})
+    listing = api.get("/recordings").mock(side_effect=[down] * 5 + [page([rec(1), rec(2)])])
 
     async def go():
         poller = RecordingPoller("realtimekit_default", requests_per_second=100)
-        return await asyncio.gather(poller.read("R1"), poller.read("R2"), return_exceptions=True)
+        found = await asyncio.gather(poller.read("R1"), poller.read("R2"))
+        return [r.id for r in found], poller.outage
 
-    errors = asyncio.run(go())
-    assert all(isinstance(error, RealtimeKitError) for error in errors)
-    assert all("503" in str(error) for error in errors)
+    assert asyncio.run(asyncio.wait_for(go(), 20)) == (["R1", "R2"], None)
+    assert listing.call_count == 6
 
 
 def test_a_429_slows_the_shared_poller_once_for_everyone(api):
@@ -125,11 +134,12 @@ def test_a_429_slows_the_shared_poller_once_for_everyone(api):
         poller = RecordingPoller("realtimekit_default", requests_per_second=100)
         began = time.monotonic()
         await asyncio.gather(poller.read("R1"), poller.read("R2"))
-        return time.monotonic() - began, poller.requests
+        return time.monotonic() - began, poller.requests, poller.budget.rate
 
-    waited, requests = asyncio.run(go())
-    assert 1.0 <= waited < 3.0
-    assert requests == 1  # one sweep's request (the hook's retry after Retry-After is inside it)
+    waited, requests, rate = asyncio.run(asyncio.wait_for(go(), 20))
+    assert 1.0 <= waited < 10.0
+    assert requests == 2  # the poller's own retry, after the Retry-After, for everyone at once
+    assert 50 <= rate < 100  # halved, and climbing back (additively) since
 
 
 def test_each_loop_has_its_own_poller_per_connection():
