@@ -435,8 +435,8 @@ class RecordingPoller:
             waiting = sum(1 for watches in self._watches.values() for w in watches if not w.future.done())
             log.warning(
                 "RealtimeKit polling for connection %s failed (%s); the %d waiting triggers keep waiting "
-                "(each until its own deadline) while the poller retries with backoff%s. Logged once, "
-                "until it answers again.",
+                "(each until its own deadline) while the poller retries with backoff%s (logged once, "
+                "and once more when the API is back).",
                 self.realtimekit_conn_id,
                 text,
                 waiting,
