@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from airflow.providers.common.compat.sdk import BaseHook
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying
 
 from airflow_provider_rtk import redaction
@@ -35,6 +36,7 @@ from airflow_provider_rtk.hooks._api import (
     ApiCall,
     HttpRetryPolicy,
     Limits,
+    RealtimeKitBadAnswerError,
     answer_shape,
     hold_to_deadlines,
     read_data,
@@ -381,7 +383,14 @@ def _read_recording_page(
     data, paging = read_page(response, call, secrets)
     most = (call.params or {}).get("per_page")
     with answer_shape(call, response.status_code):
-        return RecordingPage.from_answer(data, paging, most=most if isinstance(most, int) else None)
+        try:
+            return RecordingPage.from_answer(data, paging, most=most if isinstance(most, int) else None)
+        except ValidationError:
+            raise
+        except ValueError as error:  # more items than asked for: say so
+            raise RealtimeKitBadAnswerError(
+                str(error), operation=call.operation, status_code=response.status_code
+            ) from None
 
 
 #: Readers for ``_call``: the answer as a model; a wrongly shaped answer is a RealtimeKitAPIError.
