@@ -72,13 +72,15 @@ class RealtimeKitBadAnswerError(RealtimeKitTransportError):
     """An answer arrived but cannot be used: a redirect, not JSON, over the size cap, nested too deeply
     or of the wrong shape. ``status_code`` is its HTTP status; ``maybe_took_effect`` says whether the
     service may have acted on the request (true for any 2xx/3xx or 5xx answer), so a start that gets
-    one must be reconciled like a lost answer, never blindly resent. Not retried (unless a 5xx)."""
+    one must be reconciled like a lost answer, never blindly resent. Not retried (unless a 5xx).
+    ``too_large``: refused for its size alone (a smaller page may do)."""
 
-    def __init__(self, message: str, *, operation: str, status_code: int) -> None:
+    def __init__(self, message: str, *, operation: str, status_code: int, too_large: bool = False) -> None:
         # RealtimeKitTransportError takes no status: fill the API error's fields directly
         RealtimeKitAPIError.__init__(self, redact(message), status_code=status_code, operation=operation)
         self.maybe_delivered = not 400 <= status_code < 500
         self.maybe_in_progress = False
+        self.too_large = too_large
 
     @property
     def maybe_took_effect(self) -> bool:
@@ -316,7 +318,9 @@ def _too_large(response: httpx.Response, call: ApiCall, limit: int) -> RealtimeK
     if response.status_code >= 400:
         error_class = RealtimeKitNotFoundError if response.status_code == 404 else RealtimeKitAPIError
         return error_class(text, status_code=response.status_code, operation=call.operation)
-    return RealtimeKitBadAnswerError(text, operation=call.operation, status_code=response.status_code)
+    return RealtimeKitBadAnswerError(
+        text, operation=call.operation, status_code=response.status_code, too_large=True
+    )
 
 
 def _declared_length(response: httpx.Response) -> int | None:

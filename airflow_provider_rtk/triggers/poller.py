@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import logging
 import math
 import random
@@ -48,6 +49,7 @@ from airflow_provider_rtk.exceptions import (
 from airflow_provider_rtk.hooks._api import (
     ANSWER_OBSERVER,
     HttpRetryPolicy,
+    Limits,
     RealtimeKitBadAnswerError,
     parse_rate_limit,
 )
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings
     from airflow_provider_rtk.models import Recording, RecordingPage
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,10 @@ ONE_ATTEMPT = HttpRetryPolicy(max_attempts=1)
 LOGGED_UNREADABLE = 1000
 #: Recordings per list page (the API documents no maximum; 100 is what its own dashboards page by).
 PAGE_SIZE = 100
+#: A list page larger than this is refused unread (so one page's JSON is decoded in well under a
+#: tenth of a second), and the poller asks for pages half as long from then on, down to MIN_PAGE_SIZE.
+PAGE_MAX_BYTES = 1024 * 1024
+MIN_PAGE_SIZE = 10
 #: A poller with nobody waiting ends after this long (its hook lets go of the shared client).
 IDLE_SECONDS = 30.0
 UNFINISHED = [
@@ -267,6 +274,14 @@ class _Sweep:
             self.unseen.add(recording_id)
 
 
+class _PageHook(RealtimeKitAsyncHook):
+    """The poller's hook for list pages: an answer above :data:`PAGE_MAX_BYTES` is refused unread."""
+
+    def _limits(self, settings: ConnectionSettings) -> Limits:
+        limits = super()._limits(settings)
+        return dataclasses.replace(limits, max_response_bytes=min(limits.max_response_bytes, PAGE_MAX_BYTES))
+
+
 class RecordingPoller:
     """Reads recordings for many waiters with few requests. Get the loop's with :meth:`shared`."""
 
@@ -280,6 +295,8 @@ class RecordingPoller:
         #: shared requests failing in a row (``None`` while the API answers)
         self.outage: Outage | None = None
         self._logged_unreadable: set[str] = set()
+        #: recordings asked for per list page (halved while pages come back too large)
+        self.page_size = PAGE_SIZE
         self._watches: dict[str, list[_Watch]] = {}
         self._followed: dict[str, _Followed] = {}
         self._wake = asyncio.Event()
@@ -362,6 +379,7 @@ class RecordingPoller:
 
     async def _run(self) -> None:
         hook = RealtimeKitAsyncHook(self.realtimekit_conn_id, retry_policy=ONE_ATTEMPT)
+        page_hook = _PageHook(self.realtimekit_conn_id, retry_policy=ONE_ATTEMPT)
         ANSWER_OBSERVER.set(self._observe)  # (this task's own context: only its requests are seen)
         try:
             while True:
@@ -393,7 +411,7 @@ class RecordingPoller:
                 self._wake_before = -math.inf
                 began, sent = time.monotonic(), self.requests
                 try:
-                    await self._sweep(hook, began)
+                    await self._sweep(hook, page_hook, began)
                 except Exception as error:
                     self._sweep_failed(error)
                     continue
@@ -404,6 +422,7 @@ class RecordingPoller:
                     self._answered()
         finally:
             await hook.aclose()
+            await page_hook.aclose()
 
     def _sweep_failed(self, error: Exception) -> None:
         """A sweep ended in ``error``. What never heals (the connection's settings) fails the watches;
@@ -413,6 +432,9 @@ class RecordingPoller:
         if _never_heals(error):
             self._fail(set(self._watches), _provider_error(error))
             return
+        if getattr(error, "too_large", False) and self.page_size > MIN_PAGE_SIZE:
+            self.page_size = max(MIN_PAGE_SIZE, self.page_size // 2)
+            log.warning("RealtimeKit list pages are too large to read: asking for %d a page", self.page_size)
         text = (
             redact(str(error))
             if isinstance(error, RealtimeKitError)
@@ -494,7 +516,7 @@ class RecordingPoller:
     def _still_watched(self, recording_ids: set[str]) -> set[str]:
         return {rid for rid in recording_ids if any(not w.future.done() for w in self._watches.get(rid, ()))}
 
-    async def _sweep(self, hook: RealtimeKitAsyncHook, began: float) -> None:
+    async def _sweep(self, hook: RealtimeKitAsyncHook, page_hook: RealtimeKitAsyncHook, began: float) -> None:
         cutoff = began - FOLLOW_SECONDS
         for gone in [
             rid for rid, f in self._followed.items() if f.asked_at < cutoff and rid not in self._watches
@@ -515,7 +537,7 @@ class RecordingPoller:
             self._sweeps_alone += 1
         else:
             self._sweeps_alone = 0
-            await self._list_all(hook, sweep, wanted)
+            await self._list_all(page_hook, sweep, wanted)
         # unknown, not yet listed, or moved between pages (who began watching since waits for the next)
         for recording_id in self._still_watched(wanted & sweep.unseen):
             await self.budget.spend()
@@ -602,12 +624,14 @@ class RecordingPoller:
         invoked before it). Up to :data:`PAGES_IN_FLIGHT` pages are asked for at once, paced by the
         budget."""
 
+        page_size = self.page_size
+
         async def fetch(page_no: int) -> tuple[float, RecordingPage]:
             await self.budget.spend()
             self.requests += 1
             sent = time.monotonic()
             page = await hook.list_recordings(
-                status=statuses, page_no=page_no, per_page=PAGE_SIZE, sort_by="invokedTime", sort_order="DESC"
+                status=statuses, page_no=page_no, per_page=page_size, sort_by="invokedTime", sort_order="DESC"
             )
             return sent, page
 
@@ -631,7 +655,7 @@ class RecordingPoller:
                 if last is None or page.paging.end_offset >= page.paging.total_count or _before(last, since):
                     more = False
                 else:
-                    last_no = min(MAX_PAGES, -(-page.paging.total_count // PAGE_SIZE))
+                    last_no = min(MAX_PAGES, -(-page.paging.total_count // page_size))
                 while more and len(in_flight) < PAGES_IN_FLIGHT and next_no <= last_no and sweep.unseen:
                     in_flight.append(loop.create_task(fetch(next_no)))
                     next_no += 1

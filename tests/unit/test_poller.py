@@ -735,3 +735,26 @@ def test_hostile_rate_limit_headers_hold_the_poller_until_the_reset(hostile):
     assert len(sent_at) == 2
     assert sent_at[1] - sent_at[0] >= 1.4
     assert ceiling == 1.0  # 120 a minute, half of it
+
+
+def test_hostile_pages_too_large_to_read_are_asked_for_shorter(hostile, fast_backoff):
+    """100 recordings with 15 KiB each (another client's long download lists): the page is over the
+    poller's PAGE_MAX_BYTES, refused unread, and the poller asks for pages half as long; the trigger
+    is then served (no error, no stop)."""
+    from tests.hostile_server import recording_list
+
+    bulky = [{**rec(n), "download_url": "x" * 15_000} for n in range(100, 200)]
+    asked: list[str] = []
+    long_page, short_page = recording_list([*uploaded(1), *bulky[:99]]), recording_list(uploaded(1))
+
+    def listing(handler, seen):
+        per_page = handler.path.split("per_page=")[1].split("&")[0]
+        asked.append(per_page)
+        (long_page if per_page == "100" else short_page)(handler, seen)
+
+    hostile.route("GET", "/recordings", listing)
+    (event,) = run_together(started_triggers(1))
+
+    assert event["status"] == "success"
+    assert asked == ["100", "50"]
+    assert stops(hostile) == 0
