@@ -377,9 +377,15 @@ class RecordingPoller:
             else:
                 del self._watches[recording_id]
 
+    def _hooks(self) -> tuple[RealtimeKitAsyncHook, RealtimeKitAsyncHook]:
+        """A hook for single reads, and one for list pages (see :class:`_PageHook`)."""
+        return (
+            RealtimeKitAsyncHook(self.realtimekit_conn_id, retry_policy=ONE_ATTEMPT),
+            _PageHook(self.realtimekit_conn_id, retry_policy=ONE_ATTEMPT),
+        )
+
     async def _run(self) -> None:
-        hook = RealtimeKitAsyncHook(self.realtimekit_conn_id, retry_policy=ONE_ATTEMPT)
-        page_hook = _PageHook(self.realtimekit_conn_id, retry_policy=ONE_ATTEMPT)
+        hook, page_hook = self._hooks()
         ANSWER_OBSERVER.set(self._observe)  # (this task's own context: only its requests are seen)
         try:
             while True:
@@ -414,6 +420,10 @@ class RecordingPoller:
                     await self._sweep(hook, page_hook, began)
                 except Exception as error:
                     self._sweep_failed(error)
+                    # fresh hooks: the connection is looked up again (a rotated token after a 401)
+                    await hook.aclose()
+                    await page_hook.aclose()
+                    hook, page_hook = self._hooks()
                     continue
                 finally:
                     self._current = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from typing import Any
 
@@ -757,4 +758,33 @@ def test_hostile_pages_too_large_to_read_are_asked_for_shorter(hostile, fast_bac
 
     assert event["status"] == "success"
     assert asked == ["100", "50"]
+    assert stops(hostile) == 0
+
+
+def test_hostile_a_refused_token_is_waited_out_until_it_is_rotated(hostile, fast_backoff, monkeypatch):
+    """The API refuses the token (401) until the connection gets a new one: the triggers keep
+    waiting, the poller looks the connection up again after each failure, and they succeed."""
+    from tests.hostile_server import json_answer, recording_list
+
+    refused = json_answer(
+        401, {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]}
+    )
+    served = recording_list(uploaded(1, 2))
+
+    def listing(handler, seen):
+        (served if seen.headers.get("Authorization") == "Bearer TOKEN-rotated-2" else refused)(handler, seen)
+
+    hostile.route("GET", "/recordings", listing)
+    rotated = json.loads(os.environ["AIRFLOW_CONN_REALTIMEKIT_DEFAULT"])
+    rotated["password"] = "TOKEN-rotated-2"
+
+    async def go():
+        asyncio.get_running_loop().call_later(
+            1.0, lambda: monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(rotated))
+        )
+        return await asyncio.gather(*(first_event(t) for t in started_triggers(1, 2)))
+
+    events = asyncio.run(asyncio.wait_for(go(), 30))
+    assert [e["status"] for e in events] == ["success"] * 2
+    assert hostile.calls("GET", "/recordings") >= 2
     assert stops(hostile) == 0
