@@ -91,15 +91,18 @@ def get_provider_info() -> dict[str, Any]:
                     "poll_requests_per_second": {
                         "description": (
                             "Requests per second that all the recording triggers of one triggerer (and "
-                            "connection) may spend following recordings, together. Default: half of the "
-                            "documented recording limit (1,000 requests per 50 seconds). A token held to "
-                            "Cloudflare's global API limit (1,200 requests per 5 minutes) needs less "
-                            "than 4."
+                            "connection) may spend following recordings, together. Default 2: half of "
+                            "Cloudflare's global limit per token (1,200 requests per 5 minutes, past "
+                            "which every call of the token is refused for 5 minutes), the other half "
+                            "left for starts, stops and other clients. With several triggerers on one "
+                            "token, give each its share (the value divided by their number). A 429 "
+                            "halves the rate for a while; Retry-After and rate-limit headers are "
+                            "honoured."
                         ),
                         "version_added": "0.1.0",
                         "type": "float",
-                        "example": "5",
-                        "default": "10",
+                        "example": "1",
+                        "default": "2",
                     },
                     "connection_cache_seconds": {
                         "description": (

@@ -7,6 +7,7 @@ field path); answers are lenient (unknown fields are kept, so a newer service do
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
@@ -482,9 +483,54 @@ class Paging(_ResponseModel):
     end_offset: int = 0
 
 
+class UnreadableRecording(_ResponseModel):
+    """An item of a list page the models could not read (an unknown status, a fractional duration,
+    a missing field: often another client's recording): its id if it has a plain one, and why."""
+
+    id: str | None = None
+    problem: str
+
+
+_PLAIN_ID = re.compile(ID_PATTERN)
+
+
+def _unreadable(item: Any, error: ValidationError) -> UnreadableRecording:
+    """What is known of an item that failed validation (never its values, only its id and the fields
+    that were wrong)."""
+    raw_id = item.get("id") if isinstance(item, dict) else None
+    plain_id = (
+        raw_id if isinstance(raw_id, str) and len(raw_id) <= 256 and _PLAIN_ID.fullmatch(raw_id) else None
+    )
+    problems = [
+        f"{format_location(problem['loc']) if problem['loc'] else '(item)'}: {problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False)
+    ]
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return UnreadableRecording(id=plain_id, problem="; ".join(problems[:3]) + more)
+
+
 class RecordingPage(_ResponseModel):
     recordings: list[Recording]
     paging: Paging
+    #: items the models could not read, skipped: one bad item concerns that recording only
+    unreadable: list[UnreadableRecording] = Field(default_factory=list)
+
+    @classmethod
+    def from_answer(cls, data: Any, paging: Mapping[str, Any], *, most: int | None = None) -> RecordingPage:
+        """A list answer's page, read item by item: an item the models reject is skipped (and named
+        in ``unreadable``), the rest kept. More than ``most`` items (what was asked for) is a wrong
+        answer (``ValueError``), refused before any item is read."""
+        items = list(data or [])
+        if most is not None and len(items) > most:
+            raise ValueError(f"the page holds {len(items)} recordings, more than the {most} asked for")
+        recordings: list[Recording] = []
+        unreadable: list[UnreadableRecording] = []
+        for item in items:
+            try:
+                recordings.append(Recording.model_validate(item))
+            except ValidationError as error:
+                unreadable.append(_unreadable(item, error))
+        return cls(recordings=recordings, paging=Paging.model_validate(paging), unreadable=unreadable)
 
 
 class ActiveSession(_ResponseModel):

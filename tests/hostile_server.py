@@ -300,3 +300,91 @@ def serve_file(
                 time.sleep(pause)
 
     return behaviour
+
+
+# --------------------------------------------------------------------------------------------------
+# Misbehaviours over time, for the shared poller: an outage, a rate limit, a page it cannot read.
+
+
+def recording_list(recordings: list[Any], status: int = 200, headers: dict[str, str] | None = None) -> Route:
+    """A list answer holding ``recordings`` (dicts, or anything a hostile service may put in a page)."""
+    paging = {"total_count": len(recordings), "start_offset": 0, "end_offset": len(recordings)}
+    body = json.dumps({"success": True, "data": recordings, "paging": paging}).encode()
+
+    def behaviour(handler: Handler, seen: Seen) -> None:
+        handler.head(
+            status, {"Content-Type": "application/json", "Content-Length": str(len(body)), **(headers or {})}
+        )
+        handler.wfile.write(body)
+
+    return behaviour
+
+
+def rate_limited(retry_after: str | None = None, headers: dict[str, str] | None = None) -> Route:
+    """A Cloudflare gateway 429 (with ``Retry-After`` if given)."""
+    payload = json.dumps(
+        {
+            "success": False,
+            "errors": [{"code": 971, "message": "rate limited"}],
+            "messages": [],
+            "result": None,
+        }
+    ).encode()
+
+    def behaviour(handler: Handler, seen: Seen) -> None:
+        extra = {"Retry-After": retry_after} if retry_after is not None else {}
+        handler.head(
+            429,
+            {
+                "Content-Type": "application/json",
+                "Content-Length": str(len(payload)),
+                **extra,
+                **(headers or {}),
+            },
+        )
+        handler.wfile.write(payload)
+
+    return behaviour
+
+
+def drop_connection(handler: Handler, seen: Seen) -> None:
+    """Close the connection without a word (a crashed upstream, a reset)."""
+    handler.close_connection = True
+    with contextlib.suppress(OSError):
+        handler.connection.shutdown(2)
+
+
+def in_turn(*behaviours: Route) -> Route:
+    """One behaviour per request, in order; the last one answers every request after."""
+    lock = threading.Lock()
+    served = [0]
+
+    def behaviour(handler: Handler, seen: Seen) -> None:
+        with lock:
+            index = min(served[0], len(behaviours) - 1)
+            served[0] += 1
+        behaviours[index](handler, seen)
+
+    return behaviour
+
+
+def for_a_while(seconds: float, bad: Route, then: Route) -> Route:
+    """``bad`` for ``seconds`` from the first request on (an outage), ``then`` after."""
+    began: list[float] = []
+
+    def behaviour(handler: Handler, seen: Seen) -> None:
+        if not began:
+            began.append(time.monotonic())
+        (bad if time.monotonic() - began[0] < seconds else then)(handler, seen)
+
+    return behaviour
+
+
+def tiny_recordings_page(size: int = 4 * MB) -> Route:
+    """A list answer of about ``size`` bytes holding as many minimal recordings as fit (far more than
+    a page asks for)."""
+    item = b'{"id":"x%07d","status":"RECORDING"},'
+    count = size // len(item % 0)
+    items = b"".join(item % n for n in range(count))[:-1]
+    paging = b'{"total_count": %d, "start_offset": 0, "end_offset": %d}' % (count, count)
+    return raw_answer(200, b'{"success": true, "data": [' + items + b'], "paging": ' + paging + b"}")

@@ -72,13 +72,15 @@ class RealtimeKitBadAnswerError(RealtimeKitTransportError):
     """An answer arrived but cannot be used: a redirect, not JSON, over the size cap, nested too deeply
     or of the wrong shape. ``status_code`` is its HTTP status; ``maybe_took_effect`` says whether the
     service may have acted on the request (true for any 2xx/3xx or 5xx answer), so a start that gets
-    one must be reconciled like a lost answer, never blindly resent. Not retried (unless a 5xx)."""
+    one must be reconciled like a lost answer, never blindly resent. Not retried (unless a 5xx).
+    ``too_large``: refused for its size alone (a smaller page may do)."""
 
-    def __init__(self, message: str, *, operation: str, status_code: int) -> None:
+    def __init__(self, message: str, *, operation: str, status_code: int, too_large: bool = False) -> None:
         # RealtimeKitTransportError takes no status: fill the API error's fields directly
         RealtimeKitAPIError.__init__(self, redact(message), status_code=status_code, operation=operation)
         self.maybe_delivered = not 400 <= status_code < 500
         self.maybe_in_progress = False
+        self.too_large = too_large
 
     @property
     def maybe_took_effect(self) -> bool:
@@ -144,6 +146,76 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True)
+class RateLimitHint:
+    """What an answer's rate-limit headers say: ``remaining`` requests (quota units) until the window
+    resets in ``reset`` seconds, and the policy's ``quota`` per ``window`` seconds (each ``None`` when
+    not sent)."""
+
+    remaining: float | None = None
+    reset: float | None = None
+    quota: float | None = None
+    window: float | None = None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text.strip()) if text is not None else math.nan
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _sf_items(value: str) -> Iterator[dict[str, float | None]]:
+    """The parameters of each item of a structured-field list (``"a";r=5;t=30, "b";r=1;t=2``)."""
+    for item in value.split(","):
+        parameters = {}
+        for part in item.split(";")[1:]:
+            name, _, number = part.partition("=")
+            parameters[name.strip().lower()] = _number(number)
+        yield parameters
+
+
+def _reset_seconds(value: float | None) -> float | None:
+    """A reset given as seconds, or (some services) as a Unix time."""
+    if value is not None and value > 1e9:
+        return max(0.0, value - time.time())
+    return value
+
+
+def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitHint | None:
+    """The rate-limit headers of an answer, if it has any: the IETF draft's ``RateLimit``
+    (``"default";r=50;t=30``) and ``RateLimit-Policy`` (``"burst";q=100;w=60``), or the older
+    ``RateLimit-Remaining`` / ``RateLimit-Reset`` / ``RateLimit-Limit`` (also with an ``X-`` prefix).
+    Of several limits the tightest counts; a value that is not a number is ignored."""
+    lower = {name.lower(): value for name, value in headers.items()}
+    remaining = reset = quota = window = None
+    for item in _sf_items(lower.get("ratelimit", "")):
+        r, t = item.get("r"), item.get("t")
+        if r is not None and (remaining is None or r < remaining):
+            remaining, reset = r, t
+    for item in _sf_items(lower.get("ratelimit-policy", "")):
+        q, w = item.get("q"), item.get("w")
+        if q is not None and w and (quota is None or window is None or q / w < quota / window):
+            quota, window = q, w
+    for prefix in ("", "x-"):
+        if remaining is None:
+            remaining = _number(lower.get(f"{prefix}ratelimit-remaining"))
+            reset = _reset_seconds(_number(lower.get(f"{prefix}ratelimit-reset")))
+        if quota is None:
+            quota = _number(lower.get(f"{prefix}ratelimit-limit"))
+    if remaining is None and quota is None:
+        return None
+    return RateLimitHint(remaining, reset, quota, window)
+
+
+#: Who wants to see each answer's headers (the shared poller sets it in its own context, so it sees
+#: only its own requests): called with the status and headers of every answer, before it is read.
+ANSWER_OBSERVER: ContextVar[Callable[[int, httpx.Headers], None] | None] = ContextVar(
+    "realtimekit_answer_observer", default=None
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -246,7 +318,9 @@ def _too_large(response: httpx.Response, call: ApiCall, limit: int) -> RealtimeK
     if response.status_code >= 400:
         error_class = RealtimeKitNotFoundError if response.status_code == 404 else RealtimeKitAPIError
         return error_class(text, status_code=response.status_code, operation=call.operation)
-    return RealtimeKitBadAnswerError(text, operation=call.operation, status_code=response.status_code)
+    return RealtimeKitBadAnswerError(
+        text, operation=call.operation, status_code=response.status_code, too_large=True
+    )
 
 
 def _declared_length(response: httpx.Response) -> int | None:
@@ -328,6 +402,9 @@ async def send_bounded_async(client: httpx.AsyncClient, call: ApiCall, limits: L
 
     async def exchange() -> httpx.Response:
         response = await client.send(_build(client, call), stream=True)
+        observer = ANSWER_OBSERVER.get()
+        if observer is not None:
+            observer(response.status_code, response.headers)
         try:
             body = _Body(response, call, limits.max_response_bytes)
             async for chunk in response.aiter_bytes():

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from airflow.providers.common.compat.sdk import BaseHook
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying
 
 from airflow_provider_rtk import redaction
@@ -35,6 +36,7 @@ from airflow_provider_rtk.hooks._api import (
     ApiCall,
     HttpRetryPolicy,
     Limits,
+    RealtimeKitBadAnswerError,
     answer_shape,
     hold_to_deadlines,
     read_data,
@@ -373,15 +375,27 @@ def _holds_recording(data: Any) -> bool:
     return isinstance(data, dict) and (isinstance(data.get("recording"), dict) or "id" in data)
 
 
-def _page_from(data: Any, paging: dict[str, Any]) -> RecordingPage:
-    return RecordingPage(
-        recordings=[Recording.model_validate(item) for item in data or []], paging=Paging(**paging)
-    )
+def _read_recording_page(
+    response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()
+) -> RecordingPage:
+    """A list answer, read leniently (an item the models reject is skipped, see
+    :meth:`RecordingPage.from_answer`); more items than ``per_page`` asked for is a wrong answer."""
+    data, paging = read_page(response, call, secrets)
+    most = (call.params or {}).get("per_page")
+    with answer_shape(call, response.status_code):
+        try:
+            return RecordingPage.from_answer(data, paging, most=most if isinstance(most, int) else None)
+        except ValidationError:
+            raise
+        except ValueError as error:  # more items than asked for: say so
+            raise RealtimeKitBadAnswerError(
+                str(error), operation=call.operation, status_code=response.status_code
+            ) from None
 
 
 #: Readers for ``_call``: the answer as a model; a wrongly shaped answer is a RealtimeKitAPIError.
 _RECORDING = shaped(_recording_from)
-_PAGE = shaped(lambda page: _page_from(*page), read_page)
+_PAGE = _read_recording_page
 _MEETING = shaped(Meeting.model_validate)
 _SESSION = shaped(ActiveSession.model_validate)
 

@@ -9,9 +9,16 @@ watches as soon as it arrives (so thousands are never woken in one go, and none 
 knows), then the newest finished ones, and reads the rest (missed by a page boundary) one by one.
 Thousands of watches make sweeps run back to back, each reading every page once, so a change is
 noticed within about one sweep. All of it is spent from one request budget
-(``[realtimekit] poll_requests_per_second``, default half the documented recording limit), so the
-triggerer as a whole stays within it; a 429 and its ``Retry-After`` slow the shared poller, not each
-trigger on its own.
+(``[realtimekit] poll_requests_per_second``, default half of Cloudflare's global limit per token), so
+the triggerer as a whole stays within it.
+
+A shared part never shares a failure. A failed shared request (429, 5xx, no answer, an answer that
+cannot be read) is the poller's to wait out: it backs off (a 429 also halves the budget, which then
+recovers little by little, and its ``Retry-After`` holds every request until then) and every watch
+keeps waiting; each trigger's own deadline still wakes it. The outage is logged once when it begins
+and once when it ends. Only what concerns one recording ends its watch: the recording is gone (404).
+An item of a list page that cannot be read (an unknown status, a fractional duration) concerns that
+recording only: it is skipped, and the rest of the page is read.
 
 Nothing here is kept across a triggerer restart: each trigger stays rebuildable from its kwargs.
 """
@@ -21,7 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
+import logging
 import math
+import random
 import time
 import weakref
 from collections import deque
@@ -29,7 +39,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from airflow_provider_rtk.exceptions import RealtimeKitError
+from airflow_provider_rtk.exceptions import (
+    RealtimeKitAPIError,
+    RealtimeKitConnectionConfigError,
+    RealtimeKitError,
+    RealtimeKitNotFoundError,
+    RealtimeKitPayloadError,
+)
+from airflow_provider_rtk.hooks._api import (
+    ANSWER_OBSERVER,
+    HttpRetryPolicy,
+    Limits,
+    RealtimeKitBadAnswerError,
+    parse_rate_limit,
+)
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
 from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.redaction import redact
@@ -37,13 +60,44 @@ from airflow_provider_rtk.redaction import redact
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import httpx
+
+    from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings
     from airflow_provider_rtk.models import Recording, RecordingPage
 
-#: The documented limit on recording operations, per second (1,000 per 50 s), and the share used.
+log = logging.getLogger(__name__)
+
+#: The documented limit on recording operations, per second (1,000 per 50 s).
 RECORDING_LIMIT_PER_SECOND = 1000 / 50
-DEFAULT_REQUESTS_PER_SECOND = RECORDING_LIMIT_PER_SECOND / 2
+#: Cloudflare's global limit per token (1,200 requests per 5 minutes); past it, every call of the
+#: token is refused for 5 minutes (starts and stops too).
+GLOBAL_LIMIT_PER_SECOND = 1200 / 300
+#: The default poll budget: half the global limit, the other half left for starts, stops and the rest.
+DEFAULT_REQUESTS_PER_SECOND = GLOBAL_LIMIT_PER_SECOND / 2
+#: The budget never falls below this on 429s (one request every 30 s) ...
+MIN_REQUESTS_PER_SECOND = 1 / 30
+#: ... and climbs back from nothing to the configured rate in this long (additive increase).
+RECOVER_SECONDS = 120.0
+#: Backoff after a failed shared request: doubles from the first to the last (with jitter) ...
+BACKOFF_FIRST_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 30.0
+#: ... and no ``Retry-After`` or rate-limit reset holds the poller longer than this at once.
+MAX_HOLD_SECONDS = 600.0
+#: Rate-limit headers saying this share of the quota (or fewer than LOW_REMAINING requests) is left
+#: hold the poller until the window resets; of a policy's rate, the poller takes POLICY_SHARE.
+LOW_REMAINING = 5
+LOW_SHARE = 0.1
+POLICY_SHARE = 0.5
+#: The poller retries nothing inside the hook: each failure reaches it, to back off for everyone.
+ONE_ATTEMPT = HttpRetryPolicy(max_attempts=1)
+#: Unreadable recordings whose problem was logged (each is logged once; forgotten past this many).
+LOGGED_UNREADABLE = 1000
 #: Recordings per list page (the API documents no maximum; 100 is what its own dashboards page by).
 PAGE_SIZE = 100
+#: A list page larger than this is refused unread (so one page's JSON is decoded in well under a
+#: tenth of a second), and the poller asks for pages half as long from then on, down to MIN_PAGE_SIZE.
+PAGE_MAX_BYTES = 1024 * 1024
+MIN_PAGE_SIZE = 10
 #: A poller with nobody waiting ends after this long (its hook lets go of the shared client).
 IDLE_SECONDS = 30.0
 UNFINISHED = [
@@ -77,20 +131,54 @@ def configured_budget() -> float:
 
 
 class RequestBudget:
-    """At most ``rate`` requests per second, spent in order (a token bucket holding one second's worth)."""
+    """At most ``rate`` requests per second, spent in order (a token bucket holding one second's worth,
+    at least one request).
+
+    AIMD: :meth:`slow_down` (a 429) halves the rate, which then climbs back to ``ceiling`` additively
+    over :data:`RECOVER_SECONDS`; :meth:`hold` spends nothing until a moment (a ``Retry-After``, a
+    rate-limit window's reset)."""
 
     def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self._tokens = rate
+        self.ceiling = rate  #: the configured rate (lowered by a rate-limit policy the service sends)
+        self.rate = rate  #: the rate now
+        self._tokens = max(1.0, rate)
         self._stamp = time.monotonic()
+        self._held_until = -math.inf
         self._lock = asyncio.Lock()
+
+    def slow_down(self) -> None:
+        """Halve the rate (multiplicative decrease), no lower than :data:`MIN_REQUESTS_PER_SECOND`."""
+        self._refill(time.monotonic())
+        self.rate = max(min(MIN_REQUESTS_PER_SECOND, self.ceiling), self.rate / 2)
+        self._tokens = min(self._tokens, 1.0)
+
+    def hold(self, seconds: float) -> None:
+        """Spend nothing for ``seconds`` (at most :data:`MAX_HOLD_SECONDS`) from now."""
+        self._held_until = max(self._held_until, time.monotonic() + min(seconds, MAX_HOLD_SECONDS))
+
+    def limit(self, rate: float) -> None:
+        """A rate the service announced: never spend faster."""
+        self.ceiling = rate
+        self.rate = min(self.rate, rate)
+
+    def held_for(self) -> float:
+        """Seconds until requests may be spent again (0 when not held)."""
+        return max(0.0, self._held_until - time.monotonic())
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - max(self._stamp, self._held_until))
+        self.rate = min(self.ceiling, self.rate + elapsed * self.ceiling / RECOVER_SECONDS)
+        self._tokens = min(max(1.0, self.rate), self._tokens + elapsed * self.rate)
+        self._stamp = now
 
     async def spend(self) -> None:
         async with self._lock:
             while True:
-                now = time.monotonic()
-                self._tokens = min(self.rate, self._tokens + (now - self._stamp) * self.rate)
-                self._stamp = now
+                held = self.held_for()
+                if held > 0:
+                    await asyncio.sleep(held)
+                    continue
+                self._refill(time.monotonic())
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
@@ -108,6 +196,37 @@ def _provider_error(error: Exception, doing: str = "") -> RealtimeKitError:
         return error
     problem = f"{type(error).__name__}: {redact(str(error))}"
     return RealtimeKitError(f"{doing} failed: {problem}" if doing else problem)
+
+
+def _never_heals(error: Exception) -> bool:
+    """A failure no wait can mend, of the trigger's own making: the connection lacks what the
+    provider needs, or an argument is invalid. Everything else is waited out."""
+    return isinstance(error, RealtimeKitConnectionConfigError | RealtimeKitPayloadError)
+
+
+def _unreadable_answer(error: Exception) -> bool:
+    """A successful answer whose recording cannot be read (concerns that recording only)."""
+    return (
+        isinstance(error, RealtimeKitBadAnswerError)
+        and error.status_code is not None
+        and error.status_code < 300
+    )
+
+
+def _backoff(failures: int) -> float:
+    """Seconds to wait after the ``failures``-th failure in a row (doubling, with jitter)."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2.0 ** min(failures - 1, 30))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+@dataclass(slots=True)
+class Outage:
+    """Shared requests failing in a row: since when, how often, and the first failure."""
+
+    began: float  #: monotonic
+    first: str  #: the first failure, redacted
+    failures: int = 0
+    last: str = ""  #: the latest failure, redacted
 
 
 @dataclass(slots=True)
@@ -155,6 +274,14 @@ class _Sweep:
             self.unseen.add(recording_id)
 
 
+class _PageHook(RealtimeKitAsyncHook):
+    """The poller's hook for list pages: an answer above :data:`PAGE_MAX_BYTES` is refused unread."""
+
+    def _limits(self, settings: ConnectionSettings) -> Limits:
+        limits = super()._limits(settings)
+        return dataclasses.replace(limits, max_response_bytes=min(limits.max_response_bytes, PAGE_MAX_BYTES))
+
+
 class RecordingPoller:
     """Reads recordings for many waiters with few requests. Get the loop's with :meth:`shared`."""
 
@@ -165,6 +292,11 @@ class RecordingPoller:
     def __init__(self, realtimekit_conn_id: str, requests_per_second: float | None = None) -> None:
         self.realtimekit_conn_id = realtimekit_conn_id
         self.budget = RequestBudget(requests_per_second or configured_budget())
+        #: shared requests failing in a row (``None`` while the API answers)
+        self.outage: Outage | None = None
+        self._logged_unreadable: set[str] = set()
+        #: recordings asked for per list page (halved while pages come back too large)
+        self.page_size = PAGE_SIZE
         self._watches: dict[str, list[_Watch]] = {}
         self._followed: dict[str, _Followed] = {}
         self._wake = asyncio.Event()
@@ -245,8 +377,16 @@ class RecordingPoller:
             else:
                 del self._watches[recording_id]
 
+    def _hooks(self) -> tuple[RealtimeKitAsyncHook, RealtimeKitAsyncHook]:
+        """A hook for single reads, and one for list pages (see :class:`_PageHook`)."""
+        return (
+            RealtimeKitAsyncHook(self.realtimekit_conn_id, retry_policy=ONE_ATTEMPT),
+            _PageHook(self.realtimekit_conn_id, retry_policy=ONE_ATTEMPT),
+        )
+
     async def _run(self) -> None:
-        hook = RealtimeKitAsyncHook(self.realtimekit_conn_id)
+        hook, page_hook = self._hooks()
+        ANSWER_OBSERVER.set(self._observe)  # (this task's own context: only its requests are seen)
         try:
             while True:
                 self._prune()
@@ -270,15 +410,114 @@ class RecordingPoller:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), min(wait, IDLE_SECONDS))
                     continue
+                held = self.budget.held_for()
+                if held > 0:  # a Retry-After, a backoff or a spent rate limit: wait it out first
+                    await asyncio.sleep(held)
+                    continue
                 self._wake_before = -math.inf
-                began = time.monotonic()
+                began, sent = time.monotonic(), self.requests
                 try:
-                    await self._sweep(hook, began)
+                    await self._sweep(hook, page_hook, began)
+                except Exception as error:
+                    self._sweep_failed(error)
+                    # fresh hooks: the connection is looked up again (a rotated token after a 401)
+                    await hook.aclose()
+                    await page_hook.aclose()
+                    hook, page_hook = self._hooks()
+                    continue
                 finally:
                     self._current = None
                 self._sweep_seconds = time.monotonic() - began
+                if self.requests > sent:
+                    self._answered()
         finally:
             await hook.aclose()
+            await page_hook.aclose()
+
+    def _sweep_failed(self, error: Exception) -> None:
+        """A sweep ended in ``error``. What never heals (the connection's settings) fails the watches;
+        anything else (a failed request, an unreadable answer, a connection lookup that failed) is the
+        poller's to wait out: every watch keeps waiting, the poller backs off, and the outage is logged
+        once when it begins (and once when it ends)."""
+        if _never_heals(error):
+            self._fail(set(self._watches), _provider_error(error))
+            return
+        if getattr(error, "too_large", False) and self.page_size > MIN_PAGE_SIZE:
+            self.page_size = max(MIN_PAGE_SIZE, self.page_size // 2)
+            log.warning("RealtimeKit list pages are too large to read: asking for %d a page", self.page_size)
+        text = (
+            redact(str(error))
+            if isinstance(error, RealtimeKitError)
+            else f"{type(error).__name__}: {redact(str(error))}"
+        )
+        rate_limited = isinstance(error, RealtimeKitAPIError) and error.status_code == 429
+        if rate_limited:
+            self.budget.slow_down()
+        outage = self.outage
+        if outage is None:
+            outage = self.outage = Outage(began=time.monotonic(), first=text)
+        outage.failures += 1
+        outage.last = text
+        wait = _backoff(outage.failures)
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int | float) and math.isfinite(retry_after):
+            wait = max(wait, min(float(retry_after), MAX_HOLD_SECONDS))
+        self.budget.hold(wait)
+        if outage.failures == 1:
+            waiting = sum(1 for watches in self._watches.values() for w in watches if not w.future.done())
+            log.warning(
+                "RealtimeKit polling for connection %s failed (%s); the %d waiting triggers keep waiting "
+                "(each until its own deadline) while the poller retries with backoff%s (logged once, "
+                "and once more when the API is back).",
+                self.realtimekit_conn_id,
+                text,
+                waiting,
+                f"; the budget is now {self.budget.rate:.2g} requests/s" if rate_limited else "",
+                exc_info=not isinstance(error, RealtimeKitError),
+            )
+
+    def _answered(self) -> None:
+        """A sweep's requests were answered: an outage, if there was one, is over."""
+        outage, self.outage = self.outage, None
+        if outage is not None:
+            log.warning(
+                "RealtimeKit polling for connection %s answers again after %.0fs and %d failed requests "
+                "(the last: %s)",
+                self.realtimekit_conn_id,
+                time.monotonic() - outage.began,
+                outage.failures,
+                outage.last,
+            )
+
+    def _observe(self, status: int, headers: httpx.Headers) -> None:
+        """Each answer's rate-limit headers: a policy caps the budget; few requests left hold the
+        poller until the window resets. (Never raises: it runs inside each request.)"""
+        try:
+            hint = parse_rate_limit(headers)
+        except Exception:  # a header this reads wrongly must not fail the request
+            return
+        if hint is None:
+            return
+        if hint.quota is not None and hint.window:
+            rate = max(MIN_REQUESTS_PER_SECOND, hint.quota / hint.window * POLICY_SHARE)
+            if rate < self.budget.ceiling:
+                log.info(
+                    "RealtimeKit announces %g requests per %gs: polling at most %.2g/s",
+                    hint.quota,
+                    hint.window,
+                    rate,
+                )
+                self.budget.limit(rate)
+        if hint.remaining is None or hint.reset is None:
+            return
+        low = max(LOW_REMAINING, LOW_SHARE * hint.quota) if hint.quota else LOW_REMAINING
+        if hint.remaining <= low and hint.reset > self.budget.held_for():
+            log.info(
+                "RealtimeKit says %g requests are left for %.0fs: polling waits for the reset",
+                hint.remaining,
+                hint.reset,
+            )
+            self.budget.hold(hint.reset)
 
     def _wanted(self, horizon: float) -> set[str]:
         """The watched recordings some watch wants read by ``horizon``."""
@@ -287,7 +526,7 @@ class RecordingPoller:
     def _still_watched(self, recording_ids: set[str]) -> set[str]:
         return {rid for rid in recording_ids if any(not w.future.done() for w in self._watches.get(rid, ()))}
 
-    async def _sweep(self, hook: RealtimeKitAsyncHook, began: float) -> None:
+    async def _sweep(self, hook: RealtimeKitAsyncHook, page_hook: RealtimeKitAsyncHook, began: float) -> None:
         cutoff = began - FOLLOW_SECONDS
         for gone in [
             rid for rid, f in self._followed.items() if f.asked_at < cutoff and rid not in self._watches
@@ -308,31 +547,56 @@ class RecordingPoller:
             self._sweeps_alone += 1
         else:
             self._sweeps_alone = 0
-            await self._list_all(hook, sweep, wanted)
+            await self._list_all(page_hook, sweep, wanted)
         # unknown, not yet listed, or moved between pages (who began watching since waits for the next)
         for recording_id in self._still_watched(wanted & sweep.unseen):
             await self.budget.spend()
             self.requests += 1
             sent = time.monotonic()
             try:
-                self._record(await hook.get_recording(recording_id), sent)
-            except Exception as error:
-                self._fail({recording_id}, _provider_error(error))
+                recording = await hook.get_recording(recording_id)
+            except RealtimeKitNotFoundError as error:  # its own: the recording is gone
+                self._fail({recording_id}, error)
+                continue
+            except RealtimeKitBadAnswerError as error:
+                if not _unreadable_answer(error):
+                    raise
+                # its own too: this recording cannot be read (its watch waits)
+                self._unreadable(recording_id, str(error), sent)
+                continue
+            self._record(recording, sent)
 
     async def _list_all(self, hook: RealtimeKitAsyncHook, sweep: _Sweep, wanted: set[str]) -> None:
         """The unfinished list, then (if several wanted recordings were not in it) the newest finished
-        ones; a failure fails the watches the sweep has not read."""
+        ones. A failure ends the sweep (the poller backs off; nobody's watch fails)."""
         before = self.requests
-        try:
-            await self._list(hook, sweep, UNFINISHED)
-            missing = self._still_watched(wanted & sweep.unseen)
-            if len(missing) > 1:  # several finished at once: the newest finished ones, a page at a time
-                await self._list(hook, sweep, FINISHED, since=self._oldest_invoked(missing))
-        except Exception as error:  # the API kept failing after the hook's retries, or worse
-            self._fail(self._wanted(sweep.horizon) - sweep.read, _provider_error(error, "listing recordings"))
-            sweep.unseen.clear()  # failed: not read alone either
-            return
+        await self._list(hook, sweep, UNFINISHED)
+        missing = self._still_watched(wanted & sweep.unseen)
+        if len(missing) > 1:  # several finished at once: the newest finished ones, a page at a time
+            await self._list(hook, sweep, FINISHED, since=self._oldest_invoked(missing))
         self._list_cost = self.requests - before
+
+    def _unreadable(self, recording_id: str | None, problem: str, sent: float) -> None:
+        """A recording the models cannot read (an unknown status, a field of the wrong type): it
+        concerns that recording only. Logged once; a followed one counts as read (so it is not read
+        again before its interval) and its watches keep waiting (each until its own deadline)."""
+        followed = self._followed.get(recording_id) if recording_id else None
+        if recording_id is not None:
+            if self._current is not None:
+                self._current.seen(recording_id)
+            if followed is not None and sent >= followed.read_at:
+                followed.read_at = sent
+            if recording_id in self._logged_unreadable:
+                return
+            if len(self._logged_unreadable) >= LOGGED_UNREADABLE:
+                self._logged_unreadable.clear()
+            self._logged_unreadable.add(recording_id)
+        log.warning(
+            "RealtimeKit recording %s cannot be read (%s): %s (logged once)",
+            recording_id or "(without a plain id)",
+            redact(problem),
+            "its triggers keep waiting for a reading they can use" if followed else "skipped",
+        )
 
     def _record(self, recording: Recording, sent: float) -> int:
         """Note a followed recording's reading (its request sent at ``sent``), hand it to the watches
@@ -370,12 +634,14 @@ class RecordingPoller:
         invoked before it). Up to :data:`PAGES_IN_FLIGHT` pages are asked for at once, paced by the
         budget."""
 
+        page_size = self.page_size
+
         async def fetch(page_no: int) -> tuple[float, RecordingPage]:
             await self.budget.spend()
             self.requests += 1
             sent = time.monotonic()
             page = await hook.list_recordings(
-                status=statuses, page_no=page_no, per_page=PAGE_SIZE, sort_by="invokedTime", sort_order="DESC"
+                status=statuses, page_no=page_no, per_page=page_size, sort_by="invokedTime", sort_order="DESC"
             )
             return sent, page
 
@@ -387,6 +653,8 @@ class RecordingPoller:
         try:
             while in_flight:
                 sent, page = await in_flight.popleft()
+                for item in page.unreadable:
+                    self._unreadable(item.id, item.problem, sent)
                 handed = 0
                 for recording in page.recordings:
                     handed += self._record(recording, sent)
@@ -397,7 +665,7 @@ class RecordingPoller:
                 if last is None or page.paging.end_offset >= page.paging.total_count or _before(last, since):
                     more = False
                 else:
-                    last_no = min(MAX_PAGES, -(-page.paging.total_count // PAGE_SIZE))
+                    last_no = min(MAX_PAGES, -(-page.paging.total_count // page_size))
                 while more and len(in_flight) < PAGES_IN_FLIGHT and next_no <= last_no and sweep.unseen:
                     in_flight.append(loop.create_task(fetch(next_no)))
                     next_no += 1

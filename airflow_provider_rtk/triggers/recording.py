@@ -21,6 +21,9 @@ ON_KILL_TIMEOUT = 10.0
 ON_KILL_RETRY = HttpRetryPolicy(
     max_attempts=3, initial_wait=0.5, max_wait=2.0, max_retry_after=5.0, max_total_seconds=20.0
 )
+#: At the deadline the trigger looks once more, for at most this long (not at all while the shared
+#: poller's requests are failing): the timeout event then tells the newest reading there is.
+LAST_LOOK_SECONDS = 15.0
 
 
 class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
@@ -29,8 +32,10 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
     Fires one event (:class:`~airflow_provider_rtk.triggers.events.RecordingEvent` as a dict):
     ``success`` once the target is reached or passed (``RECORDING`` is satisfied by anything from
     ``RECORDING`` on, ``UPLOADED`` only by ``UPLOADED``); ``error`` when the recording is ``ERRORED`` or
-    finished without reaching the target, or when the API keeps failing after the hook's retries;
-    ``timeout`` when ``end_time`` passes first.
+    finished without reaching the target, or is gone (404), or the connection lacks what the provider
+    needs; ``timeout`` when ``end_time`` passes first. The API failing (429, 5xx, no answer, an answer
+    that cannot be read) is no error of the trigger's: the shared poller waits it out, and the trigger
+    keeps waiting until its deadline.
 
     :param recording_id: the recording to follow.
     :param realtimekit_conn_id: the RealtimeKit connection.
@@ -107,24 +112,14 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
 
     async def check(self, hook: RealtimeKitAsyncHook) -> RecordingEvent | None:
         """The recording's next status: the shared poller reads it at least every ``poll_interval``
-        and wakes this trigger only when the status differs from the last one it had; at the
-        deadline the trigger looks once more. The first look waits for a reading even past the
-        deadline."""
+        and wakes this trigger only when the status differs from the last one it had. At the
+        deadline the trigger looks once more (for at most :data:`LAST_LOOK_SECONDS`, and not while
+        the poller's requests are failing); with no reading by then it returns ``None`` and the
+        deadline's timeout event follows, with the newest reading it had (if any)."""
         poller = RecordingPoller.shared(self.realtimekit_conn_id)
-        watching = poller.watch(self.recording_id, unlike=self._last_status, interval=self.poll_interval)
-        left = self.seconds_left()
-        recording: Recording | None = None
-        try:
-            if self._last_status is not None and left is not None:
-                # (asyncio.wait, not wait_for: a reading that lands with the deadline is kept)
-                done, _ = await asyncio.wait({watching}, timeout=max(left, 0.0))
-                if not done:  # the deadline: one last look, so the event tells how it is now
-                    watching.cancel()
-                    recording = await poller.read(self.recording_id)
-            if recording is None:
-                recording = await watching
-        finally:
-            watching.cancel()  # stop watching (nothing when it was answered)
+        recording = await self._next_reading(poller)
+        if recording is None:
+            return None
         self.log.info(
             "Recording %s is %s; waiting for %s (deadline %s)",
             self.recording_id,
@@ -135,6 +130,34 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
         self._last_status, self._last_json = recording.status, recording.model_dump_json()
         event = recording_event(recording, self.target)
         return None if event is None else event.model_copy(update={"knowledge": self.knowledge.value})
+
+    async def _next_reading(self, poller: RecordingPoller) -> Recording | None:
+        """The poller's next reading of news, or at the deadline its last look (``None``: none came)."""
+        watching = poller.watch(self.recording_id, unlike=self._last_status, interval=self.poll_interval)
+        try:
+            left = self.seconds_left()
+            if left is None:
+                return await watching
+            # (asyncio.wait, not wait_for: a reading that lands with the deadline is kept)
+            done, _ = await asyncio.wait({watching}, timeout=max(left, 0.0))
+            if done:
+                return watching.result()
+        finally:
+            watching.cancel()  # stop watching (nothing when it was answered)
+        # the deadline: one last look, so the event tells how it is now
+        if poller.outage is not None:
+            self.log.warning(
+                "Recording %s: the deadline passed while the API fails (%s); reporting the last reading",
+                self.recording_id,
+                poller.outage.last,
+            )
+            return None
+        last = poller.watch(self.recording_id, unlike=None, interval=0.0)
+        try:
+            done, _ = await asyncio.wait({last}, timeout=LAST_LOOK_SECONDS)
+            return last.result() if done else None
+        finally:
+            last.cancel()
 
     async def pause(self, left: float | None) -> None:
         """No pause: :meth:`check` sleeps until there is news (the poller paces the reads)."""

@@ -143,6 +143,10 @@ with _dag("rtk_test_legacy_race", retries=0):
 with _dag("rtk_test_deferred_wait_no_retries", retries=0):
     _start(**{**WAIT, "deferrable": True})
 
+# Deferred with a timeout: the triggers' poller waits out a failing API until it (issue 18).
+with _dag("rtk_test_deferred_wait_timeout_no_retries", retries=0):
+    _start(**{**WAIT, "deferrable": True}, timeout=4)
+
 # Recordings as assets: the start task waits for the files and its outlet's event describes them.
 from airflow.sdk import Asset  # noqa: E402
 

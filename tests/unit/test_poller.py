@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from typing import Any
 
@@ -11,7 +12,6 @@ import httpx
 import pytest
 import respx
 
-from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.triggers import poller as poller_module
 from airflow_provider_rtk.triggers.poller import WAKE_AT_ONCE, RecordingPoller, RequestBudget
@@ -97,16 +97,26 @@ def test_the_budget_spaces_requests_out():
     assert 1.2 <= asyncio.run(go()) < 3.0
 
 
-def test_a_failing_api_fails_every_waiter_with_a_provider_error(api):
-    api.get("/recordings").mock(return_value=httpx.Response(503, json={"message": "down"}))
+@pytest.fixture
+def fast_backoff(monkeypatch):
+    """The poller's backoff knobs shortened, so an outage of a few seconds is many failures."""
+    monkeypatch.setattr(poller_module, "BACKOFF_FIRST_SECONDS", 0.05, raising=False)
+    monkeypatch.setattr(poller_module, "BACKOFF_MAX_SECONDS", 0.2, raising=False)
+
+
+def test_a_failing_api_fails_no_waiter(api, fast_backoff):
+    """503s (the hook's connection allows 2 attempts) are the poller's to wait out: both waiters are
+    answered once the API is back, and nothing failed."""
+    down = httpx.Response(503, json={"message": "down"})
+    listing = api.get("/recordings").mock(side_effect=[down] * 5 + [page([rec(1), rec(2)])])
 
     async def go():
         poller = RecordingPoller("realtimekit_default", requests_per_second=100)
-        return await asyncio.gather(poller.read("R1"), poller.read("R2"), return_exceptions=True)
+        found = await asyncio.gather(poller.read("R1"), poller.read("R2"))
+        return [r.id for r in found], poller.outage
 
-    errors = asyncio.run(go())
-    assert all(isinstance(error, RealtimeKitError) for error in errors)
-    assert all("503" in str(error) for error in errors)
+    assert asyncio.run(asyncio.wait_for(go(), 20)) == (["R1", "R2"], None)
+    assert listing.call_count == 6
 
 
 def test_a_429_slows_the_shared_poller_once_for_everyone(api):
@@ -125,11 +135,12 @@ def test_a_429_slows_the_shared_poller_once_for_everyone(api):
         poller = RecordingPoller("realtimekit_default", requests_per_second=100)
         began = time.monotonic()
         await asyncio.gather(poller.read("R1"), poller.read("R2"))
-        return time.monotonic() - began, poller.requests
+        return time.monotonic() - began, poller.requests, poller.budget.rate
 
-    waited, requests = asyncio.run(go())
-    assert 1.0 <= waited < 3.0
-    assert requests == 1  # one sweep's request (the hook's retry after Retry-After is inside it)
+    waited, requests, rate = asyncio.run(asyncio.wait_for(go(), 20))
+    assert 1.0 <= waited < 10.0
+    assert requests == 2  # the poller's own retry, after the Retry-After, for everyone at once
+    assert 50 <= rate < 100  # halved, and climbing back (additively) since
 
 
 def test_each_loop_has_its_own_poller_per_connection():
@@ -399,3 +410,381 @@ def test_a_few_recordings_among_many_listed_are_read_alone(api):
     assert listed == 3
     assert afterwards == 2
     assert alone.call_count == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Rate limits the service announces, and the budget's AIMD
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"RateLimit": '"default";r=50;t=30'}, (50, 30, None, None)),
+        (
+            {"RateLimit": '"a";r=9;t=5, "b";r=2;t=40', "RateLimit-Policy": '"burst";q=100;w=60'},
+            (2, 40, 100, 60),
+        ),
+        (
+            {"RateLimit-Remaining": "3", "RateLimit-Reset": "12", "RateLimit-Limit": "1200"},
+            (3, 12, 1200, None),
+        ),
+        ({"X-RateLimit-Remaining": "7", "X-RateLimit-Reset": "4"}, (7, 4, None, None)),
+        ({"RateLimit": '"default";r=abc;t=-1'}, None),
+        ({"Content-Type": "application/json"}, None),
+    ],
+)
+def test_rate_limit_headers_are_read_in_either_form(headers, expected):
+    from airflow_provider_rtk.hooks._api import parse_rate_limit
+
+    hint = parse_rate_limit(headers)
+    found = None if hint is None else (hint.remaining, hint.reset, hint.quota, hint.window)
+    assert found == expected
+
+
+def test_a_429_halves_the_budget_which_climbs_back_additively(monkeypatch):
+    monkeypatch.setattr(poller_module, "RECOVER_SECONDS", 1.0)
+
+    async def go():
+        budget = RequestBudget(rate=8)
+        budget.slow_down()
+        halved = budget.rate
+        budget.slow_down()
+        quartered = budget.rate
+        await asyncio.sleep(0.3)
+        await budget.spend()
+        climbing = budget.rate
+        await asyncio.sleep(1.0)
+        await budget.spend()
+        return halved, quartered, climbing, budget.rate
+
+    halved, quartered, climbing, back = asyncio.run(go())
+    assert (halved, quartered) == (4, pytest.approx(2, abs=0.1))
+    assert 2 < climbing < 8
+    assert back == 8
+
+
+def test_a_budget_below_one_a_second_still_spends():
+    """(A token bucket holding one second's worth never reached one token below 1/s.)"""
+
+    async def go():
+        budget = RequestBudget(rate=4)
+        for _ in range(3):
+            budget.slow_down()  # 0.5 a second
+        await budget.spend()
+
+    asyncio.run(asyncio.wait_for(go(), 5))
+
+
+def test_the_default_budget_fits_the_global_limit_with_room_for_starts_and_stops():
+    assert poller_module.DEFAULT_REQUESTS_PER_SECOND * 300 <= 1200 / 2
+
+
+def test_a_page_is_read_item_by_item():
+    from airflow_provider_rtk.models import RecordingPage
+
+    items = [
+        rec(1),
+        {"id": "F1", "status": "STOPPING"},
+        {"id": "F2", "status": "RECORDING", "recording_duration": 1.5},
+        {"status": "RECORDING"},
+        {"id": "../../etc", "status": 7},
+        "not an object",
+    ]
+    page = RecordingPage.from_answer(items, {"total_count": 6})
+    assert [r.id for r in page.recordings] == ["R1"]
+    assert [u.id for u in page.unreadable] == ["F1", "F2", None, None, None]
+    assert "status" in page.unreadable[0].problem
+    assert "STOPPING" not in page.unreadable[0].problem  # no values, only where and why
+    assert "recording_duration" in page.unreadable[1].problem
+    with pytest.raises(ValueError, match="more than the 2 asked for"):
+        RecordingPage.from_answer(items, {}, most=2)
+
+
+# --------------------------------------------------------------------------------------------------
+# Against a hostile server on loopback: the poller and its triggers, a shared failure at a time.
+# The connection allows one attempt per request (extra max_attempts=1), so what the hook used to
+# retry on its own shows within a unit test's seconds; today's code ended every waiting trigger
+# in error on each of these (and the deferred start task then stopped its healthy recording).
+
+
+@pytest.fixture
+def hostile(monkeypatch):
+    from tests.hostile_server import HostileServer
+
+    with HostileServer() as server:
+        conn = {
+            "conn_type": "realtimekit",
+            "password": "TOKEN-hostile-poller-1",
+            "host": server.base_url,
+            "extra": {"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+        yield server
+
+
+def uploaded(*numbers: int) -> list[dict[str, Any]]:
+    return [{**rec(n, "UPLOADED"), "invoked_time": "2026-12-01T10:00:00Z"} for n in numbers]
+
+
+def started_triggers(*numbers: int, deadline: float = 60.0, poll_interval: float = 0.1) -> list[Any]:
+    """Triggers of deferred start tasks: each follows a recording its task started (so it may stop it
+    at the deadline, and only then)."""
+    from airflow_provider_rtk.triggers import RealtimeKitRecordingTrigger
+
+    return [
+        RealtimeKitRecordingTrigger(
+            f"R{n}",
+            poll_interval=poll_interval,
+            end_time=time.time() + deadline,
+            stop_on_kill=True,
+            knowledge="started",
+            stop_at_end_time=True,
+        )
+        for n in numbers
+    ]
+
+
+async def first_event(trigger: Any) -> dict[str, Any]:
+    async for event in trigger.run():
+        return event.payload
+    raise AssertionError("no event")
+
+
+def run_together(triggers: list[Any], limit: float = 40.0) -> list[dict[str, Any]]:
+    """Run triggers in one event loop (so they share one poller); each one's only event."""
+
+    async def everyone():
+        return await asyncio.gather(*(first_event(trigger) for trigger in triggers))
+
+    return asyncio.run(asyncio.wait_for(everyone(), limit))
+
+
+def stops(server) -> int:
+    return sum(1 for seen in server.seen if seen.method == "PUT")
+
+
+def outage_lines(caplog) -> tuple[int, int]:
+    messages = [r.getMessage() for r in caplog.records if r.name == poller_module.__name__]
+    return (
+        sum("failed (" in m and "keep waiting" in m for m in messages),
+        sum("answers again" in m for m in messages),
+    )
+
+
+@pytest.mark.parametrize("misbehaviour", ["503", "dropped connections"])
+def test_hostile_an_outage_shorter_than_the_deadline_fails_no_trigger(
+    hostile, fast_backoff, caplog, misbehaviour
+):
+    from tests.hostile_server import drop_connection, for_a_while, json_answer, recording_list
+
+    bad = json_answer(503, {"success": False, "error": {"code": 503, "message": "down"}})
+    if misbehaviour == "dropped connections":
+        bad = drop_connection
+    hostile.route("GET", "/recordings", for_a_while(2.0, bad, recording_list(uploaded(1, 2, 3))))
+
+    with caplog.at_level("INFO", logger=poller_module.__name__):
+        events = run_together(started_triggers(1, 2, 3))
+
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert stops(hostile) == 0
+    assert hostile.calls("GET", "/recordings") >= 3  # it failed, and was retried with backoff
+    assert outage_lines(caplog) == (1, 1)  # logged when it began and when it ended, not per trigger
+
+
+def test_hostile_a_429_with_a_long_retry_after_holds_the_poller_until_each_deadline(hostile, caplog):
+    from tests.hostile_server import in_turn, rate_limited, recording_list
+
+    hostile.route("GET", "/recordings", in_turn(rate_limited("3600"), recording_list(uploaded(1, 2))))
+    triggers = started_triggers(1, 2, deadline=1.5)
+    for trigger in triggers:
+        trigger.stop_at_end_time = False  # (the deadline's stop of its own recording is not the point)
+
+    with caplog.at_level("INFO", logger=poller_module.__name__):
+        events = run_together(triggers)
+
+    assert [e["status"] for e in events] == ["timeout"] * 2  # their own deadline; not an error
+    assert [e["recording_status"] for e in events] == [None, None]
+    assert hostile.calls("GET", "/recordings") == 1  # nothing sent during the Retry-After
+    assert stops(hostile) == 0
+    assert outage_lines(caplog) == (1, 0)
+
+
+def test_hostile_429s_slow_the_poller_and_every_trigger_then_succeeds(hostile, fast_backoff):
+    from tests.hostile_server import in_turn, rate_limited, recording_list
+
+    hostile.route(
+        "GET",
+        "/recordings",
+        in_turn(rate_limited("0.5"), rate_limited("0.5"), rate_limited(), recording_list(uploaded(1, 2))),
+    )
+    began = time.monotonic()
+    events = run_together(started_triggers(1, 2))
+
+    assert [e["status"] for e in events] == ["success"] * 2
+    assert time.monotonic() - began >= 1.0  # both Retry-Afters were honoured
+    assert hostile.calls("GET", "/recordings") == 4
+    assert stops(hostile) == 0
+
+
+def test_hostile_another_clients_unreadable_recordings_concern_only_themselves(hostile, caplog):
+    from tests.hostile_server import recording_list
+
+    foreign = [
+        {"id": "F1", "status": "STOPPING", "meeting_id": "M-other"},  # a status this provider does not know
+        {"id": "F2", "status": "RECORDING", "recording_duration": 12.5},  # a fractional duration
+        {"status": "RECORDING"},  # no id
+    ]
+    hostile.route("GET", "/recordings", recording_list([*foreign, *uploaded(1, 2)]))
+
+    with caplog.at_level("INFO", logger=poller_module.__name__):
+        events = run_together(started_triggers(1, 2))
+
+    assert [e["status"] for e in events] == ["success"] * 2
+    assert stops(hostile) == 0
+    skipped = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(skipped) == 3
+    assert any("F1" in line and "status" in line for line in skipped)
+    assert not any("STOPPING" in line for line in skipped)
+
+
+def test_hostile_the_watched_recording_unreadable_waits_until_its_deadline(hostile, caplog):
+    """The followed recording itself shows a status this provider does not know: it is not finished,
+    not failed; its trigger keeps waiting (here until its deadline), and another is unaffected."""
+    from tests.hostile_server import json_answer, recording_list
+
+    strange = {"id": "R1", "status": "STOPPING", "meeting_id": "M1"}
+    hostile.route("GET", "/recordings", recording_list([strange, *uploaded(2)]))
+    hostile.route("GET", "/recordings/R1", json_answer(200, {"success": True, "data": strange}))
+    triggers = started_triggers(1, 2, deadline=1.5)
+    triggers[0].stop_at_end_time = False
+
+    with caplog.at_level("INFO", logger=poller_module.__name__):
+        events = run_together(triggers)
+
+    assert [e["status"] for e in events] == ["timeout", "success"]
+    assert stops(hostile) == 0
+    assert sum("R1 cannot be read" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_hostile_a_huge_page_is_refused_before_its_items_are_read(hostile, fast_backoff, monkeypatch):
+    """A 4 MiB answer of ~120,000 tiny recordings to a page of 100: refused before any item is read
+    (so no turn of the event loop reads more than a page's worth), waited out like any bad answer,
+    and the next answer serves the trigger. Counted, not timed: recordings read per turn of the loop."""
+    from airflow_provider_rtk.models import Recording
+    from tests.hostile_server import in_turn, recording_list, tiny_recordings_page
+
+    hostile.route(
+        "GET",
+        "/recordings",
+        in_turn(tiny_recordings_page(4 * 1024 * 1024 - 4096), recording_list(uploaded(1))),
+    )
+    turn = 0
+    read_in_turn: dict[int, int] = {}
+    validate = Recording.model_validate
+
+    def counting(obj: Any, *args: Any, **kwargs: Any) -> Recording:
+        read_in_turn[turn] = read_in_turn.get(turn, 0) + 1
+        return validate(obj, *args, **kwargs)
+
+    monkeypatch.setattr(Recording, "model_validate", counting)
+
+    async def go():
+        nonlocal turn
+
+        async def ticker():
+            nonlocal turn
+            while True:
+                turn += 1
+                await asyncio.sleep(0)
+
+        ticking = asyncio.ensure_future(ticker())
+        try:
+            (trigger,) = started_triggers(1)
+            return await first_event(trigger)
+        finally:
+            ticking.cancel()
+
+    event = asyncio.run(asyncio.wait_for(go(), 40))
+    assert event["status"] == "success"
+    assert max(read_in_turn.values()) <= poller_module.PAGE_SIZE
+    assert stops(hostile) == 0
+
+
+def test_hostile_rate_limit_headers_hold_the_poller_until_the_reset(hostile):
+    """The service says no request is left for 1.5 s (IETF ``RateLimit``) and announces its policy:
+    the poller sends nothing before the reset, and never polls faster than half the policy's rate."""
+    from tests.hostile_server import recording_list
+
+    sent_at: list[float] = []
+    answer = recording_list(
+        [rec(1)], headers={"RateLimit": '"default";r=0;t=1.5', "RateLimit-Policy": '"default";q=120;w=60'}
+    )
+
+    def listing(handler, seen):
+        sent_at.append(time.monotonic())
+        answer(handler, seen)
+
+    hostile.route("GET", "/recordings", listing)
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=100)
+        await poller.read("R1")
+        await poller.read("R1")
+        return poller.budget.ceiling
+
+    ceiling = asyncio.run(asyncio.wait_for(go(), 20))
+    assert len(sent_at) == 2
+    assert sent_at[1] - sent_at[0] >= 1.4
+    assert ceiling == 1.0  # 120 a minute, half of it
+
+
+def test_hostile_pages_too_large_to_read_are_asked_for_shorter(hostile, fast_backoff):
+    """100 recordings with 15 KiB each (another client's long download lists): the page is over the
+    poller's PAGE_MAX_BYTES, refused unread, and the poller asks for pages half as long; the trigger
+    is then served (no error, no stop)."""
+    from tests.hostile_server import recording_list
+
+    bulky = [{**rec(n), "download_url": "x" * 15_000} for n in range(100, 200)]
+    asked: list[str] = []
+    long_page, short_page = recording_list([*uploaded(1), *bulky[:99]]), recording_list(uploaded(1))
+
+    def listing(handler, seen):
+        per_page = handler.path.split("per_page=")[1].split("&")[0]
+        asked.append(per_page)
+        (long_page if per_page == "100" else short_page)(handler, seen)
+
+    hostile.route("GET", "/recordings", listing)
+    (event,) = run_together(started_triggers(1))
+
+    assert event["status"] == "success"
+    assert asked == ["100", "50"]
+    assert stops(hostile) == 0
+
+
+def test_hostile_a_refused_token_is_waited_out_until_it_is_rotated(hostile, fast_backoff, monkeypatch):
+    """The API refuses the token (401) until the connection gets a new one: the triggers keep
+    waiting, the poller looks the connection up again after each failure, and they succeed."""
+    from tests.hostile_server import json_answer, recording_list
+
+    refused = json_answer(
+        401, {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]}
+    )
+    served = recording_list(uploaded(1, 2))
+
+    def listing(handler, seen):
+        (served if seen.headers.get("Authorization") == "Bearer TOKEN-rotated-2" else refused)(handler, seen)
+
+    hostile.route("GET", "/recordings", listing)
+    rotated = json.loads(os.environ["AIRFLOW_CONN_REALTIMEKIT_DEFAULT"])
+    rotated["password"] = "TOKEN-rotated-2"
+
+    async def go():
+        asyncio.get_running_loop().call_later(
+            1.0, lambda: monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(rotated))
+        )
+        return await asyncio.gather(*(first_event(t) for t in started_triggers(1, 2)))
+
+    events = asyncio.run(asyncio.wait_for(go(), 30))
+    assert [e["status"] for e in events] == ["success"] * 2
+    assert hostile.calls("GET", "/recordings") >= 2
+    assert stops(hostile) == 0
