@@ -514,11 +514,11 @@ class TestWhatAStartLearntIsWrittenAtOnce:
 class TestAFinalFailureNamesWhatItLeavesRunning:
     @pytest.mark.parametrize(
         "dag_id",
-        ["rtk_test_wait_no_retries", "rtk_test_deferred_wait_no_retries"],
+        ["rtk_test_wait_no_retries", "rtk_test_deferred_wait_timeout_no_retries"],
         ids=["worker", "deferred"],
     )
     def test_the_api_down_for_the_stop_too(self, emulator, live_meeting, dag_id, run):
-        """Reads fail (deferred: the trigger's error event ends the wait), and so does the stop."""
+        """Reads fail (deferred: the poller waits the outage out until the timeout), and so does the stop."""
         for operation in ("get_one_recording", "get_all_recordings", "pause_resume_stop_recording"):
             emulator.add_fault(operation, "status", status=503, times=None)
 
