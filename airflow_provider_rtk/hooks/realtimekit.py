@@ -777,7 +777,8 @@ class RealtimeKitHook(_HookBase):
         ``STARTED`` only when the evidence excludes every other client's start: the meeting had no
         active recording just before (``meeting_was_idle``) and exactly one recording of the meeting
         was invoked since this start was sent (another client's start in that window would show as a
-        second one; so does a recording that ended within the skew allowance). Anything weaker is
+        second one; so does a recording that ended within the skew allowance), and the list held no item
+        it could not read (that one may be another's). Anything weaker is
         ``BELIEVED``: the newest capturing such recording is followed (the one least likely to be
         another task's, as a task that listed earlier saw fewer), never stopped.
         """
@@ -794,16 +795,21 @@ class RealtimeKitHook(_HookBase):
         if not capturing:  # this start's recording is not listed yet (or ended at once: never taken)
             return None
         newest = capturing[0]
-        if meeting_was_idle and len(since) == 1:
+        # an item the models could not read may be another client's recording invoked since
+        if meeting_was_idle and len(since) == 1 and not page.unreadable:
             how = (
                 f"legacy start (200, no body): the meeting had no recording before, and {newest.id} "
                 "is the only one invoked since"
             )
             return StartOutcome(newest, Knowledge.STARTED, how)
         others = ", ".join(r.id for r in since if r is not newest)
-        how = f"legacy start (200, no body); {newest.id} is the newest recording invoked since, but " + (
-            f"{others} too (another client may have started one)" if others else "the meeting was not idle"
-        )
+        if others:
+            doubt = f"{others} too (another client may have started one)"
+        elif page.unreadable:
+            doubt = f"the list held {len(page.unreadable)} recording(s) it could not read"
+        else:
+            doubt = "the meeting was not idle"
+        how = f"legacy start (200, no body); {newest.id} is the newest recording invoked since, but {doubt}"
         return StartOutcome(newest, Knowledge.BELIEVED, how)
 
     def get_recording(self, recording_id: str) -> Recording:

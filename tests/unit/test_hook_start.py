@@ -295,6 +295,16 @@ class TestStartTrackRecording:
         assert (outcome.recording.id, outcome.knowledge) == ("rec-legacy", Knowledge.BELIEVED)
         assert listed.call_count == 2
 
+    def test_legacy_start_with_an_unreadable_item_listed_is_only_believed(self, hook, start, listed):
+        """An item the models cannot read (another client's odd record) may be a second recording
+        invoked since: it is skipped, and the start is then not provably this task's."""
+        start.mock(return_value=httpx.Response(200, content=b""))
+        odd = {**recording("rec-odd", "RECORDING"), "status": "SOMETHING_NEW"}
+        listed.mock(return_value=newest_first(recording("rec-legacy", "INVOKED"), odd))
+        outcome = hook.start_track_recording(LEGACY, meeting_was_idle=True)
+        assert (outcome.recording.id, outcome.knowledge) == ("rec-legacy", Knowledge.BELIEVED)
+        assert "could not read" in outcome.how
+
     def test_legacy_success_envelope_without_recording_finds_its_recording(self, hook, start, listed):
         """The legacy answer has no documented body: ``{"success": true}`` must not break the parse."""
         start.mock(return_value=httpx.Response(200, json={"success": True}))
