@@ -61,7 +61,7 @@ def secrets(emulator, monkeypatch) -> Secrets:
         "conn_type": "aws",
         "login": known.conn_access_key,
         "password": known.conn_secret,
-        "extra": {"region_name": "eu-west-1", "bucket": "conn-bucket"},
+        "extra": {"region_name": "eu-west-1", "bucket": "conn-bucket", "realtimekit_storage": True},
     }
     monkeypatch.setenv("AIRFLOW_CONN_RTK_TEST_S3", json.dumps(s3))
     sftp = {
@@ -70,7 +70,10 @@ def secrets(emulator, monkeypatch) -> Secrets:
         "port": 2222,
         "login": "recorder",
         "password": known.sftp_password,
-        "extra": {"private_key": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{known.key_material}\n-----END"},
+        "extra": {
+            "private_key": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{known.key_material}\n-----END",
+            "realtimekit_storage": "true",  # as a connection URI gives it
+        },
     }
     monkeypatch.setenv("AIRFLOW_CONN_RTK_TEST_SFTP", json.dumps(sftp))
     return known
