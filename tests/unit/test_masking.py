@@ -205,3 +205,32 @@ def test_only_the_secret_is_blanked_and_the_rest_stays_as_written(encoding):
     redaction.remember(secret)
     before, after = "bad &amp; value %2F &#39;x&#39; \\u0026 a+b: ", " (see \\/docs?a=1&amp;b=%20)"
     assert redaction.redact(before + ENCODINGS[encoding](secret) + after) == f"{before}***{after}"
+
+
+#: The encodings of one layer each: chains of up to three of them are what redaction undoes.
+ONE_LAYER = [
+    "html-named",
+    "html-decimal",
+    "html-hex-upper",
+    "url-lower",
+    "url-plus",
+    "json-go",
+    "json-every-char",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    secret=secret_text,
+    chain=st.lists(st.sampled_from(ONE_LAYER), min_size=1, max_size=3),
+    before=st.text(max_size=20),
+    after=st.text(max_size=20),
+)
+def test_any_secret_under_any_three_layers_of_encoding_is_redacted(secret, chain, before, after):
+    redaction.remember(secret)
+    echoed = secret
+    for name in chain:
+        echoed = ENCODINGS[name](echoed)
+    redacted = redaction.redact(f"{before}{echoed}{after}")
+    assert secret not in redacted
+    assert not shows(redacted, secret)
