@@ -81,13 +81,14 @@ def remember(*secrets: object) -> None:
     new: set[str] = set()
     plain: set[str] = set()
     for secret in secrets:
-        if isinstance(secret, str) and secret.strip() and secret not in _known:
+        if isinstance(secret, str) and secret.strip() and secret not in _known_plain:
             new |= forms(secret)
             plain |= _plain(secret)
     global _ordered, _plain_ordered
     with _lock:
         new -= _known
-        if not new:
+        plain -= _known_plain
+        if not new and not plain:
             return
         _known.update(new)
         _ordered = tuple(sorted(_known, key=len, reverse=True))
