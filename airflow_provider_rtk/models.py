@@ -458,19 +458,28 @@ class Recording(_ResponseModel):
         return links
 
     def to_xcom(self, *, links: bool = False) -> dict[str, Any]:
-        """A JSON-ready dict for XCom: storage secrets (if the service ever echoed them) left out, and
-        the pre-signed download links too unless ``links`` (whoever holds one can fetch the file)."""
+        """A JSON-ready dict for XCom: storage secrets (if the service ever echoed them, wherever in its
+        answer) left out, and the pre-signed download links too unless ``links`` (whoever holds one
+        can fetch the file)."""
         data = self.model_dump(mode="json")
         if not links:
             for name in DOWNLOAD_LINK_FIELDS:
                 data.pop(name, None)
-        if isinstance(data.get("storage_config"), dict):
-            data["storage_config"] = {
-                key: value
-                for key, value in data["storage_config"].items()
-                if key not in SECRET_STORAGE_FIELDS
-            }
-        return data
+        cleaned: dict[str, Any] = _without_secret_fields(data)
+        return cleaned
+
+
+def _without_secret_fields(value: Any) -> Any:
+    """``value`` with every storage-secret field (``password``, ``secret``...) left out, at any depth."""
+    if isinstance(value, dict):
+        return {
+            key: _without_secret_fields(item)
+            for key, item in value.items()
+            if key not in SECRET_STORAGE_FIELDS
+        }
+    if isinstance(value, list):
+        return [_without_secret_fields(item) for item in value]
+    return value
 
 
 #: The fields of a recording that hold pre-signed links (bearer credentials until they expire).

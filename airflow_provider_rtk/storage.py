@@ -13,12 +13,19 @@ At execute time :func:`resolve_storage_connections` fills ``storage_config`` fro
 - Anything else: extra ``type`` (``azure``, ``digitalocean``, ``gcs``, ``aws``, ``sftp``), login =
   access key, password = secret, host, extra ``bucket``, ``region``, ``path``.
 
-A connection's credentials go only to the connection's destination. The destination fields the
-connection holds (``type``, ``host``, ``port``, ``bucket``, ``region``, ``username``, ``auth_method``;
-for sftp storage the host and port always) come from it: an inline ``storage_config`` may add the
-others (``path``, or a ``bucket`` the connection lacks), and one that sets a destination field to
-another value, or any secret, is a field error (``layers.default.outputs[0].storage_config.host``).
-The connection's type must fit the storage type.
+A connection's credentials go only where its owner meant them to go:
+
+- Only a connection marked for recordings is used: its extra holds ``"realtimekit_storage": true``
+  (or the text ``"true"``, as a connection URI writes it). Any other connection is a field error
+  naming ``layers.<name>.outputs[<i>].storage_conn_id`` and the extra, raised before the connection's
+  credentials are read and before any request: whoever may write layers (a DAG, a form, a template)
+  can name a connection id, but only an administrator can mark a connection.
+- Only to the connection's destination. The destination fields the connection holds (``type``,
+  ``host``, ``port``, ``bucket``, ``region``, ``username``, ``auth_method``; the host and port
+  always, held or not) come from it: an inline ``storage_config`` may add the others (``path``, or a
+  ``bucket`` the connection lacks), and one that sets a destination field to another value, or any
+  secret, is a field error (``layers.default.outputs[0].storage_config.host``). The connection's type
+  must fit the storage type.
 """
 
 from __future__ import annotations
@@ -33,9 +40,13 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 STORAGE_CONN_KEY = "storage_conn_id"
+#: The connection extra that marks a connection's credentials as meant for RealtimeKit recordings.
+STORAGE_MARK = "realtimekit_storage"
 _SFTP_TYPES = ("sftp", "ssh")
 #: Fields that say where the files (and so the connection's credentials) go, or how they log in.
 DESTINATION_FIELDS: tuple[str, ...] = ("type", "host", "port", "bucket", "region", "username", "auth_method")
+#: Where the files go on the network: always the connection's, whether it names them or not.
+_ALWAYS_OWNED = frozenset({"host", "port"})
 _STORAGE_TYPES = tuple(kind.value for kind in StorageType)
 
 
@@ -76,8 +87,28 @@ def _generic_config(conn: Connection, extra: Mapping[str, Any]) -> dict[str, Any
     }
 
 
+def _extra(conn: Connection) -> Mapping[str, Any]:
+    extra = conn.extra_dejson
+    return extra if isinstance(extra, Mapping) else {}
+
+
+def is_marked_for_recordings(conn: Connection) -> bool:
+    """Whether ``conn``'s extra marks it as meant for recordings (``realtimekit_storage`` is true)."""
+    mark = _extra(conn).get(STORAGE_MARK)
+    return mark is True or (isinstance(mark, str) and mark.strip().lower() == "true")
+
+
+def _mark_problem(conn: Connection) -> str | None:
+    if is_marked_for_recordings(conn):
+        return None
+    return (
+        f"connection {conn.conn_id!r} is not marked for RealtimeKit recordings (set extra "
+        f"{STORAGE_MARK}=true on the connections whose credentials may be sent as a destination)"
+    )
+
+
 def _from_connection(conn: Connection) -> dict[str, Any]:
-    extra = conn.extra_dejson if isinstance(conn.extra_dejson, dict) else {}
+    extra = _extra(conn)
     if conn.conn_type == "aws":
         config = _aws_config(conn, extra)
     elif conn.conn_type in _SFTP_TYPES or extra.get("type") == StorageType.SFTP.value:
@@ -93,9 +124,7 @@ def _merge(
     """Add the output's own fields to ``config`` (in place); the errors for what it may not set."""
     errors = []
     where = f"connection {conn.conn_id!r}"
-    owned = {key for key in DESTINATION_FIELDS if key in config}
-    if config.get("type") == StorageType.SFTP.value:
-        owned |= {"host", "port"}  # always the connection's: its password or key goes there
+    owned = {key for key in DESTINATION_FIELDS if key in config} | _ALWAYS_OWNED
     for key, value in overrides.items():
         field = f"{path}.{key}"
         if key in SECRET_STORAGE_FIELDS:
@@ -129,7 +158,12 @@ def _type_problem(conn: Connection, config: Mapping[str, Any]) -> str | None:
 def _checked_config(
     conn: Connection, overrides: Mapping[str, Any], path: str, type_field: str
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """The connection's ``storage_config`` with the allowed ``overrides``, and what is wrong with it."""
+    """The connection's ``storage_config`` with the allowed ``overrides``, and what is wrong with it.
+
+    An unmarked connection is refused before its credentials are read (the config is then empty)."""
+    mark_problem = _mark_problem(conn)
+    if mark_problem is not None:
+        return {}, [FieldError(type_field, mark_problem)]
     config = _from_connection(conn)
     problem = _type_problem(conn, config)
     if problem is not None:
@@ -142,8 +176,9 @@ def storage_config_from_connection(
 ) -> dict[str, Any]:
     """A ``storage_config`` dict from an Airflow connection, with the output's allowed additions.
 
-    Raises :class:`RealtimeKitPayloadError` (fields under ``path``) when the connection's type does not
-    fit a storage type, or ``overrides`` sets a secret or changes a destination field.
+    Raises :class:`RealtimeKitPayloadError` (fields under ``path``) when the connection is not marked
+    for recordings, its type does not fit a storage type, or ``overrides`` sets a secret or changes a
+    destination field.
     """
     config, errors = _checked_config(conn, overrides or {}, path, f"{path}.type")
     if errors:
@@ -191,7 +226,8 @@ def resolve_storage_connections(
     """``layers`` with every ``storage_conn_id`` replaced by the ``storage_config`` it stands for.
 
     Raises :class:`RealtimeKitPayloadError` naming ``layers.<name>.outputs[<i>].storage_conn_id`` when
-    a connection is missing or of a type that holds no storage credentials, and
+    a connection is missing, not marked for recordings (extra ``realtimekit_storage``), or of a type
+    that holds no storage credentials, and
     ``...storage_config.<field>`` when the output sets a secret or another destination than the
     connection's. Input that is not a mapping is returned as is (validation reports it).
     """

@@ -5,8 +5,11 @@ an SFTP server whose credentials live in an Airflow connection (never in the DAG
 
 Safe to copy: the form's values are checked by the params' patterns when the run is triggered, then put
 into the layers *dict* by a small task (never pasted into JSON text, so a value with quotes stays one
-value), and the SFTP connection must exist and be an SFTP or SSH connection. Only the connection's id
-is sent to the operator, which fills the destination and credentials from the connection at run time.
+value). The form offers only the SFTP connections this DAG declares (``SFTP_CONNECTIONS``: edit it),
+and the one chosen must be an SFTP or SSH connection marked for recordings (extra
+``"realtimekit_storage": true``; the operator refuses any other before a request). Only the
+connection's id is sent to the operator, which fills the destination and credentials from the
+connection at run time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecord
 
 #: Connection types that can hold the SFTP destination and its credentials.
 SFTP_CONN_TYPES = frozenset({"sftp", "ssh"})
+#: The connections whoever may trigger this DAG may send files (and so credentials) to: the form
+#: offers only these. Each must also carry the extra ``"realtimekit_storage": true``.
+SFTP_CONNECTIONS: tuple[str, ...] = ("rtk_sftp",)
 
 with DAG(
     dag_id="rtk_manual_recording",
@@ -53,14 +59,12 @@ with DAG(
             values_display={"realtimekit": "RealtimeKit bucket", "sftp": "SFTP (from a connection)"},
         ),
         "sftp_conn_id": Param(
-            "rtk_sftp",
+            SFTP_CONNECTIONS[0],
             type="string",
-            minLength=1,
-            maxLength=200,
-            pattern="^[A-Za-z0-9_.-]+$",
+            enum=list(SFTP_CONNECTIONS),
             title="SFTP connection",
-            description="Id of an SFTP or SSH connection with host, login and password or private key "
-            "(SFTP only).",
+            description="An SFTP or SSH connection meant for recordings: host, login and password or "
+            "private key, extra realtimekit_storage=true (SFTP only).",
         ),
         "max_seconds": Param(3600, type="integer", minimum=1, maximum=86400, title="Maximum seconds"),
     },

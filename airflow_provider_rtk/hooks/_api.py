@@ -225,6 +225,8 @@ ANSWER_OBSERVER: ContextVar[Callable[[int, httpx.Headers], None] | None] = Conte
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 #: JSON nested deeper than this is not an answer of this API.
 MAX_JSON_DEPTH = 32
+#: How much of an error answer's message is read (and redacted) for the 300 characters an error keeps.
+MESSAGE_READ_CHARS = 64 * 1024
 #: The monotonic time by which the current request (in this thread or task) must be complete.
 _DEADLINE: ContextVar[float | None] = ContextVar("realtimekit_request_deadline", default=None)
 
@@ -510,7 +512,9 @@ def api_error(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = 
     if message is None:
         text = response.text.strip()
         message = text or response.reason_phrase or "no message"
-    message = _printable(redact(message, secrets))  # before shortening: a cut secret would not match
+    # redacted before shortening (a cut secret would not match), from a bounded part: redaction reads
+    # every encoding of the text, and only the first 300 characters are kept
+    message = _printable(redact(message[:MESSAGE_READ_CHARS], secrets))
     if len(message) > 300:
         message = message[:300] + "…"
     error_class = RealtimeKitNotFoundError if response.status_code == 404 else RealtimeKitAPIError

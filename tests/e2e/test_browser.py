@@ -92,11 +92,12 @@ def form_run(browser: Any, stack: Stack, artifacts: Path) -> FormRun:
         "POST",
         "/connections",
         json={
-            "connection_id": "ui_sftp",
+            "connection_id": "rtk_sftp",  # the one the DAG's form offers
             "conn_type": "sftp",
             "host": "sftp.example.test",
             "login": "rec",
             "password": SFTP_PASSWORD,
+            "extra": json.dumps({"realtimekit_storage": True}),
         },
     )
     meeting_id = emulator.create_meeting("from the browser")
@@ -108,9 +109,8 @@ def form_run(browser: Any, stack: Stack, artifacts: Path) -> FormRun:
     form = page.get_by_role("dialog")
     form.locator("#element_meeting_id").fill(meeting_id)
     form.locator("#element_file_name_prefix").fill("from the form")
-    form.get_by_role("combobox").fill("SFTP")
+    form.get_by_role("combobox").first.fill("SFTP")  # the storage; the connection keeps its default
     page.get_by_role("option", name="SFTP (from a connection)").click()
-    form.locator("#element_sftp_conn_id").fill("ui_sftp")
     page.screenshot(path=shots / "trigger-form.png", full_page=True)
     form.get_by_role("button", name="Trigger").click()
 
@@ -145,7 +145,7 @@ def test_trigger_form_starts_the_recording_it_was_filled_with(form_run: FormRun)
 
 def test_rendered_templates_show_no_secret(form_run: FormRun, page, screenshots: Path):
     page.goto(f"{form_run.task_page}/rendered_templates")
-    page.get_by_text("ui_sftp").first.wait_for()
+    page.get_by_text("rtk_sftp").first.wait_for()
     assert "from the form" in page.inner_text("body")
     for secret in (SFTP_PASSWORD, EMULATOR_TOKEN):
         assert secret not in page.content()

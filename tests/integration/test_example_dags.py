@@ -120,29 +120,32 @@ def test_fan_out_dag_records_each_meeting_once(emulator, end_session_once_record
 
 
 SFTP_PASSWORD = "sftp-e2e-password-7f3a"
+#: The SFTP connection the manual DAG offers (its ``SFTP_CONNECTIONS``), as an administrator sets it up.
+RTK_SFTP = {
+    "conn_type": "sftp",
+    "host": "sftp.example.test",
+    "login": "rec",
+    "password": SFTP_PASSWORD,
+    "extra": {"realtimekit_storage": True},
+}
 
 
 def test_manual_dag_sends_sftp_storage_from_the_connection(
     emulator, live_meeting, end_session_once_recording, monkeypatch
 ):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_REC_SFTP",
-        json.dumps(
-            {"conn_type": "sftp", "host": "sftp.example.test", "login": "rec", "password": SFTP_PASSWORD}
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_RTK_SFTP", json.dumps(RTK_SFTP))
     end_session_once_recording(live_meeting)
 
     dag_run = load_dag("rtk_manual_recording").test(
         logical_date=None,
-        run_conf={"meeting_id": live_meeting, "storage": "sftp", "sftp_conn_id": "rec_sftp"},
+        run_conf={"meeting_id": live_meeting, "storage": "sftp", "sftp_conn_id": "rtk_sftp"},
     )
 
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert xcom(dag_run, "layers_from_form") == {
         "default": {
             "file_name_prefix": "manual",
-            "outputs": [{"type": "STORAGE_CONFIG", "storage_conn_id": "rec_sftp"}],
+            "outputs": [{"type": "STORAGE_CONFIG", "storage_conn_id": "rtk_sftp"}],
         }
     }
     (output,) = _only_recording(emulator, live_meeting)["request_body"]["layers"]["default"]["outputs"]
@@ -154,16 +157,55 @@ def test_manual_dag_sends_sftp_storage_from_the_connection(
 
 
 def test_manual_dag_refuses_a_connection_of_another_kind(emulator, live_meeting, monkeypatch):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_REC_AWS", json.dumps({"conn_type": "aws", "login": "AKIA", "password": "x"})
-    )
+    aws = {"conn_type": "aws", "login": "AKIA", "password": "x", "extra": {"realtimekit_storage": True}}
+    monkeypatch.setenv("AIRFLOW_CONN_RTK_SFTP", json.dumps(aws))
 
     dag_run = load_dag("rtk_manual_recording").test(
         logical_date=None,
-        run_conf={"meeting_id": live_meeting, "storage": "sftp", "sftp_conn_id": "rec_aws"},
+        run_conf={"meeting_id": live_meeting, "storage": "sftp", "sftp_conn_id": "rtk_sftp"},
     )
 
     assert task_states(dag_run) == {"layers_from_form": "failed", "record_meeting": "upstream_failed"}
+    assert emulator.recordings() == []
+
+
+def test_manual_dag_refuses_a_connection_not_marked_for_recordings(
+    emulator, live_meeting, end_session_once_recording, monkeypatch, capfd
+):
+    """The declared connection exists, but its owner did not mark it: nothing is sent, and the error
+    names the field and the extra that would allow it."""
+    unmarked = {key: value for key, value in RTK_SFTP.items() if key != "extra"}
+    monkeypatch.setenv("AIRFLOW_CONN_RTK_SFTP", json.dumps(unmarked))
+    end_session_once_recording(live_meeting)  # should a recording start all the same, the run ends
+
+    dag_run = load_dag("rtk_manual_recording").test(
+        logical_date=None,
+        run_conf={"meeting_id": live_meeting, "storage": "sftp", "sftp_conn_id": "rtk_sftp"},
+    )
+
+    assert task_states(dag_run) == {"layers_from_form": "success", "record_meeting": "failed"}
+    assert emulator.recordings() == []
+    output = capfd.readouterr()
+    assert (
+        "layers.default.outputs[0].storage_conn_id: connection 'rtk_sftp' is not marked for RealtimeKit "
+        "recordings (set extra realtimekit_storage=true" in output.out + output.err
+    )
+    assert SFTP_PASSWORD not in output.out + output.err
+
+
+@pytest.mark.parametrize("conn_id", ["admin_ssh", "aws_default", "rtk_sftp2"])
+def test_manual_dag_form_offers_only_the_declared_connections(
+    emulator, live_meeting, end_session_once_recording, monkeypatch, conn_id
+):
+    """Another connection of the installation, even one marked for recordings, cannot be named."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(RTK_SFTP))
+    end_session_once_recording(live_meeting)
+    with pytest.raises(ParamValidationError, match="sftp_conn_id"):
+        load_dag("rtk_manual_recording").test(
+            logical_date=None,
+            run_conf={"meeting_id": live_meeting, "storage": "sftp", "sftp_conn_id": conn_id},
+        )
+
     assert emulator.recordings() == []
 
 

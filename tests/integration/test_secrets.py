@@ -9,12 +9,17 @@ import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import pytest
 import structlog
 from sqlalchemy import select
 
+from tests.echo_encodings import AWKWARD_TAIL, ENCODINGS, decoded_views
 from tests.integration.conftest import load_dag
+
+if TYPE_CHECKING:
+    from tests.hostile_server import Handler, Seen
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,14 @@ class Secrets:
         return list(asdict(self).values())
 
     def leaks(self, text: str) -> list[str]:
-        """The secrets ``text`` shows, as written or escaped (JSON once or twice, repr)."""
-        return [secret for secret in self.all if any(form in text for form in _forms(secret))]
+        """The secrets ``text`` shows, as written or escaped (JSON once or twice, repr), or encoded as a
+        server may echo them (HTML entities, URL encoding, JSON escapes, and combinations)."""
+        views = decoded_views(text)
+        return [
+            secret
+            for secret in self.all
+            if any(form in text for form in _forms(secret)) or any(secret in view for view in views)
+        ]
 
 
 def _forms(secret: str) -> set[str]:
@@ -52,6 +63,12 @@ def _fresh(name: str) -> str:
 def secrets(emulator, monkeypatch) -> Secrets:
     """The connection, variables and storage connections, holding this test's secrets."""
     known = Secrets(token=emulator.api_token)
+    _install(known, emulator, monkeypatch)
+    return known
+
+
+def _install(known: Secrets, emulator, monkeypatch) -> None:
+    """Put ``known`` into the environment: the API connection, the variables, the storage connections."""
     conn = emulator.airflow_connection()
     monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps({**conn, "password": known.token}))
     # neutral names: Airflow masks variables whose names sound secret; these must be masked by us
@@ -61,7 +78,7 @@ def secrets(emulator, monkeypatch) -> Secrets:
         "conn_type": "aws",
         "login": known.conn_access_key,
         "password": known.conn_secret,
-        "extra": {"region_name": "eu-west-1", "bucket": "conn-bucket"},
+        "extra": {"region_name": "eu-west-1", "bucket": "conn-bucket", "realtimekit_storage": True},
     }
     monkeypatch.setenv("AIRFLOW_CONN_RTK_TEST_S3", json.dumps(s3))
     sftp = {
@@ -70,10 +87,12 @@ def secrets(emulator, monkeypatch) -> Secrets:
         "port": 2222,
         "login": "recorder",
         "password": known.sftp_password,
-        "extra": {"private_key": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{known.key_material}\n-----END"},
+        "extra": {
+            "private_key": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{known.key_material}\n-----END",
+            "realtimekit_storage": "true",  # as a connection URI gives it
+        },
     }
     monkeypatch.setenv("AIRFLOW_CONN_RTK_TEST_SFTP", json.dumps(sftp))
-    return known
 
 
 def _stored(dag_run) -> dict[str, str]:
@@ -293,3 +312,83 @@ def test_double_encoded_layers_are_refused_and_shown_masked(
     rendered = _stored(dag_run)["rendered:start"]
     assert "***" in rendered  # the rendered view shows the (twice-decoded) layers, masked
     assert _leaked_anywhere(secrets, dag_run, output, since) == {}
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 18: a service echoing the body HTML-escaped, URL-encoded or JSON-escaped
+
+
+def _echo_encoded(name: str):
+    """The start answers 400 quoting the storage password of the body, then the whole body, each
+    encoded as ``name`` says: in a JSON error envelope, or (JSON escapes) as plain text, where the
+    escapes stay as the service wrote them."""
+    encode = ENCODINGS[name]
+
+    def behaviour(handler: Handler, seen: Seen) -> None:
+        body = seen.body.decode()
+        outputs = json.loads(body)["layers"]["default"]["outputs"]
+        (password,) = [
+            out["storage_config"]["password"] for out in outputs if "password" in out["storage_config"]
+        ]
+        message = f"storage_config.password {encode(password)} is refused; the request was {encode(body)}"
+        if name.startswith("json"):
+            handler.answer(400, f"Bad Request: {message}".encode(), "text/plain")
+        else:
+            payload = {"success": False, "error": {"code": 400, "message": message}}
+            handler.answer(400, json.dumps(payload).encode())
+
+    return behaviour
+
+
+#: One of each kind at DAG level (a run costs seconds): HTML named, decimal and hex entities; percent-encoding
+#: in lower case, with + for a space, of every byte; JSON ``\\/``, Go's ``\\u0026``, every character as
+#: ``\\uXXXX``; two and three layers. tests/unit/test_masking.py runs every encoding of ENCODINGS.
+DAG_LEVEL_ENCODINGS = [
+    "html-named-html5",
+    "html-decimal",
+    "html-hex-upper",
+    "url-lower",
+    "url-plus",
+    "url-every-byte",
+    "json-slash",
+    "json-go",
+    "json-every-char",
+    "json-of-html",
+    "html-of-json",
+    "json-of-url-of-html",
+]
+
+
+@pytest.mark.parametrize("encoding", DAG_LEVEL_ENCODINGS)
+@pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
+def test_service_echoing_the_password_encoded_leaks_nothing(
+    emulator, live_meeting, secrets, monkeypatch, capfd, encoding
+):
+    """Every storage secret holds what HTML, URL and JSON encode; the service echoes them encoded."""
+    from tests.hostile_server import HostileServer, forward_to
+
+    awkward = replace(
+        secrets,
+        **{name: getattr(secrets, name) + AWKWARD_TAIL for name in asdict(secrets) if name != "token"},
+    )
+    _install(awkward, emulator, monkeypatch)
+    with HostileServer(
+        fallback=forward_to(emulator.origin), account_id=emulator.account_id, app_id=emulator.app_id
+    ) as proxy:
+        proxy.route("POST", "/recordings/track", _echo_encoded(encoding))
+        conn = {**emulator.airflow_connection(), "password": awkward.token, "host": proxy.base_url}
+        monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+        since = time.time()
+
+        dag_run, output = _run("rtk_test_secrets", live_meeting, capfd)
+
+        (start,) = [seen for seen in proxy.seen if seen.path.endswith("/recordings/track")]
+    assert str(dag_run.state) == "failed"
+    assert (
+        awkward.sftp_password
+        in json.loads(start.body)["layers"]["default"]["outputs"][2]["storage_config"].values()
+    )
+    assert "HTTP 400" in output
+    assert "storage_config.password *** is refused" in output
+    assert emulator.recordings() == []
+    assert _leaked_anywhere(awkward, dag_run, output, since) == {}

@@ -591,17 +591,27 @@ FORM_CASES: list[tuple[str, str, str]] = [
     ("form-breaks-the-json", 'x"', "layers"),
 ]
 
-# Storage connections: the credentials go only to the connection's destination.
+# Storage connections: the credentials go only to the connection's destination, and only from a
+# connection marked for recordings.
+MARK = {"realtimekit_storage": True}
 STORAGE_CONNECTIONS = {
-    "rec_sftp": {"conn_type": "sftp", "host": "sftp.internal", "login": "rec", "password": "SFTP-PW-91"},
-    "rec_sftp_nohost": {"conn_type": "sftp", "login": "rec", "password": "SFTP-PW-92"},
+    "rec_sftp": {
+        "conn_type": "sftp",
+        "host": "sftp.internal",
+        "login": "rec",
+        "password": "SFTP-PW-91",
+        "extra": MARK,
+    },
+    "rec_sftp_nohost": {"conn_type": "sftp", "login": "rec", "password": "SFTP-PW-92", "extra": MARK},
     "rec_s3": {
         "conn_type": "aws",
         "login": "AK-93",
         "password": "SK-94",
-        "extra": {"bucket": "rec-bucket", "region_name": "eu-west-1"},
+        "extra": {"bucket": "rec-bucket", "region_name": "eu-west-1", **MARK},
     },
-    "some_db": {"conn_type": "postgres", "host": "db.internal", "password": "DB-PW-95"},
+    "some_db": {"conn_type": "postgres", "host": "db.internal", "password": "DB-PW-95", "extra": MARK},
+    "admin_sftp": {"conn_type": "sftp", "host": "sftp.internal", "login": "root", "password": "SFTP-PW-96"},
+    "admin_s3": {"conn_type": "aws", "login": "AK-97", "password": "SK-98", "extra": {"bucket": "b"}},
 }
 
 
@@ -623,6 +633,9 @@ STORAGE_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("s3-region-override", conn_output("rec_s3", region="us-east-1"), f"{SC}.region"),
     ("aws-conn-for-sftp", conn_output("rec_s3", type="sftp", path="x/"), f"{SC}.type"),
     ("postgres-conn-as-storage", conn_output("some_db"), f"{OUT0}.storage_conn_id"),
+    ("unmarked-sftp-conn", conn_output("admin_sftp"), f"{OUT0}.storage_conn_id"),
+    ("unmarked-aws-conn", conn_output("admin_s3", path="x/"), f"{OUT0}.storage_conn_id"),
+    ("s3-host-added", conn_output("rec_s3", host="evil.example"), f"{SC}.host"),
     (
         "storage-config-not-object",
         {"default": {"outputs": [{"storage_conn_id": "rec_sftp", "storage_config": "host=evil"}]}},

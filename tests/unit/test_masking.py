@@ -2,7 +2,8 @@
 
 ``mask_layer_secrets`` must hide every storage secret that validation could see, however many times
 the layers were JSON-encoded; ``redaction`` must blank a remembered secret written plain, JSON- or
-repr-escaped, and hand those forms to Airflow's masker for log lines.
+repr-escaped, HTML- or URL-encoded (or several of them at once, as a server may echo it), and hand
+those forms to Airflow's masker for log lines.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from airflow_provider_rtk.operators.recording import (
     RealtimeKitStartTrackRecordingOperator,
     mask_layer_secrets,
 )
+from tests.echo_encodings import AWKWARD_TAIL, ENCODINGS, shows
 
 
 def fresh(name: str = "S") -> str:
@@ -153,3 +155,82 @@ def test_remembered_forms_reach_airflows_masker():
 def test_empty_and_non_text_secrets_are_ignored():
     redaction.remember("", "   ", None, 5)
     assert redaction.redact("nothing *** here") == "nothing *** here"
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 18: every encoding a server may echo a secret in
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_a_remembered_secret_is_redacted_in_every_encoding_a_server_may_echo(encoding):
+    secret = fresh("ECHOED") + AWKWARD_TAIL
+    redaction.remember(secret)
+    echoed = ENCODINGS[encoding](secret)
+    assert shows(echoed, secret), "the oracle must see the secret in the echo"
+
+    for text in (f"bad password {echoed}", f'{{"body": "{echoed}", "next": "x&amp;y"}}', echoed):
+        redacted = redaction.redact(text)
+        assert not shows(redacted, secret), redacted
+        assert "***" in redacted
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_an_extra_secret_is_redacted_in_every_encoding(encoding):
+    secret = fresh("EXTRA") + AWKWARD_TAIL
+    redacted = redaction.redact(f"echo: {ENCODINGS[encoding](secret)} (done)", [secret])
+    assert not shows(redacted, secret), redacted
+    assert redacted.endswith("(done)")
+
+
+def test_several_secrets_in_several_encodings_in_one_text():
+    secrets = [fresh(f"MANY{n}") + AWKWARD_TAIL for n in range(3)]
+    redaction.remember(*secrets)
+    encodings = list(ENCODINGS.values())
+    text = " | ".join(
+        encode(secret) for secret in secrets for encode in encodings[secrets.index(secret) :: 3]
+    )
+    redacted = redaction.redact(text)
+    assert [secret for secret in secrets if shows(redacted, secret)] == []
+
+
+def test_text_without_a_secret_is_left_as_the_server_wrote_it():
+    redaction.remember(fresh("UNSEEN") + AWKWARD_TAIL)
+    text = "bad value &amp; %2F \\u0026 a+b &#39;quoted&#39; \\/path"
+    assert redaction.redact(text) == text
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_only_the_secret_is_blanked_and_the_rest_stays_as_written(encoding):
+    secret = fresh("AMID") + AWKWARD_TAIL
+    redaction.remember(secret)
+    before, after = "bad &amp; value %2F &#39;x&#39; \\u0026 a+b: ", " (see \\/docs?a=1&amp;b=%20)"
+    assert redaction.redact(before + ENCODINGS[encoding](secret) + after) == f"{before}***{after}"
+
+
+#: The encodings of one layer each: chains of up to three of them are what redaction undoes.
+ONE_LAYER = [
+    "html-named",
+    "html-decimal",
+    "html-hex-upper",
+    "url-lower",
+    "url-plus",
+    "json-go",
+    "json-every-char",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    secret=secret_text,
+    chain=st.lists(st.sampled_from(ONE_LAYER), min_size=1, max_size=3),
+    before=st.text(max_size=20),
+    after=st.text(max_size=20),
+)
+def test_any_secret_under_any_three_layers_of_encoding_is_redacted(secret, chain, before, after):
+    redaction.remember(secret)
+    echoed = secret
+    for name in chain:
+        echoed = ENCODINGS[name](echoed)
+    redacted = redaction.redact(f"{before}{echoed}{after}")
+    assert secret not in redacted
+    assert not shows(redacted, secret)

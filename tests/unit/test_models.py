@@ -728,6 +728,23 @@ class TestRecording:
             Recording.model_validate(data).to_xcom(links=True)["download_url"][0]["layer_name"] == "default"
         )
 
+    def test_to_xcom_drops_storage_secrets_the_service_echoes_anywhere(self):
+        """Issue 18: a service echoing the request's layers (or nesting a storage config) in its answer
+        puts no storage secret into XCom, even in a task that never sent them (a sensor's read)."""
+        config = {"type": "sftp", "host": "h", "password": PASSWORD, "private_key": PRIVATE_KEY}
+        data = {
+            **TRACK_RECORDING,
+            "layers": {"default": {"outputs": [{"type": "STORAGE_CONFIG", "storage_config": config}]}},
+            "storage_config": {"type": "aws", "bucket": "b", "nested": {"secret": SECRET}},
+            "request": [{"access_key": ACCESS_KEY}],
+        }
+        xcom = Recording.model_validate(data).to_xcom()
+        text = json.dumps(xcom)
+        for secret in ALL_SECRETS:
+            assert secret not in text
+        assert xcom["layers"]["default"]["outputs"][0]["storage_config"] == {"type": "sftp", "host": "h"}
+        assert xcom["storage_config"] == {"type": "aws", "bucket": "b", "nested": {}}
+
     def test_unknown_status_rejected(self):
         with pytest.raises(ValueError, match="status"):
             Recording.model_validate({"id": "r", "status": "EXPLODED"})

@@ -1,4 +1,5 @@
-"""Storage credentials from Airflow connections: each connection kind, overrides, and missing ones."""
+"""Storage credentials from Airflow connections: each connection kind, overrides, missing ones, and
+connections not marked for recordings."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ from airflow_provider_rtk.exceptions import RealtimeKitPayloadError
 from airflow_provider_rtk.models import build_track_request
 from airflow_provider_rtk.storage import resolve_storage_connections, storage_config_from_connection
 
+MARK = {"realtimekit_storage": True}
+
 
 def connection(conn_id: str, conn_type: str, extra: dict | None = None, **fields) -> Connection:
-    return Connection(conn_id=conn_id, conn_type=conn_type, extra=json.dumps(extra or {}), **fields)
+    """A connection marked for recordings (``extra`` may unmark it)."""
+    return Connection(
+        conn_id=conn_id, conn_type=conn_type, extra=json.dumps({**MARK, **(extra or {})}), **fields
+    )
 
 
 CONNECTIONS = {
@@ -122,3 +128,71 @@ def test_layers_without_connections_are_returned_as_they_are() -> None:
     layers = {"default": {"media_kind": "audio"}}
     assert resolve_storage_connections(layers, get) is layers
     assert resolve_storage_connections("not a mapping", get) == "not a mapping"
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 18: credentials go only where their owner meant
+
+
+def _resolve_error(conn: Connection, **overrides) -> RealtimeKitPayloadError:
+    output = {"type": "STORAGE_CONFIG", "storage_conn_id": conn.conn_id}
+    if overrides:
+        output["storage_config"] = overrides
+    with pytest.raises(RealtimeKitPayloadError) as error:
+        resolve_storage_connections({"default": {"outputs": [output]}}, lambda conn_id: conn)
+    return error.value
+
+
+@pytest.mark.parametrize("conn_id", ["s3", "sftp_pw", "sftp_key", "gcs"])
+@pytest.mark.parametrize(
+    "mark", [None, False, "false", "yes", 1, "", {"enabled": True}], ids=lambda mark: f"mark={mark!r}"
+)
+def test_a_connection_not_marked_for_recordings_is_refused(conn_id, mark) -> None:
+    marked = CONNECTIONS[conn_id]
+    extra = {key: value for key, value in marked.extra_dejson.items() if key != "realtimekit_storage"}
+    if mark is not None:
+        extra["realtimekit_storage"] = mark
+    conn = Connection(
+        conn_id=conn_id,
+        conn_type=marked.conn_type,
+        host=marked.host,
+        port=marked.port,
+        login=marked.login,
+        password=marked.password,
+        extra=json.dumps(extra),
+    )
+
+    error = _resolve_error(conn, path="rec/")
+
+    assert error.paths == ["layers.default.outputs[0].storage_conn_id"]
+    assert str(error) == (
+        "Invalid track recording request: layers.default.outputs[0].storage_conn_id: connection "
+        f"{conn_id!r} is not marked for RealtimeKit recordings (set extra realtimekit_storage=true on "
+        "the connections whose credentials may be sent as a destination)"
+    )
+    with pytest.raises(RealtimeKitPayloadError, match="realtimekit_storage=true"):
+        storage_config_from_connection(conn)
+
+
+@pytest.mark.parametrize("mark", [True, "true", " True "])
+def test_the_mark_may_be_a_boolean_or_the_text_a_connection_uri_gives(mark) -> None:
+    conn = connection(
+        "sftp_uri", "sftp", {"realtimekit_storage": mark}, host="h.test", login="u", password="P"
+    )
+    assert storage_config_from_connection(conn)["password"] == "P"
+
+
+def test_a_connection_uri_with_the_mark_is_marked() -> None:
+    conn = Connection.from_uri("sftp://rec:PW@sftp.test:2222/?realtimekit_storage=true", conn_id="uri")
+    assert storage_config_from_connection(conn)["host"] == "sftp.test"
+
+
+@pytest.mark.parametrize("field", ["host", "port"])
+def test_host_and_port_are_the_connections_for_every_storage_type(field) -> None:
+    """An AWS or generic connection holding no host: the output may not add one (the credentials
+    would go to a host of the layers' choosing)."""
+    value = "evil.example" if field == "host" else 2222
+    for conn in (CONNECTIONS["s3"], CONNECTIONS["gcs"]):
+        error = _resolve_error(conn, **{field: value})
+        assert error.paths == [f"layers.default.outputs[0].storage_config.{field}"]
+        assert f"must name the {field}" in str(error)
