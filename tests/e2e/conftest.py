@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import ROOT, EmulatorControl, Stack, running_stack
+from tests.e2e.stack import PROFILES, ROOT, EmulatorControl, Stack, running_stack
 
 ARTIFACTS = ROOT / ".e2e-artifacts"
 
@@ -28,6 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "distributed: e2e tests of the distributed profile only (RTK_E2E_PROFILE=distributed)"
     )
+    config.addinivalue_line(
+        "markers", "local: e2e tests of the local profile only (the chaos cases: one profile is enough)"
+    )
 
 
 def _in_e2e(item: pytest.Item) -> bool:
@@ -36,14 +39,17 @@ def _in_e2e(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark this folder's tests ``e2e``; deselect (never skip) them unless ``-m`` names ``e2e``, and
-    the ``distributed`` ones unless that is the profile."""
+    the ``distributed`` (``local``) ones unless that is the profile."""
     wanted = "e2e" in (config.getoption("markexpr", "") or "")
-    distributed = os.environ.get("RTK_E2E_PROFILE", "local") == "distributed"
+    profile = os.environ.get("RTK_E2E_PROFILE", "local")
     kept, deselected = [], []
     for item in items:
         if _in_e2e(item):
             item.add_marker(pytest.mark.e2e)
-            if not wanted or (item.get_closest_marker("distributed") and not distributed):
+            other_profile = next(
+                (name for name in PROFILES if name != profile and item.get_closest_marker(name)), None
+            )
+            if not wanted or other_profile:
                 deselected.append(item)
                 continue
         kept.append(item)
