@@ -185,8 +185,9 @@ class EmulatorControl:
     def create_meeting(self, title: str) -> str:
         return str(self._data(self.http.post("/meetings", json={"title": title}))["id"])
 
-    def start_session(self, meeting_id: str) -> None:
-        self._data(self.http.post(f"/meetings/{meeting_id}/session", json={}))
+    def start_session(self, meeting_id: str) -> str:
+        """Someone joins: the meeting has a live session; its id."""
+        return str(self._data(self.http.post(f"/meetings/{meeting_id}/session", json={}))["id"])
 
     def end_session(self, meeting_id: str) -> None:
         self._data(self.http.delete(f"/meetings/{meeting_id}/session"))

@@ -5,6 +5,7 @@ every meeting of the app that goes live)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -12,11 +13,36 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.stack import EmulatorControl, Stack, wait_for
+from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, wait_for
 from tests.e2e.test_chaos import RUNNING
 from tests.e2e.test_watcher import DAG_ID, runs_recording
 
 pytestmark = pytest.mark.local
+
+ASSET = "realtimekit_live_sessions"
+#: After the watcher logs a new session, the longest wait for it to store the session (or for Airflow to
+#: save its event) before the kill comes anyway.
+WINDOW_SECONDS = 2.0
+
+
+def asset_id(api: AirflowAPI) -> int:
+    assets = api.request("GET", "/assets", params={"name_pattern": ASSET})["assets"]
+    (asset,) = [asset for asset in assets if asset["name"] == ASSET]
+    return int(asset["id"])
+
+
+def remembered(api: AirflowAPI, asset: int, session_id: str) -> bool:
+    """The watcher's memory (the asset state store) names the session."""
+    entries = api.request("GET", f"/assets/{asset}/state-store")["asset_state_store"]
+    return any(session_id in json.dumps(entry["value"]) for entry in entries)
+
+
+def event_saved(api: AirflowAPI, asset: int, session_id: str) -> bool:
+    """Airflow has saved an asset event for the session."""
+    events = api.request(
+        "GET", "/assets/events", params={"asset_id": asset, "limit": 100, "order_by": "-timestamp"}
+    )["asset_events"]
+    return any(session_id in json.dumps(event.get("extra") or {}) for event in events)
 
 
 def test_a_session_seen_live_just_before_the_triggerer_is_killed_still_gets_its_run(stack: Stack, emulator):
@@ -34,29 +60,49 @@ def test_a_session_seen_live_just_before_the_triggerer_is_killed_still_gets_its_
     log = stack.service("triggerer").log_path
     seen_from = log.stat().st_size
 
-    emulator.start_session(meeting_id)
+    session_id = emulator.start_session(meeting_id)
     try:
-        record_through_the_crash(stack, emulator, meeting_id, log, seen_from)
+        record_through_the_crash(stack, emulator, meeting_id, session_id, log, seen_from)
     finally:
         with contextlib.suppress(httpx.HTTPError):  # already ended when the case got that far
             emulator.end_session(meeting_id)
 
 
 def record_through_the_crash(
-    stack: Stack, emulator: EmulatorControl, meeting_id: str, log: Path, seen_from: int
+    stack: Stack, emulator: EmulatorControl, meeting_id: str, session_id: str, log: Path, seen_from: int
 ) -> None:
-    """Kill the triggerer as the watcher fires for ``meeting_id``'s new session, restart it, and count
-    the runs and recordings the session gets."""
+    """Kill the triggerer in the window between the watcher remembering the new session and Airflow
+    saving its event, restart it, and count the runs and recordings the session gets."""
     api = stack.api
     assert api is not None
+    asset = asset_id(api)
 
-    def fired() -> bool:  # the watcher's line for the new session (it logs it as it fires the event)
+    def fired() -> bool:  # the watcher logs the new session as it fires its event
         with log.open("rb") as text:
             text.seek(seen_from)
-            return meeting_id.encode() in text.read()
+            return session_id.encode() in text.read()
 
     wait_for("the watcher to see the new live session", fired, 120, every=0.02)
-    stack.kill("triggerer")  # at once: the event may not be saved yet
+    fired_at = time.monotonic()
+    # The event reaches Airflow's database at the trigger runner's next sync (within about a second);
+    # the watcher writes its memory at once: kill as soon as that write shows, or the event is saved.
+    wait_for(
+        "the watcher's memory or the event",
+        lambda: (
+            time.monotonic() - fired_at > WINDOW_SECONDS
+            or remembered(api, asset, session_id)
+            or event_saved(api, asset, session_id)
+        ),
+        30,
+        every=0.02,
+    )
+    stack.kill("triggerer")
+    at_kill = {
+        "remembered": remembered(api, asset, session_id),
+        "event_saved": event_saved(api, asset, session_id),
+        "seconds_after_fired": round(time.monotonic() - fired_at, 2),
+    }
+    print(f"\n[chaos] the triggerer was killed with: {at_kill}")
     stack.restart("triggerer")
 
     # the session still gets its run, which records the meeting
@@ -80,7 +126,7 @@ def record_through_the_crash(
         "recordings": len(recordings),
         "left_running": sum(r["status"] in RUNNING for r in recordings),
     }
-    print(f"\n[chaos] triggerer kill -9 as the watcher sees a new live session: {figures}")
+    print(f"[chaos] triggerer kill -9 as the watcher sees a new live session: {figures}")
     assert set(states) == {"success"}, figures  # at least one run, and each of them succeeded
     assert figures["recordings"] == 1, recordings  # if_active="attach": a second event records nothing new
     assert figures["left_running"] == 0, recordings
