@@ -27,6 +27,8 @@ KILLED_START = "rtk_e2e_killed_start"  # tests/e2e/dags/rtk_e2e_chaos.py
 MEETINGS = 20
 #: The issue's outage: 30 s of 503, then 30 s of connections closed with no answer.
 OUTAGE_SECONDS = 60
+#: After the chaos, before counting what nobody follows: time for a failure still to come.
+SETTLE_SECONDS = 10
 #: A recording that still records (or will): nobody stopped it and its meeting has not ended.
 RUNNING = {"INVOKED", "RECORDING", "PAUSED"}
 
@@ -36,6 +38,10 @@ def live_meetings(emulator: EmulatorControl, count: int, title: str) -> list[str
     for meeting_id in meetings:
         emulator.start_session(meeting_id)
     return meetings
+
+
+def running(emulator: EmulatorControl, meeting_id: str) -> list[dict[str, Any]]:
+    return [r for r in emulator.recordings(meeting_id) if r["status"] in RUNNING]
 
 
 def end_sessions(emulator: EmulatorControl, meetings: list[str]) -> None:
@@ -60,14 +66,17 @@ def defer_fan_out(api: AirflowAPI, emulator: EmulatorControl, meetings: list[str
     return run_id
 
 
-def recording_figures(emulator: EmulatorControl, meetings: list[str], since: float) -> dict[str, Any]:
-    """Recordings per meeting (how many meetings have that many), how many are left running, how many
-    were stopped through the API, and the stop requests (answered or not) since ``since``."""
+def recording_figures(
+    emulator: EmulatorControl, meetings: list[str], since: float, left_running: int
+) -> dict[str, Any]:
+    """Recordings per meeting (how many meetings have that many), ``left_running`` (still recording
+    with no task following them), how many were stopped through the API, and the stop requests
+    (answered or not) since ``since``."""
     recordings = [r for r in emulator.recordings() if r["meeting_id"] in meetings]
     per_meeting = Counter(r["meeting_id"] for r in recordings)
     return {
         "recordings_per_meeting": dict(Counter(per_meeting[m] for m in meetings)),
-        "left_running": sum(r["status"] in RUNNING for r in recordings),
+        "left_running": left_running,
         "stopped_by_api": sum(r["stop_reason"] == "API_CALL" for r in recordings),
         "stop_requests": sum(
             entry["method"] == "PUT" and "/recordings/" in entry["path"] for entry in emulator.requests(since)
@@ -76,7 +85,12 @@ def recording_figures(emulator: EmulatorControl, meetings: list[str], since: flo
 
 
 def fan_out_figures(
-    api: AirflowAPI, emulator: EmulatorControl, run_id: str, meetings: list[str], since: float
+    api: AirflowAPI,
+    emulator: EmulatorControl,
+    run_id: str,
+    meetings: list[str],
+    since: float,
+    left_running: int,
 ) -> dict[str, Any]:
     """What a user counts after a fan-out run: its state, its record tasks' states and tries, and
     :func:`recording_figures`."""
@@ -86,15 +100,32 @@ def fan_out_figures(
         "run": api.dag_run(FAN_OUT, run_id)["state"],
         "record_states": dict(Counter(ti["state"] for ti in record)),
         "record_tries": dict(Counter(ti["try_number"] for ti in record)),
-        **recording_figures(emulator, meetings, since),
+        **recording_figures(emulator, meetings, since, left_running),
     }
+
+
+def unfollowed(api: AirflowAPI, emulator: EmulatorControl, run_id: str, meetings: list[str]) -> int:
+    """Once every record task waits or has failed for good: the recordings still recording whose task
+    has failed for good (nobody follows them; they would record until their meeting ends)."""
+    time.sleep(SETTLE_SECONDS)  # a trigger ending in error may do so only once its backoff is over
+
+    def settled() -> dict[int, str | None] | None:
+        states = api.task_instances(FAN_OUT, run_id)
+        record = {index: states.get(f"record[{index}]") for index in range(len(meetings))}
+        return record if set(record.values()) <= {"deferred", "failed"} else None
+
+    record = wait_for("every record task to wait, or to have failed for good", settled, 240, every=2)
+    failed = {meetings[index] for index, state in record.items() if state == "failed"}
+    return sum(r["status"] in RUNNING for r in emulator.recordings() if r["meeting_id"] in failed)
 
 
 def finish_fan_out(
     case: str, stack: Stack, emulator: EmulatorControl, run_id: str, meetings: list[str], since: float
 ) -> dict[str, Any]:
-    """End every meeting, wait for the run to finish and every recording to settle; the figures."""
+    """Count the recordings nobody follows, end every meeting, wait for the run to finish and every
+    recording to settle; the figures."""
     assert stack.api is not None
+    left_running = unfollowed(stack.api, emulator, run_id, meetings)
     end_sessions(emulator, meetings)
     stack.api.wait_for_run(FAN_OUT, run_id, 420)
     wait_for(
@@ -106,7 +137,7 @@ def finish_fan_out(
         ),
         60,
     )
-    figures = fan_out_figures(stack.api, emulator, run_id, meetings, since)
+    figures = fan_out_figures(stack.api, emulator, run_id, meetings, since, left_running)
     print(f"\n[chaos] {case}: {figures}")
     return figures
 
@@ -237,20 +268,20 @@ def test_a_task_killed_right_after_its_start_reached_the_api_is_known_as_started
 
         run = api.wait_for_run(KILLED_START, run_id, 300)
         ti = api.task_instance(KILLED_START, run_id, "record")
-        (recording,) = recordings = emulator.recordings(meeting_id)
+        recordings = emulator.recordings(meeting_id)
+        assert len(recordings) == 1, recordings
+        recording = recordings[0]
         with contextlib.suppress(StackError):  # counted below: a recording left running fails the case
-            wait_for(
-                "the recording to stop",
-                lambda: emulator.recordings(meeting_id)[0]["status"] not in RUNNING,
-                30,
-            )
+            wait_for("the recording to stop", lambda: not running(emulator, meeting_id), 30)
         retry_log = (
             api.task_log(KILLED_START, run_id, "record", try_number=2) if ti["try_number"] >= 2 else ""
         )
         figures = {
             "run": run["state"],
             "tries": ti["try_number"],
-            **recording_figures(emulator, [meeting_id], since),
+            **recording_figures(
+                emulator, [meeting_id], since, left_running=len(running(emulator, meeting_id))
+            ),
         }
         print(f"\n[chaos] task kill -9 after its start reached the API: {figures}")
         known_as = [
@@ -258,7 +289,6 @@ def test_a_task_killed_right_after_its_start_reached_the_api_is_known_as_started
         ]
         print("[chaos] the retry knows it as:", *known_as, sep="\n  ")
         assert ti["try_number"] == 2, ti
-        assert len(recordings) == 1, recordings
         assert any("started by this task (it may stop it)" in line for line in known_as), retry_log
         assert f"Stopping recording {recording['id']}, which this task started" in retry_log, retry_log
         assert figures == {

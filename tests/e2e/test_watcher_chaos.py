@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, wait_for
-from tests.e2e.test_chaos import RUNNING
+from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, StackError, wait_for
+from tests.e2e.test_chaos import RUNNING, running
 from tests.e2e.test_watcher import DAG_ID, runs_recording
 
 pytestmark = pytest.mark.local
@@ -106,27 +106,32 @@ def record_through_the_crash(
     stack.restart("triggerer")
 
     # the session still gets its run, which records the meeting
-    wait_for(
-        "the meeting to be recorded",
-        lambda: any(r["status"] == "RECORDING" for r in emulator.recordings(meeting_id)),
-        300,
-        every=2,
-    )
+    with contextlib.suppress(StackError):  # counted below: no run, no recording fails the case
+        wait_for(
+            "the meeting to be recorded",
+            lambda: any(r["status"] == "RECORDING" for r in emulator.recordings(meeting_id)),
+            240,
+            every=2,
+        )
     emulator.end_session(meeting_id)
-    runs = wait_for("the watcher's run", lambda: runs_recording(api, meeting_id), 120, every=2)
+    runs = []
+    if emulator.recordings(meeting_id):
+        runs = wait_for("the watcher's run", lambda: runs_recording(api, meeting_id), 120, every=2)
     states = [api.wait_for_run(DAG_ID, run["dag_run_id"], 240)["state"] for run in runs]
-    wait_for(
-        "the recording to settle",
-        lambda: all(r["status"] not in (*RUNNING, "UPLOADING") for r in emulator.recordings(meeting_id)),
-        60,
-    )
+    with contextlib.suppress(StackError):
+        wait_for(
+            "the recording to settle",
+            lambda: all(r["status"] not in (*RUNNING, "UPLOADING") for r in emulator.recordings(meeting_id)),
+            60,
+        )
     recordings = emulator.recordings(meeting_id)
     figures = {
         "runs": dict(Counter(states)),
         "recordings": len(recordings),
-        "left_running": sum(r["status"] in RUNNING for r in recordings),
+        "left_running": len(running(emulator, meeting_id)),
     }
     print(f"[chaos] triggerer kill -9 as the watcher sees a new live session: {figures}")
-    assert set(states) == {"success"}, figures  # at least one run, and each of them succeeded
+    assert states, f"the session got no run: {figures}"
+    assert set(states) == {"success"}, figures
     assert figures["recordings"] == 1, recordings  # if_active="attach": a second event records nothing new
     assert figures["left_running"] == 0, recordings
