@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from collections import Counter
@@ -27,6 +28,8 @@ KILLED_START = "rtk_e2e_killed_start"  # tests/e2e/dags/rtk_e2e_chaos.py
 MEETINGS = 20
 #: The issue's outage: 30 s of 503, then 30 s of connections closed with no answer.
 OUTAGE_SECONDS = 60
+#: The triggerer's line for each trigger it runs.
+TRIGGER_STARTING = re.compile(rb"trigger ID \d+ starting")
 #: After the chaos, before counting what nobody follows: time for a failure still to come.
 SETTLE_SECONDS = 10
 #: A recording that still records (or will): nobody stopped it and its meeting has not ended.
@@ -195,7 +198,17 @@ def test_twenty_deferred_recordings_outlive_a_triggerer_killed_with_sigkill(stac
     since = time.time()
 
     stack.kill("triggerer")  # kill -9: the triggerer and its trigger runner, no clean-up at all
-    stack.restart("triggerer")  # it takes the triggers over once the dead one's heartbeat is stale
+    log = stack.service("triggerer").log_path
+    restarted_at = log.stat().st_size
+    stack.restart("triggerer")
+
+    def taken_over() -> bool:  # once the dead triggerer's heartbeat is stale (30 s by default)
+        with log.open("rb") as text:
+            text.seek(restarted_at)
+            return len(TRIGGER_STARTING.findall(text.read())) >= MEETINGS
+
+    wait_for("the restarted triggerer to take the waits over", taken_over, 240, every=2)
+    stay_up(stack, SETTLE_SECONDS)  # they keep waiting for meetings that still go on
 
     figures = finish_fan_out("triggerer kill -9", stack, emulator, run_id, meetings, since)
     assert figures == every_recording_succeeded(MEETINGS)
