@@ -7,6 +7,7 @@ CeleryExecutor with two workers). Screenshots and the services' logs go to ``.e2
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.stack import PROFILES, ROOT, EmulatorControl, Stack, running_stack
@@ -86,6 +88,26 @@ def stack(profile: str, artifacts: Path) -> Iterator[Stack]:
 def emulator(stack: Stack) -> EmulatorControl:
     assert stack.emulator is not None
     return stack.emulator
+
+
+@pytest.fixture
+def live_meetings(emulator: EmulatorControl) -> Iterator[Callable[[int, str], list[str]]]:
+    """``live_meetings(count, title)``: that many new meetings, each with a live session. Every session
+    still live is ended after the test, however it ended (none is left for the next tests, nor for the
+    live-session watcher, which records every meeting of the app that goes live)."""
+    started: list[str] = []
+
+    def make(count: int, title: str) -> list[str]:
+        meetings = [emulator.create_meeting(f"{title} {n}") for n in range(count)]
+        for meeting_id in meetings:
+            emulator.start_session(meeting_id)
+            started.append(meeting_id)
+        return meetings
+
+    yield make
+    for meeting_id in started:
+        with contextlib.suppress(httpx.HTTPError):  # already ended by the test
+            emulator.end_session(meeting_id)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import time
 from collections import Counter
@@ -28,19 +27,10 @@ KILLED_START = "rtk_e2e_killed_start"  # tests/e2e/dags/rtk_e2e_chaos.py
 MEETINGS = 20
 #: The issue's outage: 30 s of 503, then 30 s of connections closed with no answer.
 OUTAGE_SECONDS = 60
-#: The triggerer's line for each trigger it runs.
-TRIGGER_STARTING = re.compile(rb"trigger ID \d+ starting")
 #: After the chaos, before counting what nobody follows: time for a failure still to come.
 SETTLE_SECONDS = 10
 #: A recording that still records (or will): nobody stopped it and its meeting has not ended.
 RUNNING = {"INVOKED", "RECORDING", "PAUSED"}
-
-
-def live_meetings(emulator: EmulatorControl, count: int, title: str) -> list[str]:
-    meetings = [emulator.create_meeting(f"{title} {n}") for n in range(count)]
-    for meeting_id in meetings:
-        emulator.start_session(meeting_id)
-    return meetings
 
 
 def running(emulator: EmulatorControl, meeting_id: str) -> list[dict[str, Any]]:
@@ -166,10 +156,10 @@ def stay_up(stack: Stack, seconds: float) -> None:
         time.sleep(min(left, 2.0))
 
 
-def test_twenty_deferred_recordings_outlive_a_minute_of_api_outage(stack: Stack, emulator):
+def test_twenty_deferred_recordings_outlive_a_minute_of_api_outage(stack: Stack, emulator, live_meetings):
     api = stack.api
     assert api is not None
-    meetings = live_meetings(emulator, MEETINGS, "outage")
+    meetings = live_meetings(MEETINGS, "outage")
     run_id = defer_fan_out(api, emulator, meetings)
 
     since = time.time()
@@ -190,28 +180,38 @@ def test_twenty_deferred_recordings_outlive_a_minute_of_api_outage(stack: Stack,
     assert figures == every_recording_succeeded(MEETINGS)
 
 
-def test_twenty_deferred_recordings_outlive_a_triggerer_killed_with_sigkill(stack: Stack, emulator):
+def test_twenty_deferred_recordings_outlive_a_triggerer_killed_with_sigkill(
+    stack: Stack, emulator, live_meetings
+):
     api = stack.api
     assert api is not None
-    meetings = live_meetings(emulator, MEETINGS, "triggerer killed")
+    meetings = live_meetings(MEETINGS, "triggerer killed")
     run_id = defer_fan_out(api, emulator, meetings)
     since = time.time()
 
+    before = triggerers(api, run_id)
     stack.kill("triggerer")  # kill -9: the triggerer and its trigger runner, no clean-up at all
-    log = stack.service("triggerer").log_path
-    restarted_at = log.stat().st_size
     stack.restart("triggerer")
-
-    def taken_over() -> bool:  # once the dead triggerer's heartbeat is stale (30 s by default)
-        with log.open("rb") as text:
-            text.seek(restarted_at)
-            return len(TRIGGER_STARTING.findall(text.read())) >= MEETINGS
-
-    wait_for("the restarted triggerer to take the waits over", taken_over, 240, every=2)
+    wait_for(  # once the dead triggerer's heartbeat is stale (30 s by default)
+        "the restarted triggerer to take the waits over",
+        lambda: None not in (now := triggerers(api, run_id)) and not now & before,
+        240,
+        every=2,
+    )
     stay_up(stack, SETTLE_SECONDS)  # they keep waiting for meetings that still go on
 
     figures = finish_fan_out("triggerer kill -9", stack, emulator, run_id, meetings, since)
     assert figures == every_recording_succeeded(MEETINGS)
+
+
+def triggerers(api: AirflowAPI, run_id: str) -> set[int | None]:
+    """The triggerers (job ids) that run the fan-out's waits (``None``: a wait no triggerer runs)."""
+    rows = api.request("GET", f"/dags/{FAN_OUT}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+    return {
+        (ti["trigger"] or {}).get("triggerer_id")
+        for ti in rows["task_instances"]
+        if ti["task_id"] == "record"
+    }
 
 
 def _parent_pid(pid: int) -> int:
@@ -231,7 +231,7 @@ def task_process(api: AirflowAPI, dag_id: str, run_id: str, task_id: str) -> tup
 
 
 def test_a_task_killed_right_after_its_start_reached_the_api_is_known_as_started_by_its_retry(
-    stack: Stack, emulator
+    stack: Stack, emulator, live_meetings
 ):
     """``kill -9`` of the task's process once the service has accepted its start and answered, before
     the task has written what it learnt: the retry must know the recording as *started* (so it stops it
@@ -247,7 +247,7 @@ def test_a_task_killed_right_after_its_start_reached_the_api_is_known_as_started
         f"{KILLED_START} to be parsed", lambda: api.request("GET", f"/dags/{KILLED_START}"), 180, every=2
     )
     api.unpause(KILLED_START)
-    (meeting_id,) = live_meetings(emulator, 1, "killed start")
+    (meeting_id,) = live_meetings(1, "killed start")
     emulator.add_fault(operation="startTrackRecordingForAMeeting", kind="delay", seconds=5)
     since = time.time()
     run_id = api.trigger(KILLED_START, {"meeting_id": meeting_id})
@@ -314,4 +314,3 @@ def test_a_task_killed_right_after_its_start_reached_the_api_is_known_as_started
         }
     finally:
         emulator.clear_faults()
-        emulator.end_session(meeting_id)
