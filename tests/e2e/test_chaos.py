@@ -29,6 +29,8 @@ MEETINGS = 20
 OUTAGE_SECONDS = 60
 #: After the chaos, before counting what nobody follows: time for a failure still to come.
 SETTLE_SECONDS = 10
+#: From the start's answer to the kill: time for the task to read it (its supervisor is paused).
+HAND_OVER_SECONDS = 5
 #: A recording that still records (or will): nobody stopped it and its meeting has not ended.
 RUNNING = {"INVOKED", "RECORDING", "PAUSED"}
 
@@ -156,6 +158,16 @@ def stay_up(stack: Stack, seconds: float) -> None:
         time.sleep(min(left, 2.0))
 
 
+def triggerers(api: AirflowAPI, run_id: str) -> set[int | None]:
+    """The triggerers (job ids) that run the fan-out's waits (``None``: a wait no triggerer runs)."""
+    rows = api.request("GET", f"/dags/{FAN_OUT}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+    return {
+        (ti["trigger"] or {}).get("triggerer_id")
+        for ti in rows["task_instances"]
+        if ti["task_id"] == "record"
+    }
+
+
 def test_twenty_deferred_recordings_outlive_a_minute_of_api_outage(stack: Stack, emulator, live_meetings):
     api = stack.api
     assert api is not None
@@ -202,16 +214,6 @@ def test_twenty_deferred_recordings_outlive_a_triggerer_killed_with_sigkill(
 
     figures = finish_fan_out("triggerer kill -9", stack, emulator, run_id, meetings, since)
     assert figures == every_recording_succeeded(MEETINGS)
-
-
-def triggerers(api: AirflowAPI, run_id: str) -> set[int | None]:
-    """The triggerers (job ids) that run the fan-out's waits (``None``: a wait no triggerer runs)."""
-    rows = api.request("GET", f"/dags/{FAN_OUT}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
-    return {
-        (ti["trigger"] or {}).get("triggerer_id")
-        for ti in rows["task_instances"]
-        if ti["task_id"] == "record"
-    }
 
 
 def _parent_pid(pid: int) -> int:
@@ -274,7 +276,8 @@ def test_a_task_killed_right_after_its_start_reached_the_api_is_known_as_started
                 60,
                 every=0.1,
             )
-            time.sleep(3.0)  # the task reads the answer and hands its writes to the paused supervisor
+            # generous: the task only has to read the answer and hand its writes to the paused supervisor
+            time.sleep(HAND_OVER_SECONDS)
             os.kill(task, signal.SIGKILL)
         finally:
             os.kill(supervisor, signal.SIGCONT)
@@ -302,6 +305,10 @@ def test_a_task_killed_right_after_its_start_reached_the_api_is_known_as_started
         ]
         print("[chaos] the retry knows it as:", *known_as, sep="\n  ")
         assert ti["try_number"] == 2, ti
+        assert "got no answer" not in retry_log, (
+            f"the kill came before the task had read the start's answer (a machine slower than "
+            f"{HAND_OVER_SECONDS} s to read it): the case did not test what it is for\n{retry_log}"
+        )
         assert any("started by this task (it may stop it)" in line for line in known_as), retry_log
         assert f"Stopping recording {recording['id']}, which this task started" in retry_log, retry_log
         assert figures == {
