@@ -11,6 +11,7 @@
 | GET ``/recordings/{recording_id}`` | one recording: an HTML page for browsers, else JSON |
 | POST ``/recordings/{recording_id}/expire-links`` | its download links expire now (403 from then on) |
 | POST ``/expire-links`` | every uploaded recording's links expire now |
+| GET ``/requests?since=<epoch s>`` | the request log, oldest first, with each answer's status and time |
 | GET ``/state`` | everything, as JSON (secrets masked) |
 | POST ``/reset`` | back to the state at start |
 """
@@ -41,6 +42,7 @@ class Controls:
     limiter: RateLimiter
     operations: Sequence[str]
     reset: Callable[[], None]
+    requests: Callable[[float | None], list[dict[str, Any]]]
 
 
 def _object(request: Request) -> dict[str, Any]:
@@ -136,6 +138,15 @@ def expire_links(controls: Controls, request: Request, params: dict[str, str]) -
     return success({"expired": controls.state.expire_links(params.get("recording_id"))})
 
 
+def list_requests(controls: Controls, request: Request, params: dict[str, str]) -> Reply:
+    values = request.query.get("since")
+    try:
+        since = float(values[0]) if values else None
+    except ValueError:
+        raise ApiError(400, "since: must be a number (epoch seconds)") from None
+    return success(controls.requests(since))
+
+
 def show_state(controls: Controls, request: Request, params: dict[str, str]) -> Reply:
     return success(
         {
@@ -166,6 +177,7 @@ CONTROL_ROUTES: RouteTable[Controls] = RouteTable(
         Route("GET", "/recordings/{recording_id}", show_recording),
         Route("POST", "/recordings/{recording_id}/expire-links", expire_links),
         Route("POST", "/expire-links", expire_links),
+        Route("GET", "/requests", list_requests),
         Route("GET", "/state", show_state),
         Route("POST", "/reset", reset),
     ]

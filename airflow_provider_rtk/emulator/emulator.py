@@ -279,11 +279,10 @@ class RealtimeKitEmulator:
         """Every recording: its exact request body, generation, status and status history."""
         return self.app.state.recording_snapshots(reveal_secrets=True)
 
-    def requests(self) -> list[dict[str, Any]]:
-        """The latest requests it received (up to 10,000), oldest first: ``at`` (clock time), method, path."""
-        with self.app.request_log_lock:
-            log = list(self.app.request_log)
-        return [{"at": at, "method": method, "path": path} for at, method, path in log]
+    def requests(self, since: float | None = None) -> list[dict[str, Any]]:
+        """The latest requests it received (up to 10,000; those since ``since``), oldest first: ``at``
+        (clock time), ``method``, ``path``, and once answered ``status`` and ``answered_at``."""
+        return self.app.requests(since)
 
     def state(self) -> dict[str, Any]:
         """Meetings, sessions and recordings as plain data."""

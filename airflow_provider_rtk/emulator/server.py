@@ -64,6 +64,27 @@ EXPIRED_LINK_BODY = (
 IDLE_TIMEOUT_SECONDS = 120
 
 
+@dataclass
+class LoggedRequest:
+    """One request in the log: when it arrived (clock time) and, once its answer is ready (about to be
+    written), when and with which status (``dropped``: the connection is closed with no answer)."""
+
+    at: float
+    method: str
+    path: str
+    status: int | str | None = None
+    answered_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "answered_at": self.answered_at,
+        }
+
+
 def fault_reply(fault: Fault) -> Reply:
     """The answer of a ``status`` fault, in the envelope the real service uses for that status."""
     status = fault.status or 500
@@ -116,12 +137,15 @@ class EmulatorApp:
         self.faults = FaultPlan()
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_window)
         self.api = Api(self.state, settings)
-        self.controls = Controls(self.state, self.faults, self.limiter, API_ROUTES.operations, self.reset)
+        self.controls = Controls(
+            self.state, self.faults, self.limiter, API_ROUTES.operations, self.reset, self.requests
+        )
         self._sleep = sleep
         self._clock = clock
-        #: (time, method, path) of the latest requests, for tests and the demo to see who asked what.
-        self.request_log: collections.deque[tuple[float, str, str]] = collections.deque(maxlen=10_000)
+        #: The latest requests, for tests and the demo to see who asked what (and when it was answered).
+        self.request_log: collections.deque[LoggedRequest] = collections.deque(maxlen=10_000)
         self.request_log_lock = threading.Lock()
+        self._unanswered: dict[int, LoggedRequest] = {}
 
     def reset(self) -> None:
         """Back to the state at start: no meetings, no faults, the configured rate limit."""
@@ -129,6 +153,7 @@ class EmulatorApp:
         self.faults.clear()
         with self.request_log_lock:
             self.request_log.clear()
+            self._unanswered.clear()
         self.limiter.configure(self.settings.rate_limit, self.settings.rate_window)
 
     def handle(self, request: Request) -> Reply | Drop:
@@ -146,14 +171,26 @@ class EmulatorApp:
 
     def begin(self, request: Request) -> Reply | Drop | Delayed:
         """The answer, or a :class:`Delayed` one that is to be finished after its ``seconds``."""
+        entry = LoggedRequest(self._clock(), request.method, request.path)
         with self.request_log_lock:
-            self.request_log.append((self._clock(), request.method, request.path))
+            self.request_log.append(entry)
+            self._unanswered[id(request)] = entry
         return self._guarded(request, lambda: self._answer(request))
 
+    def requests(self, since: float | None = None) -> list[dict[str, Any]]:
+        """The logged requests (oldest first) that arrived at or after ``since`` (clock time)."""
+        with self.request_log_lock:
+            return [entry.to_json() for entry in self.request_log if since is None or entry.at >= since]
+
     def log_outcome(self, request: Request, outcome: Reply | Drop, started: float) -> None:
-        """The ``-v`` line of a request that began at ``started`` (``time.perf_counter()``)."""
+        """Note the answer in the request log; the ``-v`` line of a request that began at ``started``
+        (``time.perf_counter()``)."""
+        status: int | str = "dropped" if isinstance(outcome, Drop) else outcome.status
+        with self.request_log_lock:
+            entry = self._unanswered.pop(id(request), None)
+            if entry is not None:
+                entry.status, entry.answered_at = status, self._clock()
         if request_log.isEnabledFor(logging.INFO):
-            status = "dropped" if isinstance(outcome, Drop) else str(outcome.status)
             elapsed = (time.perf_counter() - started) * 1000
             request_log.info("%s %s %s %.1f ms", request.method, request.path, status, elapsed)
 

@@ -7,6 +7,7 @@ CeleryExecutor with two workers). Screenshots and the services' logs go to ``.e2
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -14,9 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.e2e.stack import ROOT, EmulatorControl, Stack, running_stack
+from tests.e2e.stack import PROFILES, ROOT, EmulatorControl, Stack, running_stack
 
 ARTIFACTS = ROOT / ".e2e-artifacts"
 
@@ -28,6 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "distributed: e2e tests of the distributed profile only (RTK_E2E_PROFILE=distributed)"
     )
+    config.addinivalue_line(
+        "markers", "local: e2e tests of the local profile only (the chaos cases: one profile is enough)"
+    )
 
 
 def _in_e2e(item: pytest.Item) -> bool:
@@ -36,14 +41,17 @@ def _in_e2e(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark this folder's tests ``e2e``; deselect (never skip) them unless ``-m`` names ``e2e``, and
-    the ``distributed`` ones unless that is the profile."""
+    the ``distributed`` (``local``) ones unless that is the profile."""
     wanted = "e2e" in (config.getoption("markexpr", "") or "")
-    distributed = os.environ.get("RTK_E2E_PROFILE", "local") == "distributed"
+    profile = os.environ.get("RTK_E2E_PROFILE", "local")
     kept, deselected = [], []
     for item in items:
         if _in_e2e(item):
             item.add_marker(pytest.mark.e2e)
-            if not wanted or (item.get_closest_marker("distributed") and not distributed):
+            other_profile = next(
+                (name for name in PROFILES if name != profile and item.get_closest_marker(name)), None
+            )
+            if not wanted or other_profile:
                 deselected.append(item)
                 continue
         kept.append(item)
@@ -80,6 +88,26 @@ def stack(profile: str, artifacts: Path) -> Iterator[Stack]:
 def emulator(stack: Stack) -> EmulatorControl:
     assert stack.emulator is not None
     return stack.emulator
+
+
+@pytest.fixture
+def live_meetings(emulator: EmulatorControl) -> Iterator[Callable[[int, str], list[str]]]:
+    """``live_meetings(count, title)``: that many new meetings, each with a live session. Every session
+    still live is ended after the test, however it ended (none is left for the next tests, nor for the
+    live-session watcher, which records every meeting of the app that goes live)."""
+    started: list[str] = []
+
+    def make(count: int, title: str) -> list[str]:
+        meetings = [emulator.create_meeting(f"{title} {n}") for n in range(count)]
+        for meeting_id in meetings:
+            emulator.start_session(meeting_id)
+            started.append(meeting_id)
+        return meetings
+
+    yield make
+    for meeting_id in started:
+        with contextlib.suppress(httpx.HTTPError):  # already ended by the test
+            emulator.end_session(meeting_id)
 
 
 @pytest.fixture

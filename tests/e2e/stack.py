@@ -11,6 +11,7 @@ execution API's URL, and use free ports for the API and every log server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -32,6 +33,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = ROOT / "dags"
 COPY_TEST_DAG = ROOT / "tests" / "dags" / "rtk_copy_dags.py"
+#: DAGs of the e2e suite's own (the chaos cases), copied into the stack's DAGs folder beside the examples.
+E2E_DAGS = Path(__file__).resolve().parent / "dags"
 ADMIN_USER = "admin"
 EMULATOR_TOKEN = "e2e-emulator-token"
 EMULATOR_ACCOUNT = "e2e-account"
@@ -182,8 +185,9 @@ class EmulatorControl:
     def create_meeting(self, title: str) -> str:
         return str(self._data(self.http.post("/meetings", json={"title": title}))["id"])
 
-    def start_session(self, meeting_id: str) -> None:
-        self._data(self.http.post(f"/meetings/{meeting_id}/session", json={}))
+    def start_session(self, meeting_id: str) -> str:
+        """Someone joins: the meeting has a live session; its id."""
+        return str(self._data(self.http.post(f"/meetings/{meeting_id}/session", json={}))["id"])
 
     def end_session(self, meeting_id: str) -> None:
         self._data(self.http.delete(f"/meetings/{meeting_id}/session"))
@@ -191,6 +195,24 @@ class EmulatorControl:
     def recordings(self, meeting_id: str | None = None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._data(self.http.get("/recordings"))
         return [r for r in found if meeting_id is None or r["meeting_id"] == meeting_id]
+
+    def add_fault(self, **spec: Any) -> dict[str, Any]:
+        """An injected fault (``operation``, ``kind``, ``status``, ``times``...: see its ``faults``)."""
+        fault: dict[str, Any] = self._data(self.http.post("/faults", json=spec))
+        return fault
+
+    def clear_faults(self) -> None:
+        self._data(self.http.delete("/faults"))
+
+    def requests(self, since: float | None = None) -> list[dict[str, Any]]:
+        """The API requests it received (``at`` >= ``since``, epoch seconds), oldest first: ``method``,
+        ``path`` (from ``/accounts/``, no query), ``status`` (``dropped``; ``None`` until answered)."""
+        params = {} if since is None else {"since": since}
+        logged: list[dict[str, Any]] = self._data(self.http.get("/requests", params=params))
+        api = [entry for entry in logged if "/accounts/" in entry["path"]]
+        for entry in api:
+            entry["path"] = entry["path"][entry["path"].index("/accounts/") :]
+        return api
 
     def close(self) -> None:
         self.http.close()
@@ -252,6 +274,11 @@ class AirflowAPI:
             key = ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti['map_index']}]"
             states[key] = ti["state"]
         return states
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        ti: dict[str, Any] = self.request("GET", path if map_index < 0 else f"{path}/{map_index}")
+        return ti
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> dict[str, Any]:
         """The run once it has finished (``success`` or ``failed``)."""
@@ -431,6 +458,8 @@ class Stack:
         dags = self.home / "dags"
         shutil.copytree(EXAMPLE_DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(COPY_TEST_DAG, dags / COPY_TEST_DAG.name)  # the copy operator, driven by params
+        for source in E2E_DAGS.glob("*.py"):
+            shutil.copy(source, dags / source.name)
         passwords = self.home / "passwords.json"
         passwords.write_text(json.dumps({ADMIN_USER: self.password}))
         self.env = {
@@ -530,6 +559,29 @@ class Stack:
             if service.name.startswith("worker")
         )
 
+    def service(self, name: str) -> Service:
+        (found,) = [service for service in self.services if service.name == name]
+        return found
+
+    def kill(self, name: str) -> None:
+        """``kill -9`` a service's whole process group (the command and every process it forked, as a
+        lost machine or an OOM kill would), and wait until none of them is left."""
+        service = self.service(name)
+        assert service.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(service.process.pid, signal.SIGKILL)
+        service.process.wait(timeout=30)
+        wait_for(f"{name}'s processes to be gone", lambda: not _group_alive(service.process.pid), 30, 0.2)
+
+    def restart(self, name: str) -> Service:
+        """Start a killed service again with the same command and environment (its log goes on)."""
+        old = self.service(name)
+        if old.running():
+            raise StackError(f"{name} is still running: kill it first")
+        new = Service(old.name, old.argv, old.env, old.log_path).start()
+        self.services[self.services.index(old)] = new
+        return new
+
     def check_alive(self) -> None:
         """:class:`StackError` with the log's tail if any service has exited."""
         for service in self.services:
@@ -581,12 +633,18 @@ def _connection_line(output: str) -> str | None:
 
 
 def _clean_environment() -> dict[str, str]:
-    """The test process's environment without its Airflow settings (the tests' own home)."""
-    return {
+    """The test process's environment without its Airflow settings (the tests' own home), with this
+    checkout first on ``PYTHONPATH``: the services run the provider and emulator under test, whatever
+    copy of the package the virtualenv has installed."""
+    environment = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("AIRFLOW_", "AIRFLOW__", "PYTEST_"))
     }
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), *(part for part in environment.get("PYTHONPATH", "").split(os.pathsep) if part)]
+    )
+    return environment
 
 
 def _postgres_bindir() -> Path:

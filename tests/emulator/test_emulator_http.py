@@ -268,3 +268,25 @@ def test_request_log_lists_what_was_asked_in_order(emulator, api, live_meeting) 
     assert first["at"] <= second["at"]
     emulator.reset()
     assert emulator.requests() == []
+
+
+def test_request_log_over_http_has_each_answer_and_reads_from_a_time(emulator, api, web) -> None:
+    emulator.add_fault("get_all_meetings", "drop_before")
+    api.get("/recordings")
+    with pytest.raises(httpx.TransportError):
+        api.get("/meetings")
+    control = f"{emulator.origin}/_emulator/requests"
+
+    logged = [
+        entry for entry in web.get(control).json()["data"] if not entry["path"].startswith("/_emulator")
+    ]
+
+    listed, dropped = logged[-2:]
+    assert (listed["path"].rsplit("/", 1)[-1], listed["status"]) == ("recordings", 200)
+    assert (dropped["path"].rsplit("/", 1)[-1], dropped["status"]) == ("meetings", "dropped")
+    assert listed["at"] <= listed["answered_at"] <= dropped["at"] <= dropped["answered_at"]
+    since = web.get(control, params={"since": dropped["at"]}).json()["data"]
+    assert since[0] == dropped
+    assert since[-1]["path"] == "/_emulator/requests"
+    assert since[-1]["status"] is None  # the request that reads the log is not answered yet
+    assert web.get(control, params={"since": "yesterday"}).status_code == 400
