@@ -5,7 +5,6 @@ its request budget; and the watcher DAG ``rtk_record_when_live`` under ``dag.tes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger
 from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.integration.conftest import load_dag, task_states
+from tests.triggerer import Triggerer
 
 POLL = 2.0  # the trigger's minimum interval
 #: The asset state store (and the triggerer handing it to an AssetWatcher's trigger) is new in 3.3;
@@ -25,45 +25,15 @@ needs_asset_state_store = pytest.mark.skipif(
 )
 
 
-class _Watch:
-    """A trigger running as the triggerer runs it (one task, events into a queue) until stopped."""
-
-    def __init__(self, trigger: Any) -> None:
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.task = asyncio.ensure_future(self._run(trigger))
-
-    async def _run(self, trigger: Any) -> None:
-        async for event in trigger.run():
-            await self.events.put(event.payload)
-
-    async def next(self, seconds: float) -> dict[str, Any] | None:
-        """The next event within ``seconds``, or ``None``."""
-        try:
-            return await asyncio.wait_for(self.events.get(), timeout=seconds)
-        except TimeoutError:
-            assert not self.task.done() or self.task.exception() is None, self.task.exception()
-            return None
-
-    async def stop(self) -> None:
-        if self.task.done():
-            self.task.result()  # a trigger that failed fails the test
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-
-
 async def _collect(trigger: Any, seconds: float, *, wait_for_one: bool = False) -> list[dict[str, Any]]:
     """Every event the trigger fires within ``seconds`` (or, ``wait_for_one``, until the first one,
-    for at most 30 s more); then it is stopped (as a triggerer would)."""
-    watch = _Watch(trigger)
+    for at most 30 s more) as the triggerer runs it; then it is stopped."""
+    watch = Triggerer(trigger)
     await asyncio.sleep(seconds)
     if wait_for_one and watch.events.empty():
         await watch.events.put(await watch.next(30) or {})
     await watch.stop()
-    events = []
-    while not watch.events.empty():
-        events.append(watch.events.get_nowait())
-    return events
+    return watch.drained()
 
 
 def _rebuilt(trigger):
@@ -85,7 +55,7 @@ def test_one_event_per_new_live_session_and_none_while_it_stays_live(emulator):
     trigger = RealtimeKitLiveSessionTrigger(poll_interval=POLL)
 
     async def scenario() -> list[dict[str, Any] | None]:
-        watch = _Watch(trigger)
+        watch = Triggerer(trigger)
         events = [await watch.next(10)]
         events.append(await watch.next(2.5 * POLL))  # the session stays live over polls: nothing
         emulator.start_session(review)
@@ -213,13 +183,31 @@ def _in_watcher(trigger, asset: tuple[str, str]):
     return trigger
 
 
+def _reported(trigger: Any) -> set[str]:
+    """The sessions the trigger's asset state store holds as reported."""
+    stored = trigger.asset_state_store.get(trigger.state_key, default=None)
+    return set(stored["live"]) if isinstance(stored, dict) else set()
+
+
+async def _until_reported(trigger: Any, count: int, *, saving: bool = True) -> list[dict[str, Any]]:
+    """Run the trigger until it fired ``count`` events and (``saving``) the store holds them all as
+    reported; then stop it as a killed triggerer stops. Its events."""
+    watch = Triggerer(trigger, saving=saving)
+    events = [await watch.next(30) for _ in range(count)]
+    assert None not in events, events
+    if saving:
+        await watch.until(lambda: {e["session_id"] for e in events} <= _reported(trigger))
+    await watch.stop()
+    return [*events, *watch.drained()]
+
+
 @needs_asset_state_store
 def test_a_restarted_trigger_does_not_fire_again_for_a_session_it_reported(emulator, watched_asset):
     standup = emulator.create_meeting("standup")["id"]
     emulator.start_session(standup)
     trigger = _in_watcher(RealtimeKitLiveSessionTrigger(poll_interval=POLL), watched_asset)
 
-    first_life = asyncio.run(_collect(trigger, 1.5, wait_for_one=True))
+    first_life = asyncio.run(_until_reported(trigger, 1))
     # the triggerer restarts: a new trigger from the serialized kwargs, the same asset's store
     second_life_trigger = _in_watcher(_rebuilt(trigger), watched_asset)
     requests_before = _sessions_requests(emulator)
@@ -262,7 +250,7 @@ def test_without_a_store_a_restart_reports_live_sessions_again_unless_told_not_t
     quiet = RealtimeKitLiveSessionTrigger(poll_interval=POLL, report_sessions_live_at_start=False)
 
     async def scenario() -> list[dict[str, Any] | None]:
-        watch = _Watch(quiet)
+        watch = Triggerer(quiet)
         events = [await watch.next(1.5)]
         review = emulator.create_meeting("review")["id"]
         emulator.start_session(review)
