@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 MB = 1024 * 1024
 
@@ -266,3 +266,23 @@ def nested(depth: int) -> Route:
     """``{"success": true, "data": [[[[...]]]]}`` nested ``depth`` levels."""
     body = b'{"success": true, "data": ' + b"[" * depth + b"]" * depth + b"}"
     return raw_answer(200, body)
+
+
+def query_of(handler: Handler) -> dict[str, str]:
+    """The request's query parameters (the last value of each)."""
+    return dict(parse_qsl(urlsplit(handler.path).query))
+
+
+def in_turn(*behaviours: Route) -> Route:
+    """The first request gets the first behaviour, the second the second; the last one answers every
+    request after."""
+    lock = threading.Lock()
+    served = [0]
+
+    def behaviour(handler: Handler, seen: Seen) -> None:
+        with lock:
+            index = min(served[0], len(behaviours) - 1)
+            served[0] += 1
+        behaviours[index](handler, seen)
+
+    return behaviour

@@ -127,10 +127,12 @@ class _TriggererStoreComms:
             base_url=None, token="", dry_run=True, transport=in_process_api_server().transport
         )
         self.client.base_url = "http://in-process.invalid./"
+        self.writes = 0  # SetAssetStateStoreByName messages handled
 
     def send(self, msg: Any) -> Any:
         from airflow.sdk.execution_time import request_handlers
         from airflow.sdk.execution_time.comms import (
+            ClearAssetStateStoreByName,
             GetAssetStateStoreByName,
             OKResponse,
             SetAssetStateStoreByName,
@@ -138,7 +140,11 @@ class _TriggererStoreComms:
 
         if isinstance(msg, GetAssetStateStoreByName):
             return request_handlers.handle_get_asset_state_store_by_name(self.client, msg)[0]
+        if isinstance(msg, ClearAssetStateStoreByName):
+            request_handlers.handle_clear_asset_state_store_by_name(self.client, msg)
+            return OKResponse(ok=True)
         if isinstance(msg, SetAssetStateStoreByName):
+            self.writes += 1
             request_handlers.handle_set_asset_state_store_by_name(self.client, msg)
             return OKResponse(ok=True)
         raise AssertionError(f"unexpected message {type(msg).__name__}")
@@ -171,15 +177,22 @@ def watched_asset(airflow_db, monkeypatch):
             session.add(AssetActive.for_asset(asset))
         name, uri = asset.name, asset.uri
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", _TriggererStoreComms(), raising=False)
+    _store((name, uri)).clear()  # what an earlier test's watch remembered
+    task_runner.SUPERVISOR_COMMS.writes = 0
     return name, uri
+
+
+def _store(asset: tuple[str, str]) -> Any:
+    """The asset state store the triggerer gives an AssetWatcher's trigger."""
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
+
+    return AssetStateStoreAccessors(inlets=[Asset(name=asset[0], uri=asset[1])])
 
 
 def _in_watcher(trigger, asset: tuple[str, str]):
     """Give the trigger its asset state store, as the triggerer does for an AssetWatcher's trigger."""
-    from airflow.sdk import Asset
-    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
-
-    trigger.asset_state_store = AssetStateStoreAccessors(inlets=[Asset(name=asset[0], uri=asset[1])])
+    trigger.asset_state_store = _store(asset)
     return trigger
 
 
@@ -222,6 +235,60 @@ def test_a_restarted_trigger_does_not_fire_again_for_a_session_it_reported(emula
     assert [e["meeting_id"] for e in third_life] == [review]
     stored = trigger.asset_state_store.get(trigger.state_key)
     assert sorted(stored["live"]) == sorted(e["session_id"] for e in first_life + third_life)
+
+
+@needs_asset_state_store
+def test_a_session_fired_but_not_saved_fires_again_after_a_restart_and_a_saved_one_does_not(
+    emulator, watched_asset
+):
+    """The triggerer dies after the watch handed it the event, before it saved it: nothing is marked
+    reported, and the restarted watch fires the session again. Once saved, it stays quiet."""
+    standup = emulator.create_meeting("standup")["id"]
+    emulator.start_session(standup)
+    trigger = _in_watcher(RealtimeKitLiveSessionTrigger(poll_interval=POLL), watched_asset)
+
+    lost = asyncio.run(_until_reported(trigger, 1, saving=False))
+    stored_after_the_crash = _reported(trigger)
+    again = asyncio.run(_until_reported(_in_watcher(_rebuilt(trigger), watched_asset), 1))
+    after_it_was_saved = asyncio.run(_collect(_in_watcher(_rebuilt(trigger), watched_asset), 2.5 * POLL))
+
+    assert [e["meeting_id"] for e in lost] == [standup]
+    assert stored_after_the_crash == set()
+    assert [e["session_id"] for e in again] == [e["session_id"] for e in lost]
+    assert after_it_was_saved == []
+    assert _reported(trigger) == {lost[0]["session_id"]}
+
+
+@needs_asset_state_store
+def test_store_writes_follow_what_changed_not_how_many_sessions(emulator, watched_asset):
+    """30 sessions go live at once: one write once Airflow saved their events (not one per session,
+    each rewriting the list); polls that change nothing write nothing; a session ends: one write."""
+    from airflow.sdk.execution_time import task_runner
+
+    meetings = [emulator.create_meeting(f"m{index}")["id"] for index in range(30)]
+    for meeting_id in meetings:
+        emulator.start_session(meeting_id)
+    trigger = _in_watcher(RealtimeKitLiveSessionTrigger(poll_interval=POLL), watched_asset)
+    comms = task_runner.SUPERVISOR_COMMS
+
+    async def scenario() -> tuple[list[dict[str, Any] | None], list[int]]:
+        watch = Triggerer(trigger)
+        events = [await watch.next(30) for _ in meetings]
+        await watch.until(lambda: len(_reported(trigger)) == 30)
+        writes = [comms.writes]
+        listed = _sessions_requests(emulator)
+        await watch.until(lambda: _sessions_requests(emulator) >= listed + 2)  # two more polls
+        writes.append(comms.writes)
+        emulator.end_session(meetings[0])
+        await watch.until(lambda: len(_reported(trigger)) == 29)
+        writes.append(comms.writes)
+        await watch.stop()
+        return events, writes
+
+    events, writes = asyncio.run(scenario())
+
+    assert len({e["session_id"] for e in events if e}) == 30
+    assert writes == [1, 1, 2]
 
 
 @needs_asset_state_store
