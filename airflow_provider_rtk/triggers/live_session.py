@@ -292,7 +292,14 @@ class _Watch:
         """Read the reported sessions from the store; whether it held any."""
         if self.store is None:
             return False
-        stored = await self.store.aget(self.trigger.state_key, default=None)
+        try:
+            stored = await self.store.aget(self.trigger.state_key, default=None)
+        except ValueError as error:  # one trigger for several assets: the store wants one
+            self.log.warning(
+                "No asset state store for this watch (%s): a restart fires live sessions again", error
+            )
+            self.store = None
+            return False
         if isinstance(stored, dict) and isinstance(stored.get("live"), list):
             self.reported = {str(item) for item in stored["live"]}
         return bool(self.reported)
@@ -348,6 +355,9 @@ class _Watch:
                 self.log.warning("Skipped a session of page %d that could not be read: %s", page_no, problem)
             fresh = False
             for session in page.sessions:
+                if not _ID_RE.fullmatch(session.id):  # it could not be read back by id
+                    self.log.warning("Skipped a session of page %d whose id is not a valid id", page_no)
+                    continue
                 if session.id not in seen:
                     seen.add(session.id)
                     fresh = True
@@ -371,10 +381,12 @@ class _Watch:
 
     async def _forget_ended(self, listing: _Listing, hook: RealtimeKitAsyncHook) -> None:
         """Forget the sessions seen ended: ``ENDED`` in the listing, or (after a complete listing that
-        missed them) read one by one. A session that could not be read stays."""
+        missed them) read one by one. A session that could not be read stays; so does one read live
+        (a shifted page skipped it)."""
         ended = {sid for sid in listing.ended if sid in self.reported or sid in self.fired}
         if listing.complete:
-            missing = (sid for sid in self.reported if sid not in listing.live and sid not in listing.ended)
+            known = itertools.chain(self.reported, self.fired)
+            missing = (sid for sid in known if sid not in listing.live and sid not in listing.ended)
             for session_id in list(itertools.islice(missing, MAX_READS_PER_POLL)):
                 if await self._has_ended(hook, session_id):
                     ended.add(session_id)

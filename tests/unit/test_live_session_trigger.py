@@ -299,13 +299,19 @@ def test_an_unreadable_item_is_skipped_and_logged_without_its_content(
     server: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     secret = "SECRET-in-an-item-0a9f"
-    bad = [{"id": 7, "status": "LIVE", "note": secret}, f"junk {secret}", {"status": "LIVE", "note": secret}]
+    bad = [
+        {"id": 7, "status": "LIVE", "note": secret},
+        f"junk {secret}",
+        {"status": "LIVE", "note": secret},
+        {**_session(3), "id": "../s-3"},  # no id that can be read back
+    ]
 
     fired = _watch(server, [[_session(1), *bad, _session(2)]], until_polls=2)
 
     assert sorted(fired) == ["s-1", "s-2"]
     logged = caplog.text + "".join(capsys.readouterr())
     assert logged.count("could not be read") >= 3
+    assert "whose id is not a valid id" in logged
     assert "item 1: id" in logged
     assert secret not in logged
 
