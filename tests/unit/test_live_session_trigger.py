@@ -180,6 +180,34 @@ def test_async_iter_sessions_and_a_wrongly_shaped_answer() -> None:
             asyncio.run(scenario())
 
 
+def test_a_page_keeps_what_it_can_read_and_says_what_it_skipped() -> None:
+    junk = [{"id": 5, "status": "LIVE"}, "junk", {"status": "LIVE"}]
+    with respx.mock(base_url=APP_URL) as mock, RealtimeKitHook() as hook:
+        mock.get("/sessions").respond(200, json=_page([_session(1), *junk], 1, 9))
+        page = hook.list_sessions(per_page=4)
+
+    assert [s.id for s in page.sessions] == ["s-1"]
+    assert [problem.split(":")[0] for problem in page.skipped] == ["item 1", "item 2", "item 3"]
+    assert not page.is_last  # unreadable items still count as items: the listing goes on
+
+
+def test_get_session_reads_one_session_and_checks_its_id_first() -> None:
+    async def read(session_id: str) -> str | None:
+        async with RealtimeKitAsyncHook() as hook:
+            return (await hook.get_session(session_id)).status
+
+    with respx.mock(base_url=APP_URL) as mock:
+        route = mock.get("/sessions/s-1").respond(
+            200, json={"success": True, "data": _session(1, status="ENDED")}
+        )
+        assert asyncio.run(read("s-1")) == "ENDED"
+        with RealtimeKitHook() as hook:
+            assert hook.get_session("s-1").is_ended
+        with pytest.raises(RealtimeKitPayloadError, match="session_id"):
+            asyncio.run(read("../recordings"))
+    assert route.call_count == 2
+
+
 def test_the_trigger_fails_on_an_answer_no_retry_can_fix() -> None:
     """401: the token is wrong; watching on would only hammer the API."""
 
