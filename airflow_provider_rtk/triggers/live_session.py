@@ -283,6 +283,11 @@ class _Watch:
                 ", ".join(sorted(lost)[:5]),
             )
         if newly:
+            self.log.info(
+                "Airflow saved the events of %d live session(s) (%s): marked reported",
+                len(newly),
+                ", ".join(sorted(newly)[:5]),
+            )
             self.reported.update(newly)
             await self._save()
 
