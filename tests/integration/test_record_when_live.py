@@ -1,6 +1,8 @@
-"""The live-meeting watcher against the emulator: one event per new live session, none while a session
-stays live, none after a restart (rebuilt from its serialized kwargs) with Airflow's asset state store;
-its request budget; and the watcher DAG ``rtk_record_when_live`` under ``dag.test()``."""
+"""The live-meeting watcher against the emulator, run as Airflow's triggerer runs it: one event per new
+live session, none while a session stays live; after a restart (rebuilt from its serialized kwargs,
+with Airflow's asset state store) none for a session whose event Airflow saved, and the event again
+for one it had not saved; store writes as changes; its request budget; and the watcher DAG
+``rtk_record_when_live`` under ``dag.test()``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The live-session trigger's arguments, serialization and store key; the hooks' ``GET /sessions`` call
-(query checked before any request, pages read) against a respx-mocked API."""
+"""The live-session trigger's arguments, serialization and store key; the hooks' ``GET /sessions`` and
+``GET /sessions/{id}`` calls (query checked before any request, pages read, unreadable items skipped)
+against a respx-mocked API; and the watch against a hostile server on loopback (pages that overlap
+and repeat, a session missing from one listing, items and answers that cannot be read)."""
 
 from __future__ import annotations
 
