@@ -80,10 +80,13 @@ class Triggerer:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        """Stop as a killed triggerer stops: nothing more is saved or confirmed."""
+        """Stop as a killed triggerer stops: nothing more is saved or confirmed. A trigger that does
+        not end within 30 s of its cancellation fails the test (rather than hanging it)."""
         self._check()
         for task in reversed(self._tasks):
             task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=30)
+            assert done, "the trigger did not stop within 30 s of its cancellation"
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
