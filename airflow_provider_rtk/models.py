@@ -556,6 +556,24 @@ class ActiveSession(_ResponseModel):
     def is_live(self) -> bool:
         return self.status == "LIVE"
 
+    @property
+    def is_ended(self) -> bool:
+        return self.status == "ENDED"
+
+    @classmethod
+    def read_many(cls, items: Iterable[Any]) -> tuple[list[ActiveSession], list[str]]:
+        """The sessions of a list answer that can be read, and for each item that cannot: its place
+        and why (field paths and messages, never the item's content)."""
+        sessions: list[ActiveSession] = []
+        problems: list[str] = []
+        for index, item in enumerate(items):
+            try:
+                sessions.append(cls.model_validate(item))
+            except ValidationError as error:
+                why = "; ".join(str(problem) for problem in field_errors(error))
+                problems.append(f"item {index}: {why}")
+        return sessions, problems
+
 
 class Meeting(_ResponseModel):
     id: str

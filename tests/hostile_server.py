@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 MB = 1024 * 1024
 
@@ -352,6 +352,11 @@ def drop_connection(handler: Handler, seen: Seen) -> None:
     handler.close_connection = True
     with contextlib.suppress(OSError):
         handler.connection.shutdown(2)
+
+
+def query_of(handler: Handler) -> dict[str, str]:
+    """The request's query parameters (the last value of each)."""
+    return dict(parse_qsl(urlsplit(handler.path).query))
 
 
 def in_turn(*behaviours: Route) -> Route:

@@ -418,7 +418,11 @@ async def send_bounded_async(client: httpx.AsyncClient, call: ApiCall, limits: L
         return body.completed()
 
     try:
-        return await asyncio.wait_for(exchange(), timeout=limits.timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the answer of an exchange
+        # that completes as the task is cancelled, and the cancellation is lost (a stopped trigger
+        # would poll on)
+        async with asyncio.timeout(limits.timeout):
+            return await exchange()
     except TimeoutError:
         timeout = httpx.ReadTimeout(f"no complete answer within {limits.timeout:g}s")
         raise transport_error(timeout, call, deadline=deadline) from None

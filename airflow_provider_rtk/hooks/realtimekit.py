@@ -903,6 +903,10 @@ class RealtimeKitHook(_HookBase):
         (``createdAt``/``minutesConsumed``), ``sort_order`` and ``search``; checked before any request."""
         return self._call(_sessions_call(filters), _SESSION_PAGE)  # type: ignore[no-any-return]
 
+    def get_session(self, session_id: str) -> ActiveSession:
+        """One session of the app, live or ended (``GET /sessions/{session_id}``); 404 when unknown."""
+        return self._call(_session_call(session_id), _SESSION)  # type: ignore[no-any-return]
+
     def iter_sessions(self, per_page: int = 100, **filters: Any) -> Iterator[ActiveSession]:
         """Every session matching the filters, page after page (oldest first unless ``sort_order``)."""
         filters.setdefault("sort_order", "ASC")
@@ -996,6 +1000,10 @@ class RealtimeKitAsyncHook(_HookBase):
         """One page of the app's sessions; the filters of :meth:`RealtimeKitHook.list_sessions`."""
         return await self._call(_sessions_call(filters), _SESSION_PAGE)  # type: ignore[no-any-return]
 
+    async def get_session(self, session_id: str) -> ActiveSession:
+        """One session of the app, live or ended; :meth:`RealtimeKitHook.get_session`."""
+        return await self._call(_session_call(session_id), _SESSION)  # type: ignore[no-any-return]
+
     async def iter_sessions(self, per_page: int = 100, **filters: Any) -> AsyncIterator[ActiveSession]:
         """Every session matching the filters, page after page (oldest first unless ``sort_order``)."""
         filters.setdefault("sort_order", "ASC")
@@ -1033,14 +1041,17 @@ _SESSION_FILTERS = ("status", "associated_id", "page_no", "per_page", "sort_by",
 
 @dataclass(frozen=True)
 class SessionPage:
-    """One page of ``GET /sessions``: the sessions and the paging object."""
+    """One page of ``GET /sessions``: the sessions that could be read, the paging object, and for each
+    item that could not be read, its place on the page and why (``skipped``; never its content)."""
 
     sessions: list[ActiveSession]
     paging: Paging
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def is_last(self) -> bool:
-        return not self.sessions or self.paging.end_offset >= self.paging.total_count
+        empty = not self.sessions and not self.skipped
+        return empty or self.paging.end_offset >= self.paging.total_count
 
 
 def _sessions_call(filters: Mapping[str, Any]) -> ApiCall:
@@ -1081,9 +1092,13 @@ def _session_page_from(payload: tuple[Any, dict[str, Any]]) -> SessionPage:
     sessions = data.get("sessions") if isinstance(data, dict) else data
     if not isinstance(sessions, list):
         raise TypeError("data.sessions is not a list")
-    return SessionPage(
-        sessions=[ActiveSession.model_validate(item) for item in sessions], paging=Paging(**paging)
-    )
+    readable, skipped = ActiveSession.read_many(sessions)
+    return SessionPage(sessions=readable, paging=Paging(**paging), skipped=skipped)
+
+
+def _session_call(session_id: str) -> ApiCall:
+    """``GetSessionDetails``: one session, live or ended."""
+    return ApiCall("GetSessionDetails", "GET", f"/sessions/{_path_id('session_id', session_id)}")
 
 
 def _read_session_page(

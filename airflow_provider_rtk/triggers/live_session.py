@@ -1,14 +1,30 @@
 """An event trigger for ``AssetWatcher``: one event each time a watched meeting gets a new live session.
 
 It lists the app's live sessions (``GET /sessions?status=LIVE``, paged, oldest first) every
-``poll_interval`` seconds and fires once per session id it has not seen live before. A session that
-stays live fires nothing more (a condition that stays true would schedule the DAG forever).
+``poll_interval`` seconds and fires once per session id. A session that stays live fires nothing more
+(a condition that stays true would schedule the DAG forever). Pages may repeat or overlap (offset
+paging shifts when a session ends between two page reads): sessions are told apart by id, and a
+reported session is forgotten only once it is *seen ended* (``ENDED`` in a page, or a read of it,
+``GET /sessions/{id}``, says so or that it does not exist), never because one listing missed it. An item
+that cannot be read is skipped and logged; an answer that cannot be read delays the next poll (the
+wait doubles up to ``MAX_BACKOFF``); only 401, 403 and 404 of the listing (the token, or the
+connection's account or app) or a broken connection end the watch.
 
-What it has seen survives a triggerer restart through Airflow 3.3's asset state store (the
-triggerer gives an ``AssetWatcher``'s trigger ``asset_state_store``): after a restart, a session
-already reported stays quiet. Below Airflow 3.3 there is no store: a restarted trigger reports the
-sessions that are live at that moment once more (the DAG's start operator with ``if_active="attach"``
-then follows the recording it already has instead of starting a second one), unless
+**What survives the triggerer (at least once).** On Airflow 3.3+ the triggerer runs this trigger as a
+shared stream in *ack mode* (:meth:`~RealtimeKitLiveSessionTrigger.create_shared_stream_producer`):
+Airflow tells the stream which of its events the triggerer has stored in the metadata database (the
+asset event committed). Only then is a session marked *reported* in the asset state store. Whatever
+happens before (a ``kill -9`` of the triggerer, a failed database write, an event that Airflow never
+confirms), the session is not marked, and the watch (restarted, or in the same life at its next poll)
+fires it again while it is live. A session can thus fire twice (a crash after its event was saved and
+before it was marked), never not at all while it stays live; the DAG's start operator with
+``if_active="attach"`` follows the recording the first event started instead of starting another.
+A session that ends while the triggerer is down is not fired after the restart.
+
+**Below Airflow 3.3** the triggerer calls :meth:`~RealtimeKitLiveSessionTrigger.run`, which cannot
+learn whether an event was saved and so marks nothing reported, and there is no store: a restarted
+trigger reports the sessions that are live at that moment once more (the start operator with
+``if_active="attach"`` then follows the recording it already has), unless
 ``report_sessions_live_at_start=False``, which skips whatever is live when the trigger starts (and so
 misses a meeting that went live while the triggerer was down).
 """
@@ -17,8 +33,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -27,11 +45,22 @@ from airflow_provider_rtk._arguments import seconds_argument
 from airflow_provider_rtk.exceptions import (
     FieldError,
     RealtimeKitAPIError,
+    RealtimeKitNotFoundError,
     RealtimeKitPayloadError,
 )
 
+try:  # Airflow 3.3+: shared streams whose producer learns which events the triggerer saved
+    from airflow.triggers.shared_stream import SharedStreamProducer
+
+    ACK_MODE = True
+except ImportError:  # pragma: no cover - Airflow below 3.3: the triggerer calls run()
+    SharedStreamProducer = object  # type: ignore[assignment,misc]
+    ACK_MODE = False
+
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncIterator, Hashable, Iterable, Sequence
+
+    from airflow.triggers.shared_stream import AdvanceItem
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
     from airflow_provider_rtk.models import ActiveSession
@@ -43,6 +72,11 @@ MAX_BACKOFF = 600.0
 #: Sessions read per request, and the most pages read per poll.
 PER_PAGE = 100
 MAX_PAGES = 20
+#: Reported sessions missing from a complete listing that one poll reads one by one (the rest wait
+#: for the next poll; most come back in the next listing anyway).
+MAX_READS_PER_POLL = 10
+#: Statuses of the listing no wait will heal: the token (401, 403), the connection's account or app (404).
+ENDS_THE_WATCH = (401, 403, 404)
 #: ``models.ID_PATTERN``, kept here so that parsing a DAG file does not import the models (a test
 #: checks that the two agree).
 MEETING_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -75,13 +109,15 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
     Each event's payload is :class:`~airflow_provider_rtk.assets.LiveSessionEvent` as a dict
     (``meeting_id``, ``session_id``, ``title``, ``started_at``); Airflow puts it in the asset event's
     ``extra["payload"]``, and :func:`~airflow_provider_rtk.assets.meetings_from_asset_events` reads
-    it back from a run's ``triggering_asset_events``.
+    it back from a run's ``triggering_asset_events``. What survives a restart: the module docstring.
 
     :param meeting_ids: one meeting id, a list of them, or ``None`` for every meeting of the app.
     :param realtimekit_conn_id: the RealtimeKit connection (its app is the one watched).
     :param poll_interval: seconds between two polls, at least ``MIN_POLL_INTERVAL`` (2); each poll
-        is one request per page of live sessions. A 429 waits for ``Retry-After`` (in the hook);
-        when the API keeps failing, the wait doubles up to ten minutes and the watch goes on.
+        is one request per page of live sessions (and a read of each reported session the listing
+        missed, at most ``MAX_READS_PER_POLL``). A 429 waits for ``Retry-After`` (in the hook); when
+        the API keeps failing or answers what cannot be read, the wait doubles up to ten minutes and
+        the watch goes on.
     :param report_sessions_live_at_start: fire for sessions already live when the trigger starts
         with nothing stored (default). Set ``False`` below Airflow 3.3 to avoid a second event for a
         session after a triggerer restart.
@@ -120,8 +156,6 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
             },
         )
 
-    # ---------------------------------------------------------------------------------- the store
-
     @property
     def state_key(self) -> str:
         """The asset-state key of this watch (connection and meetings), so two watches of one asset
@@ -129,87 +163,302 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
         scope = json.dumps([self.realtimekit_conn_id, self.meeting_ids])
         return f"realtimekit_live_sessions_{hashlib.sha256(scope.encode()).hexdigest()[:16]}"
 
-    async def load_reported(self) -> set[str] | None:
-        """Session ids already reported (still live when last stored), or ``None`` with no store."""
-        store = getattr(self, "asset_state_store", None)
-        if store is None:
+    def _event(self, session: ActiveSession) -> TriggerEvent:
+        from airflow_provider_rtk.assets import LiveSessionEvent
+
+        event = LiveSessionEvent.from_session(session)
+        self.log.info(event.message)
+        return TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
+
+    # ------------------------------------------------------- Airflow 3.3+: a shared stream in ack mode
+
+    def shared_stream_key(self) -> Hashable | None:
+        """One stream per watch (every argument in the key), where Airflow has ack mode."""
+        if not ACK_MODE:
             return None
-        stored = await store.aget(self.state_key, default=None)
-        if isinstance(stored, dict) and isinstance(stored.get("live"), list):
-            return {str(item) for item in stored["live"]}
-        return set()
+        classpath, kwargs = self.serialize()
+        return (classpath, json.dumps(kwargs, sort_keys=True))
 
-    async def save_reported(self, live: Iterable[str]) -> None:
-        """Store the reported sessions that are still live (ended ones never come back, so the set
-        stays as small as the number of live sessions)."""
-        store = getattr(self, "asset_state_store", None)
-        if store is not None:
-            await store.aset(self.state_key, {"live": sorted(live)})
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
+        """The stream's producer: it polls, and learns from Airflow which events were saved."""
+        return _LiveSessionProducer(cls(**kwargs))
 
-    # ---------------------------------------------------------------------------------- polling
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        """One event per session of each batch of new sessions; the store goes to the producer."""
+        async for raw in shared_stream:
+            if isinstance(raw, _Hello):
+                raw.answer(self.asset_state_store)
+                continue
+            for session in raw.sessions:
+                yield self._event(session)
 
-    async def live_sessions(self, hook: RealtimeKitAsyncHook) -> list[ActiveSession]:
-        """The live sessions of the watched meetings (one request per page, at most ``MAX_PAGES``)."""
-        filters: dict[str, Any] = {"status": "LIVE"}
-        if self.meeting_ids is not None and len(self.meeting_ids) == 1:
-            filters["associated_id"] = self.meeting_ids[0]
-        found: list[ActiveSession] = []
-        pages = 0
-        page_no = 1
-        while pages < MAX_PAGES:
-            page = await hook.list_sessions(page_no=page_no, per_page=PER_PAGE, sort_order="ASC", **filters)
-            found.extend(page.sessions)
-            pages += 1
-            if page.is_last:
-                break
-            page_no += 1
-        else:
-            self.log.warning("More than %d live sessions: only the first %d read", len(found), len(found))
-        wanted = None if self.meeting_ids is None else set(self.meeting_ids)
-        return [
-            session
-            for session in found
-            if session.is_live and (wanted is None or session.associated_id in wanted)
-        ]
+    # ------------------------------------------------------------------ below 3.3: run()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll for ever; yield one event per new live session."""
-        from airflow_provider_rtk.assets import LiveSessionEvent
+        """Poll for ever; yield one event per new live session. Marks nothing reported (it cannot
+        learn whether an event was saved): after a restart, what is live fires again."""
+        watch = _Watch(self, getattr(self, "asset_state_store", None))
+        async for sessions in watch.new_sessions():
+            for session in sessions:
+                yield self._event(session)
+
+
+# --------------------------------------------------------------------------------------------------
+# The watch: the poll loop and what it remembers
+
+
+@dataclass
+class _Listing:
+    """What one poll read: live sessions by id (listing order), ids seen ended, whether the listing
+    was read to its end, and the error that cut it short (pages before it were read)."""
+
+    live: dict[str, ActiveSession] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    complete: bool = False
+    error: RealtimeKitAPIError | None = None
+
+
+class _Watch:
+    """One watch of live sessions. ``reported``: sessions whose event Airflow confirmed saved and
+    that were not seen ended (kept in the asset state store, one write per change); ``fired``:
+    sessions whose event went to the triggerer, not yet confirmed saved (memory only)."""
+
+    def __init__(self, trigger: RealtimeKitLiveSessionTrigger, store: Any | None) -> None:
+        self.trigger = trigger
+        self.log = trigger.log
+        self.store = store
+        self.reported: set[str] = set()
+        self.fired: set[str] = set()
+        self._writing = asyncio.Lock()
+
+    async def new_sessions(self) -> AsyncIterator[list[ActiveSession]]:
+        """Poll for ever; yield the sessions of each poll that are neither reported nor fired."""
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
 
-        reported = await self.load_reported()
-        first_poll = True
+        hook = RealtimeKitAsyncHook(realtimekit_conn_id=self.trigger.realtimekit_conn_id)
         failures = 0
-        hook = RealtimeKitAsyncHook(realtimekit_conn_id=self.realtimekit_conn_id)
+        first_listing = True
         try:
+            stored = await self._load()
             while True:
                 try:
-                    sessions = await self.live_sessions(hook)
+                    listing = await self._list(hook)
                 except RealtimeKitAPIError as error:
-                    if not error.is_retryable:
-                        raise  # 401, 403, 404, a bad answer: watching on will not help
                     failures += 1
-                    wait = min(self.poll_interval * 2**failures, MAX_BACKOFF)
-                    self.log.warning("Listing live sessions failed (%s); next try in %.0fs", error, wait)
-                    await asyncio.sleep(wait)
+                    await self._back_off(failures, error)
+                    continue
+                if first_listing and not self.trigger.report_sessions_live_at_start and not stored:
+                    self.reported.update(listing.live)  # what is live at start counts as reported
+                    await self._save()
+                first_listing = False
+                await self._forget_ended(listing, hook)
+                new = [
+                    s for sid, s in listing.live.items() if sid not in self.reported and sid not in self.fired
+                ]
+                if new:
+                    self.fired.update(session.id for session in new)
+                    yield new
+                if listing.error is not None:
+                    failures += 1
+                    await self._back_off(failures, listing.error)
                     continue
                 failures = 0
-                live = {session.id for session in sessions}
-                if reported is None:  # nothing stored, and no store: decide what counts as seen
-                    reported = set() if self.report_sessions_live_at_start else set(live)
-                elif first_poll and not self.report_sessions_live_at_start and not reported:
-                    reported = set(live)
-                first_poll = False
-                new = [session for session in sessions if session.id not in reported]
-                for session in new:
-                    event = LiveSessionEvent.from_session(session)
-                    self.log.info(event.message)
-                    yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
-                    reported.add(session.id)
-                    await self.save_reported(reported & live)
-                if reported - live:  # sessions that ended: forget them
-                    reported &= live
-                    await self.save_reported(reported)
-                await asyncio.sleep(self.poll_interval)
+                await asyncio.sleep(self.trigger.poll_interval)
         finally:
             await hook.aclose()
+
+    async def settle(self, saved: Iterable[str], unsaved: Iterable[str]) -> None:
+        """Airflow's word on fired events: ``saved`` ones become reported (one store write),
+        ``unsaved`` ones fire again at the next poll while they are live."""
+        newly = [sid for sid in saved if sid in self.fired]
+        self.fired.difference_update(newly)
+        lost = [sid for sid in unsaved if sid in self.fired]
+        self.fired.difference_update(lost)
+        if lost:
+            self.log.warning(
+                "Airflow did not confirm that it saved the events of %d live session(s) (%s); "
+                "they fire again while live",
+                len(lost),
+                ", ".join(sorted(lost)[:5]),
+            )
+        if newly:
+            self.log.info(
+                "Airflow saved the events of %d live session(s) (%s): marked reported",
+                len(newly),
+                ", ".join(sorted(newly)[:5]),
+            )
+            self.reported.update(newly)
+            await self._save()
+
+    # ---------------------------------------------------------------------------------- the store
+
+    async def _load(self) -> bool:
+        """Read the reported sessions from the store; whether it held any."""
+        if self.store is None:
+            return False
+        try:
+            stored = await self.store.aget(self.trigger.state_key, default=None)
+        except ValueError as error:  # one trigger for several assets: the store wants one
+            self.log.warning(
+                "No asset state store for this watch (%s): a restart fires live sessions again", error
+            )
+            self.store = None
+            return False
+        if isinstance(stored, dict) and isinstance(stored.get("live"), list):
+            self.reported = {str(item) for item in stored["live"]}
+        return bool(self.reported)
+
+    async def _save(self) -> None:
+        """Write the reported sessions (one write; writes never overtake one another). A failed write
+        is logged: the store then lags, and a restart fires again what it lacks."""
+        if self.store is None:
+            return
+        async with self._writing:
+            value = {"live": sorted(self.reported)}
+            try:
+                await self.store.aset(self.trigger.state_key, value)
+            except Exception as error:
+                self.log.warning(
+                    "Could not store the reported live sessions (%s); after a restart they may fire again",
+                    type(error).__name__,
+                )
+
+    # ---------------------------------------------------------------------------------- the API
+
+    async def _back_off(self, failures: int, error: RealtimeKitAPIError) -> None:
+        if error.status_code in ENDS_THE_WATCH:
+            self.log.error(
+                "Listing live sessions failed for a reason no wait heals; the watch ends: %s", error
+            )
+            raise error
+        wait = min(self.trigger.poll_interval * 2**failures, MAX_BACKOFF)
+        self.log.warning("Listing live sessions failed (%s); next try in %.0fs", error, wait)
+        await asyncio.sleep(wait)
+
+    async def _list(self, hook: RealtimeKitAsyncHook) -> _Listing:
+        """The live sessions of the watched meetings, read page after page (at most ``MAX_PAGES``),
+        each id once; an unreadable item is skipped, a page repeating earlier ones ends the listing."""
+        trigger = self.trigger
+        filters: dict[str, Any] = {"status": "LIVE"}
+        if trigger.meeting_ids is not None and len(trigger.meeting_ids) == 1:
+            filters["associated_id"] = trigger.meeting_ids[0]
+        wanted = None if trigger.meeting_ids is None else set(trigger.meeting_ids)
+        listing = _Listing()
+        seen: set[str] = set()
+        for page_no in range(1, MAX_PAGES + 1):
+            try:
+                page = await hook.list_sessions(
+                    page_no=page_no, per_page=PER_PAGE, sort_order="ASC", **filters
+                )
+            except RealtimeKitAPIError as error:
+                if page_no == 1 or error.status_code in ENDS_THE_WATCH:
+                    raise
+                listing.error = error
+                return listing
+            for problem in page.skipped:
+                self.log.warning("Skipped a session of page %d that could not be read: %s", page_no, problem)
+            fresh = False
+            for session in page.sessions:
+                if not _ID_RE.fullmatch(session.id):  # it could not be read back by id
+                    self.log.warning("Skipped a session of page %d whose id is not a valid id", page_no)
+                    continue
+                if session.id not in seen:
+                    seen.add(session.id)
+                    fresh = True
+                if wanted is not None and session.associated_id not in wanted:
+                    continue
+                if session.is_ended:
+                    listing.ended.add(session.id)
+                    listing.live.pop(session.id, None)
+                elif session.is_live and session.id not in listing.ended:
+                    listing.live.setdefault(session.id, session)
+            if page.is_last:
+                listing.complete = True
+                return listing
+            if page.sessions and not fresh:
+                self.log.warning(
+                    "Page %d of the live sessions repeats earlier ones; read no further", page_no
+                )
+                return listing
+        self.log.warning("More than %d live sessions: only the first %d read", len(seen), len(seen))
+        return listing
+
+    async def _forget_ended(self, listing: _Listing, hook: RealtimeKitAsyncHook) -> None:
+        """Forget the sessions seen ended: ``ENDED`` in the listing, or (after a complete listing that
+        missed them) read one by one. A session that could not be read stays; so does one read live
+        (a shifted page skipped it)."""
+        ended = {sid for sid in listing.ended if sid in self.reported or sid in self.fired}
+        if listing.complete:
+            known = itertools.chain(self.reported, self.fired)
+            missing = (sid for sid in known if sid not in listing.live and sid not in listing.ended)
+            for session_id in list(itertools.islice(missing, MAX_READS_PER_POLL)):
+                if await self._has_ended(hook, session_id):
+                    ended.add(session_id)
+        if not ended:
+            return
+        self.fired.difference_update(ended)
+        if not ended.isdisjoint(self.reported):
+            self.reported.difference_update(ended)
+            await self._save()
+
+    async def _has_ended(self, hook: RealtimeKitAsyncHook, session_id: str) -> bool:
+        """Whether a read of the session proves it ended (``ENDED``, or unknown to the service: 404)."""
+        try:
+            session = await hook.get_session(session_id)
+        except RealtimeKitNotFoundError:
+            return True
+        except RealtimeKitAPIError as error:
+            self.log.warning("Could not read session %s (%s); it stays reported", session_id, error)
+            return False
+        return session.is_ended
+
+
+# --------------------------------------------------------------------------------------------------
+# Airflow 3.3+: the shared stream's producer
+
+
+class _Hello:
+    """The stream's first raw event: the subscribing trigger answers with its asset state store (the
+    producer is built from the trigger's kwargs alone, without it)."""
+
+    def __init__(self) -> None:
+        self.store: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def answer(self, store: Any) -> None:
+        if not self.store.done():
+            self.store.set_result(store)
+
+
+@dataclass(frozen=True)
+class _NewSessions:
+    """A raw event of the stream: the new live sessions of one poll."""
+
+    sessions: tuple[ActiveSession, ...]
+
+
+class _LiveSessionProducer(SharedStreamProducer):
+    """The watch as Airflow's ack-mode producer: ``open_stream`` polls; Airflow calls ``advance``
+    with each poll's session ids once the triggerer stored their events in the metadata database
+    (a clean outcome) or gave up on them; only then are they marked reported, or fired again."""
+
+    def __init__(self, trigger: RealtimeKitLiveSessionTrigger) -> None:
+        self.trigger = trigger
+        self.watch: _Watch | None = None
+
+    async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
+        hello = _Hello()
+        yield hello, None
+        self.watch = _Watch(self.trigger, await hello.store)
+        async for sessions in self.watch.new_sessions():
+            yield _NewSessions(tuple(sessions)), [session.id for session in sessions]
+
+    async def advance(self, batch: Sequence[AdvanceItem]) -> None:
+        if self.watch is None:
+            return
+        saved: list[str] = []
+        unsaved: list[str] = []
+        for item in batch:
+            if item.broker_payload is not None:
+                (saved if item.outcome.is_clean else unsaved).extend(item.broker_payload)
+        await self.watch.settle(saved, unsaved)

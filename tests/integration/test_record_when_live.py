@@ -1,11 +1,12 @@
-"""The live-meeting watcher against the emulator: one event per new live session, none while a session
-stays live, none after a restart (rebuilt from its serialized kwargs) with Airflow's asset state store;
-its request budget; and the watcher DAG ``rtk_record_when_live`` under ``dag.test()``."""
+"""The live-meeting watcher against the emulator, run as Airflow's triggerer runs it: one event per new
+live session, none while a session stays live; after a restart (rebuilt from its serialized kwargs,
+with Airflow's asset state store) none for a session whose event Airflow saved, and the event again
+for one it had not saved; store writes as changes; its request budget; and the watcher DAG
+``rtk_record_when_live`` under ``dag.test()``."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import time
 from typing import Any
@@ -16,6 +17,7 @@ from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger
 from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.integration.conftest import load_dag, task_states
+from tests.triggerer import Triggerer
 
 POLL = 2.0  # the trigger's minimum interval
 #: The asset state store (and the triggerer handing it to an AssetWatcher's trigger) is new in 3.3;
@@ -25,45 +27,15 @@ needs_asset_state_store = pytest.mark.skipif(
 )
 
 
-class _Watch:
-    """A trigger running as the triggerer runs it (one task, events into a queue) until stopped."""
-
-    def __init__(self, trigger: Any) -> None:
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.task = asyncio.ensure_future(self._run(trigger))
-
-    async def _run(self, trigger: Any) -> None:
-        async for event in trigger.run():
-            await self.events.put(event.payload)
-
-    async def next(self, seconds: float) -> dict[str, Any] | None:
-        """The next event within ``seconds``, or ``None``."""
-        try:
-            return await asyncio.wait_for(self.events.get(), timeout=seconds)
-        except TimeoutError:
-            assert not self.task.done() or self.task.exception() is None, self.task.exception()
-            return None
-
-    async def stop(self) -> None:
-        if self.task.done():
-            self.task.result()  # a trigger that failed fails the test
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-
-
 async def _collect(trigger: Any, seconds: float, *, wait_for_one: bool = False) -> list[dict[str, Any]]:
     """Every event the trigger fires within ``seconds`` (or, ``wait_for_one``, until the first one,
-    for at most 30 s more); then it is stopped (as a triggerer would)."""
-    watch = _Watch(trigger)
+    for at most 30 s more) as the triggerer runs it; then it is stopped."""
+    watch = Triggerer(trigger)
     await asyncio.sleep(seconds)
     if wait_for_one and watch.events.empty():
         await watch.events.put(await watch.next(30) or {})
     await watch.stop()
-    events = []
-    while not watch.events.empty():
-        events.append(watch.events.get_nowait())
-    return events
+    return watch.drained()
 
 
 def _rebuilt(trigger):
@@ -85,7 +57,7 @@ def test_one_event_per_new_live_session_and_none_while_it_stays_live(emulator):
     trigger = RealtimeKitLiveSessionTrigger(poll_interval=POLL)
 
     async def scenario() -> list[dict[str, Any] | None]:
-        watch = _Watch(trigger)
+        watch = Triggerer(trigger)
         events = [await watch.next(10)]
         events.append(await watch.next(2.5 * POLL))  # the session stays live over polls: nothing
         emulator.start_session(review)
@@ -157,10 +129,12 @@ class _TriggererStoreComms:
             base_url=None, token="", dry_run=True, transport=in_process_api_server().transport
         )
         self.client.base_url = "http://in-process.invalid./"
+        self.writes = 0  # SetAssetStateStoreByName messages handled
 
     def send(self, msg: Any) -> Any:
         from airflow.sdk.execution_time import request_handlers
         from airflow.sdk.execution_time.comms import (
+            ClearAssetStateStoreByName,
             GetAssetStateStoreByName,
             OKResponse,
             SetAssetStateStoreByName,
@@ -168,7 +142,11 @@ class _TriggererStoreComms:
 
         if isinstance(msg, GetAssetStateStoreByName):
             return request_handlers.handle_get_asset_state_store_by_name(self.client, msg)[0]
+        if isinstance(msg, ClearAssetStateStoreByName):
+            request_handlers.handle_clear_asset_state_store_by_name(self.client, msg)
+            return OKResponse(ok=True)
         if isinstance(msg, SetAssetStateStoreByName):
+            self.writes += 1
             request_handlers.handle_set_asset_state_store_by_name(self.client, msg)
             return OKResponse(ok=True)
         raise AssertionError(f"unexpected message {type(msg).__name__}")
@@ -201,16 +179,41 @@ def watched_asset(airflow_db, monkeypatch):
             session.add(AssetActive.for_asset(asset))
         name, uri = asset.name, asset.uri
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", _TriggererStoreComms(), raising=False)
+    _store((name, uri)).clear()  # what an earlier test's watch remembered
+    task_runner.SUPERVISOR_COMMS.writes = 0
     return name, uri
+
+
+def _store(asset: tuple[str, str]) -> Any:
+    """The asset state store the triggerer gives an AssetWatcher's trigger."""
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
+
+    return AssetStateStoreAccessors(inlets=[Asset(name=asset[0], uri=asset[1])])
 
 
 def _in_watcher(trigger, asset: tuple[str, str]):
     """Give the trigger its asset state store, as the triggerer does for an AssetWatcher's trigger."""
-    from airflow.sdk import Asset
-    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
-
-    trigger.asset_state_store = AssetStateStoreAccessors(inlets=[Asset(name=asset[0], uri=asset[1])])
+    trigger.asset_state_store = _store(asset)
     return trigger
+
+
+def _reported(trigger: Any) -> set[str]:
+    """The sessions the trigger's asset state store holds as reported."""
+    stored = trigger.asset_state_store.get(trigger.state_key, default=None)
+    return set(stored["live"]) if isinstance(stored, dict) else set()
+
+
+async def _until_reported(trigger: Any, count: int, *, saving: bool = True) -> list[dict[str, Any]]:
+    """Run the trigger until it fired ``count`` events and (``saving``) the store holds them all as
+    reported; then stop it as a killed triggerer stops. Its events."""
+    watch = Triggerer(trigger, saving=saving)
+    events = [await watch.next(30) for _ in range(count)]
+    assert None not in events, events
+    if saving:
+        await watch.until(lambda: {e["session_id"] for e in events} <= _reported(trigger))
+    await watch.stop()
+    return [*events, *watch.drained()]
 
 
 @needs_asset_state_store
@@ -219,7 +222,7 @@ def test_a_restarted_trigger_does_not_fire_again_for_a_session_it_reported(emula
     emulator.start_session(standup)
     trigger = _in_watcher(RealtimeKitLiveSessionTrigger(poll_interval=POLL), watched_asset)
 
-    first_life = asyncio.run(_collect(trigger, 1.5, wait_for_one=True))
+    first_life = asyncio.run(_until_reported(trigger, 1))
     # the triggerer restarts: a new trigger from the serialized kwargs, the same asset's store
     second_life_trigger = _in_watcher(_rebuilt(trigger), watched_asset)
     requests_before = _sessions_requests(emulator)
@@ -234,6 +237,60 @@ def test_a_restarted_trigger_does_not_fire_again_for_a_session_it_reported(emula
     assert [e["meeting_id"] for e in third_life] == [review]
     stored = trigger.asset_state_store.get(trigger.state_key)
     assert sorted(stored["live"]) == sorted(e["session_id"] for e in first_life + third_life)
+
+
+@needs_asset_state_store
+def test_a_session_fired_but_not_saved_fires_again_after_a_restart_and_a_saved_one_does_not(
+    emulator, watched_asset
+):
+    """The triggerer dies after the watch handed it the event, before it saved it: nothing is marked
+    reported, and the restarted watch fires the session again. Once saved, it stays quiet."""
+    standup = emulator.create_meeting("standup")["id"]
+    emulator.start_session(standup)
+    trigger = _in_watcher(RealtimeKitLiveSessionTrigger(poll_interval=POLL), watched_asset)
+
+    lost = asyncio.run(_until_reported(trigger, 1, saving=False))
+    stored_after_the_crash = _reported(trigger)
+    again = asyncio.run(_until_reported(_in_watcher(_rebuilt(trigger), watched_asset), 1))
+    after_it_was_saved = asyncio.run(_collect(_in_watcher(_rebuilt(trigger), watched_asset), 2.5 * POLL))
+
+    assert [e["meeting_id"] for e in lost] == [standup]
+    assert stored_after_the_crash == set()
+    assert [e["session_id"] for e in again] == [e["session_id"] for e in lost]
+    assert after_it_was_saved == []
+    assert _reported(trigger) == {lost[0]["session_id"]}
+
+
+@needs_asset_state_store
+def test_store_writes_follow_what_changed_not_how_many_sessions(emulator, watched_asset):
+    """30 sessions go live at once: one write once Airflow saved their events (not one per session,
+    each rewriting the list); polls that change nothing write nothing; a session ends: one write."""
+    from airflow.sdk.execution_time import task_runner
+
+    meetings = [emulator.create_meeting(f"m{index}")["id"] for index in range(30)]
+    for meeting_id in meetings:
+        emulator.start_session(meeting_id)
+    trigger = _in_watcher(RealtimeKitLiveSessionTrigger(poll_interval=POLL), watched_asset)
+    comms = task_runner.SUPERVISOR_COMMS
+
+    async def scenario() -> tuple[list[dict[str, Any] | None], list[int]]:
+        watch = Triggerer(trigger)
+        events = [await watch.next(30) for _ in meetings]
+        await watch.until(lambda: len(_reported(trigger)) == 30)
+        writes = [comms.writes]
+        listed = _sessions_requests(emulator)
+        await watch.until(lambda: _sessions_requests(emulator) >= listed + 2)  # two more polls
+        writes.append(comms.writes)
+        emulator.end_session(meetings[0])
+        await watch.until(lambda: len(_reported(trigger)) == 29)
+        writes.append(comms.writes)
+        await watch.stop()
+        return events, writes
+
+    events, writes = asyncio.run(scenario())
+
+    assert len({e["session_id"] for e in events if e}) == 30
+    assert writes == [1, 1, 2]
 
 
 @needs_asset_state_store
@@ -262,7 +319,7 @@ def test_without_a_store_a_restart_reports_live_sessions_again_unless_told_not_t
     quiet = RealtimeKitLiveSessionTrigger(poll_interval=POLL, report_sessions_live_at_start=False)
 
     async def scenario() -> list[dict[str, Any] | None]:
-        watch = _Watch(quiet)
+        watch = Triggerer(quiet)
         events = [await watch.next(1.5)]
         review = emulator.create_meeting("review")["id"]
         emulator.start_session(review)

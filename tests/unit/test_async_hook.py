@@ -295,3 +295,34 @@ def test_path_id_validated(api):
         run(go())
     assert info.value.paths == ["recording_id"]
     assert not api.calls
+
+
+def test_a_call_cancelled_as_its_answer_arrives_is_cancelled() -> None:
+    """Python 3.11's ``asyncio.wait_for`` returns the answer of an exchange that completes as the
+    task is cancelled, and the cancellation is lost: a trigger stopped mid-request polled on (and a
+    triggerer waiting for it to stop waited for ever)."""
+    from airflow_provider_rtk.hooks._api import ApiCall, Limits, send_bounded_async
+
+    async def scenario() -> int:
+        swallowed = 0
+        for _ in range(50):
+            answer: asyncio.Future[httpx.Response] = asyncio.get_running_loop().create_future()
+
+            async def handler(request: httpx.Request, answer: Any = answer) -> httpx.Response:
+                return await answer
+
+            async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=BASE) as client:
+                call = ApiCall("get_one_recording", "GET", "/recordings/rec-1")
+                task = asyncio.ensure_future(send_bounded_async(client, call, Limits(timeout=30)))
+                for _ in range(20):  # until the request waits for its answer
+                    await asyncio.sleep(0)
+                answer.set_result(httpx.Response(200, json={"success": True, "data": recording()}))
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    continue
+                swallowed += 1
+        return swallowed
+
+    assert asyncio.run(scenario()) == 0

@@ -1,10 +1,13 @@
-"""The live-session trigger's arguments, serialization and store key; the hooks' ``GET /sessions`` call
-(query checked before any request, pages read) against a respx-mocked API."""
+"""The live-session trigger's arguments, serialization and store key; the hooks' ``GET /sessions`` and
+``GET /sessions/{id}`` calls (query checked before any request, pages read, unreadable items skipped)
+against a respx-mocked API; and the watch against a hostile server on loopback (pages that overlap
+and repeat, a session missing from one listing, items and answers that cannot be read)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,6 +24,17 @@ from airflow_provider_rtk.triggers.live_session import (
     MIN_POLL_INTERVAL,
     RealtimeKitLiveSessionTrigger,
 )
+from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
+from tests.hostile_server import (
+    Handler,
+    HostileServer,
+    Route,
+    Seen,
+    json_answer,
+    query_of,
+    raw_answer,
+)
+from tests.triggerer import Triggerer
 from tests.unit.test_async_hook import APP_URL, set_conn
 
 
@@ -169,6 +183,34 @@ def test_async_iter_sessions_and_a_wrongly_shaped_answer() -> None:
             asyncio.run(scenario())
 
 
+def test_a_page_keeps_what_it_can_read_and_says_what_it_skipped() -> None:
+    junk = [{"id": 5, "status": "LIVE"}, "junk", {"status": "LIVE"}]
+    with respx.mock(base_url=APP_URL) as mock, RealtimeKitHook() as hook:
+        mock.get("/sessions").respond(200, json=_page([_session(1), *junk], 1, 9))
+        page = hook.list_sessions(per_page=4)
+
+    assert [s.id for s in page.sessions] == ["s-1"]
+    assert [problem.split(":")[0] for problem in page.skipped] == ["item 1", "item 2", "item 3"]
+    assert not page.is_last  # unreadable items still count as items: the listing goes on
+
+
+def test_get_session_reads_one_session_and_checks_its_id_first() -> None:
+    async def read(session_id: str) -> str | None:
+        async with RealtimeKitAsyncHook() as hook:
+            return (await hook.get_session(session_id)).status
+
+    with respx.mock(base_url=APP_URL) as mock:
+        route = mock.get("/sessions/s-1").respond(
+            200, json={"success": True, "data": _session(1, status="ENDED")}
+        )
+        assert asyncio.run(read("s-1")) == "ENDED"
+        with RealtimeKitHook() as hook:
+            assert hook.get_session("s-1").is_ended
+        with pytest.raises(RealtimeKitPayloadError, match="session_id"):
+            asyncio.run(read("../recordings"))
+    assert route.call_count == 2
+
+
 def test_the_trigger_fails_on_an_answer_no_retry_can_fix() -> None:
     """401: the token is wrong; watching on would only hammer the API."""
 
@@ -182,3 +224,163 @@ def test_the_trigger_fails_on_an_answer_no_retry_can_fix() -> None:
         )
         with pytest.raises(RealtimeKitAPIError, match="401"):
             asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+# --------------------------------------------------------------------------------------------------
+# Against a hostile server: pages that repeat and overlap, a session missing from one listing, items
+# and answers that cannot be read. The trigger runs as Airflow's triggerer runs it.
+
+POLL = MIN_POLL_INTERVAL
+Pages = list["list[Any] | Route"]
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
+    with HostileServer() as running:
+        set_conn(
+            monkeypatch,
+            host=running.base_url,
+            extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
+        )
+        yield running
+
+
+class Listing:
+    """``GET /sessions``, poll after poll (a poll begins at page 1; the last poll repeats). A poll is
+    its pages: sessions, or a behaviour of its own; the paging says more follow until the last."""
+
+    def __init__(self, *polls: Pages) -> None:
+        self.polls = polls
+        self.pages_asked: list[int] = []
+
+    @property
+    def begun(self) -> int:
+        """How many polls began."""
+        return self.pages_asked.count(1)
+
+    def __call__(self, handler: Handler, seen: Seen) -> None:
+        page_no = int(query_of(handler)["page_no"])
+        self.pages_asked.append(page_no)
+        pages = self.polls[min(self.begun, len(self.polls)) - 1]
+        page = pages[page_no - 1] if page_no <= len(pages) else []
+        if callable(page):
+            page(handler, seen)
+            return
+        json_answer(200, _page(page, page_no, len(pages)))(handler, seen)
+
+
+async def _run_until(route: Listing, polls: int) -> list[str]:
+    """Run a watch of every meeting until ``polls`` polls began; the session ids it fired."""
+    watch = Triggerer(RealtimeKitLiveSessionTrigger(poll_interval=POLL))
+    try:
+        await watch.until(lambda: route.begun >= polls, seconds=60)
+    finally:
+        await watch.stop()
+    return [event["session_id"] for event in watch.drained()]
+
+
+def _watch(server: HostileServer, *polls: Pages, until_polls: int) -> list[str]:
+    """Serve ``polls`` and run a watch until ``until_polls`` polls began; the session ids it fired."""
+    route = Listing(*polls)
+    server.route("GET", "/sessions", route)
+    return asyncio.run(_run_until(route, until_polls))
+
+
+def test_the_watch_runs_as_a_shared_stream_in_ack_mode_from_airflow_3_3() -> None:
+    """Airflow 3.3's triggerer then tells the watch which events it saved (see the restart tests);
+    below 3.3 it runs ``run()``."""
+    trigger = RealtimeKitLiveSessionTrigger()
+    key = trigger.shared_stream_key()
+
+    assert (key is not None) is AIRFLOW_V_3_3_PLUS
+    if key is not None:  # one stream per watch
+        assert key == RealtimeKitLiveSessionTrigger().shared_stream_key()
+        assert key != RealtimeKitLiveSessionTrigger(poll_interval=60).shared_stream_key()
+
+
+def test_pages_that_overlap_and_repeat_fire_each_session_once(server: HostileServer) -> None:
+    ended = _session(9, status="ENDED")  # a server that ignores the filter shows an ended one too
+    again = [_session(2), _session(3), ended]
+    pages: Pages = [[_session(1), _session(2)], [_session(2), _session(3), ended], again]
+
+    fired = _watch(server, pages, until_polls=3)
+
+    assert sorted(fired) == ["s-1", "s-2", "s-3"]
+
+
+def test_a_page_that_repeats_earlier_ones_ends_the_listing(server: HostileServer) -> None:
+    """A server that ignores ``page_no`` (and says more pages follow) costs one page more, not 20."""
+    route = Listing([[_session(1)], [_session(1)], [_session(1)], [_session(2)]])
+    server.route("GET", "/sessions", route)
+
+    asyncio.run(_run_until(route, polls=2))
+
+    assert route.pages_asked[:3] == [1, 2, 1]
+
+
+def test_a_reported_session_missing_from_one_listing_is_read_not_fired_again(server: HostileServer) -> None:
+    """Offset paging shifts when a session ends between two page reads: s-1 is missing from the
+    second listing, though it is live. A read of it says so; it fires no second time."""
+    server.route("GET", "/sessions/s-1", json_answer(200, {"success": True, "data": _session(1)}))
+
+    fired = _watch(
+        server, [[_session(1), _session(2)]], [[_session(2)]], [[_session(1), _session(2)]], until_polls=4
+    )
+
+    assert sorted(fired) == ["s-1", "s-2"]
+    assert server.calls("GET", "/sessions/s-1") >= 1
+
+
+def test_an_unreadable_item_is_skipped_and_logged_without_its_content(
+    server: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "SECRET-in-an-item-0a9f"
+    bad = [
+        {"id": 7, "status": "LIVE", "note": secret},
+        f"junk {secret}",
+        {"status": "LIVE", "note": secret},
+        {**_session(3), "id": "../s-3"},  # no id that can be read back
+    ]
+
+    fired = _watch(server, [[_session(1), *bad, _session(2)]], until_polls=2)
+
+    assert sorted(fired) == ["s-1", "s-2"]
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert logged.count("could not be read") >= 3
+    assert "whose id is not a valid id" in logged
+    assert "item 1: id" in logged
+    assert secret not in logged
+
+
+def test_a_200_that_is_not_json_backs_off_and_the_watch_goes_on(
+    server: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    maintenance = raw_answer(200, b"<html>down for maintenance</html>", "text/html")
+
+    fired = _watch(server, [maintenance], [[_session(1)]], until_polls=3)
+
+    assert fired == ["s-1"]
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert f"next try in {2 * POLL:.0f}s" in logged  # the wait doubles from poll_interval
+
+
+def test_an_unreadable_second_page_fires_the_first_and_backs_off(server: HostileServer) -> None:
+    broken = raw_answer(200, b"not json", "text/plain")
+
+    fired = _watch(server, [[_session(1)], broken], [[_session(1)], [_session(2)]], until_polls=3)
+
+    assert sorted(fired) == ["s-1", "s-2"]
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_what_no_wait_heals_ends_the_watch_and_says_why(
+    server: HostileServer, status: int, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refusal = json_answer(status, {"success": False, "error": {"code": status, "message": "no"}})
+    route = Listing([refusal])
+    server.route("GET", "/sessions", route)
+
+    with pytest.raises(RealtimeKitAPIError, match=str(status)):
+        asyncio.run(_run_until(route, polls=99))
+    assert route.pages_asked == [1]
+    assert "the watch ends" in caplog.text + "".join(capsys.readouterr())
