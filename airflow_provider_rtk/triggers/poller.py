@@ -393,8 +393,9 @@ class RecordingPoller:
                 if not self._watches:
                     self._wake.clear()
                     self._wake_before = math.inf
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+                    try:  # (asyncio.timeout, not wait_for: a cancellation is never lost with it)
+                        async with asyncio.timeout(IDLE_SECONDS):
+                            await self._wake.wait()
                     except TimeoutError:
                         self._prune()
                         if self._watches:  # one began in the turn the wait timed out
@@ -408,7 +409,8 @@ class RecordingPoller:
                     self._wake.clear()
                     self._wake_before = due
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), min(wait, IDLE_SECONDS))
+                        async with asyncio.timeout(min(wait, IDLE_SECONDS)):
+                            await self._wake.wait()
                     continue
                 held = self.budget.held_for()
                 if held > 0:  # a Retry-After, a backoff or a spent rate limit: wait it out first
