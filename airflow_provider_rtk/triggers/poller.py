@@ -199,9 +199,9 @@ def _provider_error(error: Exception, doing: str = "") -> RealtimeKitError:
 
 
 def _never_heals(error: Exception) -> bool:
-    """A failure no wait can mend, of the trigger's own making: the connection lacks what the
-    provider needs, or an argument is invalid. Everything else is waited out."""
-    return isinstance(error, RealtimeKitConnectionConfigError | RealtimeKitPayloadError)
+    """A failure of a shared request that no wait can mend: the connection lacks what the provider
+    needs. Everything else is waited out (an invalid id fails only its own watch, in the sweep)."""
+    return isinstance(error, RealtimeKitConnectionConfigError)
 
 
 def _unreadable_answer(error: Exception) -> bool:
@@ -447,11 +447,7 @@ class RecordingPoller:
         if getattr(error, "too_large", False) and self.page_size > MIN_PAGE_SIZE:
             self.page_size = max(MIN_PAGE_SIZE, self.page_size // 2)
             log.warning("RealtimeKit list pages are too large to read: asking for %d a page", self.page_size)
-        text = (
-            redact(str(error))
-            if isinstance(error, RealtimeKitError)
-            else f"{type(error).__name__}: {redact(str(error))}"
-        )
+        text = redact(str(_provider_error(error)))
         rate_limited = isinstance(error, RealtimeKitAPIError) and error.status_code == 429
         if rate_limited:
             self.budget.slow_down()
@@ -475,7 +471,6 @@ class RecordingPoller:
                 text,
                 waiting,
                 f"; the budget is now {self.budget.rate:.2g} requests/s" if rate_limited else "",
-                exc_info=not isinstance(error, RealtimeKitError),
             )
 
     def _answered(self) -> None:
@@ -557,7 +552,8 @@ class RecordingPoller:
             sent = time.monotonic()
             try:
                 recording = await hook.get_recording(recording_id)
-            except RealtimeKitNotFoundError as error:  # its own: the recording is gone
+            except (RealtimeKitNotFoundError, RealtimeKitPayloadError) as error:
+                # its own: the recording is gone, or its id is one no request can carry
                 self._fail({recording_id}, error)
                 continue
             except RealtimeKitBadAnswerError as error:

@@ -119,6 +119,24 @@ def test_a_failing_api_fails_no_waiter(api, fast_backoff):
     assert listing.call_count == 6
 
 
+def test_a_watch_of_an_id_the_hook_refuses_fails_only_that_watch(api):
+    """An id the service may return but no request can carry (``rec.1``) fails its own watch when it
+    is read alone; another trigger's watch goes on and gets its news."""
+    readings = iter([page([rec(1)])] * 3)
+    api.get("/recordings").mock(side_effect=lambda request: next(readings, page([rec(1, "UPLOADED")])))
+
+    async def go():
+        poller = RecordingPoller("realtimekit_default", requests_per_second=100)
+        healthy = poller.watch("R1", unlike=RecordingStatus.RECORDING, interval=0.1)
+        odd = poller.read("rec.1")
+        odd_outcome = await asyncio.gather(odd, return_exceptions=True)
+        return odd_outcome[0], (await healthy).status
+
+    odd_error, healthy_status = asyncio.run(asyncio.wait_for(go(), 20))
+    assert "rec.1" in str(odd_error)
+    assert healthy_status is RecordingStatus.UPLOADED
+
+
 def test_a_429_slows_the_shared_poller_once_for_everyone(api):
     api.get("/recordings").mock(
         side_effect=[
