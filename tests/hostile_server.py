@@ -277,15 +277,21 @@ def serve_file(
     pause: float = 0.0,
     headers: dict[str, str] | None = None,
     name: str = "file",
+    chunked: bool = False,
 ) -> Route:
     """A download link serving ``content`` in ``piece``-byte writes ``pause`` seconds apart. With
     ``cut_after``, the connection closes after that many bytes (a body cut short, whatever the
     ``Content-Length`` said); without ``declare_length`` there is no ``Content-Length`` (the body ends
-    when the connection closes). ``headers`` are added to the answer (an ``ETag``, say)."""
+    when the connection closes). ``chunked``: ``Transfer-Encoding: chunked`` instead of a
+    ``Content-Length``, one chunk per piece announced whole (a cut inside a piece is a cut inside its
+    chunk) and the closing empty chunk only when nothing was cut. ``headers`` are added to the answer
+    (an ``ETag``, say)."""
 
     def behaviour(handler: Handler, seen: Seen) -> None:
         sent_headers = {"Content-Type": "video/webm", **(headers or {})}
-        if declare_length:
+        if chunked:
+            sent_headers["Transfer-Encoding"] = "chunked"
+        elif declare_length:
             sent_headers["Content-Length"] = str(len(content))
         handler.head(200, sent_headers)
         end = len(content) if cut_after is None else min(cut_after, len(content))
@@ -293,11 +299,18 @@ def serve_file(
             if handler.owner.stopping():
                 return
             part = content[start : min(start + piece, end)]
-            handler.wfile.write(part)
+            if chunked:
+                whole = min(piece, len(content) - start)
+                handler.wfile.write(b"%x\r\n" % whole + part + (b"\r\n" if len(part) == whole else b""))
+            else:
+                handler.wfile.write(part)
             handler.wfile.flush()
             handler.count(name, len(part))
             if pause:
                 time.sleep(pause)
+        if chunked and end == len(content):
+            handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
 
     return behaviour
 

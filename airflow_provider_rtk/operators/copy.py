@@ -87,7 +87,8 @@ class _Copied:
 @dataclass(frozen=True)
 class _Size:
     """What is known of a file's size before its body is read: ``exact`` bytes (the link's
-    ``Content-Length``, or the ``file_size`` of a one-file recording), else at most ``limit``."""
+    ``Content-Length``, or the whole ``file_size`` of a one-file recording), else at most ``limit``
+    (then only a body whose end the protocol marks, a chunked one, can be told complete)."""
 
     exact: int | None
     limit: int | None
@@ -247,8 +248,10 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
       shows the object only once completed). A failed download leaves nothing under either name, and
       two copies at once (a rerun while a run still copies) both end with the right bytes.
     - Never more is read than announced: the link's ``Content-Length``, else the recording's
-      ``file_size`` (exact for a one-file recording, an upper bound otherwise); a link and a recording
-      that announce no size are refused. Fewer bytes than announced fail the try.
+      ``file_size`` (exact for a one-file recording of a whole size, an upper bound otherwise); a link
+      and a recording that announce no size are refused. Fewer bytes than announced fail the try.
+      With only an upper bound, the body must be chunked (a cut chunked body fails the try): one that
+      ends by closing the connection is refused, as a cut one would look whole.
     - Each download has two bounds: ``download_timeout`` seconds without data, and a minimum average
       rate: once its first ``download_timeout`` seconds are over, it must average ``min_download_rate``
       bytes a second (so a file of ``n`` bytes gets at most ``download_timeout + n / min_download_rate``
@@ -570,27 +573,40 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
 
 def _size_of(recording: Recording, files: int) -> _Size:
     """What the recording's ``file_size`` says of each of its ``files``: the exact size of a one-file
-    recording (when whole), else an upper bound; nothing when it reports none."""
+    recording (when whole, and below 2**53: a larger float may stand for a neighbouring number), else
+    an upper bound; nothing when it reports none (none, zero, negative, not finite)."""
     import math
 
     total = recording.file_size
     if total is None or not math.isfinite(total) or total <= 0:
         return _Size(None, None)
-    if files == 1 and total.is_integer():
+    if files == 1 and total.is_integer() and total < 2**53:
         return _Size(int(total), int(total))
+    if total >= 2**53:  # the true size may be up to half a step above this float
+        total = math.nextafter(total, math.inf)
     return _Size(None, math.ceil(total))
 
 
 def _announced(response: httpx.Response, name: str, shown: str, size: _Size) -> _Size:
-    """The size of the body about to be read: its ``Content-Length``, else what the recording says;
-    a body whose size nothing announces is refused (it could go on for ever)."""
+    """The size of the body about to be read: its ``Content-Length``, else what the recording says.
+    Refused: a body whose size nothing announces (it could go on for ever), and one that only an
+    upper bound is known of and that ends by closing the connection (cut short, it would look
+    complete); a chunked body marks its own end (cut short, httpx raises)."""
     length = response.headers.get("content-length", "").strip()
-    if length.isdigit():
+    if length.isascii() and length.isdigit():
         return _Size(int(length), int(length))
     if size.exact is None and size.limit is None:
         raise RealtimeKitCopyError(
             f"{name} from {shown} announced no size (no Content-Length) and the recording reports no "
             "file_size: refusing to read a body that may not end"
+        )
+    chunked = response.headers.get("transfer-encoding", "").strip().lower() == "chunked"
+    if size.exact is None and not chunked:
+        raise RealtimeKitCopyError(
+            f"{name} from {shown} has no Content-Length and is not chunked (its end is only the "
+            "connection closing), and the recording's file_size is only an upper bound for it (several "
+            "files, or a fractional size): a body cut short could not be told from a whole one, so "
+            "nothing was copied"
         )
     return size
 

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -27,6 +28,8 @@ from airflow_provider_rtk.operators.copy import (
     RealtimeKitFilesNotDownloadableError,
     RealtimeKitRecordingToObjectStorageOperator,
     _asset_uri,
+    _Size,
+    _size_of,
 )
 from tests.hostile_server import (
     MB,
@@ -291,7 +294,7 @@ def serve_recording(
     server: HostileServer,
     layers: list[tuple[str, dict[str, tuple[str, Route]]]],
     *,
-    file_size: int | None = None,
+    file_size: float | None = None,
 ) -> None:
     """Serve recording ``rec-1`` (UPLOADED) whose ``layers`` are ``[(layer, {name: (path, route)})]``:
     each file's link is ``http://<server><path>`` and answers with ``route``."""
@@ -312,7 +315,7 @@ def serve_recording(
 
 
 def serve_one_file(
-    server: HostileServer, route: Route, *, path: str = "", file_size: int | None = None
+    server: HostileServer, route: Route, *, path: str = "", file_size: float | None = None
 ) -> str:
     """Serve ``alice.webm`` behind ``route`` at ``path`` (default: a signed-looking link); the path."""
     path = path or f"/files/alice.webm?X-Amz-Signature={fresh_signature()}"
@@ -420,6 +423,102 @@ def test_a_body_of_unknown_size_is_refused_before_anything_is_written(hostile, t
         _operator(tmp_path).execute({})
 
     assert list(tmp_path.iterdir()) == []
+
+
+#: Recordings whose ``file_size`` is only an upper bound for ``alice.webm``: [(why, file_size, other files)].
+BOUND_ONLY = [
+    pytest.param(2 * len(BODY), {"bob.webm": serve_file(BODY, name="bob")}, id="several-files"),
+    pytest.param(len(BODY) + 0.5, {}, id="fractional-size"),
+]
+
+
+def serve_bound_only(server: HostileServer, route: Route, file_size: float, others: dict[str, Route]) -> str:
+    """Serve ``alice.webm`` behind ``route`` (first) and ``others`` in a recording of ``file_size``."""
+    path = f"/files/alice.webm?X-Amz-Signature={fresh_signature()}"
+    files = {"alice.webm": (path, route)}
+    files.update({name: (f"/files/{name}", other) for name, other in others.items()})
+    serve_recording(server, [("default", files)], file_size=file_size)
+    return path
+
+
+@pytest.mark.parametrize(("file_size", "others"), BOUND_ONLY)
+@pytest.mark.parametrize("cut_after", [len(BODY) // 2, None], ids=["cut", "whole"])
+def test_a_body_ended_by_closing_the_connection_is_refused_when_its_exact_size_is_unknown(
+    hostile, tmp_path, caplog, file_size, others, cut_after
+) -> None:
+    """No ``Content-Length``, no chunked framing, and a ``file_size`` that is only a bound: a cut body
+    ends as a complete one does (the connection closes), so neither is kept."""
+    path = serve_bound_only(
+        hostile, serve_file(BODY, declare_length=False, cut_after=cut_after), file_size, others
+    )
+
+    with pytest.raises(RealtimeKitError, match=r"alice\.webm.*not chunked.*cut short") as error:
+        _operator(tmp_path, wait_timeout=5).execute({})
+
+    assert not isinstance(error.value, RealtimeKitFilesNotDownloadableError)  # no retry will help
+    assert_no_signature(error.value, caplog.text, path.rsplit("=", 1)[1])
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary file
+
+
+@pytest.mark.parametrize(("file_size", "others"), BOUND_ONLY)
+def test_a_chunked_body_within_the_bound_is_copied_whole(hostile, tmp_path, file_size, others) -> None:
+    serve_bound_only(hostile, serve_file(BODY, chunked=True, piece=10_000), file_size, others)
+
+    result = _operator(tmp_path).execute({})
+
+    assert (tmp_path / "alice.webm").read_bytes() == BODY
+    assert {item["name"]: item["size_bytes"] for item in result["files"]}["alice.webm"] == len(BODY)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["alice.webm", *others]
+
+
+@pytest.mark.parametrize(("file_size", "others"), BOUND_ONLY)
+@pytest.mark.parametrize("cut_after", [30_000, 30_100], ids=["between-chunks", "inside-a-chunk"])
+def test_a_chunked_body_cut_short_fails_and_leaves_nothing(
+    hostile, tmp_path, file_size, others, cut_after
+) -> None:
+    """httpx (h11) raises when the connection closes before a chunked body's last, empty chunk."""
+    serve_bound_only(
+        hostile, serve_file(BODY, chunked=True, piece=10_000, cut_after=cut_after), file_size, others
+    )
+
+    with pytest.raises(RealtimeKitFilesNotDownloadableError, match=r"alice\.webm: RemoteProtocolError"):
+        _operator(tmp_path).execute({})
+
+    assert not (tmp_path / "alice.webm").exists()
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temporary file
+
+
+def test_a_chunked_body_past_a_fractional_file_size_is_not_read_on(hostile, tmp_path) -> None:
+    serve_one_file(hostile, serve_file(BODY, chunked=True, piece=10_000), file_size=len(BODY) / 2 + 0.5)
+
+    with pytest.raises(RealtimeKitError, match=rf"more than the {len(BODY) // 2 + 1} bytes"):
+        _operator(tmp_path).execute({})
+
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("file_size", "files", "exact", "limit"),
+    [
+        (2048.0, 1, 2048, 2048),
+        (2048.0, 3, None, 2048),
+        (2048.5, 1, None, 2049),
+        (0.25, 1, None, 1),
+        (float(2**53 - 1), 1, 2**53 - 1, 2**53 - 1),
+        # a float this large may be a neighbour of the true size (9007199254740993 reads as 2**53)
+        pytest.param(float(2**53), 1, None, 2**53 + 2, id="2**53"),
+        pytest.param(1e300, 1, None, math.ceil(math.nextafter(1e300, math.inf)), id="1e300"),
+        (None, 1, None, None),
+        (0.0, 1, None, None),
+        (-5.0, 1, None, None),
+        (float("nan"), 1, None, None),
+        (float("inf"), 1, None, None),
+    ],
+)
+def test_what_a_recordings_file_size_says_of_each_file(file_size, files, exact, limit) -> None:
+    recording = Recording.model_validate({"id": "rec-1", "status": "UPLOADED", "file_size": file_size})
+
+    assert _size_of(recording, files) == _Size(exact, limit)
 
 
 def test_a_trickling_link_fails_at_the_minimum_rate_and_leaves_nothing(hostile, tmp_path) -> None:
