@@ -1,11 +1,14 @@
 """An event trigger for ``AssetWatcher``: one event each time a watched meeting gets a new live session.
 
-It lists the app's live sessions (``GET /sessions?status=LIVE``, paged, oldest first) every
-``poll_interval`` seconds and fires once per session id. A session that stays live fires nothing more
-(a condition that stays true would schedule the DAG forever). Pages may repeat or overlap (offset
-paging shifts when a session ends between two page reads): sessions are told apart by id, and a
-reported session is forgotten only once it is *seen ended* (``ENDED`` in a page, or a read of it,
-``GET /sessions/{id}``, says so or that it does not exist), never because one listing missed it. An item
+It lists the app's live sessions (``GET /sessions?status=LIVE``, paged, newest first, at most
+``MAX_PAGES`` pages) every ``poll_interval`` seconds and fires once per session id. A session that
+stays live fires nothing more (a condition that stays true would schedule the DAG forever). Pages may
+repeat or overlap (offset paging shifts when a session starts or ends between two page reads):
+sessions are told apart by id, and a reported session is forgotten only once it is *seen ended*,
+never because one listing missed it. When a remembered session is missing from the live listing, the
+poll reads the newest page of ended sessions (``status=ENDED``) and forgets those it names, then reads
+up to ``MAX_READS_PER_POLL`` of the others one by one (``GET /sessions/{id}``: ``ENDED``, or 404), in
+turn, so that each missing session is read within a few polls even when some reads keep failing. An item
 that cannot be read is skipped and logged; an answer that cannot be read delays the next poll (the
 wait doubles up to ``MAX_BACKOFF``); only 401, 403 and 404 of the listing (the token, or the
 connection's account or app) or a broken connection end the watch.
@@ -36,6 +39,7 @@ import hashlib
 import itertools
 import json
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,11 +73,13 @@ if TYPE_CHECKING:
 MIN_POLL_INTERVAL = 2.0
 #: The longest wait after the API kept failing (the wait doubles from ``poll_interval`` up to this).
 MAX_BACKOFF = 600.0
-#: Sessions read per request, and the most pages read per poll.
+#: The most doublings of the wait that count (``2**failures`` of a long outage would overflow a float).
+MAX_DOUBLINGS = 20
+#: Sessions read per request, and the most pages of live sessions read per poll (newest first).
 PER_PAGE = 100
 MAX_PAGES = 20
-#: Reported sessions missing from a complete listing that one poll reads one by one (the rest wait
-#: for the next poll; most come back in the next listing anyway).
+#: Remembered sessions missing from the listing (and from the page of ended ones) that one poll reads
+#: one by one; the others are read at the next polls, in turn.
 MAX_READS_PER_POLL = 10
 #: Statuses of the listing no wait will heal: the token (401, 403), the connection's account or app (404).
 ENDS_THE_WATCH = (401, 403, 404)
@@ -114,8 +120,9 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
     :param meeting_ids: one meeting id, a list of them, or ``None`` for every meeting of the app.
     :param realtimekit_conn_id: the RealtimeKit connection (its app is the one watched).
     :param poll_interval: seconds between two polls, at least ``MIN_POLL_INTERVAL`` (2); each poll
-        is one request per page of live sessions (and a read of each reported session the listing
-        missed, at most ``MAX_READS_PER_POLL``). A 429 waits for ``Retry-After`` (in the hook); when
+        is one request per page of live sessions; when the listing missed a remembered session, one
+        more for the newest page of ended sessions and a read of each other one it missed, at most
+        ``MAX_READS_PER_POLL``. A 429 waits for ``Retry-After`` (in the hook); when
         the API keeps failing or answers what cannot be read, the wait doubles up to ten minutes and
         the watch goes on.
     :param report_sessions_live_at_start: fire for sessions already live when the trigger starts
@@ -230,6 +237,8 @@ class _Watch:
         self.store = store
         self.reported: set[str] = set()
         self.fired: set[str] = set()
+        #: remembered sessions missing from the listing, in the order they are to be read
+        self._to_read: deque[str] = deque()
         self._writing = asyncio.Lock()
 
     async def new_sessions(self) -> AsyncIterator[list[ActiveSession]]:
@@ -332,30 +341,39 @@ class _Watch:
                 "Listing live sessions failed for a reason no wait heals; the watch ends: %s", error
             )
             raise error
-        wait = min(self.trigger.poll_interval * 2**failures, MAX_BACKOFF)
+        wait = min(self.trigger.poll_interval * 2 ** min(failures, MAX_DOUBLINGS), MAX_BACKOFF)
         self.log.warning("Listing live sessions failed (%s); next try in %.0fs", error, wait)
         await asyncio.sleep(wait)
 
+    def _query(self, status: str) -> dict[str, Any]:
+        """The filters of a listing of sessions in ``status``, newest first (one watched meeting is
+        asked for by id; several are filtered here)."""
+        filters: dict[str, Any] = {"status": status, "sort_by": "createdAt", "sort_order": "DESC"}
+        meeting_ids = self.trigger.meeting_ids
+        if meeting_ids is not None and len(meeting_ids) == 1:
+            filters["associated_id"] = meeting_ids[0]
+        return filters
+
     async def _list(self, hook: RealtimeKitAsyncHook) -> _Listing:
-        """The live sessions of the watched meetings, read page after page (at most ``MAX_PAGES``),
-        each id once; an unreadable item is skipped, a page repeating earlier ones ends the listing."""
+        """The live sessions of the watched meetings, newest first, page after page (at most
+        ``MAX_PAGES``), each id once; an unreadable item is skipped, a page repeating earlier ones
+        ends the listing. Newest first: a session that just started is on the first page, however
+        many are live."""
         trigger = self.trigger
-        filters: dict[str, Any] = {"status": "LIVE"}
-        if trigger.meeting_ids is not None and len(trigger.meeting_ids) == 1:
-            filters["associated_id"] = trigger.meeting_ids[0]
+        filters = self._query("LIVE")
         wanted = None if trigger.meeting_ids is None else set(trigger.meeting_ids)
         listing = _Listing()
         seen: set[str] = set()
+        total = 0
         for page_no in range(1, MAX_PAGES + 1):
             try:
-                page = await hook.list_sessions(
-                    page_no=page_no, per_page=PER_PAGE, sort_order="ASC", **filters
-                )
+                page = await hook.list_sessions(page_no=page_no, per_page=PER_PAGE, **filters)
             except RealtimeKitAPIError as error:
                 if page_no == 1 or error.status_code in ENDS_THE_WATCH:
                     raise
                 listing.error = error
                 return listing
+            total = page.paging.total_count
             for problem in page.skipped:
                 self.log.warning("Skipped a session of page %d that could not be read: %s", page_no, problem)
             fresh = False
@@ -381,26 +399,64 @@ class _Watch:
                     "Page %d of the live sessions repeats earlier ones; read no further", page_no
                 )
                 return listing
-        self.log.warning("More than %d live sessions: only the first %d read", len(seen), len(seen))
+        self.log.warning(
+            "The app lists %d live sessions; only the %d newest were read (%d pages of %d)",
+            total,
+            len(seen),
+            MAX_PAGES,
+            PER_PAGE,
+        )
         return listing
 
     async def _forget_ended(self, listing: _Listing, hook: RealtimeKitAsyncHook) -> None:
-        """Forget the sessions seen ended: ``ENDED`` in the listing, or (after a complete listing that
-        missed them) read one by one. A session that could not be read stays; so does one read live
-        (a shifted page skipped it)."""
+        """Forget the sessions seen ended: ``ENDED`` in the listing; and, when the listing (read
+        without error) missed remembered sessions, those the newest page of ended sessions names, then
+        up to ``MAX_READS_PER_POLL`` of the others read one by one, in turn. A session that could not
+        be read stays (it is read again in its turn); so does one read live (a shifted page skipped
+        it). One store write per poll that forgot a reported session."""
         ended = {sid for sid in listing.ended if sid in self.reported or sid in self.fired}
-        if listing.complete:
+        if listing.error is None:
             known = itertools.chain(self.reported, self.fired)
-            missing = (sid for sid in known if sid not in listing.live and sid not in listing.ended)
-            for session_id in list(itertools.islice(missing, MAX_READS_PER_POLL)):
-                if await self._has_ended(hook, session_id):
-                    ended.add(session_id)
+            missing = {sid for sid in known if sid not in listing.live and sid not in listing.ended}
+            if missing:
+                listed = await self._listed_ended(hook) & missing
+                ended |= listed
+                missing -= listed
+            ended |= await self._read_in_turn(hook, missing)
         if not ended:
             return
         self.fired.difference_update(ended)
         if not ended.isdisjoint(self.reported):
             self.reported.difference_update(ended)
             await self._save()
+
+    async def _listed_ended(self, hook: RealtimeKitAsyncHook) -> set[str]:
+        """The ids on the newest page of ended sessions (``status=ENDED``, newest first); none when
+        it cannot be read (logged: the reads one by one still come)."""
+        try:
+            page = await hook.list_sessions(page_no=1, per_page=PER_PAGE, **self._query("ENDED"))
+        except RealtimeKitAPIError as error:
+            self.log.warning("Could not list the ended sessions (%s); reading them one by one", error)
+            return set()
+        return {session.id for session in page.sessions if session.is_ended}
+
+    async def _read_in_turn(self, hook: RealtimeKitAsyncHook, missing: set[str]) -> set[str]:
+        """Read up to ``MAX_READS_PER_POLL`` of the ``missing`` sessions, those waiting longest
+        first; those that did not prove ended go to the back of the line. The ids it proved ended."""
+        line = deque(sid for sid in self._to_read if sid in missing)  # what is still missing, in turn
+        waiting = set(line)
+        line.extend(sid for sid in missing if sid not in waiting)
+        ended: set[str] = set()
+        try:
+            for _ in range(min(MAX_READS_PER_POLL, len(line))):
+                session_id = line.popleft()
+                if await self._has_ended(hook, session_id):
+                    ended.add(session_id)
+                else:
+                    line.append(session_id)
+        finally:
+            self._to_read = line
+        return ended
 
     async def _has_ended(self, hook: RealtimeKitAsyncHook, session_id: str) -> bool:
         """Whether a read of the session proves it ended (``ENDED``, or unknown to the service: 404)."""

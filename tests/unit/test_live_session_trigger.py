@@ -19,7 +19,10 @@ from airflow_provider_rtk.assets import LiveSessionEvent, sessions_from_asset_ev
 from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitPayloadError
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
 from airflow_provider_rtk.models import ID_PATTERN
+from airflow_provider_rtk.triggers import live_session
 from airflow_provider_rtk.triggers.live_session import (
+    MAX_BACKOFF,
+    MAX_READS_PER_POLL,
     MEETING_ID_PATTERN,
     MIN_POLL_INTERVAL,
     RealtimeKitLiveSessionTrigger,
@@ -247,11 +250,14 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
 
 class Listing:
     """``GET /sessions``, poll after poll (a poll begins at page 1; the last poll repeats). A poll is
-    its pages: sessions, or a behaviour of its own; the paging says more follow until the last."""
+    its pages: sessions, or a behaviour of its own; the paging says more follow until the last. A
+    listing of ended sessions (``status=ENDED``) gets ``ended`` as its one page."""
 
-    def __init__(self, *polls: Pages) -> None:
+    def __init__(self, *polls: Pages, ended: list[Any] | None = None) -> None:
         self.polls = polls
+        self.ended = ended or []
         self.pages_asked: list[int] = []
+        self.ended_asked: list[dict[str, str]] = []
 
     @property
     def begun(self) -> int:
@@ -259,7 +265,12 @@ class Listing:
         return self.pages_asked.count(1)
 
     def __call__(self, handler: Handler, seen: Seen) -> None:
-        page_no = int(query_of(handler)["page_no"])
+        query = query_of(handler)
+        if query.get("status") == "ENDED":
+            self.ended_asked.append(query)
+            json_answer(200, _page(self.ended, 1, len(self.ended)))(handler, seen)
+            return
+        page_no = int(query["page_no"])
         self.pages_asked.append(page_no)
         pages = self.polls[min(self.begun, len(self.polls)) - 1]
         page = pages[page_no - 1] if page_no <= len(pages) else []
@@ -284,6 +295,12 @@ def _watch(server: HostileServer, *polls: Pages, until_polls: int) -> list[str]:
     route = Listing(*polls)
     server.route("GET", "/sessions", route)
     return asyncio.run(_run_until(route, until_polls))
+
+
+def _reads(server: HostileServer) -> list[str]:
+    """The session ids read one by one (``GET /sessions/{id}``), in order."""
+    prefix = server.app_path("/sessions/")
+    return [seen.path.removeprefix(prefix) for seen in server.seen if seen.path.startswith(prefix)]
 
 
 def test_the_watch_runs_as_a_shared_stream_in_ack_mode_from_airflow_3_3() -> None:
@@ -384,3 +401,106 @@ def test_what_no_wait_heals_ends_the_watch_and_says_why(
         asyncio.run(_run_until(route, polls=99))
     assert route.pages_asked == [1]
     assert "the watch ends" in caplog.text + "".join(capsys.readouterr())
+
+
+def test_missing_sessions_are_read_in_turn_when_reads_keep_failing(server: HostileServer) -> None:
+    """More remembered sessions are missing than one poll reads, and every read fails (a 5xx): the
+    next poll reads the others, not the same ones again, so each is read within a few polls."""
+    server.fallback = json_answer(500, {"success": False, "errors": [{"code": 500, "message": "down"}]})
+    sessions = [_session(index) for index in range(1, MAX_READS_PER_POLL + 3)]
+
+    fired = _watch(server, [sessions], [[]], until_polls=4)
+
+    assert len(fired) == len(sessions)
+    reads = _reads(server)
+    assert set(reads) == {session["id"] for session in sessions}  # each one, not the same ten again
+    assert len(reads) >= 2 * MAX_READS_PER_POLL  # two polls of reads, ten each
+
+
+def test_sessions_on_the_newest_page_of_ended_ones_are_forgotten_at_once(server: HostileServer) -> None:
+    """Live sessions end: the listing of live ones misses them, and one page of ended sessions
+    (newest first) forgets them all, without a read of each."""
+    server.fallback = json_answer(500, {"success": False, "errors": [{"code": 500, "message": "down"}]})
+    sessions = [_session(index) for index in range(1, 16)]
+    ended = [{**session, "status": "ENDED"} for session in sessions]
+    route = Listing([sessions], [[]], ended=ended)
+    server.route("GET", "/sessions", route)
+
+    fired = asyncio.run(_run_until(route, polls=4))
+
+    assert len(fired) == len(sessions)
+    assert _reads(server) == []
+    assert len(route.ended_asked) == 1  # then nothing is missing: no more pages of ended ones
+    assert route.ended_asked[0]["sort_order"] == "DESC"
+    assert route.ended_asked[0]["per_page"] == "100"
+
+
+class LiveApp:
+    """``GET /sessions`` of an app whose live sessions are ``live`` (oldest first), paged as the API
+    pages (``page_no``, ``per_page``, ``sort_order``: newest first unless ``ASC``); a read of one by
+    id (the server's fallback) finds it live."""
+
+    def __init__(self, live: list[dict[str, Any]]) -> None:
+        self.live = live
+        self.polls = 0
+
+    def __call__(self, handler: Handler, seen: Seen) -> None:
+        query = query_of(handler)
+        if query.get("status") == "ENDED":
+            json_answer(200, _page([], 1, 0))(handler, seen)
+            return
+        page_no, per_page = int(query["page_no"]), int(query["per_page"])
+        self.polls += page_no == 1
+        ordered = self.live if query.get("sort_order") == "ASC" else self.live[::-1]
+        start = (page_no - 1) * per_page
+        json_answer(200, _page(ordered[start : start + per_page], start + 1, len(ordered)))(handler, seen)
+
+    def read(self, handler: Handler, seen: Seen) -> None:
+        session_id = seen.path.rsplit("/", 1)[-1]
+        found = [session for session in self.live if session["id"] == session_id]
+        json_answer(200, {"success": True, "data": found[0]})(handler, seen)
+
+
+def test_a_new_session_fires_however_many_are_live(
+    server: HostileServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """More sessions are live than the pages a poll reads: the one that just started is on the first
+    page (newest first), and the log says how many were listed and how many read."""
+    monkeypatch.setattr(live_session, "MAX_PAGES", 2)  # 200 sessions, not 2,000
+    app = LiveApp([_session(index) for index in range(1, 201)])
+    server.route("GET", "/sessions", app)
+    server.fallback = app.read
+
+    async def scenario() -> list[str]:
+        watch = Triggerer(RealtimeKitLiveSessionTrigger(poll_interval=POLL))
+        try:
+            await watch.until(lambda: app.polls >= 2, seconds=60)
+            app.live.append(_session(201))  # a meeting goes live with 200 others live
+            await watch.until(lambda: app.polls >= 4, seconds=60)
+        finally:
+            await watch.stop()
+        return [event["session_id"] for event in watch.drained()]
+
+    fired = asyncio.run(scenario())
+
+    assert sorted(fired) == sorted(session["id"] for session in app.live)
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert "The app lists 201 live sessions; only the 200 newest were read" in logged
+
+
+def test_a_long_outage_caps_the_wait_instead_of_overflowing(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After thousands of failed polls in a row the wait is still ``MAX_BACKOFF``
+    (``2 ** failures`` alone overflows a float after about 1,020)."""
+    watch = live_session._Watch(RealtimeKitLiveSessionTrigger(poll_interval=POLL), None)
+    error = RealtimeKitAPIError("down", status_code=503)
+
+    with pytest.raises(TimeoutError):  # it waits (ten minutes): the test does not
+        asyncio.run(asyncio.wait_for(watch._back_off(5000, error), 1))
+
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert f"next try in {MAX_BACKOFF:.0f}s" in logged
