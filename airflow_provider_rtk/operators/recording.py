@@ -695,7 +695,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             if parsed.is_timeout:
                 if parsed.end_reason == "execution_timeout":
                     raise AirflowTaskTimeout(parsed.message + (" It was stopped." if parsed.stopped else ""))
-                self._fail_on_timeout(parsed.recording_id, stopped=parsed.stopped)
+                # a stop the trigger could not make is tried once more here (the worker's hook retries)
+                self._fail_on_timeout(parsed.recording_id, stopped=True if parsed.stopped else None)
             if parsed.is_error:
                 if parsed.recording is not None:
                     raise self._errored(Recording.model_validate(parsed.recording))

@@ -219,6 +219,23 @@ class TestNothingKeepsRecordingUnseen:
         else:
             assert "no retry will reconnect to it" in result.log()
 
+    def test_a_timeout_stop_the_triggerer_could_not_make_is_made_by_the_resumed_task(
+        self, emulator, live_meeting, run
+    ):
+        """Deferred with a ``timeout``: the triggerer's stop at the deadline fails (its 3 attempts
+        answered 503); the resumed task stops the recording it started itself, rather than leave it."""
+        for operation in ("get_one_recording", "get_all_recordings"):
+            emulator.add_fault(operation, "status", status=503, times=None)
+        emulator.add_fault("pause_resume_stop_recording", "status", status=503, times=3)
+
+        result = run("rtk_test_deferred_wait_timeout_no_retries", live_meeting)
+
+        assert result.state == "failed"
+        (recording,) = recordings_of(emulator, live_meeting)
+        assert recording["stop_reason"] == "API_CALL"
+        assert "it was stopped" in result.log()
+        assert "left running" not in result.log()
+
     def test_execution_timeout_while_deferred_stops_the_recording_in_the_triggerer(
         self, emulator, live_meeting, run
     ):
