@@ -294,6 +294,36 @@ def test_store_writes_follow_what_changed_not_how_many_sessions(emulator, watche
 
 
 @needs_asset_state_store
+def test_sessions_that_end_together_leave_the_store_without_a_read_of_each(emulator, watched_asset):
+    """25 reported sessions end at once: the newest page of ended sessions forgets them together (a
+    read of each, ten a poll, would take three polls and 25 requests)."""
+    from airflow.sdk.execution_time import task_runner
+
+    meetings = [emulator.create_meeting(f"m{index}")["id"] for index in range(25)]
+    for meeting_id in meetings:
+        emulator.start_session(meeting_id)
+    trigger = _in_watcher(RealtimeKitLiveSessionTrigger(poll_interval=POLL), watched_asset)
+    comms = task_runner.SUPERVISOR_COMMS
+
+    async def scenario() -> int:
+        watch = Triggerer(trigger)
+        assert None not in [await watch.next(30) for _ in meetings]
+        await watch.until(lambda: len(_reported(trigger)) == len(meetings))
+        writes = comms.writes
+        for meeting_id in meetings:
+            emulator.end_session(meeting_id)
+        await watch.until(lambda: not _reported(trigger))
+        await watch.stop()
+        return comms.writes - writes
+
+    writes = asyncio.run(scenario())
+
+    reads = [r for r in emulator.requests() if "/sessions/" in r["path"]]
+    assert reads == []
+    assert 1 <= writes <= 2  # one, or two if a poll read the listing while the sessions were ending
+
+
+@needs_asset_state_store
 def test_ended_sessions_leave_the_store(emulator, watched_asset):
     standup = emulator.create_meeting("standup")["id"]
     emulator.start_session(standup)
