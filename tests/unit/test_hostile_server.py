@@ -197,7 +197,9 @@ def test_200_mb_answer_is_cut_at_the_cap(server, connect, declare_length):
     assert (error.status_code, error.operation) == (200, "get_one_recording")
     assert f"larger than {DEFAULT_MAX_RESPONSE_BYTES} bytes" in str(error)
     assert error.maybe_took_effect
-    assert peak < 3 * DEFAULT_MAX_RESPONSE_BYTES, f"peak {peak / MB:.1f} MB"
+    # a few times the cap (what the client buffers past it varies with how fast the server writes),
+    # never the 200 MB
+    assert peak < 6 * DEFAULT_MAX_RESPONSE_BYTES, f"peak {peak / MB:.1f} MB"
     assert server.written.get("huge", 0) < 64 * MB  # the client hung up long before 200 MB
     print(
         f"\n200 MB ({'declared' if declare_length else 'streamed'}): {elapsed:.2f}s, peak {peak / MB:.1f} MB"
