@@ -120,14 +120,25 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
 
 
+#: A path segment this long (not the file name) may be a signature or token on its own.
+_TOKEN_LIKE_SEGMENT = 24
+
+
 def _remember_link(url: str, name: str) -> None:
     """Have every part of a link that may hold its signature redacted from now on: the link, its query,
-    its path (unless it is only the file name) and each ``key=value`` or ``;parameter`` path segment."""
+    its path (unless it is only the file name), each ``key=value`` or ``;parameter`` path segment, and
+    each segment long enough to be a token by itself (a log that shows a cut-off path, such as a
+    traceback's locals, then still shows none of it)."""
     parts = urlsplit(url)
     secrets = [url, parts.query, parts.fragment]
     if parts.path.lstrip("/") not in (name, quote(name)):
         secrets.append(parts.path)
-        secrets += [segment for segment in parts.path.split("/") if "=" in segment or ";" in segment]
+        secrets += [
+            segment
+            for segment in parts.path.split("/")
+            if segment not in (name, quote(name))
+            and ("=" in segment or ";" in segment or len(segment) >= _TOKEN_LIKE_SEGMENT)
+        ]
     redaction.remember(*secrets)
 
 
