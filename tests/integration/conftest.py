@@ -136,3 +136,11 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int =
         row = session.scalars(query).first() if not hasattr(query, "first") else query.first()
         assert row is not None, f"no XCom {key!r} from {task_id}"
         return XComModel.deserialize_value(row)
+
+
+def console_text(captured: Any) -> str:
+    """What a ``dag.test()`` run wrote to the console (``capfd.readouterr()``), less Airflow 3.0's debug
+    echo of the task's requests to mask a secret (``MaskSecret``: the secret handed to the masker, by
+    design, in the supervisor's own debug lines, never in the task log)."""
+    lines = (captured.out + captured.err).splitlines(keepends=True)
+    return "".join(line for line in lines if "MaskSecret" not in line)

@@ -23,7 +23,7 @@ from airflow_provider_rtk.operators.copy import (
     RealtimeKitRecordingToObjectStorageOperator,
 )
 from tests.hostile_server import json_answer, redirect, serve_file
-from tests.integration.conftest import load_dag, task_states, xcom
+from tests.integration.conftest import console_text, load_dag, task_states, xcom
 from tests.unit.test_copy_operator import BODY, fresh_signature, serve_one_file
 from tests.unit.test_copy_operator import hostile as hostile  # a fixture: the API and links misbehave
 
@@ -380,14 +380,10 @@ def test_an_s3_object_of_the_right_size_with_wrong_bytes_is_copied_again(hostile
 
 
 def _copy_logged(capfd, recording_id: str, destination: str):
-    """Run the copy DAG; returns it and everything it wrote to the console (its task log), less
-    Airflow 3.0's debug echo of the task's requests to mask a secret (``MaskSecret``: the secret
-    handed to the masker, by design, in the supervisor's own debug lines, never in the task log)."""
+    """Run the copy DAG; returns it and everything it wrote to the console (its task log)."""
     capfd.readouterr()
     dag_run = _copy(recording_id, destination)
-    captured = capfd.readouterr()
-    lines = (captured.out + captured.err).splitlines(keepends=True)
-    return dag_run, "".join(line for line in lines if "MaskSecret" not in line)
+    return dag_run, console_text(capfd.readouterr())
 
 
 @pytest.mark.parametrize("case", ["signed path, HTTP 400", "redirect to another host"])

@@ -12,8 +12,9 @@ import pendulum
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
 
+from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.conftest import DAGS_FOLDER
-from tests.integration.conftest import load_dag, task_states, xcom
+from tests.integration.conftest import console_text, load_dag, task_states, xcom
 
 
 def _only_recording(emulator, meeting_id):
@@ -185,12 +186,14 @@ def test_manual_dag_refuses_a_connection_not_marked_for_recordings(
 
     assert task_states(dag_run) == {"layers_from_form": "success", "record_meeting": "failed"}
     assert emulator.recordings() == []
-    output = capfd.readouterr()
-    assert (
-        "layers.default.outputs[0].storage_conn_id: connection 'rtk_sftp' is not marked for RealtimeKit "
-        "recordings (set extra realtimekit_storage=true" in output.out + output.err
-    )
-    assert SFTP_PASSWORD not in output.out + output.err
+    output = console_text(capfd.readouterr())
+    if AIRFLOW_V_3_3_PLUS:  # (3.0's dag.test() writes the task's log elsewhere than the console; the
+        # message itself is checked on every version in tests/unit/test_storage.py)
+        assert (
+            "layers.default.outputs[0].storage_conn_id: connection 'rtk_sftp' is not marked for "
+            "RealtimeKit recordings (set extra realtimekit_storage=true" in output
+        )
+    assert SFTP_PASSWORD not in output
 
 
 @pytest.mark.parametrize("conn_id", ["admin_ssh", "aws_default", "rtk_sftp2"])
