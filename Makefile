@@ -13,6 +13,9 @@ AIRFLOW_NEWEST ?= apache-airflow>=3.3
 AIRFLOW_FLOOR ?= apache-airflow==3.0.6 fastapi==0.116.1 cadwyn==5.4.4 universal-pathlib==0.2.6 \
 	cryptography==45.0.7
 PYTEST_ARGS ?=
+# `make test` and `make test-floor` run the tests in this many processes (pytest-xdist; each has its own
+# Airflow home, metadata DB and emulators). TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= 2
 
 UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
@@ -43,7 +46,7 @@ demo: $(VENV)/.installed
 
 ## Every test on the newest Airflow 3.3.
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## The provider's tests, DAG runs included, on the lowest supported Airflow (3.0), so the floor is true.
 ## (The emulator's own tests import no Airflow: the Airflow version cannot change them.)
@@ -56,7 +59,7 @@ FLOOR_NOT_RUN = tests/emulator tests/integration/test_faults.py tests/integratio
 ## with its frames' local variables, unmasked (a link cut off mid-path among them); 3.3 does not.
 FLOOR_DESELECTED = tests/integration/test_copy_files.py::test_the_task_log_of_a_failing_copy_shows_no_signature
 test-floor: $(FLOOR_VENV)/.installed
-	$(FLOOR_VENV)/bin/python -m pytest $(foreach path,$(FLOOR_NOT_RUN),--ignore=$(path)) \
+	$(FLOOR_VENV)/bin/python -m pytest -n $(TEST_WORKERS) $(foreach path,$(FLOOR_NOT_RUN),--ignore=$(path)) \
 		$(foreach test,$(FLOOR_DESELECTED),--deselect=$(test)) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
