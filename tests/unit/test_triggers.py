@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
+import inspect
 import itertools
 import json
 import time
@@ -693,3 +695,29 @@ def test_package_exports_lazily():
     assert "RecordingEvent" in dir(triggers)
     with pytest.raises(AttributeError):
         _ = triggers.NoSuchTrigger
+
+
+# --------------------------------------------------------------------------------------------------
+# The lazy packages' exports
+
+
+@pytest.mark.parametrize("package", ["airflow_provider_rtk.triggers", "airflow_provider_rtk.sensors"])
+def test_a_lazy_package_exports_what_it_lists_and_types(package):
+    """``_EXPORTS``, ``__all__`` and the ``TYPE_CHECKING`` imports name the same things, each found
+    in the submodule ``_EXPORTS`` gives."""
+    module = importlib.import_module(package)
+    tree = ast.parse(inspect.getsource(module))
+    (type_checking,) = [
+        node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    ]
+    typed = {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(type_checking)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    exports = {f"{package}.{submodule}.{name}" for name, submodule in module._EXPORTS.items()}
+    assert sorted(module.__all__) == sorted(module._EXPORTS) == module.__all__
+    assert typed == exports
+    for name in module.__all__:
+        assert getattr(module, name) is not None
