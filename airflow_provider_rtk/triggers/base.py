@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from abc import abstractmethod
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.utils.log.logging_mixin import LoggingMixin
 
 from airflow_provider_rtk._arguments import poll_interval_argument
 from airflow_provider_rtk.exceptions import RealtimeKitError
@@ -37,9 +39,13 @@ def describe_deadline(end_time: float | None) -> str:
 
 @functools.cache
 def class_logger(cls: type) -> Any:
-    """The logger of a trigger class, named after it (``module.Class``) as Airflow names a class's
-    logger, and made once per class: thousands of waiting triggers share it."""
-    return structlog.get_logger(f"{cls.__module__}.{cls.__name__}")
+    """The logger of a trigger class, named after it (``module.Class``) and of the kind Airflow's own
+    class loggers are (stdlib ``logging`` on Airflow 3.0, structlog later), made once per class:
+    thousands of waiting triggers share it."""
+    name = f"{cls.__module__}.{cls.__name__}"
+    if isinstance(LoggingMixin.logger(), logging.Logger):
+        return logging.getLogger(name)
+    return structlog.get_logger(name)
 
 
 class RealtimeKitTrigger(BaseTrigger):
