@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_rtk.triggers.events import RealtimeKitEvent
-
 if TYPE_CHECKING:
-    from airflow_provider_rtk.models import ActiveSession, Recording, TrackFileLink
+    from airflow_provider_rtk.models import Recording, TrackFileLink
+    from airflow_provider_rtk.triggers.events import LiveSessionEvent
 
 __all__ = [
     "LiveSessionEvent",
@@ -108,25 +107,18 @@ def fill_outlet_events(context: Mapping[str, Any], outlets: Any, recording: Reco
 # Live sessions: the events of the live-meeting watcher, as a run sees them
 
 
-class LiveSessionEvent(RealtimeKitEvent):
-    """A watched meeting has a new live session (the payload of the asset event's ``extra``)."""
+def __getattr__(name: str) -> Any:
+    """``LiveSessionEvent`` lives in :mod:`airflow_provider_rtk.triggers.events` (imported from there on
+    first use, so that a DAG file importing this module loads no models); this path keeps working."""
+    if name == "LiveSessionEvent":
+        return _live_session_event()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    meeting_id: str
-    session_id: str
-    title: str | None = None
-    started_at: str | None = None
 
-    @classmethod
-    def from_session(cls, session: ActiveSession) -> LiveSessionEvent:
-        meeting_id = session.associated_id or ""
-        return cls(
-            status="success",
-            meeting_id=meeting_id,
-            session_id=session.id,
-            title=session.meeting_display_name or None,
-            started_at=session.started_at,
-            message=f"Meeting {meeting_id} has a new live session {session.id}.",
-        )
+def _live_session_event() -> type[LiveSessionEvent]:
+    from airflow_provider_rtk.triggers.events import LiveSessionEvent
+
+    return LiveSessionEvent
 
 
 def sessions_from_asset_events(
@@ -144,7 +136,7 @@ def sessions_from_asset_events(
             payload = extra.get("payload") if isinstance(extra, Mapping) else None
             if not isinstance(payload, Mapping) or "session_id" not in payload:
                 continue
-            event = LiveSessionEvent.parse(dict(payload))
+            event = _live_session_event().parse(dict(payload))
             found.setdefault(event.session_id, event)
     return list(found.values())
 

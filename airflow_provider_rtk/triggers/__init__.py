@@ -1,4 +1,7 @@
-"""Triggers of the RealtimeKit provider, imported on first use (DAG files stay cheap to parse)."""
+"""Triggers of the RealtimeKit provider, imported on first use (DAG files stay cheap to parse).
+
+``_EXPORTS``, ``__all__`` and the ``TYPE_CHECKING`` imports name the same things (a test checks it).
+"""
 
 from __future__ import annotations
 
@@ -8,33 +11,40 @@ from airflow_provider_rtk._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.triggers.active_session import RealtimeKitActiveSessionTrigger
-    from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger
+    from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger, RealtimeKitTrigger
     from airflow_provider_rtk.triggers.events import (
         ActiveSessionEvent,
         EventStatus,
+        LiveSessionEvent,
         RealtimeKitEvent,
         RecordingEvent,
     )
+    from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger
     from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger
 
 _EXPORTS: dict[str, str] = {
     "RealtimeKitRecordingTrigger": "recording",
     "RealtimeKitActiveSessionTrigger": "active_session",
     "RealtimeKitLiveSessionTrigger": "live_session",
+    "RealtimeKitTrigger": "base",
     "RealtimeKitPollingTrigger": "base",
     "RealtimeKitEvent": "events",
     "RecordingEvent": "events",
     "ActiveSessionEvent": "events",
+    "LiveSessionEvent": "events",
     "EventStatus": "events",
 }
 
 __all__ = [
     "ActiveSessionEvent",
     "EventStatus",
+    "LiveSessionEvent",
     "RealtimeKitActiveSessionTrigger",
     "RealtimeKitEvent",
+    "RealtimeKitLiveSessionTrigger",
     "RealtimeKitPollingTrigger",
     "RealtimeKitRecordingTrigger",
+    "RealtimeKitTrigger",
     "RecordingEvent",
 ]
 

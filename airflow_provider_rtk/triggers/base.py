@@ -1,14 +1,24 @@
-"""The polling loop both RealtimeKit triggers share: one hook per run, a fixed deadline, one event."""
+"""What the RealtimeKit triggers share: their arguments, deadline and logger, and the polling loop of a
+trigger that polls by itself (one hook per run, a fixed deadline, one event).
+
+The recording trigger does not poll by itself: it watches through the triggerer's shared poller
+(:mod:`~airflow_provider_rtk.triggers.poller`) in its own ``run()``. The active-session trigger is the one
+that polls on its own, through :class:`RealtimeKitPollingTrigger`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
 from abc import abstractmethod
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.utils.log.logging_mixin import LoggingMixin
 
 from airflow_provider_rtk._arguments import poll_interval_argument
 from airflow_provider_rtk.exceptions import RealtimeKitError
@@ -27,19 +37,22 @@ def describe_deadline(end_time: float | None) -> str:
     return datetime.fromtimestamp(end_time, tz=UTC).isoformat(timespec="seconds")
 
 
-class RealtimeKitPollingTrigger(BaseTrigger):
-    """Polls the RealtimeKit API until :meth:`check` settles, the deadline passes, or the API keeps failing.
+@functools.cache
+def class_logger(cls: type) -> Any:
+    """The logger of a trigger class, named after it (``module.Class``) and of the kind Airflow's own
+    class loggers are (stdlib ``logging`` on Airflow 3.0, structlog later), made once per class:
+    thousands of waiting triggers share it."""
+    name = f"{cls.__module__}.{cls.__name__}"
+    if isinstance(LoggingMixin.logger(), logging.Logger):
+        return logging.getLogger(name)
+    return structlog.get_logger(name)
 
-    Subclasses supply :meth:`check` (one look at the API), :meth:`error_event`, :meth:`timeout_event`
-    and :meth:`serialize`. The loop checks first and looks at the clock after, so a trigger restarted
-    after its deadline still reports what it finds once, and the last check happens at the deadline.
 
-    Every API call goes through one :class:`RealtimeKitAsyncHook` per run, closed before the event
-    fires. The hook retries transient failures (429, 5xx, lost connections) itself; a failure that
-    outlasts its retries, or any other error, ends the run with an ``error`` event.
+class RealtimeKitTrigger(BaseTrigger):
+    """The arguments every RealtimeKit trigger takes, its deadline, its logger and its hooks.
 
     :param realtimekit_conn_id: the RealtimeKit connection.
-    :param poll_interval: seconds between two checks.
+    :param poll_interval: seconds between two looks.
     :param end_time: deadline as absolute epoch seconds (``None``: wait forever); a restarted trigger
         keeps it.
     """
@@ -61,10 +74,28 @@ class RealtimeKitPollingTrigger(BaseTrigger):
     def log(self) -> Any:
         """The class's logger, shared by its triggers (the triggerer sends each line to the log of the
         task whose trigger wrote it, whichever logger wrote it)."""
-        cls = type(self)
-        if "_log" not in cls.__dict__:
-            cls._log = None  # this class's own logger, named after it, not a parent class's
-        return cls.logger()
+        return class_logger(type(self))
+
+    def make_hook(self, **kwargs: Any) -> RealtimeKitAsyncHook:
+        """A hook for this trigger's own requests; override to change its timeout or retry policy."""
+        return RealtimeKitAsyncHook(realtimekit_conn_id=self.realtimekit_conn_id, **kwargs)
+
+    def seconds_left(self) -> float | None:
+        return None if self.end_time is None else self.end_time - time.time()
+
+
+class RealtimeKitPollingTrigger(RealtimeKitTrigger):
+    """The per-trigger polling loop: polls the RealtimeKit API until :meth:`check` settles, the deadline
+    passes, or the API keeps failing (the active-session trigger uses it).
+
+    Subclasses supply :meth:`check` (one look at the API), :meth:`error_event`, :meth:`timeout_event`
+    and :meth:`serialize`. The loop checks first and looks at the clock after, so a trigger restarted
+    after its deadline still reports what it finds once, and the last check happens at the deadline.
+
+    Every API call goes through one :class:`RealtimeKitAsyncHook` per run, closed before the event
+    fires. The hook retries transient failures (429, 5xx, lost connections) itself; a failure that
+    outlasts its retries, or any other error, ends the run with an ``error`` event.
+    """
 
     # ---------------------------------------------------------------------------------- to override
 
@@ -88,14 +119,7 @@ class RealtimeKitPollingTrigger(BaseTrigger):
         """Wait between two checks: ``poll_interval``, or what is ``left`` before the deadline."""
         await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
 
-    def make_hook(self, **kwargs: Any) -> RealtimeKitAsyncHook:
-        """The hook a run (or ``on_kill``) uses; override to change its timeout or retry policy."""
-        return RealtimeKitAsyncHook(realtimekit_conn_id=self.realtimekit_conn_id, **kwargs)
-
     # ---------------------------------------------------------------------------------- the loop
-
-    def seconds_left(self) -> float | None:
-        return None if self.end_time is None else self.end_time - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self.poll()
@@ -108,12 +132,8 @@ class RealtimeKitPollingTrigger(BaseTrigger):
             while True:
                 try:
                     event = await self.check(hook)
-                except RealtimeKitError as error:
-                    self.log.error("RealtimeKit check failed after the hook's retries: %s", error)
-                    return self.error_event(str(error))
                 except Exception as error:
-                    self.log.exception("RealtimeKit check failed")
-                    return self.error_event(f"{type(error).__name__}: {redact(str(error))}")
+                    return self.error_event(failure_text(self.log, error))
                 if event is not None:
                     return event
                 left = self.seconds_left()
@@ -122,3 +142,12 @@ class RealtimeKitPollingTrigger(BaseTrigger):
                 await self.pause(left)
         finally:
             await hook.aclose()
+
+
+def failure_text(log: Any, error: Exception) -> str:
+    """Log a look that failed and return what its ``error`` event says (secrets redacted)."""
+    if isinstance(error, RealtimeKitError):
+        log.error("RealtimeKit check failed after the hook's retries: %s", error)
+        return str(error)
+    log.exception("RealtimeKit check failed")
+    return f"{type(error).__name__}: {redact(str(error))}"

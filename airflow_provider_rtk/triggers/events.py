@@ -105,6 +105,29 @@ class ActiveSessionEvent(RealtimeKitEvent):
 # Decisions shared by the triggers (async, in the triggerer) and the sensors (sync, on a worker).
 
 
+class LiveSessionEvent(RealtimeKitEvent):
+    """A watched meeting has a new live session: the live-session trigger's event, which Airflow puts in
+    the asset event's ``extra["payload"]`` (read back by
+    :func:`~airflow_provider_rtk.assets.sessions_from_asset_events`)."""
+
+    meeting_id: str
+    session_id: str
+    title: str | None = None
+    started_at: str | None = None
+
+    @classmethod
+    def from_session(cls, session: ActiveSession) -> LiveSessionEvent:
+        meeting_id = session.associated_id or ""
+        return cls(
+            status="success",
+            meeting_id=meeting_id,
+            session_id=session.id,
+            title=session.meeting_display_name or None,
+            started_at=session.started_at,
+            message=f"Meeting {meeting_id} has a new live session {session.id}.",
+        )
+
+
 def parse_target_status(value: str | RecordingStatus) -> RecordingStatus:
     """A status one can wait for: any status but ``ERRORED``; the error lists the valid ones."""
     valid = [status.value for status in _LIFECYCLE_RANK]

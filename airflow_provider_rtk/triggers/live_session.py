@@ -112,7 +112,7 @@ def _meeting_ids_argument(value: Any) -> list[str] | None:
 class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
     """Fires once per new live session of the watched meetings; for ``AssetWatcher``.
 
-    Each event's payload is :class:`~airflow_provider_rtk.assets.LiveSessionEvent` as a dict
+    Each event's payload is :class:`~airflow_provider_rtk.triggers.events.LiveSessionEvent` as a dict
     (``meeting_id``, ``session_id``, ``title``, ``started_at``); Airflow puts it in the asset event's
     ``extra["payload"]``, and :func:`~airflow_provider_rtk.assets.meetings_from_asset_events` reads
     it back from a run's ``triggering_asset_events``. What survives a restart: the module docstring.
@@ -171,7 +171,8 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
         return f"realtimekit_live_sessions_{hashlib.sha256(scope.encode()).hexdigest()[:16]}"
 
     def _event(self, session: ActiveSession) -> TriggerEvent:
-        from airflow_provider_rtk.assets import LiveSessionEvent
+        # (here, not at the top: DAG files build this trigger, and the events module loads the models)
+        from airflow_provider_rtk.triggers.events import LiveSessionEvent
 
         event = LiveSessionEvent.from_session(session)
         self.log.info(event.message)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from airflow.triggers.base import TriggerEvent
+
 from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.models import Recording, RecordingStatus
 from airflow_provider_rtk.ownership import Knowledge
-from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger, describe_deadline
+from airflow_provider_rtk.triggers.base import RealtimeKitTrigger, describe_deadline, failure_text
 from airflow_provider_rtk.triggers.events import RecordingEvent, parse_target_status, recording_event
 from airflow_provider_rtk.triggers.poller import RecordingPoller
 
 if TYPE_CHECKING:
-    from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
+    from collections.abc import AsyncIterator
 
 #: ``on_kill`` has 30 seconds (``[triggerer] on_kill_timeout``): keep the stop call well inside them.
 ON_KILL_TIMEOUT = 10.0
@@ -26,7 +28,7 @@ ON_KILL_RETRY = HttpRetryPolicy(
 LAST_LOOK_SECONDS = 15.0
 
 
-class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
+class RealtimeKitRecordingTrigger(RealtimeKitTrigger):
     """Waits until a recording reaches ``target_status``, fails, or the deadline passes.
 
     Fires one event (:class:`~airflow_provider_rtk.triggers.events.RecordingEvent` as a dict):
@@ -110,29 +112,36 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
             **fields,
         )
 
-    async def check(self, hook: RealtimeKitAsyncHook) -> RecordingEvent | None:
-        """The recording's next status: the shared poller reads it at least every ``poll_interval``
-        and wakes this trigger only when the status differs from the last one it had. At the
-        deadline the trigger looks once more (for at most :data:`LAST_LOOK_SECONDS`, and not while
-        the poller's requests are failing); with no reading by then it returns ``None`` and the
-        deadline's timeout event follows, with the newest reading it had (if any)."""
-        poller = RecordingPoller.shared(self.realtimekit_conn_id)
-        recording = await self._next_reading(poller)
-        if recording is None:
-            return None
-        self.log.info(
-            "Recording %s is %s; waiting for %s (deadline %s)",
-            self.recording_id,
-            recording.status.value,
-            self.target.value,
-            describe_deadline(self.end_time),
-        )
-        self._last_status, self._last_json = recording.status, recording.model_dump_json()
-        event = recording_event(recording, self.target)
-        return None if event is None else event.model_copy(update={"knowledge": self.knowledge.value})
+    # ------------------------------------------------------------------------------ the wait
 
-    async def _next_reading(self, poller: RecordingPoller) -> Recording | None:
-        """The poller's next reading of news, or at the deadline its last look (``None``: none came)."""
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Watch the recording through the shared poller until a reading settles the wait, or the
+        deadline passes (a last look, then the stop if the task asked for it); fire one event."""
+        try:
+            event = await self._wait(RecordingPoller.shared(self.realtimekit_conn_id))
+        except Exception as error:  # the recording is gone, the connection lacks what is needed, ...
+            event = self.error_event(failure_text(self.log, error))
+        if event is None:
+            event = await self.deadline_passed()
+        yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
+
+    async def _wait(self, poller: RecordingPoller) -> RecordingEvent | None:
+        """The event of the first reading that settles the wait, or ``None`` when the deadline passes
+        first. The poller reads the recording at least every ``poll_interval`` and wakes this trigger
+        only when the status differs from the last one it had."""
+        while True:
+            recording = await self._news(poller)
+            if recording is None:  # the deadline, without news
+                recording = await self._last_look(poller)
+            event = None if recording is None else self._reading(recording)
+            if event is not None:
+                return event
+            left = self.seconds_left()
+            if left is not None and left <= 0:
+                return None
+
+    async def _news(self, poller: RecordingPoller) -> Recording | None:
+        """The poller's next reading of news, or ``None`` once the deadline passes without one."""
         watching = poller.watch(self.recording_id, unlike=self._last_status, interval=self.poll_interval)
         try:
             left = self.seconds_left()
@@ -140,11 +149,13 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
                 return await watching
             # (asyncio.wait, not wait_for: a reading that lands with the deadline is kept)
             done, _ = await asyncio.wait({watching}, timeout=max(left, 0.0))
-            if done:
-                return watching.result()
+            return watching.result() if done else None
         finally:
             watching.cancel()  # stop watching (nothing when it was answered)
-        # the deadline: one last look, so the event tells how it is now
+
+    async def _last_look(self, poller: RecordingPoller) -> Recording | None:
+        """At the deadline, one more reading (for at most :data:`LAST_LOOK_SECONDS`, and not while the
+        poller's requests are failing), so the event tells how the recording is now (``None``: none)."""
         if poller.outage is not None:
             self.log.warning(
                 "Recording %s: the deadline passed while the API fails (%s); reporting the last reading",
@@ -159,8 +170,20 @@ class RealtimeKitRecordingTrigger(RealtimeKitPollingTrigger):
         finally:
             last.cancel()
 
-    async def pause(self, left: float | None) -> None:
-        """No pause: :meth:`check` sleeps until there is news (the poller paces the reads)."""
+    def _reading(self, recording: Recording) -> RecordingEvent | None:
+        """Note a reading; return its event if it settles the wait (``None``: keep waiting)."""
+        self.log.info(
+            "Recording %s is %s; waiting for %s (deadline %s)",
+            self.recording_id,
+            recording.status.value,
+            self.target.value,
+            describe_deadline(self.end_time),
+        )
+        self._last_status, self._last_json = recording.status, recording.model_dump_json()
+        event = recording_event(recording, self.target)
+        return None if event is None else event.model_copy(update={"knowledge": self.knowledge.value})
+
+    # ------------------------------------------------------------------------------ its events
 
     def _last_reading(self) -> Recording | None:
         return None if self._last_json is None else Recording.model_validate_json(self._last_json)

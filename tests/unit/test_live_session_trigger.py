@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,11 +17,12 @@ import pytest
 import respx
 from airflow.triggers.base import BaseEventTrigger
 
-from airflow_provider_rtk.assets import LiveSessionEvent, sessions_from_asset_events
+from airflow_provider_rtk.assets import sessions_from_asset_events
 from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitPayloadError
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
 from airflow_provider_rtk.models import ID_PATTERN
 from airflow_provider_rtk.triggers import live_session
+from airflow_provider_rtk.triggers.events import LiveSessionEvent
 from airflow_provider_rtk.triggers.live_session import (
     MAX_BACKOFF,
     MAX_READS_PER_POLL,
@@ -129,6 +132,36 @@ def test_sessions_from_asset_events_reads_payloads_and_skips_others() -> None:
     found = sessions_from_asset_events({"asset": [Event({"payload": payload}), Event(None), Event({"x": 1})]})
 
     assert [(e.meeting_id, e.session_id) for e in found] == [("m", "s")]
+
+
+def test_live_session_event_sits_with_the_other_events_and_its_old_path_works() -> None:
+    from airflow_provider_rtk import assets
+
+    assert assets.LiveSessionEvent is LiveSessionEvent
+    assert "LiveSessionEvent" in assets.__all__
+
+
+def test_assets_and_the_live_session_trigger_import_neither_each_other_nor_the_models() -> None:
+    """A DAG file may import ``assets`` and build the trigger: neither loads the models (the event
+    comes from ``triggers.events`` when it is used), and the trigger never loads ``assets``."""
+    probe = (
+        "import sys; import airflow_provider_rtk.assets;"
+        "from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger;"
+        "RealtimeKitLiveSessionTrigger(meeting_ids='m-1');"
+        "print('LOADED=' + ','.join(sorted(m for m in sys.modules if m.startswith("
+        "('airflow_provider_rtk.models', 'airflow_provider_rtk.triggers.events')))))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "LOADED=\n" in result.stdout, result.stdout
+    trigger_probe = (
+        "import sys; from airflow_provider_rtk.models import ActiveSession;"
+        "from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger;"
+        "RealtimeKitLiveSessionTrigger(meeting_ids='m-1')._event("
+        "ActiveSession.model_validate({'id': 's-1', 'associated_id': 'm-1', 'status': 'LIVE'}));"
+        "print('ASSETS=' + str('airflow_provider_rtk.assets' in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", trigger_probe], capture_output=True, text=True, check=True)
+    assert "ASSETS=False" in result.stdout, result.stdout + result.stderr
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
+import inspect
 import itertools
 import json
 import time
@@ -273,10 +275,9 @@ class _CountingChecks(RealtimeKitRecordingTrigger):
 
     checks = 0
 
-    async def check(self, hook):
-        event = await super().check(hook)
+    def _reading(self, recording):
         self.checks += 1
-        return event
+        return super()._reading(recording)
 
 
 def test_the_trigger_wakes_only_when_the_status_changes(api):
@@ -336,9 +337,7 @@ def test_a_reading_that_lands_with_the_deadline_is_kept(monkeypatch):
         return future
 
     monkeypatch.setattr(RecordingPoller, "watch", watch)
-    event = asyncio.run(trigger.check(None))
-    assert event is not None
-    assert event.status == "success"
+    assert only_event(trigger)["status"] == "success"
 
 
 def test_a_cancelled_trigger_stops_watching(api):
@@ -367,8 +366,8 @@ def test_triggers_of_a_class_share_one_logger_named_after_it():
     assert mine.log is MyRecordingTrigger("R4").log
 
 
-class _CountingHooks(RealtimeKitRecordingTrigger):
-    """Observes (does not replace) the hooks the trigger makes."""
+class _CountingHooks:
+    """Observes (does not replace) the hooks a trigger makes."""
 
     def make_hook(self, **kwargs):
         hook = super().make_hook(**kwargs)
@@ -376,11 +375,41 @@ class _CountingHooks(RealtimeKitRecordingTrigger):
         return hook
 
 
-def test_one_hook_per_run_closed_before_the_event(api):
+class _CountingRecordingHooks(_CountingHooks, RealtimeKitRecordingTrigger):
+    pass
+
+
+class _CountingSessionHooks(_CountingHooks, RealtimeKitActiveSessionTrigger):
+    pass
+
+
+def test_the_recording_trigger_makes_no_hook_of_its_own_to_wait(api):
+    """The shared poller reads the recording: a run makes no hook (it made one per run, never used)."""
     api.get("/recordings/REC").mock(
         side_effect=[recording_answer("INVOKED"), recording_answer("RECORDING"), recording_answer("UPLOADED")]
     )
-    trigger = _CountingHooks("REC", poll_interval=FAST)
+    trigger = _CountingRecordingHooks("REC", poll_interval=FAST)
+    assert only_event(trigger)["status"] == "success"
+    assert getattr(trigger, "hooks", []) == []
+
+
+def test_the_deadline_stop_uses_one_hook_closed_before_the_event(api):
+    api.put("/recordings/REC").mock(return_value=recording_answer("UPLOADING"))
+    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
+    trigger = _CountingRecordingHooks(
+        "REC", poll_interval=FAST, end_time=time.time() - 1, stop_on_kill=True, stop_at_end_time=True
+    )
+    event = only_event(trigger)
+    assert (event["status"], event["stopped"]) == ("timeout", True)
+    assert len(trigger.hooks) == 1
+    assert trigger.hooks[0]._client is None
+
+
+def test_one_hook_per_run_closed_before_the_event(api):
+    api.get("/meetings/MEET/active-session").mock(
+        side_effect=[not_found(), session_answer("ENDED", "OLD"), session_answer("LIVE", "SESS")]
+    )
+    trigger = _CountingSessionHooks("MEET", poll_interval=FAST)
 
     async def first_event():
         agen = trigger.run()
@@ -396,8 +425,8 @@ def test_one_hook_per_run_closed_before_the_event(api):
 
 
 def test_hook_closed_when_the_run_is_cancelled(api):
-    api.get("/recordings/REC").mock(return_value=recording_answer("RECORDING"))
-    trigger = _CountingHooks("REC", poll_interval=60)
+    api.get("/meetings/MEET/active-session").mock(return_value=not_found())
+    trigger = _CountingSessionHooks("MEET", poll_interval=60)
 
     async def cancel_while_sleeping():
         task = asyncio.ensure_future(trigger.run().__anext__())
@@ -666,3 +695,29 @@ def test_package_exports_lazily():
     assert "RecordingEvent" in dir(triggers)
     with pytest.raises(AttributeError):
         _ = triggers.NoSuchTrigger
+
+
+# --------------------------------------------------------------------------------------------------
+# The lazy packages' exports
+
+
+@pytest.mark.parametrize("package", ["airflow_provider_rtk.triggers", "airflow_provider_rtk.sensors"])
+def test_a_lazy_package_exports_what_it_lists_and_types(package):
+    """``_EXPORTS``, ``__all__`` and the ``TYPE_CHECKING`` imports name the same things, each found
+    in the submodule ``_EXPORTS`` gives."""
+    module = importlib.import_module(package)
+    tree = ast.parse(inspect.getsource(module))
+    (type_checking,) = [
+        node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    ]
+    typed = {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(type_checking)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    exports = {f"{package}.{submodule}.{name}" for name, submodule in module._EXPORTS.items()}
+    assert sorted(module.__all__) == sorted(module._EXPORTS) == module.__all__
+    assert typed == exports
+    for name in module.__all__:
+        assert getattr(module, name) is not None
