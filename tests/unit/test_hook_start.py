@@ -21,7 +21,8 @@ from airflow_provider_rtk.exceptions import (
 )
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 from airflow_provider_rtk.models import RecordingStatus
-from airflow_provider_rtk.ownership import Knowledge, StartOutcome
+from airflow_provider_rtk.ownership import Knowledge
+from airflow_provider_rtk.starting import RecordingStarter
 from tests.unit import test_hook
 from tests.unit.test_hook import (
     FAST,
@@ -151,11 +152,9 @@ class TestStartTrackRecording:
         prevents a second start but is only believed, never started (no right to stop it)."""
         start.mock(side_effect=[failure, ok({"recording": recording("rec-dup")})])
         active.mock(return_value=ok(recording("rec-started", "RECORDING", invoked_time=now_iso())))
-        learnt: list[StartOutcome] = []
-        outcome = hook.start_track_recording({"meeting_id": MEETING}, on_outcome=learnt.append)
+        outcome = hook.start_track_recording({"meeting_id": MEETING})
         assert outcome.recording.id == "rec-started"
         assert outcome.knowledge is Knowledge.BELIEVED
-        assert learnt == [outcome]
         assert start.call_count == 1
         assert active.call_count == 1
 
@@ -210,14 +209,16 @@ class TestStartTrackRecording:
         assert start.call_count == 2
 
     @pytest.mark.parametrize("lookup", ["never appears", "unreadable"])
-    def test_legacy_start_is_never_resent_whatever_happens_next(self, hook, start, listed, lookup):
+    def test_legacy_start_is_never_resent_whatever_happens_next(
+        self, hook, start, listed, lookup, monkeypatch
+    ):
         """The legacy API said 200 (no body): the start took effect, so no failure may send it again."""
         start.mock(return_value=httpx.Response(200))
         if lookup == "unreadable":
             listed.mock(return_value=rtk_error(503, "no answer"))
         else:
             listed.mock(return_value=newest_first())
-        hook.legacy_start_wait = 1.0
+        monkeypatch.setattr(RecordingStarter, "legacy_start_wait", 1.0)
         with pytest.raises(RealtimeKitStartOutcomeUnknownError) as info:
             hook.start_track_recording({"meeting_id": MEETING})
         assert start.call_count == 1
