@@ -235,8 +235,7 @@ def run(*, quick: bool) -> tuple[list[Figure], list[str], list[str]]:
     def race_figure(side: str, goal: Goal | None) -> Figure:
         return Figure(
             SECTION,
-            f"{side}: accept-mode service, {races} meetings started twice at once: meetings left "
-            "with two running recordings",
+            f"{side}: {races} meetings started twice at once (accept mode): recorded twice",
             "",
             [sample["racing_duplicates"] for sample in raced[side]],
             {SDK: [sample["racing_duplicates"] for sample in raced[SDK]]},
