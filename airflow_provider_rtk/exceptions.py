@@ -122,6 +122,11 @@ class RealtimeKitMeetingBusyError(RealtimeKitAPIError):
         self.active = active
 
 
+class RealtimeKitMeetingRecordedError(RealtimeKitError, AirflowFailException):
+    """``if_active="fail"``: the meeting is recorded by a recording this task did not start (the
+    task fails without retrying)."""
+
+
 class RealtimeKitNotFoundError(RealtimeKitAPIError):
     """404: the meeting, recording, active recording or active session does not exist."""
 

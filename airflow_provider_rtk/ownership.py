@@ -55,6 +55,19 @@ class Knowledge(str, Enum):
         }[self]
 
 
+class IfActive(str, Enum):
+    """What to do when the meeting already has an active recording this task did not start."""
+
+    ATTACH = "attach"  #: follow that recording as if this task had started it (never stop it)
+    FAIL = "fail"  #: fail the task, naming the recording
+    STOP_AND_START = "stop_and_start"  #: stop it, then start a new one
+
+    @classmethod
+    def parse(cls, value: IfActive | str) -> IfActive:
+        """``value`` as a policy (any case, spaces around); ``ValueError`` if it is none."""
+        return value if isinstance(value, IfActive) else cls(str(value).strip().lower())
+
+
 @dataclass(frozen=True)
 class StartOutcome:
     """What a start led to: the recording, and how the task knows it (``how`` says why, for the log)."""

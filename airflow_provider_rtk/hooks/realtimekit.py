@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -21,11 +20,8 @@ from airflow_provider_rtk.exceptions import (
     FieldError,
     RealtimeKitAPIError,
     RealtimeKitConnectionConfigError,
-    RealtimeKitMeetingBusyError,
     RealtimeKitNotFoundError,
     RealtimeKitPayloadError,
-    RealtimeKitStartOutcomeUnknownError,
-    RealtimeKitTransportError,
 )
 from airflow_provider_rtk.get_provider_info import CONN_FIELDS, CONNECTION_TYPE, UI_FIELD_BEHAVIOUR
 from airflow_provider_rtk.hooks import connection_cache
@@ -64,12 +60,13 @@ from airflow_provider_rtk.models import (
     TrackRecordingRequest,
     parse_track_request,
 )
-from airflow_provider_rtk.ownership import CLOCK_SKEW, Knowledge, StartOutcome
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 
     from airflow.sdk import Connection
+
+    from airflow_provider_rtk.ownership import StartOutcome
 
 DEFAULT_TIMEOUT = 30.0
 _ID_RE = re.compile(ID_PATTERN)
@@ -408,54 +405,10 @@ def _action_already_done(recording: Recording, action: RecordingAction) -> bool:
     return recording.status is wanted
 
 
-def _outcome_unknown(
-    meeting_id: str,
-    error: RealtimeKitAPIError,
-    lookup_error: RealtimeKitAPIError,
-    accepted_at: datetime | None = None,
-) -> RealtimeKitStartOutcomeUnknownError:
-    return RealtimeKitStartOutcomeUnknownError(
-        f"the start for meeting {meeting_id} {error} and whether a recording started is unknown: "
-        f"reading the active recording failed too ({lookup_error}); not sending it again",
-        status_code=error.status_code,
-        operation="startTrackRecordingForAMeeting",
-        meeting_id=meeting_id,
-        accepted_at=accepted_at,
-    )
-
-
-def _busy(meeting_id: str, active: Recording, error: RealtimeKitAPIError) -> RealtimeKitMeetingBusyError:
-    return RealtimeKitMeetingBusyError(
-        f"meeting {meeting_id} already has active recording {active.id} (invoked {active.invoked_time}), "
-        f"which this request did not start; the start failed: {error}",
-        active=active,
-        status_code=409,
-        operation=error.operation,
-    )
-
-
-def _is_busy_refusal(error: RealtimeKitAPIError) -> bool:
-    """A refusal that may mean "the meeting is already being recorded" (undocumented: 400 or 409)."""
-    return error.status_code in (400, 409, 422)
-
-
 def _is_refusal(error: RealtimeKitAPIError) -> bool:
     """A 4xx that may just mean "already done" (not 404: the recording is unknown; not 429)."""
     status = error.status_code
     return status is not None and 400 <= status < 500 and status not in (404, 429)
-
-
-def _started_since(recording: Recording, sent_at: datetime) -> bool:
-    """Whether a recording was invoked by a request sent at ``sent_at`` (allowing for clock skew);
-    one with no ``invoked_time`` is taken to be."""
-    return recording.invoked_time is None or recording.invoked_since(sent_at - CLOCK_SKEW)
-
-
-def _maybe_took_effect(error: RealtimeKitAPIError) -> bool:
-    """After this failure, may the service have acted anyway? (timeouts, dropped answers, 5xx)"""
-    if isinstance(error, RealtimeKitTransportError):
-        return error.maybe_delivered
-    return error.status_code is not None and error.status_code >= 500
 
 
 class _HookBase(BaseHook):
@@ -622,195 +575,50 @@ class RealtimeKitHook(_HookBase):
 
     # ---------------------------------------------------------------------------------- recordings
 
-    def start_track_recording(
-        self,
-        request: TrackRecordingRequest | Mapping[str, Any],
-        *,
-        meeting_was_idle: bool = False,
-        on_outcome: Callable[[StartOutcome], None] | None = None,
-    ) -> StartOutcome:
-        """Start a track recording; return what it led to and how the caller knows it.
-
-        ``STARTED`` when the answer carries the recording (or, for the legacy empty 200, when
-        ``meeting_was_idle`` says the meeting had no active recording just before and one appeared
-        right after). After a timeout, a dropped connection or a 5xx, the meeting's active recording
-        is read: one invoked since is returned as ``BELIEVED`` (never to be stopped by the caller),
-        and only if there is none is the start sent again. A refusal while another recording is
-        active raises :class:`RealtimeKitMeetingBusyError` carrying it. ``on_outcome`` is called the
-        instant the outcome is known, before anything else happens (a write-ahead journal's hook).
-        """
+    def post_track_recording(self, request: TrackRecordingRequest | Mapping[str, Any]) -> Recording | None:
+        """Send one track start, once (a start is not repeatable: deciding whether to send it again
+        is the caller's, see :class:`~airflow_provider_rtk.starting.RecordingStarter`): the recording
+        its answer carries, or ``None`` for the legacy API's empty 200. Errors are typed
+        :class:`RealtimeKitAPIError` subclasses; an unusable answer is a ``RealtimeKitBadAnswerError``."""
         request = parse_track_request(request)
         for secret in request.secret_values():
             _mask(secret)
         call = _Calls.start_track_recording(request.to_api_body())
-        meeting_id = request.meeting_id
-        sent_at = first_uncertain = datetime.now(UTC)
-        uncertain = False  # may an earlier attempt have started a recording?
-        data: Any = None
-        for attempt in Retrying(**self._retrying_kwargs(self.settings)):
-            with attempt:
-                sent_at = datetime.now(UTC)
-                try:
-                    data = read_data(self._send(call), call, self._secrets)
-                except RealtimeKitAPIError as error:
-                    if _maybe_took_effect(error):
-                        if not uncertain:
-                            uncertain, first_uncertain = True, sent_at
-                        believed = self._reconcile_ambiguous_start(meeting_id, first_uncertain, error)
-                        if believed is not None:
-                            return self._learnt(believed, on_outcome)
-                    elif _is_busy_refusal(error):
-                        adopted = self._after_refusal(
-                            meeting_id, error, first_uncertain if uncertain else None
-                        )
-                        if adopted is not None:
-                            return self._learnt(adopted, on_outcome)
-                    raise  # nothing was started: safe to send again (if the error is retryable)
-        if _holds_recording(data):
-            with answer_shape(call):  # a wrong shape is an ambiguous answer, not a raw ValidationError
-                started = _recording_from(data)
-            outcome = StartOutcome(started, Knowledge.STARTED, "the id came in the start's answer")
-            return self._learnt(outcome, on_outcome)
-        return self._learnt(self._legacy_outcome(meeting_id, sent_at, meeting_was_idle), on_outcome)
+        data = read_data(self._send(call), call, self._secrets)
+        if not _holds_recording(data):
+            return None
+        with answer_shape(call):  # a wrong shape is an unusable answer, not a raw ValidationError
+            return _recording_from(data)
 
-    def _learnt(
-        self, outcome: StartOutcome, on_outcome: Callable[[StartOutcome], None] | None
+    def attempts(self) -> Retrying:
+        """The connection's retry schedule, for a caller that decides between attempts itself."""
+        return Retrying(**self._retrying_kwargs(self.settings))
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds a request's answer is waited for."""
+        return self.client.timeout.read or DEFAULT_TIMEOUT
+
+    @property
+    def second_start_refused(self) -> bool:
+        """The connection declares that the service refuses a second start of a recorded meeting."""
+        return self.settings.second_start_refused
+
+    def start_track_recording(
+        self, request: TrackRecordingRequest | Mapping[str, Any], *, meeting_was_idle: bool = False
     ) -> StartOutcome:
-        """Hand the outcome to ``on_outcome`` first (the caller's journal), then log it."""
-        if on_outcome is not None:
-            on_outcome(outcome)
-        self.log.info("Recording %s is %s: %s", outcome.recording.id, outcome.knowledge.value, outcome.how)
-        return outcome
+        """Start a track recording; return what it led to and how the caller knows it.
 
-    def _watch_active(self, meeting_id: str, seconds: float, error: RealtimeKitAPIError) -> Recording | None:
-        """The meeting's active recording, watched for up to ``seconds`` until one shows; raises
-        :class:`RealtimeKitStartOutcomeUnknownError` if it cannot even be read."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                active = self.get_active_recording(meeting_id)
-            except RealtimeKitAPIError as lookup_error:
-                raise _outcome_unknown(meeting_id, error, lookup_error) from lookup_error
-            if active is not None or time.monotonic() >= deadline:
-                return active
-            time.sleep(0.5)
-
-    def _reconcile_ambiguous_start(
-        self, meeting_id: str, sent_at: datetime, error: RealtimeKitAPIError
-    ) -> StartOutcome | None:
-        """After a start that may have worked: the recording it may have started (``BELIEVED``), or
-        ``None`` if none is active (then the start may be resent).
-
-        After a timeout (ours, or a gateway's 504) the service may still be working on the request, so
-        the meeting is watched for as long again as the request was given. A recording that was active
-        before the request is another's: :class:`RealtimeKitMeetingBusyError`.
+        A convenience over :class:`~airflow_provider_rtk.starting.RecordingStarter`'s ``send`` (no
+        journal, no ``if_active``): ``STARTED`` when the answer carries the recording, ``BELIEVED``
+        for one found after an ambiguous answer; a refusal while another recording is active raises
+        :class:`RealtimeKitMeetingBusyError` carrying it.
         """
-        in_progress = error.status_code == 504 or (
-            isinstance(error, RealtimeKitTransportError) and error.maybe_in_progress
-        )
-        watch = (self.client.timeout.read or DEFAULT_TIMEOUT) if in_progress else 0.0
-        active = self._watch_active(meeting_id, watch, error)
-        if active is None:
-            self.log.warning("Start for meeting %s failed (%s); no recording is active", meeting_id, error)
-            return None
-        if not _started_since(active, sent_at):
-            raise _busy(meeting_id, active, error)
-        return StartOutcome(
-            active,
-            Knowledge.BELIEVED,
-            f"the start's answer was lost ({error}); recording {active.id} became active since",
-        )
+        from airflow_provider_rtk.starting import RecordingStarter
 
-    def _after_refusal(
-        self, meeting_id: str, error: RealtimeKitAPIError, uncertain_since: datetime | None
-    ) -> StartOutcome | None:
-        """A refused start. After an earlier ambiguous attempt, a recording active since is that
-        attempt's (``BELIEVED``); any other active recording is why the start was refused
-        (:class:`RealtimeKitMeetingBusyError`); ``None`` when none is active (the refusal stands)."""
-        try:
-            active = self.get_active_recording(meeting_id)
-        except RealtimeKitAPIError:
-            return None
-        if active is None:
-            return None
-        if uncertain_since is not None and _started_since(active, uncertain_since):
-            how = f"a resent start was refused ({error}); recording {active.id} is the first attempt's"
-            return StartOutcome(active, Knowledge.BELIEVED, how)
-        raise _busy(meeting_id, active, error)
-
-    #: How long the legacy start (200, no body) may take to show the new recording as active.
-    legacy_start_wait = 15.0
-
-    def _legacy_outcome(self, meeting_id: str, sent_at: datetime, meeting_was_idle: bool) -> StartOutcome:
-        """The legacy start answers 200 with no body: find the new recording among the meeting's
-        recordings (:meth:`legacy_start_outcome`). The start took effect, so whatever goes wrong here
-        must not send it again."""
-        accepted = RealtimeKitAPIError("was accepted (200, no body)", status_code=200)
-        deadline = time.monotonic() + self.legacy_start_wait
-        while True:
-            try:
-                outcome = self.legacy_start_outcome(meeting_id, sent_at, meeting_was_idle=meeting_was_idle)
-            except RealtimeKitAPIError as lookup_error:
-                raise _outcome_unknown(meeting_id, accepted, lookup_error, sent_at) from lookup_error
-            if outcome is not None:
-                return outcome
-            if time.monotonic() >= deadline:
-                raise RealtimeKitStartOutcomeUnknownError(
-                    f"the service accepted the start for meeting {meeting_id} (200, no body), but no new "
-                    f"recording appeared within {self.legacy_start_wait:g}s; not sending it again",
-                    status_code=200,
-                    operation="startTrackRecordingForAMeeting",
-                    meeting_id=meeting_id,
-                    accepted_at=sent_at,
-                )
-            time.sleep(1.0)
-
-    #: How many of a meeting's newest recordings a legacy start reads to find its own.
-    legacy_start_page = 20
-
-    def legacy_start_outcome(
-        self, meeting_id: str, sent_at: datetime, *, meeting_was_idle: bool
-    ) -> StartOutcome | None:
-        """What a legacy start (200, no body) sent at ``sent_at`` led to; ``None`` while no recording
-        of the meeting invoked since (allowing for clock skew) is capturing.
-
-        ``STARTED`` only when the evidence excludes every other client's start: the meeting had no
-        active recording just before (``meeting_was_idle``) and exactly one recording of the meeting
-        was invoked since this start was sent (another client's start in that window would show as a
-        second one; so does a recording that ended within the skew allowance), and the list held no item
-        it could not read (that one may be another's). Anything weaker is
-        ``BELIEVED``: the newest capturing such recording is followed (the one least likely to be
-        another task's, as a task that listed earlier saw fewer), never stopped.
-        """
-        page = self.list_recordings(
-            meeting_id=meeting_id,
-            sort_by="invokedTime",
-            sort_order="DESC",
-            per_page=self.legacy_start_page,
-        )
-        since = [
-            r for r in page.recordings if r.meeting_id in (None, meeting_id) and _started_since(r, sent_at)
-        ]
-        capturing = [r for r in since if r.status.is_capturing]
-        if not capturing:  # this start's recording is not listed yet (or ended at once: never taken)
-            return None
-        newest = capturing[0]
-        # an item the models could not read may be another client's recording invoked since
-        if meeting_was_idle and len(since) == 1 and not page.unreadable:
-            how = (
-                f"legacy start (200, no body): the meeting had no recording before, and {newest.id} "
-                "is the only one invoked since"
-            )
-            return StartOutcome(newest, Knowledge.STARTED, how)
-        others = ", ".join(r.id for r in since if r is not newest)
-        if others:
-            doubt = f"{others} too (another client may have started one)"
-        elif page.unreadable:
-            doubt = f"the list held {len(page.unreadable)} recording(s) it could not read"
-        else:
-            doubt = "the meeting was not idle"
-        how = f"legacy start (200, no body); {newest.id} is the newest recording invoked since, but {doubt}"
-        return StartOutcome(newest, Knowledge.BELIEVED, how)
+        starter = RecordingStarter(self, parse_track_request(request), log=self.log)
+        starter.meeting_was_idle = meeting_was_idle
+        return starter.send()
 
     def get_recording(self, recording_id: str) -> Recording:
         return self._call(_Calls.get_recording(recording_id), _RECORDING)  # type: ignore[no-any-return]

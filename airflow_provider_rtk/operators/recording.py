@@ -6,8 +6,7 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from enum import Enum
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from airflow_provider_rtk._arguments import poll_interval_argument, seconds_argu
 from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
 from airflow_provider_rtk.links import RealtimeKitRecordingLink
 from airflow_provider_rtk.ownership import (
-    CLOCK_SKEW,
+    IfActive,
     JournalEntry,
     Knowledge,
     StartJournal,
@@ -36,6 +35,14 @@ if TYPE_CHECKING:
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
     from airflow_provider_rtk.models import Recording, TrackRecordingRequest
+    from airflow_provider_rtk.starting import RecordingStarter
+
+__all__ = [
+    "IfActive",
+    "RealtimeKitRecordingActionOperator",
+    "RealtimeKitStartTrackRecordingOperator",
+    "mask_layer_secrets",
+]
 
 #: Cloudflare's orange, so RealtimeKit tasks stand out in the grid and graph views.
 UI_COLOR = "#f6821f"
@@ -56,14 +63,6 @@ def _is_outcome_unknown(error: BaseException) -> bool:
     from airflow_provider_rtk.exceptions import RealtimeKitStartOutcomeUnknownError
 
     return isinstance(error, RealtimeKitStartOutcomeUnknownError)
-
-
-class IfActive(str, Enum):
-    """What to do when the meeting already has an active recording this task did not start."""
-
-    ATTACH = "attach"  #: follow that recording as if this task had started it (never stop it)
-    FAIL = "fail"  #: fail the task, naming the recording
-    STOP_AND_START = "stop_and_start"  #: stop it, then start a new one
 
 
 def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
@@ -204,7 +203,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         #: How this task knows the recording it follows; only ``STARTED`` may be stopped.
         self._knowledge = Knowledge.FOREIGN
         self._stopped_ids: set[str] = set()
-        self._idle_before_start = False
+        self._starter: RecordingStarter | None = None
         self._final_recording: Recording | None = None
         #: The journal entry of what the start learnt (written again if the store did not keep it).
         self._fact: JournalEntry | None = None
@@ -284,21 +283,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._knowledge = outcome.knowledge
         self._final_recording = outcome.recording
 
-    def _learn(
-        self,
-        journal: StartJournal,
-        outcome: StartOutcome,
-        sent_at: datetime | None = None,
-        fingerprint: str | None = None,
-    ) -> None:
-        """Follow ``outcome`` and journal it: the id and how it is known, in ONE write of the task
-        state store, before anything else. The mixin's external id key is written only after it (when
-        ``submit_job`` returns); a try that dies in between leaves the journal, which a retry trusts
-        (:meth:`_restore_external_id`)."""
-        self._follow(outcome)
-        self._fact = journal.entry_for(outcome, sent_at, fingerprint)
-        journal.write(self._fact)
-
     def _restore_external_id(self, context: Context) -> None:
         """On a retry: the journal holds what an earlier try's start learnt; if the mixin's external
         id key lags behind it (the try died between the two writes), set the key from the journal so
@@ -319,224 +303,35 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             store.set(self.external_id_key, entry.recording_id)
 
     def submit_job(self, context: Context) -> str:
-        """Reconcile with the service and the journal, then start (or follow) a recording; its id.
+        """Start (or follow) a recording through :class:`~airflow_provider_rtk.starting.RecordingStarter`
+        (which reconciles with the service and the journal); its id. Whatever the starter learnt is
+        followed even if it then fails, so a failure stops what this task started."""
+        from airflow_provider_rtk.starting import RecordingStarter
 
-        A first try with the current body sends the start straight away: the service's answer, or its
-        refusal while another recording is active, says what there is (two requests a start, with the
-        check for a concurrent start; one when the connection's ``second_start`` is ``"refused"``).
-        A retry, and the legacy body (whose empty answer only the state before it can explain), read
-        the meeting's active recording first.
-        """
-        journal = self._journal(context)
-        if _try_number(context) <= 1 and self._request.generation == "current":
-            started = self._start(journal, context, meeting_was_idle=False)
-            self._publish(context, started.recording)
-            return started.recording.id
-        earlier = journal.read() if _try_number(context) > 1 else None
-        active = self.hook.get_active_recording(self._request.meeting_id)
-        outcome = self._reconcile(active, earlier, journal, context)
-        if outcome is None:
-            self._idle_before_start = active is None
-            outcome = self._start(journal, context, meeting_was_idle=self._idle_before_start)
-        else:
-            self._learn(
-                journal,
-                outcome,
-                earlier.sent_at if earlier else None,
-                earlier.fingerprint if earlier else None,
-            )
-            self._log_following(outcome)
+        self._starter = starter = RecordingStarter(
+            self.hook,
+            self._request,
+            journal=self._journal(context),
+            if_active=self._policy(),
+            try_number=_try_number(context),
+            run_started_at=getattr(context.get("dag_run"), "start_date", None),
+            fingerprint=request_fingerprint(mask_layer_secrets(self._request.to_api_body())[0]),
+            log=self.log,
+        )
+        try:
+            outcome = starter.start()
+        finally:
+            self._stopped_ids |= starter.stopped
+            if starter.learnt is not None:
+                self._follow(starter.learnt)
+                self._fact = starter.fact
         self._publish(context, outcome.recording)
         return outcome.recording.id
-
-    def _reconcile(
-        self, active: Recording | None, earlier: JournalEntry | None, journal: StartJournal, context: Context
-    ) -> StartOutcome | None:
-        """What this try follows without starting anything; ``None``: start a recording."""
-        if active is not None:
-            if (
-                earlier is not None
-                and earlier.recording_id == active.id
-                and earlier.knowledge is not Knowledge.FOREIGN
-            ):
-                return StartOutcome(
-                    active, earlier.knowledge, "an earlier try recorded it in the task state store"
-                )
-            why = self._earlier_try_evidence(active, earlier, journal, context)
-            if why is not None:
-                return StartOutcome(active, Knowledge.BELIEVED, why)
-            return self._apply_policy(active, "it was already active")
-        if _try_number(context) > 1:
-            return self._earlier_try_stopped_recording(earlier, journal, context)
-        return None
-
-    def _earlier_try_evidence(
-        self, recording: Recording, earlier: JournalEntry | None, journal: StartJournal, context: Context
-    ) -> str | None:
-        """Why ``recording`` may be an earlier try's (``None``: no reason to think so).
-
-        With the task state store only a recorded start with no answer counts (the recording was
-        invoked since and has this task's file prefix); without it (Airflow < 3.3, ``durable=False``)
-        a retry follows what looks like its earlier try's: invoked since the DAG run started, through
-        the API, with this task's prefix. Either way it is only believed, never stopped.
-        """
-        if not self._looks_like_ours(recording):
-            return None
-        if journal.available:
-            if earlier is None or earlier.phase != "sending" or earlier.sent_at is None:
-                return None
-            if not recording.invoked_since(earlier.sent_at - CLOCK_SKEW):
-                return None
-            return f"an earlier try sent a start at {earlier.sent_at.isoformat()} and got no answer"
-        since = self._retry_since(context)
-        if since is None or not recording.invoked_since(since):
-            return None
-        return "it looks like an earlier try's (no task state store to know for sure)"
-
-    def _apply_policy(self, active: Recording, why: str) -> StartOutcome | None:
-        """``if_active`` for a recording this task did not start; ``None`` means: start a new one."""
-        meeting_id = self._request.meeting_id
-        policy = self._policy()
-        if policy is IfActive.ATTACH:
-            return StartOutcome(active, Knowledge.FOREIGN, f"{why}; if_active='attach'")
-        if policy is IfActive.FAIL:
-            raise AirflowFailException(
-                f"Meeting {meeting_id} already has active recording {active.id} "
-                f"(status {active.status.value}), not started by this task ({why}); if_active='fail'"
-            )
-        self.log.warning(
-            "Stopping active recording %s of meeting %s before starting a new one (%s; if_active)",
-            active.id,
-            meeting_id,
-            why,
-        )
-        self.hook.stop_recording(active.id)
-        return None
-
-    @staticmethod
-    def _retry_since(context: Context) -> datetime | None:
-        """On a retry: when this DAG run started. ``None`` on a first try."""
-        if _try_number(context) <= 1:
-            return None
-        return getattr(context.get("dag_run"), "start_date", None)
-
-    def _looks_like_ours(self, recording: Recording) -> bool:
-        """Started through the API with this task's file prefix."""
-        reason = recording.start_reason.reason if recording.start_reason else None
-        if reason not in (None, "API_CALL"):  # e.g. RECORD_ON_START: the meeting's own setting
-            return False
-        if not recording.output_file_name:
-            return True
-        prefixes = [layer.file_name_prefix or "default" for layer in (self._request.layers or {}).values()]
-        return any(recording.output_file_name.startswith(f"{prefix}_") for prefix in prefixes or ["default"])
-
-    def _earlier_try_stopped_recording(
-        self, earlier: JournalEntry | None, journal: StartJournal, context: Context
-    ) -> StartOutcome | None:
-        """On a retry with nothing active: an earlier try's recording that has since stopped (it
-        ended, or was stopped): follow it rather than record the meeting a second time."""
-        from airflow_provider_rtk.models import RecordingStatus
-
-        if journal.available and (earlier is None or earlier.phase != "sending"):
-            return None  # the store says the earlier try started nothing that is not accounted for
-        page = self.hook.list_recordings(
-            meeting_id=self._request.meeting_id, sort_by="invokedTime", sort_order="DESC", per_page=20
-        )
-        for recording in page.recordings:
-            if recording.status is RecordingStatus.ERRORED:
-                continue
-            why = self._earlier_try_evidence(recording, earlier, journal, context)
-            if why is not None:
-                return StartOutcome(
-                    recording, Knowledge.BELIEVED, f"reattaching to a stopped recording: {why}"
-                )
-        return None
-
-    def _start(self, journal: StartJournal, context: Context, *, meeting_was_idle: bool) -> StartOutcome:
-        """Send the start, journalled ahead; then make sure two starts of one meeting converge."""
-        from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitMeetingBusyError
-
-        fingerprint = request_fingerprint(mask_layer_secrets(self._request.to_api_body())[0])
-        sent_at = journal.intent(fingerprint)
-
-        def learnt(outcome: StartOutcome) -> None:
-            self._learn(journal, outcome, sent_at, fingerprint)
-
-        try:
-            outcome = self.hook.start_track_recording(
-                self._request, meeting_was_idle=meeting_was_idle, on_outcome=learnt
-            )
-        except RealtimeKitMeetingBusyError as busy:
-            journal.refused()
-            outcome_or_none = self._apply_policy(
-                busy.active, f"the service refused the start ({busy.message})"
-            )
-            if outcome_or_none is None:
-                self._idle_before_start = True
-                return self._start(journal, context, meeting_was_idle=True)
-            learnt(outcome_or_none)
-            self._log_following(outcome_or_none)
-            return outcome_or_none
-        except RealtimeKitAPIError as error:
-            if not (error.is_retryable or _is_outcome_unknown(error)):
-                journal.refused()  # a definite no: nothing was started
-            raise
-        self.log.info(
-            "Started %s-API track recording %s of meeting %s (status %s): %s",
-            self._request.generation,
-            outcome.recording.id,
-            self._request.meeting_id,
-            outcome.recording.status.value,
-            outcome.knowledge.describe(),
-        )
-        return self._converge(outcome, journal, context)
-
-    def _converge(self, outcome: StartOutcome, journal: StartJournal, context: Context) -> StartOutcome:
-        """After a start the service accepted while another start of the meeting raced it: the
-        meeting's active recording is the one that won. If it is not ours, ours yields (it is stopped
-        only if this task started it) and the task follows the winner as ``if_active`` says.
-
-        Skipped when the connection's extra ``second_start`` is ``"refused"``: the service then
-        refuses the later of two starts, and the refusal already converges them."""
-        if outcome.knowledge is not Knowledge.STARTED or self.hook.settings.second_start_refused:
-            return outcome
-        ours = outcome.recording
-        winner = self.hook.get_active_recording(self._request.meeting_id)
-        if winner is None or winner.id == ours.id:
-            return outcome
-        policy = self._policy()
-        if policy is IfActive.STOP_AND_START:
-            self.log.warning(
-                "Meeting %s has a second recording %s; stopping it (if_active)", ours.meeting_id, winner.id
-            )
-            self.hook.stop_recording(winner.id)
-            return outcome
-        self._stop_started(f"recording {winner.id} of the same meeting started first", on_timeout=True)
-        if policy is IfActive.FAIL:
-            raise AirflowFailException(
-                f"Meeting {self._request.meeting_id} is recorded by {winner.id}, which started first; "
-                f"this task stopped its own {ours.id}; if_active='fail'"
-            )
-        followed = StartOutcome(
-            winner, Knowledge.FOREIGN, f"it won the race; this task stopped its own {ours.id}"
-        )
-        self._learn(journal, followed)
-        self._log_following(followed)
-        return followed
-
-    def _log_following(self, outcome: StartOutcome) -> None:
-        self.log.warning(
-            "Following recording %s of meeting %s, %s: %s",
-            outcome.recording.id,
-            self._request.meeting_id,
-            outcome.knowledge.describe(),
-            outcome.how,
-        )
 
     def _policy(self) -> IfActive:
         """``if_active`` as a policy; a wrong value is a payload error naming the field."""
         try:
-            return IfActive(str(self.if_active).strip().lower())
+            return IfActive.parse(self.if_active)
         except ValueError:
             from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
 
@@ -848,33 +643,16 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         return True
 
     def _resolve_lost_start(self, context: Context, error: BaseException) -> None:
-        """A legacy start the service accepted (200) whose recording could not be found: look once
-        more, so that the recording it started is known (and can be stopped) rather than lost."""
-        from airflow_provider_rtk.exceptions import RealtimeKitAPIError
+        """A legacy start the service accepted (200) whose recording could not be found, and no retry
+        to reconcile it: the starter looks once more, so that the recording is known (and can be
+        stopped) rather than lost."""
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
-        accepted_at = getattr(error, "accepted_at", None)
-        if accepted_at is None or self._retry_left(context, error):
+        if self._starter is None or self._retry_left(context, error):
             return  # the retry reconciles it with the journal's record of the start
-        try:
-            with RealtimeKitHook(self.realtimekit_conn_id) as hook:
-                found = hook.legacy_start_outcome(
-                    self._request.meeting_id, accepted_at, meeting_was_idle=self._idle_before_start
-                )
-        except RealtimeKitAPIError as lookup_error:
-            self.log.error(
-                "The accepted start's recording is still unknown (%s); check meeting %s",
-                lookup_error,
-                self._request.meeting_id,
-            )
-            return
+        with RealtimeKitHook(self.realtimekit_conn_id) as hook:
+            found = self._starter.resolve_lost_start(error, hook)
         if found is not None:
-            self.log.warning(
-                "Found recording %s after the accepted start: %s (%s)",
-                found.recording.id,
-                found.knowledge.describe(),
-                found.how,
-            )
             self._follow(found)
 
     def on_kill(self) -> None:
