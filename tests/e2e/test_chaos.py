@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.checks import RUNNING, running
 from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, StackError, wait_for
 
 pytestmark = pytest.mark.local
@@ -31,12 +32,6 @@ OUTAGE_SECONDS = 60
 SETTLE_SECONDS = 10
 #: From the start's answer to the kill: time for the task to read it (its supervisor is paused).
 HAND_OVER_SECONDS = 5
-#: A recording that still records (or will): nobody stopped it and its meeting has not ended.
-RUNNING = {"INVOKED", "RECORDING", "PAUSED"}
-
-
-def running(emulator: EmulatorControl, meeting_id: str) -> list[dict[str, Any]]:
-    return [r for r in emulator.recordings(meeting_id) if r["status"] in RUNNING]
 
 
 def end_sessions(emulator: EmulatorControl, meetings: list[str]) -> None:

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from tests.e2e.checks import assert_succeeded, only_recording
 from tests.e2e.stack import Stack, wait_for
-from tests.e2e.test_rest import assert_succeeded, only_recording
 
 pytestmark = pytest.mark.distributed
 

@@ -4,31 +4,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, wait_for
-
-
-def only_recording(emulator: EmulatorControl, meeting_id: str) -> dict[str, Any]:
-    """The meeting's one recording, once UPLOADED (it may still be uploading when the run ends)."""
-    recordings = emulator.recordings(meeting_id)
-    assert len(recordings) == 1, recordings
-    wait_for(
-        f"the recording of {meeting_id} to be UPLOADED",
-        lambda: emulator.recordings(meeting_id)[0]["status"] == "UPLOADED",
-        30,
-    )
-    return emulator.recordings(meeting_id)[0]
-
-
-def assert_succeeded(
-    api: AirflowAPI, dag_id: str, run_id: str, timeout: float = 240
-) -> dict[str, str | None]:
-    run = api.wait_for_run(dag_id, run_id, timeout)
-    states = api.task_instances(dag_id, run_id)
-    assert run["state"] == "success", states
-    assert set(states.values()) == {"success"}, states
-    return states
+from tests.e2e.checks import assert_succeeded, only_recording
+from tests.e2e.stack import Stack, wait_for
 
 
 def day_of(timestamp: str) -> str:

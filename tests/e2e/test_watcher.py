@@ -6,26 +6,11 @@ meeting of the app that goes live."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from tests.e2e.checks import WATCHER_DAG_ID, runs_recording
 from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, wait_for
-
-DAG_ID = "rtk_record_when_live"
-
-
-def runs_recording(api: AirflowAPI, meeting_id: str) -> list[dict[str, Any]]:
-    """The watcher DAG's asset-triggered runs whose triggering events named ``meeting_id``."""
-    found = []
-    for run in api.dag_runs(DAG_ID):
-        if run["run_type"] != "asset_triggered":
-            continue
-        if api.task_instances(DAG_ID, run["dag_run_id"]).get("meetings_gone_live") != "success":
-            continue
-        if meeting_id in (api.xcom(DAG_ID, run["dag_run_id"], "meetings_gone_live") or []):
-            found.append(run)
-    return found
 
 
 def record_one_session(api: AirflowAPI, emulator: EmulatorControl, meeting_id: str, sessions: int) -> dict:
@@ -47,7 +32,7 @@ def record_one_session(api: AirflowAPI, emulator: EmulatorControl, meeting_id: s
         every=2,
     )
     for run in runs:
-        api.wait_for_run(DAG_ID, run["dag_run_id"], 180)
+        api.wait_for_run(WATCHER_DAG_ID, run["dag_run_id"], 180)
     return recording
 
 
@@ -57,14 +42,14 @@ def test_each_live_session_makes_one_run_and_the_copy_lands_the_files(
     api = stack.api
     assert api is not None
     meeting_id = emulator.create_meeting("goes live twice")
-    api.unpause(DAG_ID)
+    api.unpause(WATCHER_DAG_ID)
 
     first = record_one_session(api, emulator, meeting_id, 1)
     record_one_session(api, emulator, meeting_id, 2)
 
     runs = runs_recording(api, meeting_id)
     assert len(runs) == 2, runs  # one run per live session, no more
-    assert {api.dag_run(DAG_ID, r["dag_run_id"])["state"] for r in runs} == {"success"}
+    assert {api.dag_run(WATCHER_DAG_ID, r["dag_run_id"])["state"] for r in runs} == {"success"}
     recordings = emulator.recordings(meeting_id)
     assert len(recordings) == 2
     assert {

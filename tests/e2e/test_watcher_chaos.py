@@ -13,9 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.checks import RUNNING, WATCHER_DAG_ID, running, runs_recording
 from tests.e2e.stack import AirflowAPI, EmulatorControl, Stack, StackError, wait_for
-from tests.e2e.test_chaos import RUNNING, running
-from tests.e2e.test_watcher import DAG_ID, runs_recording
 
 pytestmark = pytest.mark.local
 
@@ -48,7 +47,7 @@ def event_saved(api: AirflowAPI, asset: int, session_id: str) -> bool:
 def test_a_session_seen_live_just_before_the_triggerer_is_killed_still_gets_its_run(stack: Stack, emulator):
     api = stack.api
     assert api is not None
-    api.unpause(DAG_ID)
+    api.unpause(WATCHER_DAG_ID)
     polled = time.time()
     wait_for(
         "the watcher to list live sessions",
@@ -117,7 +116,7 @@ def record_through_the_crash(
     runs = []
     if emulator.recordings(meeting_id):
         runs = wait_for("the watcher's run", lambda: runs_recording(api, meeting_id), 120, every=2)
-    states = [api.wait_for_run(DAG_ID, run["dag_run_id"], 240)["state"] for run in runs]
+    states = [api.wait_for_run(WATCHER_DAG_ID, run["dag_run_id"], 240)["state"] for run in runs]
     with contextlib.suppress(StackError):
         wait_for(
             "the recording to settle",

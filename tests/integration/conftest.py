@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import airflow.sdk
 import pytest
 
 from tests.conftest import DAGS_FOLDER
@@ -15,6 +17,9 @@ if TYPE_CHECKING:
     from airflow_provider_rtk.emulator import RealtimeKitEmulator
 
 pytestmark = pytest.mark.dag
+
+#: Whether this Airflow has the task state store (3.3+) that keeps what a start learnt across tries.
+STATE_STORE = hasattr(airflow.sdk, "ResumableJobMixin")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -144,3 +149,46 @@ def console_text(captured: Any) -> str:
     design, in the supervisor's own debug lines, never in the task log)."""
     lines = (captured.out + captured.err).splitlines(keepends=True)
     return "".join(line for line in lines if "MaskSecret" not in line)
+
+
+@pytest.fixture
+def fast_connection(emulator, monkeypatch):
+    """The connection with a short request timeout and three attempts per call, so faults resolve fast."""
+    conn = emulator.airflow_connection()
+    conn["extra"] = {**conn["extra"], "timeout": 1, "max_attempts": 3}
+    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
+
+
+class Run:
+    """A finished DAG run and what its tasks printed (``dag.test()`` logs to the console)."""
+
+    def __init__(self, dag_run, output: str) -> None:
+        self.dag_run = dag_run
+        self.state = str(dag_run.state)
+        self.output = output
+
+    def task(self, task_id: str = "start"):
+        (ti,) = [ti for ti in self.dag_run.get_task_instances() if ti.task_id == task_id]
+        return ti
+
+    def log(self, try_number: int | None = None, task_id: str = "start") -> str:
+        """The task's log lines: of every try, or of one (tries are split at ``dag.test()``'s markers)."""
+        tries = self.output.split("Task started ")[1:]
+        assert tries, f"no log of task {task_id}"
+        return "\n".join(tries) if try_number is None else tries[try_number - 1]
+
+
+@pytest.fixture
+def run(capfd):
+    def run_dag(dag_id: str, meeting_id: str, **conf) -> Run:
+        capfd.readouterr()
+        dag_run = load_dag(dag_id).test(run_conf={"meeting_id": meeting_id, **conf})
+        captured = capfd.readouterr()
+        return Run(dag_run, captured.out + captured.err)
+
+    return run_dag
+
+
+def recordings_of(emulator: RealtimeKitEmulator, meeting_id: str) -> list[dict[str, Any]]:
+    """Every recording of the meeting."""
+    return [r for r in emulator.recordings() if r["meeting_id"] == meeting_id]

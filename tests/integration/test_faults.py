@@ -7,62 +7,16 @@ that says what happened.
 
 from __future__ import annotations
 
-import json
 import time
 
-import airflow.sdk
 import pytest
 
-from tests.integration.conftest import load_dag, xcom
-
-STATE_STORE = hasattr(airflow.sdk, "ResumableJobMixin")
+from tests.integration.conftest import STATE_STORE, recordings_of, xcom
 
 START = "startTrackRecordingForAMeeting"
 
 #: every case holds whether the service refuses a second concurrent start or accepts it
 pytestmark = pytest.mark.usefixtures("second_start")
-
-
-@pytest.fixture
-def fast_connection(emulator, monkeypatch):
-    """The connection with a short request timeout and three attempts per call, so faults resolve fast."""
-    conn = emulator.airflow_connection()
-    conn["extra"] = {**conn["extra"], "timeout": 1, "max_attempts": 3}
-    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(conn))
-
-
-class Run:
-    """A finished DAG run and what its tasks printed (``dag.test()`` logs to the console)."""
-
-    def __init__(self, dag_run, output: str) -> None:
-        self.dag_run = dag_run
-        self.state = str(dag_run.state)
-        self.output = output
-
-    def task(self, task_id: str = "start"):
-        (ti,) = [ti for ti in self.dag_run.get_task_instances() if ti.task_id == task_id]
-        return ti
-
-    def log(self, try_number: int | None = None, task_id: str = "start") -> str:
-        """The task's log lines: of every try, or of one (tries are split at ``dag.test()``'s markers)."""
-        tries = self.output.split("Task started ")[1:]
-        assert tries, f"no log of task {task_id}"
-        return "\n".join(tries) if try_number is None else tries[try_number - 1]
-
-
-@pytest.fixture
-def run(capfd):
-    def run_dag(dag_id: str, meeting_id: str, **conf) -> Run:
-        capfd.readouterr()
-        dag_run = load_dag(dag_id).test(run_conf={"meeting_id": meeting_id, **conf})
-        captured = capfd.readouterr()
-        return Run(dag_run, captured.out + captured.err)
-
-    return run_dag
-
-
-def recordings_of(emulator, meeting_id):
-    return [r for r in emulator.recordings() if r["meeting_id"] == meeting_id]
 
 
 @pytest.mark.usefixtures("fast_connection")

@@ -11,11 +11,7 @@ import time
 import pytest
 
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
-from tests.integration import test_faults
-from tests.integration.test_faults import STATE_STORE, recordings_of
-
-# the fault suite's fixtures: the connection with short timeouts, and a DAG runner that keeps the log
-fast_connection, run = test_faults.fast_connection, test_faults.run
+from tests.integration.conftest import STATE_STORE, recordings_of
 
 START = "startTrackRecordingForAMeeting"
 

@@ -7,11 +7,7 @@ import json
 
 import pytest
 
-from tests.integration import test_faults
-from tests.integration.conftest import xcom
-from tests.integration.test_faults import recordings_of
-
-run = test_faults.run
+from tests.integration.conftest import recordings_of, xcom
 
 
 def asset_events(uri: str) -> list[dict]:
