@@ -31,6 +31,8 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitFilesNotDownloadableError,
     RealtimeKitPayloadError,
     RealtimeKitRecordingFailedError,
+    _NotYet,
+    _Refused,
 )
 
 if TYPE_CHECKING:
@@ -65,14 +67,6 @@ _FILE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._ -]{0,254}")
 _NOT_YET_STATUSES = frozenset({404, 408, 409, 425, 429})
 #: An ETag that is an MD5 of the body (what S3 and R2 give an object uploaded in one piece).
 _MD5_RE = re.compile(r"[0-9a-f]{32}")
-
-
-class _NotYet(Exception):
-    """This file cannot be downloaded right now; try again with fresh links later."""
-
-
-class _Refused(Exception):
-    """The link was refused (403): expired, or not valid any more."""
 
 
 @dataclass(frozen=True)
