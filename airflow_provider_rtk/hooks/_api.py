@@ -45,8 +45,13 @@ from airflow_provider_rtk.exceptions import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from typing import TypeAlias
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    #: What ``_call`` hands an answer to: the answer, the call, and the secrets to blank out of errors.
+    Reader: TypeAlias = Callable[[httpx.Response, "ApiCall", Sequence[str]], T]
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 USER_AGENT = "airflow-provider-rtk"
@@ -589,9 +594,7 @@ def answer_shape(call: ApiCall, status_code: int = 200) -> Iterator[None]:
         ) from None
 
 
-def shaped(
-    convert: Callable[[Any], T], reader: Callable[..., Any] = read_data
-) -> Callable[[httpx.Response, ApiCall, Sequence[str]], T]:
+def shaped(convert: Callable[[Any], T], reader: Callable[..., Any] = read_data) -> Reader[T]:
     """A reader for ``_call``: ``reader``'s result through ``convert``, a wrong shape an API error."""
 
     def read(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()) -> T:

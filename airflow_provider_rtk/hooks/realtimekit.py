@@ -6,7 +6,7 @@ import math
 import time
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import httpx
 from airflow.providers.common.compat.sdk import BaseHook
@@ -39,6 +39,7 @@ from airflow_provider_rtk.hooks._api import (
     ApiCall,
     HttpRetryPolicy,
     Limits,
+    T,
     answer_shape,
     hold_to_deadlines,
     read_data,
@@ -81,6 +82,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
     from airflow.sdk import Connection
+
+    from airflow_provider_rtk.hooks._api import Reader
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -296,7 +299,11 @@ class RealtimeKitHook(_HookBase):
         The answer is read whole; errors are :class:`RealtimeKitAPIError` subclasses."""
         return self._checked(send_bounded(self.client, call, self._limits(self.settings)))
 
-    def _call(self, call: ApiCall, reader: Callable[..., Any] = read_data) -> Any:
+    @overload
+    def _call(self, call: ApiCall) -> Any: ...
+    @overload
+    def _call(self, call: ApiCall, reader: Reader[T]) -> T: ...
+    def _call(self, call: ApiCall, reader: Reader[Any] = read_data) -> Any:
         """Send a call, retrying if it is repeatable; return what ``reader`` makes of the answer."""
         if not call.repeatable:
             return reader(self._send(call), call, self._secrets)
@@ -498,12 +505,12 @@ class RealtimeKitHook(_HookBase):
         return StartOutcome(newest, Knowledge.BELIEVED, how)
 
     def get_recording(self, recording_id: str) -> Recording:
-        return self._call(_Calls.get_recording(recording_id), _RECORDING)  # type: ignore[no-any-return]
+        return self._call(_Calls.get_recording(recording_id), _RECORDING)
 
     def list_recordings(self, **filters: Any) -> RecordingPage:
         """One page of recordings. Filters: ``meeting_id``, ``status`` (list or comma text), ``page_no``,
         ``per_page``, ``sort_by``, ``sort_order``, ``start_time``, ``end_time``, ``expired``, ``search``."""
-        return self._call(_Calls.list_recordings(_list_params(**filters)), _PAGE)  # type: ignore[no-any-return]
+        return self._call(_Calls.list_recordings(_list_params(**filters)), _PAGE)
 
     def iter_recordings(self, per_page: int = 100, **filters: Any) -> Iterator[Recording]:
         """Every recording matching the filters, page after page."""
@@ -518,7 +525,7 @@ class RealtimeKitHook(_HookBase):
     def get_active_recording(self, meeting_id: str) -> Recording | None:
         """The meeting's active recording, or ``None`` when it has none."""
         try:
-            return self._call(_Calls.get_active_recording(meeting_id), _RECORDING)  # type: ignore[no-any-return]
+            return self._call(_Calls.get_active_recording(meeting_id), _RECORDING)
         except RealtimeKitNotFoundError:
             return None
 
@@ -526,7 +533,7 @@ class RealtimeKitHook(_HookBase):
         """Stop, pause or resume a recording. Repeating an action that already took effect is a no-op."""
         action = RecordingAction(action)
         try:
-            return self._call(_Calls.recording_action(recording_id, action), _RECORDING)  # type: ignore[no-any-return]
+            return self._call(_Calls.recording_action(recording_id, action), _RECORDING)
         except RealtimeKitAPIError as error:
             if not _is_refusal(error):
                 raise
@@ -553,17 +560,17 @@ class RealtimeKitHook(_HookBase):
     # ---------------------------------------------------------------------------------- meetings
 
     def get_meeting(self, meeting_id: str) -> Meeting:
-        return self._call(_Calls.get_meeting(meeting_id), _MEETING)  # type: ignore[no-any-return]
+        return self._call(_Calls.get_meeting(meeting_id), _MEETING)
 
     def create_meeting(self, title: str | None = None, **fields: Any) -> Meeting:
         """Create a meeting (not retried: a lost answer could mean two meetings)."""
         body = {"title": title, **fields} if title is not None else dict(fields)
-        return self._call(_Calls.create_meeting(body), _MEETING)  # type: ignore[no-any-return]
+        return self._call(_Calls.create_meeting(body), _MEETING)
 
     def get_active_session(self, meeting_id: str) -> ActiveSession | None:
         """The meeting's live session, or ``None`` when nobody is in it."""
         try:
-            return self._call(_Calls.get_active_session(meeting_id), _SESSION)  # type: ignore[no-any-return]
+            return self._call(_Calls.get_active_session(meeting_id), _SESSION)
         except RealtimeKitNotFoundError:
             return None
 
@@ -586,11 +593,11 @@ class RealtimeKitHook(_HookBase):
         """One page of the app's sessions (``GET /sessions``, read-only). Filters: ``status``
         (``LIVE``/``ENDED``), ``associated_id`` (a meeting id), ``page_no``, ``per_page``, ``sort_by``
         (``createdAt``/``minutesConsumed``), ``sort_order`` and ``search``; checked before any request."""
-        return self._call(_sessions_call(filters), _SESSION_PAGE)  # type: ignore[no-any-return]
+        return self._call(_sessions_call(filters), _SESSION_PAGE)
 
     def get_session(self, session_id: str) -> ActiveSession:
         """One session of the app, live or ended (``GET /sessions/{session_id}``); 404 when unknown."""
-        return self._call(_session_call(session_id), _SESSION)  # type: ignore[no-any-return]
+        return self._call(_session_call(session_id), _SESSION)
 
     def iter_sessions(self, per_page: int = 100, **filters: Any) -> Iterator[ActiveSession]:
         """Every session matching the filters, page after page (oldest first unless ``sort_order``)."""
@@ -643,7 +650,11 @@ class RealtimeKitAsyncHook(_HookBase):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _call(self, call: ApiCall, reader: Callable[..., Any] = read_data) -> Any:
+    @overload
+    async def _call(self, call: ApiCall) -> Any: ...
+    @overload
+    async def _call(self, call: ApiCall, reader: Reader[T]) -> T: ...
+    async def _call(self, call: ApiCall, reader: Reader[Any] = read_data) -> Any:
         """Send a call (bounded like the sync hook's), retrying if it is repeatable; return what
         ``reader`` makes of the answer."""
         client = await self.get_client()
@@ -656,11 +667,11 @@ class RealtimeKitAsyncHook(_HookBase):
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def get_recording(self, recording_id: str) -> Recording:
-        return await self._call(_Calls.get_recording(recording_id), _RECORDING)  # type: ignore[no-any-return]
+        return await self._call(_Calls.get_recording(recording_id), _RECORDING)
 
     async def get_active_session(self, meeting_id: str) -> ActiveSession | None:
         try:
-            return await self._call(_Calls.get_active_session(meeting_id), _SESSION)  # type: ignore[no-any-return]
+            return await self._call(_Calls.get_active_session(meeting_id), _SESSION)
         except RealtimeKitNotFoundError:
             return None
 
@@ -668,7 +679,7 @@ class RealtimeKitAsyncHook(_HookBase):
         """Stop a recording; stopping one that has already stopped is a no-op."""
         try:
             stop = _Calls.recording_action(recording_id, RecordingAction.STOP)
-            return await self._call(stop, _RECORDING)  # type: ignore[no-any-return]
+            return await self._call(stop, _RECORDING)
         except RealtimeKitAPIError as error:
             if not _is_refusal(error):
                 raise
@@ -679,15 +690,15 @@ class RealtimeKitAsyncHook(_HookBase):
 
     async def list_recordings(self, **filters: Any) -> RecordingPage:
         """One page of recordings; the filters of :meth:`RealtimeKitHook.list_recordings`."""
-        return await self._call(_Calls.list_recordings(_list_params(**filters)), _PAGE)  # type: ignore[no-any-return]
+        return await self._call(_Calls.list_recordings(_list_params(**filters)), _PAGE)
 
     async def list_sessions(self, **filters: Any) -> SessionPage:
         """One page of the app's sessions; the filters of :meth:`RealtimeKitHook.list_sessions`."""
-        return await self._call(_sessions_call(filters), _SESSION_PAGE)  # type: ignore[no-any-return]
+        return await self._call(_sessions_call(filters), _SESSION_PAGE)
 
     async def get_session(self, session_id: str) -> ActiveSession:
         """One session of the app, live or ended; :meth:`RealtimeKitHook.get_session`."""
-        return await self._call(_session_call(session_id), _SESSION)  # type: ignore[no-any-return]
+        return await self._call(_session_call(session_id), _SESSION)
 
     async def iter_sessions(self, per_page: int = 100, **filters: Any) -> AsyncIterator[ActiveSession]:
         """Every session matching the filters, page after page (oldest first unless ``sort_order``)."""
