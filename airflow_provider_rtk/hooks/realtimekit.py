@@ -176,13 +176,19 @@ class _HookBase(BaseHook):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(realtimekit_conn_id={self.realtimekit_conn_id!r})"
 
+    #: The secrets blanked out of every error of this hook (the token), set when the settings are read.
     _secrets: tuple[str, ...] = ()
+
+    def _adopt(self, settings: ConnectionSettings) -> ConnectionSettings:
+        """The settings this hook was given, read for the first time: the token is masked (logs, errors)
+        before anything can show it, and kept as this hook's secret."""
+        _mask(settings.api_token)
+        self._secrets = (settings.api_token,)
+        return settings
 
     def _client_options(self, settings: ConnectionSettings) -> dict[str, Any]:
         """``httpx`` client arguments: the app's URL, bearer auth, per-operation timeouts, and no
-        redirects followed (the token must not go where a redirect points)."""
-        _mask(settings.api_token)
-        self._secrets = (settings.api_token,)
+        redirects followed (the token must not go where a redirect points). No side effects."""
         timeout = self._limits(settings).timeout
         return {
             "base_url": settings.app_url,
@@ -269,8 +275,10 @@ class RealtimeKitHook(_HookBase):
     def settings(self) -> ConnectionSettings:
         """The connection, checked (kept a short while per process: see :mod:`.connection_cache`)."""
         conn_id = self.realtimekit_conn_id
-        return connection_cache.settings_for(
-            conn_id, lambda: ConnectionSettings.from_connection(self.get_connection(conn_id))
+        return self._adopt(
+            connection_cache.settings_for(
+                conn_id, lambda: ConnectionSettings.from_connection(self.get_connection(conn_id))
+            )
         )
 
     @cached_property
@@ -628,7 +636,7 @@ class RealtimeKitAsyncHook(_HookBase):
             async def lookup() -> ConnectionSettings:
                 return ConnectionSettings.from_connection(await _aget_connection(conn_id))
 
-            self._settings = await connection_cache.asettings_for(conn_id, lookup)
+            self._settings = self._adopt(await connection_cache.asettings_for(conn_id, lookup))
         return self._settings
 
     async def get_client(self) -> httpx.AsyncClient:
