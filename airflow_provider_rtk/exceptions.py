@@ -33,8 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_rtk import redaction
-
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -141,6 +139,10 @@ class RealtimeKitBadAnswerError(RealtimeKitTransportError):
     ``too_large``: refused for its size alone (a smaller page may do)."""
 
     def __init__(self, message: str, *, operation: str, status_code: int, too_large: bool = False) -> None:
+        # imported here, not at the top: DAG files import this module, and redaction is costly to load
+        # (only the hook raises this error, and the hook has loaded it already)
+        from airflow_provider_rtk import redaction
+
         super().__init__(
             redaction.redact(message),
             operation=operation,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rtk._lazy import lazy_exports
-from airflow_provider_rtk.exceptions import deprecated_alias
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.sensors.active_session import RealtimeKitActiveSessionSensor
@@ -38,4 +37,6 @@ def __getattr__(name: str) -> Any:
     """The sensors on first use; ``RealtimeKitRecordingFailed`` (deprecated) warns on every use."""
     if name in _EXPORTS:
         return _lazy_getattr(name)
+    from airflow_provider_rtk.exceptions import deprecated_alias  # only for an old or unknown name
+
     return deprecated_alias(__name__, name)
