@@ -43,13 +43,12 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitTlsError as RealtimeKitTlsError,
 )
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import TypeAlias
 
-T = TypeVar("T")
-
-if TYPE_CHECKING:
     #: What ``_call`` hands an answer to: the answer, the call, and the secrets to blank out of errors.
     Reader: TypeAlias = Callable[[httpx.Response, "ApiCall", Sequence[str]], T]
 
