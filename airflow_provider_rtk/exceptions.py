@@ -1,11 +1,33 @@
 """Every exception the RealtimeKit provider raises, in one place. None of them carries the API token.
 
 All derive from :class:`RealtimeKitError` (an ``AirflowException``); the ones that must end the task
-without a retry also derive from ``AirflowFailException``.
+without a retry also derive from ``AirflowFailException``. The tree::
+
+    RealtimeKitError                          (AirflowException)
+    ├── RealtimeKitPayloadError               (ValueError) input rejected before any request
+    ├── RealtimeKitConnectionConfigError      (ValueError) the connection lacks or garbles something
+    ├── RealtimeKitAPIError                   an error answer, or none (status_code, code, retry_after)
+    │   ├── RealtimeKitTransportError         no usable answer (maybe_delivered, maybe_in_progress)
+    │   │   ├── RealtimeKitTlsError           the TLS handshake failed; never retried
+    │   │   └── RealtimeKitBadAnswerError     an answer that cannot be used (redirect, not JSON, too big)
+    │   ├── RealtimeKitStartOutcomeUnknownError  a start that may have worked; never retried
+    │   ├── RealtimeKitMeetingBusyError       the meeting is recorded by another recording (active)
+    │   └── RealtimeKitNotFoundError          404
+    ├── RealtimeKitRecordingFailedError       ERRORED, or not the wanted status in time (retried)
+    │   └── RealtimeKitRecordingFailedNoRetryError  (AirflowFailException) a sensor's verdict
+    ├── RealtimeKitRecordingTimeoutError      (AirflowFailException) the operator's timeout; stopped
+    ├── RealtimeKitDownloadLinksExpiredError  the copy operator: the links are gone (7 days)
+    ├── RealtimeKitFilesNotDownloadableError  the copy operator: ``wait_timeout`` ran out
+    └── RealtimeKitCopyError                  the copy operator: a file that can never be copied
+
+``FieldError`` is not an exception: one bad field of a :class:`RealtimeKitPayloadError`.
+``RealtimeKitRecordingFailed`` is the deprecated name of :class:`RealtimeKitRecordingFailedNoRetryError`.
+``_NotYet`` and ``_Refused`` are the copy operator's internal signals; they never leave it.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,11 +109,56 @@ class RealtimeKitTransportError(RealtimeKitAPIError):
     ``maybe_in_progress``: we stopped waiting (a timeout), so it may still be acting on it."""
 
     def __init__(
-        self, message: str, *, operation: str, maybe_delivered: bool, maybe_in_progress: bool = False
+        self,
+        message: str,
+        *,
+        operation: str,
+        maybe_delivered: bool,
+        maybe_in_progress: bool = False,
+        status_code: int | None = None,
     ) -> None:
-        super().__init__(message, operation=operation)
+        super().__init__(message, operation=operation, status_code=status_code)
         self.maybe_delivered = maybe_delivered
         self.maybe_in_progress = maybe_in_progress
+
+
+class RealtimeKitTlsError(RealtimeKitTransportError):
+    """The TLS handshake failed: not retried, it will not heal (often a plain-HTTP server behind a
+    host written without a scheme, which is taken as ``https://``)."""
+
+    @property
+    def is_retryable(self) -> bool:
+        return False
+
+
+class RealtimeKitBadAnswerError(RealtimeKitTransportError):
+    """An answer arrived but cannot be used: a redirect, not JSON, over the size cap, nested too deeply
+    or of the wrong shape. ``status_code`` is its HTTP status; ``maybe_took_effect`` says whether the
+    service may have acted on the request (true for any 2xx/3xx or 5xx answer), so a start that gets
+    one must be reconciled like a lost answer, never blindly resent. Not retried (unless a 5xx).
+    ``too_large``: refused for its size alone (a smaller page may do)."""
+
+    def __init__(self, message: str, *, operation: str, status_code: int, too_large: bool = False) -> None:
+        # imported here, not at the top: DAG files import this module, and redaction is costly to load
+        # (only the hook raises this error, and the hook has loaded it already)
+        from airflow_provider_rtk import redaction
+
+        super().__init__(
+            redaction.redact(message),
+            operation=operation,
+            status_code=status_code,
+            maybe_delivered=not 400 <= status_code < 500,
+        )
+        self.too_large = too_large
+
+    @property
+    def maybe_took_effect(self) -> bool:
+        """Whether the service may have acted on the request (``maybe_delivered``)."""
+        return self.maybe_delivered
+
+    @property
+    def is_retryable(self) -> bool:
+        return self.status_code is not None and self.status_code >= 500
 
 
 class RealtimeKitStartOutcomeUnknownError(RealtimeKitAPIError):
@@ -135,9 +202,9 @@ class RealtimeKitRecordingFailedError(RealtimeKitError):
     """A recording ended in ``ERRORED`` or did not reach the wanted status in time."""
 
 
-class RealtimeKitRecordingFailed(RealtimeKitRecordingFailedError, AirflowFailException):
+class RealtimeKitRecordingFailedNoRetryError(RealtimeKitRecordingFailedError, AirflowFailException):
     """A sensor saw the recording end in ``ERRORED`` (or finish without reaching the target status):
-    no retry will help, so the task fails at once."""
+    no retry will help, so the task fails at once, without a retry."""
 
 
 class RealtimeKitRecordingTimeoutError(RealtimeKitError, AirflowFailException):
@@ -159,3 +226,33 @@ class RealtimeKitCopyError(RealtimeKitError):
     """A file cannot be copied as the service describes it, and waiting will not change that: two
     files with one name, a link that redirects to another host (or too often), a body longer than
     announced, or a link and a recording that announce no size at all."""
+
+
+class _NotYet(Exception):
+    """Copy operator, internal: this file cannot be downloaded right now; try again with fresh links later."""
+
+
+class _Refused(Exception):
+    """Copy operator, internal: the link was refused (403): expired, or not valid any more."""
+
+
+#: Old names still importable from here, each with a ``DeprecationWarning``: old name -> new name.
+_DEPRECATED = {"RealtimeKitRecordingFailed": "RealtimeKitRecordingFailedNoRetryError"}
+
+
+def deprecated_alias(module: str, name: str) -> Any:
+    """The class a deprecated name of ``module`` stands for, with a ``DeprecationWarning``; for a
+    module's ``__getattr__``. ``AttributeError`` for any other name."""
+    new = _DEPRECATED.get(name)
+    if new is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} is deprecated; use airflow_provider_rtk.exceptions.{new}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return globals()[new]
+
+
+def __getattr__(name: str) -> Any:
+    return deprecated_alias(__name__, name)

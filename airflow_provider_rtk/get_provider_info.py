@@ -56,6 +56,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Cloudflare RealtimeKit",
         "description": "Start, follow and control Cloudflare RealtimeKit track recordings from Airflow.",
         "versions": [version(DISTRIBUTION)],
+        "integrations": [{"integration-name": "Cloudflare RealtimeKit"}],
         "connection-types": [
             {
                 "connection-type": CONNECTION_TYPE,
@@ -78,10 +79,14 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Cloudflare RealtimeKit",
-                "python-modules": [
-                    "airflow_provider_rtk.operators.recording",
-                    "airflow_provider_rtk.operators.copy",
-                ],
+                "python-modules": ["airflow_provider_rtk.operators.recording"],
+            }
+        ],
+        "transfers": [
+            {
+                "source-integration-name": "Cloudflare RealtimeKit",
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_rtk.transfers.recording_to_object_storage",
             }
         ],
         "config": {

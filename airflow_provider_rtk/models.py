@@ -575,6 +575,30 @@ class ActiveSession(_ResponseModel):
         return sessions, problems
 
 
+class SessionPage(_ResponseModel):
+    """One page of ``GET /sessions``: the sessions that could be read, the paging object, and for each
+    item that could not be read, its place on the page and why (``skipped``; never its content)."""
+
+    sessions: list[ActiveSession]
+    paging: Paging
+    skipped: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_answer(cls, data: Any, paging: Mapping[str, Any]) -> SessionPage:
+        """A ``GetSessions`` answer's page (``data`` holds ``sessions``, or is the list), read item by
+        item like :meth:`RecordingPage.from_answer`; ``TypeError`` when there is no list."""
+        sessions = data.get("sessions") if isinstance(data, dict) else data
+        if not isinstance(sessions, list):
+            raise TypeError("data.sessions is not a list")
+        readable, skipped = ActiveSession.read_many(sessions)
+        return cls(sessions=readable, paging=Paging.model_validate(paging), skipped=skipped)
+
+    @property
+    def is_last(self) -> bool:
+        empty = not self.sessions and not self.skipped
+        return empty or self.paging.end_offset >= self.paging.total_count
+
+
 class Meeting(_ResponseModel):
     id: str
     title: str | None = None

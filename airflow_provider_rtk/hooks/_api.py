@@ -36,11 +36,21 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitNotFoundError,
     RealtimeKitTransportError,
 )
+from airflow_provider_rtk.exceptions import (  # re-exported: their old home
+    RealtimeKitBadAnswerError as RealtimeKitBadAnswerError,
+)
+from airflow_provider_rtk.exceptions import (
+    RealtimeKitTlsError as RealtimeKitTlsError,
+)
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from typing import TypeAlias
 
-T = TypeVar("T")
+    #: What ``_call`` hands an answer to: the answer, the call, and the secrets to blank out of errors.
+    Reader: TypeAlias = Callable[[httpx.Response, "ApiCall", Sequence[str]], T]
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 USER_AGENT = "airflow-provider-rtk"
@@ -57,39 +67,6 @@ class ApiCall:
     json: Any = None
     #: False for a call whose repetition could do something twice (starting a recording).
     repeatable: bool = True
-
-
-class RealtimeKitTlsError(RealtimeKitTransportError):
-    """The TLS handshake failed: not retried, it will not heal (often a plain-HTTP server behind a
-    host written without a scheme, which is taken as ``https://``)."""
-
-    @property
-    def is_retryable(self) -> bool:
-        return False
-
-
-class RealtimeKitBadAnswerError(RealtimeKitTransportError):
-    """An answer arrived but cannot be used: a redirect, not JSON, over the size cap, nested too deeply
-    or of the wrong shape. ``status_code`` is its HTTP status; ``maybe_took_effect`` says whether the
-    service may have acted on the request (true for any 2xx/3xx or 5xx answer), so a start that gets
-    one must be reconciled like a lost answer, never blindly resent. Not retried (unless a 5xx).
-    ``too_large``: refused for its size alone (a smaller page may do)."""
-
-    def __init__(self, message: str, *, operation: str, status_code: int, too_large: bool = False) -> None:
-        # RealtimeKitTransportError takes no status: fill the API error's fields directly
-        RealtimeKitAPIError.__init__(self, redact(message), status_code=status_code, operation=operation)
-        self.maybe_delivered = not 400 <= status_code < 500
-        self.maybe_in_progress = False
-        self.too_large = too_large
-
-    @property
-    def maybe_took_effect(self) -> bool:
-        """Whether the service may have acted on the request (``maybe_delivered``)."""
-        return self.maybe_delivered
-
-    @property
-    def is_retryable(self) -> bool:
-        return self.status_code is not None and self.status_code >= 500
 
 
 def transport_error(
@@ -616,9 +593,7 @@ def answer_shape(call: ApiCall, status_code: int = 200) -> Iterator[None]:
         ) from None
 
 
-def shaped(
-    convert: Callable[[Any], T], reader: Callable[..., Any] = read_data
-) -> Callable[[httpx.Response, ApiCall, Sequence[str]], T]:
+def shaped(convert: Callable[[Any], T], reader: Callable[..., Any] = read_data) -> Reader[T]:
     """A reader for ``_call``: ``reader``'s result through ``convert``, a wrong shape an API error."""
 
     def read(response: httpx.Response, call: ApiCall, secrets: Sequence[str] = ()) -> T:

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings
+    from airflow_provider_rtk.connection import ConnectionSettings
 
 DEFAULT_SECONDS = 30.0
 _Key = tuple[str, str | None]

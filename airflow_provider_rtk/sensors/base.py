@@ -18,9 +18,9 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_rtk._arguments import poll_interval_argument
-from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError, deprecated_alias
 from airflow_provider_rtk.exceptions import (  # re-exported: airflow_provider_rtk.sensors names it
-    RealtimeKitRecordingFailed as RealtimeKitRecordingFailed,
+    RealtimeKitRecordingFailedNoRetryError as RealtimeKitRecordingFailedNoRetryError,
 )
 from airflow_provider_rtk.version_compat import default_deferrable
 
@@ -156,3 +156,8 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
                 raise AirflowSkipException(f"{parsed.message} Skipping (soft_fail).")
             raise AirflowSensorTimeout(parsed.message)
         self.fail(parsed)
+
+
+def __getattr__(name: str) -> Any:
+    """``RealtimeKitRecordingFailed``: the deprecated name of ``RealtimeKitRecordingFailedNoRetryError``."""
+    return deprecated_alias(__name__, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_provider_rtk.exceptions import RealtimeKitError, RealtimeKitRecordingFailed
+from airflow_provider_rtk.exceptions import RealtimeKitError, RealtimeKitRecordingFailedNoRetryError
 from airflow_provider_rtk.sensors.base import RealtimeKitBaseSensor
 
 if TYPE_CHECKING:
@@ -34,8 +34,8 @@ class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
     The target is *reached or passed*: ``RECORDING`` is satisfied by ``RECORDING``, ``PAUSED``,
     ``UPLOADING`` or ``UPLOADED``; ``UPLOADED`` only by ``UPLOADED``; ``PAUSED`` only by ``PAUSED``.
     A recording in ``ERRORED``, or one that finished without reaching the target, fails the task at
-    once without retries (:class:`RealtimeKitRecordingFailed`, an ``AirflowFailException``, whose
-    message names the recording and its stop reason).
+    once without retries (:class:`RealtimeKitRecordingFailedNoRetryError`, an
+    ``AirflowFailException``, whose message names the recording and its stop reason).
 
     The return value (XCom ``return_value``) is the recording as a JSON dict without secrets or
     pre-signed links (``Recording.to_xcom()``; ``xcom_download_links=True`` keeps fresh links). With
@@ -111,5 +111,5 @@ class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
 
     def fail(self, event: RecordingEvent) -> NoReturn:
         if event.recording_failed:
-            raise RealtimeKitRecordingFailed(event.message)
+            raise RealtimeKitRecordingFailedNoRetryError(event.message)
         raise RealtimeKitError(event.message)

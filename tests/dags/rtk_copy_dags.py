@@ -5,7 +5,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_provider_rtk.operators.copy import RealtimeKitRecordingToObjectStorageOperator
+from airflow_provider_rtk.transfers.recording_to_object_storage import (
+    RealtimeKitRecordingToObjectStorageOperator,
+)
 
 with DAG(
     dag_id="rtk_test_copy_recording",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
-from airflow_provider_rtk.operators.copy import (
+from airflow_provider_rtk.transfers.recording_to_object_storage import (
     RealtimeKitDownloadLinksExpiredError,
     RealtimeKitFilesNotDownloadableError,
     RealtimeKitRecordingToObjectStorageOperator,
@@ -199,7 +199,8 @@ def test_the_copy_streams_in_chunks_without_holding_a_file_in_memory(emulator, t
     recording_id = _recording(emulator)
     script = (
         "import json, sys, tracemalloc\n"
-        "from airflow_provider_rtk.operators.copy import RealtimeKitRecordingToObjectStorageOperator as Op\n"
+        "from airflow_provider_rtk.transfers import recording_to_object_storage\n"
+        "Op = recording_to_object_storage.RealtimeKitRecordingToObjectStorageOperator\n"
         "op = Op(task_id='copy', recording_id=sys.argv[1], destination=sys.argv[2], asset_alias=None,\n"
         "        chunk_size=256 * 1024)\n"
         "from airflow.sdk import AssetAlias, ObjectStoragePath\n"

@@ -326,3 +326,17 @@ def test_a_call_cancelled_as_its_answer_arrives_is_cancelled() -> None:
         return swallowed
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_the_async_hook_masks_the_token_where_it_reads_the_settings(monkeypatch):
+    from uuid import uuid4
+
+    from airflow_provider_rtk import redaction
+
+    token = f"TOKEN-{uuid4().hex}"
+    set_conn(monkeypatch, password=token)
+    hook = RealtimeKitAsyncHook()
+    assert hook._secrets == ()
+    assert run(hook.get_settings()).api_token == token
+    assert hook._secrets == (token,)
+    assert token not in redaction.redact(f"x {token}")

@@ -22,7 +22,7 @@ import respx
 from airflow_provider_rtk.assets import recording_asset_extra
 from airflow_provider_rtk.exceptions import RealtimeKitError, RealtimeKitPayloadError
 from airflow_provider_rtk.models import Recording
-from airflow_provider_rtk.operators.copy import (
+from airflow_provider_rtk.transfers.recording_to_object_storage import (
     DEFAULT_ASSET_ALIAS,
     RealtimeKitDownloadLinksExpiredError,
     RealtimeKitFilesNotDownloadableError,
@@ -685,3 +685,20 @@ def test_on_any_other_filesystem_a_file_is_renamed_into_place_only_when_complete
     assert [item["destination"] for item in result["files"]] == [f"{folder}/alice.webm"]
     assert [path.name for path in ObjectStoragePath(folder).iterdir()] == ["alice.webm"]
     assert (ObjectStoragePath(folder) / "alice.webm").read_bytes() == BODY
+
+
+def test_the_old_import_path_gives_the_same_operator() -> None:
+    """The operator lives under ``transfers/`` (Airflow's convention); DAG files that import it from
+    ``operators.copy`` keep working."""
+    from airflow_provider_rtk.operators.copy import (
+        DEFAULT_ASSET_ALIAS as OLD_ALIAS,
+    )
+    from airflow_provider_rtk.operators.copy import (
+        RealtimeKitRecordingToObjectStorageOperator as OldPathOperator,
+    )
+
+    assert OldPathOperator is RealtimeKitRecordingToObjectStorageOperator
+    assert OLD_ALIAS == DEFAULT_ASSET_ALIAS
+    assert RealtimeKitRecordingToObjectStorageOperator.__module__ == (
+        "airflow_provider_rtk.transfers.recording_to_object_storage"
+    )

@@ -707,3 +707,24 @@ class TestTestConnection:
         assert ok_ is False
         assert "ConnectError" in message
         assert TOKEN not in message
+
+
+def test_client_options_is_a_pure_builder_and_the_token_is_masked_where_the_settings_are_read(monkeypatch):
+    """Section 7 of the design review: building the client's options changes nothing; reading the
+    settings is what masks the token and makes it the hook's secret."""
+    from uuid import uuid4
+
+    from airflow_provider_rtk import redaction
+
+    token = f"TOKEN-{uuid4().hex}"
+    unread = ConnectionSettings(base_url=BASE, account_id="ACC", app_id="APP", api_token=token)
+    hook = RealtimeKitHook()
+    options = hook._client_options(unread)
+    assert options["headers"]["Authorization"] == f"Bearer {token}"
+    assert hook._secrets == ()
+    assert token in redaction.redact(f"x {token}")  # not masked by a builder
+
+    set_conn(monkeypatch, password=token)
+    assert hook.settings.api_token == token
+    assert hook._secrets == (token,)
+    assert token not in redaction.redact(f"x {token}")

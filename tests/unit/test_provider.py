@@ -85,3 +85,16 @@ def test_the_version_has_one_source() -> None:
     source = Path(airflow_provider_rtk.__file__).parent
     copies = re.compile(r"__version__\s*=|[\"']versions?[\"']\s*:\s*\[?\s*[\"']\d")
     assert [p.name for p in source.rglob("*.py") if copies.search(p.read_text())] == []
+
+
+def test_the_copy_operator_is_declared_as_a_transfer() -> None:
+    import importlib
+
+    info = get_provider_info()
+    (transfer,) = info["transfers"]
+    assert transfer["source-integration-name"] in {i["integration-name"] for i in info["integrations"]}
+    module = importlib.import_module(transfer["python-module"])
+    assert module.RealtimeKitRecordingToObjectStorageOperator.__module__ == transfer["python-module"]
+    operator_modules = [m for entry in info["operators"] for m in entry["python-modules"]]
+    assert all(importlib.import_module(m) for m in operator_modules)
+    assert transfer["python-module"] not in operator_modules

@@ -21,7 +21,7 @@ from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitErro
 from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.sensors import (
     RealtimeKitActiveSessionSensor,
-    RealtimeKitRecordingFailed,
+    RealtimeKitRecordingFailedNoRetryError,
     RealtimeKitRecordingSensor,
 )
 from airflow_provider_rtk.sensors.recording import WAITABLE_STATUSES
@@ -163,7 +163,7 @@ def test_recording_poke_fails_fast_on_errored(api):
     api.get("/recordings/REC").mock(
         return_value=recording_answer("ERRORED", stop_reason={"reason": "INTERNAL_ERROR"})
     )
-    with pytest.raises(RealtimeKitRecordingFailed, match=r"REC.*INTERNAL_ERROR") as caught:
+    with pytest.raises(RealtimeKitRecordingFailedNoRetryError, match=r"REC.*INTERNAL_ERROR") as caught:
         recording_sensor().poke({})
     assert isinstance(caught.value, AirflowFailException)
 
@@ -322,7 +322,8 @@ def test_execute_complete_errored_recording_fails_without_retry():
     event = _recording_event(
         "error", recording_status="ERRORED", message="Recording REC ended in ERRORED (stop reason: X)."
     )
-    with pytest.raises(RealtimeKitRecordingFailed, match=r"REC ended in ERRORED \(stop reason: X\)"):
+    failed = RealtimeKitRecordingFailedNoRetryError
+    with pytest.raises(failed, match=r"REC ended in ERRORED \(stop reason: X\)"):
         recording_sensor().execute_complete({}, event)
 
 
