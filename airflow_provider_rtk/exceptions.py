@@ -16,6 +16,7 @@ without a retry also derive from ``AirflowFailException``. The tree::
     ├── RealtimeKitRecordingFailedError       ERRORED, or not the wanted status in time (retried)
     │   └── RealtimeKitRecordingFailedNoRetryError  (AirflowFailException) a sensor's verdict
     ├── RealtimeKitRecordingTimeoutError      (AirflowFailException) the operator's timeout; stopped
+    ├── RealtimeKitMeetingRecordedError       (AirflowFailException) ``if_active="fail"`` met a recording
     ├── RealtimeKitDownloadLinksExpiredError  the copy operator: the links are gone (7 days)
     ├── RealtimeKitFilesNotDownloadableError  the copy operator: ``wait_timeout`` ran out
     └── RealtimeKitCopyError                  the copy operator: a file that can never be copied
