@@ -22,7 +22,12 @@ from urllib.parse import quote, urljoin, urlsplit
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_rtk import redaction
-from airflow_provider_rtk._arguments import poll_interval_argument, seconds_argument
+from airflow_provider_rtk.arguments import (
+    poll_interval_argument,
+    rendered_id,
+    seconds_argument,
+    whole_number_argument,
+)
 from airflow_provider_rtk.exceptions import (
     FieldError,
     RealtimeKitCopyError,
@@ -190,15 +195,6 @@ def _asset_uri(target: ObjectStoragePath) -> str:
     return f"{protocol}://{path.lstrip('/')}"
 
 
-def _whole_number(name: str, value: Any, low: int, high: int, unit: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RealtimeKitPayloadError(
-            [FieldError(name, f"must be a whole number of {unit} from {low} to {high}, not {value!r}")],
-            what="operator argument",
-        )
-    return value
-
-
 class _Sink:
     """Where one file's bytes go until they are complete.
 
@@ -323,9 +319,9 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         self.realtimekit_conn_id = realtimekit_conn_id
         self.wait_timeout = seconds_argument("wait_timeout", wait_timeout, minimum=0.0)
         self.poll_interval = poll_interval_argument("poll_interval", poll_interval)
-        self.chunk_size = _whole_number("chunk_size", chunk_size, 1024, 2**30, "bytes")
+        self.chunk_size = whole_number_argument("chunk_size", chunk_size, 1024, 2**30, "bytes")
         self.download_timeout = seconds_argument("download_timeout", download_timeout, minimum=0.001)
-        self.min_download_rate = _whole_number(
+        self.min_download_rate = whole_number_argument(
             "min_download_rate", min_download_rate, 1, 2**40, "bytes a second"
         )
         self.asset_alias = asset_alias
@@ -335,21 +331,6 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
             self.outlets = [*self.outlets, AssetAlias(asset_alias)]
 
     # ---------------------------------------------------------------------------------- checks
-
-    def _checked_recording_id(self) -> str:
-        from airflow_provider_rtk.models import ID_PATTERN
-
-        value = self.recording_id
-        if (
-            not isinstance(value, str)
-            or not re.fullmatch(ID_PATTERN, value.strip())
-            or value.strip() in ("None", "null")  # a template that rendered nothing
-        ):
-            raise RealtimeKitPayloadError(
-                [FieldError("recording_id", f"not a valid recording id: {str(value)[:80]!r}")],
-                what="operator argument",
-            )
-        return value.strip()
 
     def _destination_folder(self) -> ObjectStoragePath:
         from airflow.sdk import ObjectStoragePath
@@ -385,7 +366,7 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         for name in ("httpx", "httpcore"):
             library_log = logging.getLogger(name)
             library_log.setLevel(max(library_log.getEffectiveLevel(), logging.WARNING))
-        recording_id = self._checked_recording_id()
+        recording_id = rendered_id("recording_id", self.recording_id)
         folder = self._destination_folder()
         if _asset_uri(folder).startswith("file://"):
             folder.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,12 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
-from airflow_provider_rtk._arguments import poll_interval_argument, seconds_argument
+from airflow_provider_rtk.arguments import (
+    choice_argument,
+    poll_interval_argument,
+    rendered_id,
+    seconds_argument,
+)
 from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
 from airflow_provider_rtk.links import RealtimeKitRecordingLink
 from airflow_provider_rtk.ownership import (
@@ -535,14 +540,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     def _policy(self) -> IfActive:
         """``if_active`` as a policy; a wrong value is a payload error naming the field."""
-        try:
-            return IfActive(str(self.if_active).strip().lower())
-        except ValueError:
-            from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
-
-            choices = ", ".join(repr(choice.value) for choice in IfActive)
-            error = FieldError("if_active", f"must be one of {choices}, not {self.if_active!r}")
-            raise RealtimeKitPayloadError([error], what="operator argument") from None
+        return IfActive(choice_argument("if_active", self.if_active, (choice.value for choice in IfActive)))
 
     def _publish(self, context: Context, recording: Recording) -> None:
         """Push ``recording_id`` and ``recording_url`` (the task's extra link) as soon as it is known."""
@@ -913,32 +911,13 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
         self.realtimekit_conn_id = realtimekit_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
         from airflow_provider_rtk.links import recording_url
         from airflow_provider_rtk.models import RecordingAction
 
-        try:
-            action = RecordingAction(str(self.action).strip().lower())
-        except ValueError:
-            choices = ", ".join(a.value for a in RecordingAction)
-            raise RealtimeKitPayloadError(
-                [FieldError("action", f"must be one of {choices}, not {self.action!r}")],
-                what="recording action",
-            ) from None
-        from airflow_provider_rtk.models import nothing_rendered_error, rendered_nothing
-
-        if self.recording_id is None or rendered_nothing(self.recording_id):
-            raise RealtimeKitPayloadError(
-                [nothing_rendered_error("recording_id", str(self.recording_id or ""))],
-                what="recording action",
-            )
-        if not isinstance(self.recording_id, str):
-            raise RealtimeKitPayloadError(
-                [FieldError("recording_id", f"must be text, not {type(self.recording_id).__name__}")],
-                what="recording action",
-            )
-        recording_id = self.recording_id.strip()
+        choices = (choice.value for choice in RecordingAction)
+        action = RecordingAction(choice_argument("action", self.action, choices, what="recording action"))
+        recording_id = rendered_id("recording_id", self.recording_id, what="recording action")
         with RealtimeKitHook(self.realtimekit_conn_id) as hook:
             recording = hook.recording_action(recording_id, action)
             settings = hook.settings
