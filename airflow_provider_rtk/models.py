@@ -32,14 +32,13 @@ from airflow_provider_rtk.arguments import decode_layers as decode_layers
 from airflow_provider_rtk.arguments import nothing_rendered_error as nothing_rendered_error
 from airflow_provider_rtk.arguments import rendered_nothing as rendered_nothing
 from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+from airflow_provider_rtk.redaction import SECRET_STORAGE_FIELDS as SECRET_STORAGE_FIELDS
 
 #: ``file_name_prefix`` as the API documents it.
 FILE_NAME_PREFIX_PATTERN = r"^[-\w\s]+$"
 #: The service stops any recording after 24 hours; a longer ``max_seconds`` is a mistake.
 MAX_RECORDING_SECONDS = 86_400
 MAX_USER_IDS = 100
-#: Fields of ``storage_config`` that are secrets: write-only on the API, masked everywhere here.
-SECRET_STORAGE_FIELDS: tuple[str, ...] = ("access_key", "secret", "password", "private_key")
 
 
 def _reject_bool(value: Any) -> Any:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import cached_property
@@ -18,6 +16,7 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
+from airflow_provider_rtk import redaction
 from airflow_provider_rtk.arguments import (
     choice_argument,
     poll_interval_argument,
@@ -34,9 +33,11 @@ from airflow_provider_rtk.ownership import (
     StartOutcome,
     request_fingerprint,
 )
+from airflow_provider_rtk.redaction import mask_layer_secrets as mask_layer_secrets  # old import path
 from airflow_provider_rtk.version_compat import ResumableJobMixin, default_deferrable
 
 if TYPE_CHECKING:
+    import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
@@ -44,13 +45,8 @@ if TYPE_CHECKING:
 
 #: Cloudflare's orange, so RealtimeKit tasks stand out in the grid and graph views.
 UI_COLOR = "#f6821f"
-MASK = "***"
 #: The status a stored recording id gets when the service no longer knows it (not ``ERRORED``).
 UNKNOWN_STATUS = "UNKNOWN"
-#: ``"secret": "value"`` (or ``'secret': 'value'``, a rendered dict) inside text that is not JSON.
-_SECRET_IN_TEXT = re.compile(
-    r"""((["'])(?:access_key|secret|password|private_key)\2\s*:\s*(["']))((?:(?!\3)[^\\]|\\.)*)"""
-)
 
 
 def _try_number(context: Context) -> int:
@@ -69,53 +65,6 @@ class IfActive(str, Enum):
     ATTACH = "attach"  #: follow that recording as if this task had started it (never stop it)
     FAIL = "fail"  #: fail the task, naming the recording
     STOP_AND_START = "stop_and_start"  #: stop it, then start a new one
-
-
-def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
-    """A copy of ``layers`` with every storage secret replaced by ``***``, and the secrets found.
-
-    Works on anything a user may pass (dicts, JSON text, model instances) without validating it, so
-    that even invalid input never shows a secret in the rendered-template view. Masking goes at least
-    as deep as decoding: JSON text is decoded wherever it appears (double-encoded layers too, which
-    :func:`~airflow_provider_rtk.models.decode_layers` then rejects), and text that is not JSON has
-    whatever looks like a secret field blanked.
-    """
-    from airflow_provider_rtk.models import SECRET_STORAGE_FIELDS, TrackLayer
-
-    found: list[str] = []
-
-    def walk(value: Any, depth: int = 0) -> Any:
-        if depth > 100:  # deeper than any request: validation rejects it; show nothing of it
-            return MASK
-        if isinstance(value, TrackLayer):
-            value = value.to_api_body()
-        if isinstance(value, Mapping):
-            masked = {}
-            for key, item in value.items():
-                if key in SECRET_STORAGE_FIELDS and item not in (None, "", MASK):
-                    found.append(item if isinstance(item, str) else json.dumps(item, default=str))
-                    masked[key] = MASK
-                else:
-                    masked[key] = walk(item, depth + 1)
-            return masked
-        if isinstance(value, list | tuple):
-            return [walk(item, depth + 1) for item in value]
-        if isinstance(value, str):
-            return mask_text(value, depth)
-        return value
-
-    def mask_text(text: str, depth: int) -> str:
-        if text.lstrip()[:1] in ("{", "[", '"'):
-            try:
-                decoded = json.loads(text)
-            except (ValueError, RecursionError):
-                pass
-            else:
-                return json.dumps(walk(decoded, depth + 1))
-        found.extend(match.group(4) for match in _SECRET_IN_TEXT.finditer(text) if match.group(4))
-        return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}", text)
-
-    return walk(layers), found
 
 
 class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
@@ -216,21 +165,32 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     # ------------------------------------------------------------------------------ templating
 
-    def _do_render_template_fields(self, parent: Any, *args: Any, **kwargs: Any) -> None:
-        """Render, then keep storage secrets out of the rendered-template view (and every log).
+    def render_template(
+        self,
+        content: Any,
+        context: Context,
+        jinja_env: jinja2.Environment | None = None,
+        seen_oids: set[int] | None = None,
+    ) -> Any:
+        """Render, and show the rendered ``layers`` with every storage secret masked (in the
+        rendered-template view, uploaded right after rendering, and every log).
 
-        Airflow renders plain and mapped operators through this method (a mapped one skips
-        ``render_template_fields``), and uploads the rendered fields right after.
+        Airflow renders each template field of a plain or a mapped operator through this public method,
+        passing the field's value; the real layers are kept aside for :meth:`build_request`.
         """
-        super()._do_render_template_fields(parent, *args, **kwargs)
-        if parent is self:
-            self._hide_layer_secrets()
+        rendered = super().render_template(content, context, jinja_env, seen_oids)
+        if content is not self.layers or content is None or self._layers_with_secrets is not None:
+            return rendered
+        masked, secrets = mask_layer_secrets(rendered)
+        if not secrets:
+            return rendered
+        self._layers_with_secrets = rendered
+        redaction.remember(*secrets)
+        return masked
 
     def _hide_layer_secrets(self) -> None:
-        """Keep the real layers aside and show a masked copy (once: rendering and execute both call it).
+        """Keep the real layers aside and show a masked copy (once: rendering and execute both do it).
         Every secret found is redacted from then on, in logs and errors, in each escaped form."""
-        from airflow_provider_rtk import redaction
-
         if self._layers_with_secrets is not None:
             return
         masked, secrets = mask_layer_secrets(self.layers)
@@ -259,13 +219,10 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         return RealtimeKitHook(self.realtimekit_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk.log import mask_secret
-
         self._hide_layer_secrets()
         self._policy()
         self._request = self.build_request()
-        for secret in self._request.secret_values():
-            mask_secret(secret)
+        redaction.remember_request_secrets(self._request)  # the one masking pass of the request
         try:
             self._restore_external_id(context)
             return self.execute_resumable(context)  # type: ignore[no-any-return]

@@ -234,3 +234,32 @@ def test_any_secret_under_any_three_layers_of_encoding_is_redacted(secret, chain
     redacted = redaction.redact(f"{before}{echoed}{after}")
     assert secret not in redacted
     assert not shows(redacted, secret)
+
+
+def test_remembering_hands_airflow_only_what_its_masker_does_not_cover_in_one_call(monkeypatch):
+    """Airflow's masker recompiles its pattern for each new value: it gets one call per remembered
+    secret, without the forms it skips (too short) or already hides (a key's lines and line breaks)."""
+    from airflow.providers.common.compat import sdk
+
+    calls: list[Any] = []
+    monkeypatch.setattr(sdk, "mask_secret", lambda value, name=None: calls.append(value))
+    lines = [fresh("LINE") for _ in range(3)]
+    key = "\n".join(["-----BEGIN KEY-----", *lines, "-----END KEY-----"])
+    redaction.remember(key)
+    assert len(calls) == 1
+    handed = calls[0]
+    assert set(lines) <= set(handed)
+    assert key not in handed
+    assert json.dumps(key)[1:-1] not in handed
+    assert all(len(form) >= 5 for form in handed)
+    assert redaction.redact(f"echo: {json.dumps(key)}") == 'echo: "***"'
+
+
+def test_a_validated_request_s_secrets_are_remembered_in_one_pass():
+    from airflow_provider_rtk.models import build_track_request
+
+    secret = fresh()
+    request = build_track_request("m1", layers_holding(access_key=fresh("A"), secret=secret))
+    redaction.remember_request_secrets(request)
+    assert not redaction.holds_secret("no secret")
+    assert redaction.holds_secret(f"x {quote(secret)} y")
