@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
@@ -154,3 +154,8 @@ def decode_layers(layers: Any) -> Any:
             [FieldError("layers", "JSON text that holds JSON text (encoded twice): encode it once")]
         )
     return decoded
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware time: a naive one (the API and some stores write them) is taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 CONNECTION_TYPE = "realtimekit"
+#: The connection every hook, operator, sensor and trigger uses unless told otherwise.
+DEFAULT_CONN_ID = "realtimekit_default"
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 
 #: Extra fields of the connection form (Airflow 3.2+ reads these; the hook derives 3.0/3.1 widgets).

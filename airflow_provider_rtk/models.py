@@ -7,7 +7,7 @@ field path); answers are lenient (unknown fields are kept, so a newer service do
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from airflow_provider_rtk.arguments import ID_PATTERN as ID_PATTERN  # re-exported: the rules live there
-from airflow_provider_rtk.arguments import ID_RE
+from airflow_provider_rtk.arguments import ID_RE, as_utc
 from airflow_provider_rtk.arguments import RENDERED_NOTHING as RENDERED_NOTHING
 from airflow_provider_rtk.arguments import decode_json_field as decode_json_field
 from airflow_provider_rtk.arguments import decode_layers as decode_layers
@@ -337,10 +337,6 @@ def parse_track_request(body: Any) -> TrackRecordingRequest:
 # Answers of the service.
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 class _ResponseModel(BaseModel):
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
 
@@ -396,7 +392,7 @@ class Recording(_ResponseModel):
         """Whether it was invoked at or after ``moment`` (a time without zone counts as UTC)."""
         if self.invoked_time is None:
             return False
-        return _as_utc(self.invoked_time) >= _as_utc(moment)
+        return as_utc(self.invoked_time) >= as_utc(moment)
 
     @property
     def download_links(self) -> dict[str, str]:

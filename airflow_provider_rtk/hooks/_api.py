@@ -36,13 +36,13 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitNotFoundError,
     RealtimeKitTransportError,
 )
+from airflow_provider_rtk.get_provider_info import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 USER_AGENT = "airflow-provider-rtk"
 
 

@@ -23,6 +23,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_rtk import redaction
 from airflow_provider_rtk.arguments import (
+    as_utc,
     poll_interval_argument,
     rendered_id,
     seconds_argument,
@@ -37,6 +38,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitPayloadError,
     RealtimeKitRecordingFailedError,
 )
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -303,7 +305,7 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         recording_id: str,
         destination: str | ObjectStoragePath,
         storage_conn_id: str | None = None,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         wait_timeout: float | timedelta = 900.0,
         poll_interval: float = 10.0,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -432,7 +434,7 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
                 )
             if recording.status is RecordingStatus.UPLOADED:
                 expiry = recording.download_url_expiry
-                if expiry is not None and _as_utc(expiry) <= datetime.now(UTC):
+                if expiry is not None and as_utc(expiry) <= datetime.now(UTC):
                     raise self._expired(recording)
                 return recording
             if time.monotonic() + self.poll_interval > deadline:
@@ -446,7 +448,7 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     @staticmethod
     def _expired(recording: Recording, name: str | None = None) -> RealtimeKitDownloadLinksExpiredError:
         expiry = recording.download_url_expiry
-        when = f" on {_as_utc(expiry).isoformat(timespec='seconds')}" if expiry else ""
+        when = f" on {as_utc(expiry).isoformat(timespec='seconds')}" if expiry else ""
         which = f" (the fresh link of {name} was refused: 403)" if name else ""
         return RealtimeKitDownloadLinksExpiredError(
             f"The download links of recording {recording.id} have expired{when}{which}: RealtimeKit keeps "
@@ -648,7 +650,3 @@ def _md5_etag(etag: str | None) -> str | None:
     """The MD5 an ``ETag`` holds, if it holds one (a strong tag of 32 hex digits)."""
     value = (etag or "").strip().strip('"').lower()
     return value if _MD5_RE.fullmatch(value) else None
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -24,6 +24,7 @@ from airflow_provider_rtk.arguments import (
     seconds_argument,
 )
 from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_rtk.links import RealtimeKitRecordingLink
 from airflow_provider_rtk.ownership import (
     CLOCK_SKEW,
@@ -126,7 +127,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         layers: Any = None,
         max_seconds: int | str | None = None,
         user_ids: list[str] | str | None = None,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         if_active: IfActive | str = "attach",
         wait_for_completion: bool = False,
         poll_interval: float = 10.0,
@@ -859,7 +860,7 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
         *,
         recording_id: str,
         action: str,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -21,6 +21,7 @@ from airflow_provider_rtk.arguments import poll_interval_argument, rendered_id
 from airflow_provider_rtk.exceptions import (  # re-exported: airflow_provider_rtk.sensors names it
     RealtimeKitRecordingFailed as RealtimeKitRecordingFailed,
 )
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_rtk.version_compat import default_deferrable
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
     def __init__(
         self,
         *,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = default_deferrable(),
         **kwargs: Any,
     ) -> None:
