@@ -11,15 +11,21 @@ never read past the size announced for it, and thrown away when anything goes wr
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import math
 import re
 import time
+import uuid
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit
 
+import httpx
 from airflow.providers.common.compat.sdk import BaseOperator
+from airflow.sdk import Asset, AssetAlias, ObjectStoragePath
 
 from airflow_provider_rtk import redaction
 from airflow_provider_rtk.arguments import (
@@ -43,8 +49,7 @@ from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    import httpx
-    from airflow.sdk import Context, ObjectStoragePath
+    from airflow.sdk import Context
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
     from airflow_provider_rtk.models import Recording
@@ -207,8 +212,6 @@ class _Sink:
     """
 
     def __init__(self, target: ObjectStoragePath) -> None:
-        import uuid
-
         self._fs = target.fs
         self._final = str(target.path)
         self._temp: str | None = None
@@ -328,15 +331,11 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         )
         self.asset_alias = asset_alias
         if asset_alias:
-            from airflow.sdk import AssetAlias
-
             self.outlets = [*self.outlets, AssetAlias(asset_alias)]
 
     # ---------------------------------------------------------------------------------- checks
 
     def _destination_folder(self) -> ObjectStoragePath:
-        from airflow.sdk import ObjectStoragePath
-
         value = self.destination
         if isinstance(value, ObjectStoragePath):
             return value
@@ -356,10 +355,6 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     # ---------------------------------------------------------------------------------- running
 
     def execute(self, context: Context) -> dict[str, Any]:
-        import logging
-
-        import httpx
-
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
         # httpx logs every request's full URL at INFO, httpcore every answer's headers (a redirect's
@@ -459,8 +454,6 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         self, client: httpx.Client, name: str, url: str, folder: ObjectStoragePath, size: _Size
     ) -> _Copied:
         """Stream one file to ``folder / name``; skip it when the same file is already there."""
-        import httpx
-
         target = folder / name
         uri = _asset_uri(target)
         shown = _shown(url, name)
@@ -546,7 +539,6 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         """One asset event per destination file, through the alias; the extra names no link."""
         if not self.asset_alias:
             return
-        from airflow.sdk import Asset, AssetAlias
 
         from airflow_provider_rtk.assets import recording_asset_extra
 
@@ -569,8 +561,6 @@ def _size_of(recording: Recording, files: int) -> _Size:
     """What the recording's ``file_size`` says of each of its ``files``: the exact size of a one-file
     recording (when whole, and below 2**53: a larger float may stand for a neighbouring number), else
     an upper bound; nothing when it reports none (none, zero, negative, not finite)."""
-    import math
-
     total = recording.file_size
     if total is None or not math.isfinite(total) or total <= 0:
         return _Size(None, None)
@@ -637,8 +627,6 @@ def _already_there(target: ObjectStoragePath, size: int, md5: str | None) -> boo
 
 
 def _md5_of(target: ObjectStoragePath) -> str:
-    import hashlib
-
     digest = hashlib.md5(usedforsecurity=False)
     with target.fs.open(target.path, "rb") as stored:
         while block := stored.read(DEFAULT_CHUNK_SIZE):

@@ -23,9 +23,14 @@ from airflow_provider_rtk.arguments import (
     rendered_id,
     seconds_argument,
 )
-from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
+from airflow_provider_rtk.exceptions import (
+    RealtimeKitAPIError,
+    RealtimeKitNotFoundError,
+    RealtimeKitRecordingFailedError,
+    RealtimeKitRecordingTimeoutError,
+)
 from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
-from airflow_provider_rtk.links import RealtimeKitRecordingLink
+from airflow_provider_rtk.links import RealtimeKitRecordingLink, recording_url
 from airflow_provider_rtk.ownership import (
     CLOCK_SKEW,
     JournalEntry,
@@ -509,7 +514,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             ti.xcom_push(key="recording_url", value=url)
 
     def _remember(self, recording_id: str) -> str | None:
-        from airflow_provider_rtk.links import recording_url
 
         settings = self.hook.settings
         self._recording_id = recording_id
@@ -525,7 +529,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     # ------------------------------------------------------------------------------ following
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        from airflow_provider_rtk.exceptions import RealtimeKitNotFoundError
 
         try:
             return self.hook.get_recording(str(external_id)).status.value
@@ -609,7 +612,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             time.sleep(self.poll_interval)
 
     def _errored(self, recording: Recording) -> Exception:
-        from airflow_provider_rtk.exceptions import RealtimeKitRecordingFailedError
 
         reason = recording.stop_reason.reason if recording.stop_reason else None
         return RealtimeKitRecordingFailedError(
@@ -638,7 +640,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         What the task knows of the recording comes back in the event (the trigger's own arguments),
         not from an XCom.
         """
-        from airflow_provider_rtk.exceptions import RealtimeKitAPIError
         from airflow_provider_rtk.models import Recording
         from airflow_provider_rtk.triggers import RecordingEvent
 
@@ -748,7 +749,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     def _stop_after_failure(self, context: Context, error: BaseException) -> None:
         """The task is failing: stop what it started, unless a retry will reconnect to it (a retry is
         left and the task state store, read back, holds the recording)."""
-        from airflow_provider_rtk.exceptions import RealtimeKitRecordingFailedError
 
         if isinstance(error, AirflowTaskTimeout):
             self._give_up("the task's execution_timeout ran out")
@@ -870,7 +870,6 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
-        from airflow_provider_rtk.links import recording_url
         from airflow_provider_rtk.models import RecordingAction
 
         choices = (choice.value for choice in RecordingAction)
