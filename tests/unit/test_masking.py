@@ -263,3 +263,17 @@ def test_a_validated_request_s_secrets_are_remembered_in_one_pass():
     redaction.remember_request_secrets(request)
     assert not redaction.holds_secret("no secret")
     assert redaction.holds_secret(f"x {quote(secret)} y")
+
+
+def test_layers_rendered_as_a_mapped_task_renders_them_show_no_secret():
+    """A mapped task's unmapped operator is rendered through the templater directly (not through
+    ``render_template_fields``): the rendered JSON text is masked there too, the request keeps it."""
+    secret = fresh()
+    operator = RealtimeKitStartTrackRecordingOperator(
+        task_id="t", meeting_id="m1", layers=encoded(layers_holding(secret=secret), 1)
+    )
+    operator._do_render_template_fields(  # what MappedOperator.render_template_fields calls
+        operator, operator.template_fields, {}, operator.get_template_env(), set()
+    )
+    assert secret not in json.dumps(operator.layers)
+    assert secret in json.dumps(operator.build_request().to_api_body())
