@@ -99,6 +99,7 @@ def remember(*secrets: object) -> None:
         if isinstance(secret, str) and secret.strip() and secret not in _known_plain:
             new |= forms(secret)
             plain |= _plain(secret)
+    pieces = set(plain)  # each handed to Airflow (a line of a key is, whichever secret came first)
     global _ordered, _plain_ordered
     with _lock:
         new -= _known
@@ -109,7 +110,7 @@ def remember(*secrets: object) -> None:
         _ordered = tuple(sorted(_known, key=len, reverse=True))
         _known_plain.update(plain)
         _plain_ordered = tuple(sorted(_known_plain, key=len, reverse=True))
-    _mask_in_logs(new, plain)
+    _mask_in_logs(new, pieces)
 
 
 class _HoldsSecrets(Protocol):

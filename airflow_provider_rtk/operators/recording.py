@@ -16,7 +16,6 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
-from airflow_provider_rtk import redaction
 from airflow_provider_rtk.arguments import (
     choice_argument,
     poll_interval_argument,
@@ -39,7 +38,6 @@ from airflow_provider_rtk.ownership import (
     StartOutcome,
     request_fingerprint,
 )
-from airflow_provider_rtk.redaction import mask_layer_secrets as mask_layer_secrets  # old import path
 from airflow_provider_rtk.version_compat import ResumableJobMixin, default_deferrable
 
 if TYPE_CHECKING:
@@ -63,6 +61,14 @@ def _is_outcome_unknown(error: BaseException) -> bool:
     from airflow_provider_rtk.exceptions import RealtimeKitStartOutcomeUnknownError
 
     return isinstance(error, RealtimeKitStartOutcomeUnknownError)
+
+
+def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
+    """:func:`airflow_provider_rtk.redaction.mask_layer_secrets` at its old import path (``redaction``
+    is imported when a task runs: DAG files parse without it)."""
+    from airflow_provider_rtk import redaction
+
+    return redaction.mask_layer_secrets(layers)
 
 
 class IfActive(str, Enum):
@@ -187,7 +193,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         rendered = super().render_template(content, context, jinja_env, seen_oids)
         if content is not self.layers or content is None or self._layers_with_secrets is not None:
             return rendered
-        masked, secrets = mask_layer_secrets(rendered)
+        from airflow_provider_rtk import redaction  # here, not at the top: DAG files parse without it
+
+        masked, secrets = redaction.mask_layer_secrets(rendered)
         if not secrets:
             return rendered
         self._layers_with_secrets = rendered
@@ -199,7 +207,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         Every secret found is redacted from then on, in logs and errors, in each escaped form."""
         if self._layers_with_secrets is not None:
             return
-        masked, secrets = mask_layer_secrets(self.layers)
+        from airflow_provider_rtk import redaction
+
+        masked, secrets = redaction.mask_layer_secrets(self.layers)
         if secrets:
             self._layers_with_secrets = self.layers
             self.layers = masked
@@ -228,6 +238,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._hide_layer_secrets()
         self._policy()
         self._request = self.build_request()
+        from airflow_provider_rtk import redaction
+
         redaction.remember_request_secrets(self._request)  # the one masking pass of the request
         try:
             self._restore_external_id(context)
