@@ -5,9 +5,14 @@ Kept free of heavy imports: Airflow calls it in every process that discovers pro
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
+from airflow_provider_rtk import DISTRIBUTION
+
 CONNECTION_TYPE = "realtimekit"
+#: The connection every hook, operator, sensor and trigger uses unless told otherwise.
+DEFAULT_CONN_ID = "realtimekit_default"
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 
 #: Extra fields of the connection form (Airflow 3.2+ reads these; the hook derives 3.0/3.1 widgets).
@@ -47,10 +52,6 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 
 def get_provider_info() -> dict[str, Any]:
     """What Airflow's providers manager needs to know: the connection type, its form, the extra link."""
-    from importlib.metadata import version
-
-    from airflow_provider_rtk import DISTRIBUTION
-
     return {
         "package-name": DISTRIBUTION,
         "name": "Cloudflare RealtimeKit",

@@ -6,10 +6,8 @@ field path); answers are lenient (unknown fields are kept, so a newer service do
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -26,17 +24,21 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from airflow_provider_rtk.arguments import ID_PATTERN as ID_PATTERN  # re-exported: the rules live there
+from airflow_provider_rtk.arguments import ID_RE, as_utc
+from airflow_provider_rtk.arguments import RENDERED_NOTHING as RENDERED_NOTHING
+from airflow_provider_rtk.arguments import decode_json_field as decode_json_field
+from airflow_provider_rtk.arguments import decode_layers as decode_layers
+from airflow_provider_rtk.arguments import nothing_rendered_error as nothing_rendered_error
+from airflow_provider_rtk.arguments import rendered_nothing as rendered_nothing
 from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+from airflow_provider_rtk.redaction import SECRET_STORAGE_FIELDS as SECRET_STORAGE_FIELDS
 
-#: Ids travel in URL paths, so they are held to characters that need no quoting (UUIDs, room names).
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 #: ``file_name_prefix`` as the API documents it.
 FILE_NAME_PREFIX_PATTERN = r"^[-\w\s]+$"
 #: The service stops any recording after 24 hours; a longer ``max_seconds`` is a mistake.
 MAX_RECORDING_SECONDS = 86_400
 MAX_USER_IDS = 100
-#: Fields of ``storage_config`` that are secrets: write-only on the API, masked everywhere here.
-SECRET_STORAGE_FIELDS: tuple[str, ...] = ("access_key", "secret", "password", "private_key")
 
 
 def _reject_bool(value: Any) -> Any:
@@ -275,59 +277,10 @@ def field_errors(error: ValidationError, prefix: Iterable[int | str] = ()) -> li
     return result
 
 
-#: What a template renders when its value is not there: a missing XCom, an empty form field, JSON null.
-RENDERED_NOTHING: tuple[str, ...] = ("", "None", "null")
-
-
 def is_unset(value: Any) -> bool:
     """Whether an argument was left out (``None``). Text that rendered to nothing is not "unset": it
     is an error (:func:`rendered_nothing`), never silently dropped."""
     return value is None
-
-
-def rendered_nothing(value: Any) -> bool:
-    """Text a template renders for nothing (``''``, ``'None'``, ``'null'``, blanks around them)."""
-    return isinstance(value, str) and value.strip() in RENDERED_NOTHING
-
-
-def nothing_rendered_error(field: str, value: str) -> FieldError:
-    return FieldError(
-        field,
-        f"rendered {value.strip()!r}, what a template gives for a missing value (did an upstream task "
-        "not push its XCom, or a form field stay empty?); leave the argument out to omit it",
-    )
-
-
-def decode_json_field(field: str, value: Any) -> Any:
-    """A template renders to text: accept JSON text wherever a structure is expected (decoded once)."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except RecursionError:
-        raise RealtimeKitPayloadError([FieldError(field, "JSON nested too deeply")]) from None
-    except json.JSONDecodeError as error:
-        raise RealtimeKitPayloadError(
-            [FieldError(field, f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})")]
-        ) from None
-
-
-def decode_layers(layers: Any) -> Any:
-    """The one place ``layers`` is decoded: JSON text once, a structure as it is, ``None`` as ``None``.
-
-    Text that rendered to nothing, and JSON text that holds JSON text again (encoded twice), are
-    field errors: what is validated, masked and sent is always this one decoding.
-    """
-    if layers is None or not isinstance(layers, str):
-        return layers
-    if rendered_nothing(layers):
-        raise RealtimeKitPayloadError([nothing_rendered_error("layers", layers)])
-    decoded = decode_json_field("layers", layers)
-    if isinstance(decoded, str):
-        raise RealtimeKitPayloadError(
-            [FieldError("layers", "JSON text that holds JSON text (encoded twice): encode it once")]
-        )
-    return decoded
 
 
 def _plain(value: Any) -> Any:
@@ -382,10 +335,6 @@ def parse_track_request(body: Any) -> TrackRecordingRequest:
 
 # --------------------------------------------------------------------------------------------------
 # Answers of the service.
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class _ResponseModel(BaseModel):
@@ -443,7 +392,7 @@ class Recording(_ResponseModel):
         """Whether it was invoked at or after ``moment`` (a time without zone counts as UTC)."""
         if self.invoked_time is None:
             return False
-        return _as_utc(self.invoked_time) >= _as_utc(moment)
+        return as_utc(self.invoked_time) >= as_utc(moment)
 
     @property
     def download_links(self) -> dict[str, str]:
@@ -500,16 +449,11 @@ class UnreadableRecording(_ResponseModel):
     problem: str
 
 
-_PLAIN_ID = re.compile(ID_PATTERN)
-
-
 def _unreadable(item: Any, error: ValidationError) -> UnreadableRecording:
     """What is known of an item that failed validation (never its values, only its id and the fields
     that were wrong)."""
     raw_id = item.get("id") if isinstance(item, dict) else None
-    plain_id = (
-        raw_id if isinstance(raw_id, str) and len(raw_id) <= 256 and _PLAIN_ID.fullmatch(raw_id) else None
-    )
+    plain_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 256 and ID_RE.fullmatch(raw_id) else None
     problems = [
         f"{format_location(problem['loc']) if problem['loc'] else '(item)'}: {problem['msg']}"
         for problem in error.errors(include_input=False, include_url=False)

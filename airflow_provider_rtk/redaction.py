@@ -12,6 +12,10 @@ also reads the text with up to :data:`DECODING_DEPTH` layers of HTML entities, U
 escapes undone, in any order; where such a reading shows a secret, the characters of the text it was
 read from are blanked out. The rest of the text stays as it was written.
 
+Storage secrets inside operator input are found by :func:`mask_layer_secrets` (what the
+rendered-template view shows), and a validated request's secrets are remembered in one pass by
+:func:`remember_request_secrets`.
+
 Light on purpose: only the standard library at import time.
 """
 
@@ -21,11 +25,22 @@ import html
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
 MASK = "***"
+#: Fields of ``storage_config`` that are secrets: write-only on the API, masked everywhere here.
+SECRET_STORAGE_FIELDS: tuple[str, ...] = ("access_key", "secret", "password", "private_key")
+#: ``"secret": "value"`` (or ``'secret': 'value'``, a rendered dict) inside text that is not JSON.
+_SECRET_IN_TEXT = re.compile(
+    r"""((["'])(?:access_key|secret|password|private_key)\2\s*:\s*(["']))((?:(?!\3)[^\\]|\\.)*)"""
+)
+#: Airflow's masker skips shorter values (``SecretsMasker.min_length_to_mask``): not worth handing.
+_AIRFLOW_MIN_LENGTH = 5
 #: A line of a multi-line secret (a private key) is masked on its own once it is this long.
 _MIN_LINE = 8
 #: How many layers of encoding :func:`redact` undoes (a JSON-escaped, URL-encoded, HTML-escaped value
@@ -84,6 +99,7 @@ def remember(*secrets: object) -> None:
         if isinstance(secret, str) and secret.strip() and secret not in _known_plain:
             new |= forms(secret)
             plain |= _plain(secret)
+    pieces = set(plain)  # each handed to Airflow (a line of a key is, whichever secret came first)
     global _ordered, _plain_ordered
     with _lock:
         new -= _known
@@ -94,16 +110,91 @@ def remember(*secrets: object) -> None:
         _ordered = tuple(sorted(_known, key=len, reverse=True))
         _known_plain.update(plain)
         _plain_ordered = tuple(sorted(_known_plain, key=len, reverse=True))
-    _mask_in_logs(new)
+    _mask_in_logs(new, pieces)
 
 
-def _mask_in_logs(values: Iterable[str]) -> None:
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - the provider always runs inside Airflow
-        return
+class _HoldsSecrets(Protocol):
+    def secret_values(self) -> list[str]: ...
+
+
+def remember_request_secrets(request: _HoldsSecrets) -> None:
+    """Remember every secret of a validated request (its storage credentials, also those read from
+    connections), in every form: the one masking pass a request's secrets need."""
+    remember(*request.secret_values())
+
+
+def _uncovered(values: Iterable[str], plain: Iterable[str]) -> list[str]:
+    """The forms Airflow's masker does not already hide once it holds the others: not those it skips
+    (too short), nor a form made only of plain pieces (a multi-line secret's long lines) and the line
+    breaks between them, however escaped."""
+    pieces = sorted(plain, key=len, reverse=True)
+    handed = []
     for value in values:
-        mask_secret(value)
+        if len(value) < _AIRFLOW_MIN_LENGTH:
+            continue
+        rest = value
+        for piece in pieces:
+            if piece != value:
+                rest = rest.replace(piece, "")
+        if rest != value and not re.sub(r"(\\+[nr])|\s", "", rest):
+            continue
+        handed.append(value)
+    return sorted(handed)
+
+
+def _mask_in_logs(values: Iterable[str], plain: Iterable[str]) -> None:
+    """Hand Airflow's masker the forms it needs, in one call (one message to the supervisor)."""
+    from airflow.providers.common.compat.sdk import mask_secret
+
+    handed: list[JsonValue] = list(_uncovered(values, plain))
+    if handed:
+        mask_secret(handed)
+
+
+def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
+    """A copy of ``layers`` with every storage secret replaced by ``***``, and the secrets found.
+
+    Works on anything a user may pass (dicts, JSON text, request model instances) without validating
+    it, so that even invalid input never shows a secret in the rendered-template view. Masking goes at
+    least as deep as decoding: JSON text is decoded wherever it appears (double-encoded layers too,
+    which :func:`~airflow_provider_rtk.arguments.decode_layers` then rejects), and text that is not
+    JSON has whatever looks like a secret field blanked.
+    """
+    found: list[str] = []
+
+    def walk(value: Any, depth: int = 0) -> Any:
+        if depth > 100:  # deeper than any request: validation rejects it; show nothing of it
+            return MASK
+        to_api_body = getattr(value, "to_api_body", None)  # a request model (a TrackLayer)
+        if callable(to_api_body):
+            value = to_api_body()
+        if isinstance(value, Mapping):
+            masked = {}
+            for key, item in value.items():
+                if key in SECRET_STORAGE_FIELDS and item not in (None, "", MASK):
+                    found.append(item if isinstance(item, str) else json.dumps(item, default=str))
+                    masked[key] = MASK
+                else:
+                    masked[key] = walk(item, depth + 1)
+            return masked
+        if isinstance(value, list | tuple):
+            return [walk(item, depth + 1) for item in value]
+        if isinstance(value, str):
+            return mask_text(value, depth)
+        return value
+
+    def mask_text(text: str, depth: int) -> str:
+        if text.lstrip()[:1] in ("{", "[", '"'):
+            try:
+                decoded = json.loads(text)
+            except (ValueError, RecursionError):
+                pass
+            else:
+                return json.dumps(walk(decoded, depth + 1))
+        found.extend(match.group(4) for match in _SECRET_IN_TEXT.finditer(text) if match.group(4))
+        return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}", text)
+
+    return walk(layers), found
 
 
 def _json_unescaped(token: str) -> str:

@@ -25,8 +25,6 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
-
 from airflow_provider_rtk.exceptions import (
     RealtimeKitAPIError,
     RealtimeKitConnectionConfigError,
@@ -34,6 +32,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitPayloadError,
     RealtimeKitStartOutcomeUnknownError,
 )
+from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
 
 __all__ = ["FAIL_FAST_STATUSES", "SUPPORTED", "RealtimeKitRetryPolicy", "retry_policy_kwargs"]
 

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import BaseHook
+
 from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
 from airflow_provider_rtk.models import SECRET_STORAGE_FIELDS, StorageType
 
@@ -235,8 +237,6 @@ def resolve_storage_connections(
     if not pending:
         return layers
     if get_connection is None:
-        from airflow.providers.common.compat.sdk import BaseHook
-
         get_connection = BaseHook.get_connection
     resolved = {name: dict(layer) for name, layer in layers.items()}
     errors: list[FieldError] = []

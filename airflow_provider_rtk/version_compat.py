@@ -8,10 +8,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow import __version__ as _airflow_version
 from airflow.providers.common.compat.sdk import BaseOperator, conf
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
+from packaging.version import Version
 
-__all__ = ["AIRFLOW_V_3_3_PLUS", "ResumableJobMixin", "default_deferrable"]
+__all__ = [
+    "AIRFLOW_V_3_1_PLUS",
+    "AIRFLOW_V_3_2_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
+    "ResumableJobMixin",
+    "default_deferrable",
+]
+
+
+def get_base_airflow_version_tuple() -> tuple[int, int, int]:
+    """The running Airflow's version, without pre-release or local parts (copied from common-compat's
+    ``version_compat``, whose header asks providers to copy it rather than import it)."""
+    version = Version(_airflow_version)
+    return version.major, version.minor, version.micro
+
+
+AIRFLOW_V_3_1_PLUS: bool = get_base_airflow_version_tuple() >= (3, 1, 0)
+AIRFLOW_V_3_2_PLUS: bool = get_base_airflow_version_tuple() >= (3, 2, 0)
+AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 
 if TYPE_CHECKING or AIRFLOW_V_3_3_PLUS:
     from airflow.providers.common.compat.sdk import ResumableJobMixin

@@ -19,10 +19,10 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from airflow_provider_rtk.arguments import ID_PATTERN
 from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
 
 #: What the form accepts as a meeting id: letters, digits, '-' and '_' (the service's ids are UUIDs).
-MEETING_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
 with DAG(
     dag_id="rtk_fan_out_recordings",
@@ -36,7 +36,7 @@ with DAG(
         "meeting_ids": Param(
             [],
             type="array",
-            items={"type": "string", "minLength": 1, "pattern": MEETING_ID_PATTERN},
+            items={"type": "string", "minLength": 1, "pattern": ID_PATTERN},
             title="Meeting ids to record",
         ),
     },

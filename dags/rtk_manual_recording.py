@@ -19,6 +19,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from airflow_provider_rtk.arguments import ID_PATTERN
 from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
 
 #: Connection types that can hold the SFTP destination and its credentials.
@@ -39,7 +40,7 @@ with DAG(
             "",
             type="string",
             minLength=1,
-            pattern="^[A-Za-z0-9][A-Za-z0-9_-]*$",
+            pattern=ID_PATTERN,
             title="Meeting id",
             description="The RealtimeKit meeting to record (it must be live).",
         ),

@@ -20,6 +20,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, AssetWatcher, Param, task
 
+from airflow_provider_rtk.arguments import ID_PATTERN
 from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
 from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger
 
@@ -48,7 +49,7 @@ with DAG(
         "meeting_id": Param(
             None,
             type=["null", "string"],
-            pattern="^[A-Za-z0-9][A-Za-z0-9_-]*$",
+            pattern=ID_PATTERN,
             title="Meeting id (manual runs only)",
         ),
     },

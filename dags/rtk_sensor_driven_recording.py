@@ -19,6 +19,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from airflow_provider_rtk.arguments import ID_PATTERN
 from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
 from airflow_provider_rtk.sensors import RealtimeKitActiveSessionSensor, RealtimeKitRecordingSensor
 
@@ -31,9 +32,7 @@ with DAG(
     tags=["realtimekit", "example"],
     doc_md=__doc__,
     params={
-        "meeting_id": Param(
-            "", type="string", minLength=1, pattern="^[A-Za-z0-9][A-Za-z0-9_-]*$", title="Meeting id"
-        ),
+        "meeting_id": Param("", type="string", minLength=1, pattern=ID_PATTERN, title="Meeting id"),
         "file_name_prefix": Param("live", type="string", pattern="^[-\\w\\s]+$", title="File name prefix"),
     },
 ) as dag:

@@ -42,6 +42,7 @@ from airflow_provider_rtk.exceptions import (  # re-exported: their old home
 from airflow_provider_rtk.exceptions import (
     RealtimeKitTlsError as RealtimeKitTlsError,
 )
+from airflow_provider_rtk.get_provider_info import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 
 T = TypeVar("T")
 
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     #: What ``_call`` hands an answer to: the answer, the call, and the secrets to blank out of errors.
     Reader: TypeAlias = Callable[[httpx.Response, "ApiCall", Sequence[str]], T]
 
-DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 USER_AGENT = "airflow-provider-rtk"
 
 

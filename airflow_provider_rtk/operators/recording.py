@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -17,9 +15,20 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
-from airflow_provider_rtk._arguments import poll_interval_argument, seconds_argument
-from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
-from airflow_provider_rtk.links import RealtimeKitRecordingLink
+from airflow_provider_rtk.arguments import (
+    choice_argument,
+    poll_interval_argument,
+    rendered_id,
+    seconds_argument,
+)
+from airflow_provider_rtk.exceptions import (
+    RealtimeKitAPIError,
+    RealtimeKitNotFoundError,
+    RealtimeKitRecordingFailedError,
+    RealtimeKitRecordingTimeoutError,
+)
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
+from airflow_provider_rtk.links import RealtimeKitRecordingLink, recording_url
 from airflow_provider_rtk.ownership import (
     IfActive,
     JournalEntry,
@@ -31,6 +40,7 @@ from airflow_provider_rtk.ownership import (
 from airflow_provider_rtk.version_compat import ResumableJobMixin, default_deferrable
 
 if TYPE_CHECKING:
+    import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
@@ -46,13 +56,8 @@ __all__ = [
 
 #: Cloudflare's orange, so RealtimeKit tasks stand out in the grid and graph views.
 UI_COLOR = "#f6821f"
-MASK = "***"
 #: The status a stored recording id gets when the service no longer knows it (not ``ERRORED``).
 UNKNOWN_STATUS = "UNKNOWN"
-#: ``"secret": "value"`` (or ``'secret': 'value'``, a rendered dict) inside text that is not JSON.
-_SECRET_IN_TEXT = re.compile(
-    r"""((["'])(?:access_key|secret|password|private_key)\2\s*:\s*(["']))((?:(?!\3)[^\\]|\\.)*)"""
-)
 
 
 def _try_number(context: Context) -> int:
@@ -66,50 +71,11 @@ def _is_outcome_unknown(error: BaseException) -> bool:
 
 
 def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
-    """A copy of ``layers`` with every storage secret replaced by ``***``, and the secrets found.
+    """:func:`airflow_provider_rtk.redaction.mask_layer_secrets` at its old import path (``redaction``
+    is imported when a task runs: DAG files parse without it)."""
+    from airflow_provider_rtk import redaction
 
-    Works on anything a user may pass (dicts, JSON text, model instances) without validating it, so
-    that even invalid input never shows a secret in the rendered-template view. Masking goes at least
-    as deep as decoding: JSON text is decoded wherever it appears (double-encoded layers too, which
-    :func:`~airflow_provider_rtk.models.decode_layers` then rejects), and text that is not JSON has
-    whatever looks like a secret field blanked.
-    """
-    from airflow_provider_rtk.models import SECRET_STORAGE_FIELDS, TrackLayer
-
-    found: list[str] = []
-
-    def walk(value: Any, depth: int = 0) -> Any:
-        if depth > 100:  # deeper than any request: validation rejects it; show nothing of it
-            return MASK
-        if isinstance(value, TrackLayer):
-            value = value.to_api_body()
-        if isinstance(value, Mapping):
-            masked = {}
-            for key, item in value.items():
-                if key in SECRET_STORAGE_FIELDS and item not in (None, "", MASK):
-                    found.append(item if isinstance(item, str) else json.dumps(item, default=str))
-                    masked[key] = MASK
-                else:
-                    masked[key] = walk(item, depth + 1)
-            return masked
-        if isinstance(value, list | tuple):
-            return [walk(item, depth + 1) for item in value]
-        if isinstance(value, str):
-            return mask_text(value, depth)
-        return value
-
-    def mask_text(text: str, depth: int) -> str:
-        if text.lstrip()[:1] in ("{", "[", '"'):
-            try:
-                decoded = json.loads(text)
-            except (ValueError, RecursionError):
-                pass
-            else:
-                return json.dumps(walk(decoded, depth + 1))
-        found.extend(match.group(4) for match in _SECRET_IN_TEXT.finditer(text) if match.group(4))
-        return _SECRET_IN_TEXT.sub(lambda match: f"{match.group(1)}{MASK}", text)
-
-    return walk(layers), found
+    return redaction.mask_layer_secrets(layers)
 
 
 class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
@@ -171,7 +137,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         layers: Any = None,
         max_seconds: int | str | None = None,
         user_ids: list[str] | str | None = None,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         if_active: IfActive | str = "attach",
         wait_for_completion: bool = False,
         poll_interval: float = 10.0,
@@ -210,24 +176,39 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     # ------------------------------------------------------------------------------ templating
 
-    def _do_render_template_fields(self, parent: Any, *args: Any, **kwargs: Any) -> None:
-        """Render, then keep storage secrets out of the rendered-template view (and every log).
+    def render_template(
+        self,
+        content: Any,
+        context: Context,
+        jinja_env: jinja2.Environment | None = None,
+        seen_oids: set[int] | None = None,
+    ) -> Any:
+        """Render, and show the rendered ``layers`` with every storage secret masked (in the
+        rendered-template view, uploaded right after rendering, and every log).
 
-        Airflow renders plain and mapped operators through this method (a mapped one skips
-        ``render_template_fields``), and uploads the rendered fields right after.
+        Airflow renders each template field of a plain or a mapped operator through this public method,
+        passing the field's value; the real layers are kept aside for :meth:`build_request`.
         """
-        super()._do_render_template_fields(parent, *args, **kwargs)
-        if parent is self:
-            self._hide_layer_secrets()
+        rendered = super().render_template(content, context, jinja_env, seen_oids)
+        if content is not self.layers or content is None or self._layers_with_secrets is not None:
+            return rendered
+        from airflow_provider_rtk import redaction  # here, not at the top: DAG files parse without it
+
+        masked, secrets = redaction.mask_layer_secrets(rendered)
+        if not secrets:
+            return rendered
+        self._layers_with_secrets = rendered
+        redaction.remember(*secrets)
+        return masked
 
     def _hide_layer_secrets(self) -> None:
-        """Keep the real layers aside and show a masked copy (once: rendering and execute both call it).
+        """Keep the real layers aside and show a masked copy (once: rendering and execute both do it).
         Every secret found is redacted from then on, in logs and errors, in each escaped form."""
-        from airflow_provider_rtk import redaction
-
         if self._layers_with_secrets is not None:
             return
-        masked, secrets = mask_layer_secrets(self.layers)
+        from airflow_provider_rtk import redaction
+
+        masked, secrets = redaction.mask_layer_secrets(self.layers)
         if secrets:
             self._layers_with_secrets = self.layers
             self.layers = masked
@@ -253,13 +234,12 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         return RealtimeKitHook(self.realtimekit_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk.log import mask_secret
-
         self._hide_layer_secrets()
         self._policy()
         self._request = self.build_request()
-        for secret in self._request.secret_values():
-            mask_secret(secret)
+        from airflow_provider_rtk import redaction
+
+        redaction.remember_request_secrets(self._request)  # the one masking pass of the request
         try:
             self._restore_external_id(context)
             return self.execute_resumable(context)  # type: ignore[no-any-return]
@@ -330,14 +310,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     def _policy(self) -> IfActive:
         """``if_active`` as a policy; a wrong value is a payload error naming the field."""
-        try:
-            return IfActive.parse(self.if_active)
-        except ValueError:
-            from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
-
-            choices = ", ".join(repr(choice.value) for choice in IfActive)
-            error = FieldError("if_active", f"must be one of {choices}, not {self.if_active!r}")
-            raise RealtimeKitPayloadError([error], what="operator argument") from None
+        return IfActive(choice_argument("if_active", self.if_active, (choice.value for choice in IfActive)))
 
     def _publish(self, context: Context, recording: Recording) -> None:
         """Push ``recording_id`` and ``recording_url`` (the task's extra link) as soon as it is known."""
@@ -348,7 +321,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             ti.xcom_push(key="recording_url", value=url)
 
     def _remember(self, recording_id: str) -> str | None:
-        from airflow_provider_rtk.links import recording_url
 
         settings = self.hook.settings
         self._recording_id = recording_id
@@ -364,7 +336,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     # ------------------------------------------------------------------------------ following
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        from airflow_provider_rtk.exceptions import RealtimeKitNotFoundError
 
         try:
             return self.hook.get_recording(str(external_id)).status.value
@@ -448,7 +419,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             time.sleep(self.poll_interval)
 
     def _errored(self, recording: Recording) -> Exception:
-        from airflow_provider_rtk.exceptions import RealtimeKitRecordingFailedError
 
         reason = recording.stop_reason.reason if recording.stop_reason else None
         return RealtimeKitRecordingFailedError(
@@ -477,7 +447,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         What the task knows of the recording comes back in the event (the trigger's own arguments),
         not from an XCom.
         """
-        from airflow_provider_rtk.exceptions import RealtimeKitAPIError
         from airflow_provider_rtk.models import Recording
         from airflow_provider_rtk.triggers import RecordingEvent
 
@@ -587,7 +556,6 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     def _stop_after_failure(self, context: Context, error: BaseException) -> None:
         """The task is failing: stop what it started, unless a retry will reconnect to it (a retry is
         left and the task state store, read back, holds the recording)."""
-        from airflow_provider_rtk.exceptions import RealtimeKitRecordingFailedError
 
         if isinstance(error, AirflowTaskTimeout):
             self._give_up("the task's execution_timeout ran out")
@@ -682,7 +650,7 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
         *,
         recording_id: str,
         action: str,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -691,32 +659,12 @@ class RealtimeKitRecordingActionOperator(BaseOperator):
         self.realtimekit_conn_id = realtimekit_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
-        from airflow_provider_rtk.links import recording_url
         from airflow_provider_rtk.models import RecordingAction
 
-        try:
-            action = RecordingAction(str(self.action).strip().lower())
-        except ValueError:
-            choices = ", ".join(a.value for a in RecordingAction)
-            raise RealtimeKitPayloadError(
-                [FieldError("action", f"must be one of {choices}, not {self.action!r}")],
-                what="recording action",
-            ) from None
-        from airflow_provider_rtk.models import nothing_rendered_error, rendered_nothing
-
-        if self.recording_id is None or rendered_nothing(self.recording_id):
-            raise RealtimeKitPayloadError(
-                [nothing_rendered_error("recording_id", str(self.recording_id or ""))],
-                what="recording action",
-            )
-        if not isinstance(self.recording_id, str):
-            raise RealtimeKitPayloadError(
-                [FieldError("recording_id", f"must be text, not {type(self.recording_id).__name__}")],
-                what="recording action",
-            )
-        recording_id = self.recording_id.strip()
+        choices = (choice.value for choice in RecordingAction)
+        action = RecordingAction(choice_argument("action", self.action, choices, what="recording action"))
+        recording_id = rendered_id("recording_id", self.recording_id, what="recording action")
         with RealtimeKitHook(self.realtimekit_conn_id) as hook:
             recording = hook.recording_action(recording_id, action)
             settings = hook.settings

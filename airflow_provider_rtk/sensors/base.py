@@ -17,11 +17,12 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
 )
 
-from airflow_provider_rtk._arguments import poll_interval_argument
-from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError, deprecated_alias
+from airflow_provider_rtk.arguments import poll_interval_argument, rendered_id
 from airflow_provider_rtk.exceptions import (  # re-exported: airflow_provider_rtk.sensors names it
     RealtimeKitRecordingFailedNoRetryError as RealtimeKitRecordingFailedNoRetryError,
 )
+from airflow_provider_rtk.exceptions import deprecated_alias
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_rtk.version_compat import default_deferrable
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
     def __init__(
         self,
         *,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = default_deferrable(),
         **kwargs: Any,
     ) -> None:
@@ -113,14 +114,7 @@ class RealtimeKitBaseSensor(BaseSensorOperator, Generic[EventT]):
 
     def rendered_id(self, field: str) -> str:
         """A templated id, refusing what a template renders when an upstream XCom was missing."""
-        raw = getattr(self, field)
-        value = "" if raw is None else str(raw).strip()
-        if value in ("", "None", "null"):
-            raise RealtimeKitPayloadError(
-                [FieldError(field, f"is empty ({raw!r}); did the upstream task push it?")],
-                what="sensor argument",
-            )
-        return value
+        return rendered_id(field, getattr(self, field), what="sensor argument")
 
     def poke(self, context: Context) -> PokeReturnValue:
         event = self.check()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from airflow_provider_rtk.arguments import WAITABLE_STATUSES as WAITABLE_STATUSES  # old import path
+from airflow_provider_rtk.arguments import target_status_argument
 from airflow_provider_rtk.exceptions import RealtimeKitError, RealtimeKitRecordingFailedNoRetryError
 from airflow_provider_rtk.sensors.base import RealtimeKitBaseSensor
 
@@ -13,19 +15,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_rtk.triggers.events import RecordingEvent
     from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger
-
-
-#: The statuses one can wait for, spelled out so that parsing a DAG need not import the models (a unit
-#: test keeps this equal to what :func:`~airflow_provider_rtk.triggers.events.parse_target_status` takes).
-WAITABLE_STATUSES = ("INVOKED", "RECORDING", "PAUSED", "UPLOADING", "UPLOADED")
-
-
-def _checked_target(value: str) -> str:
-    """``target_status`` normalised, or a ``ValueError`` when the DAG is parsed."""
-    status = str(value).strip().upper()
-    if status not in WAITABLE_STATUSES:
-        raise ValueError(f"target_status {value!r} is not one of {', '.join(WAITABLE_STATUSES)}")
-    return status
 
 
 class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
@@ -68,7 +57,7 @@ class RealtimeKitRecordingSensor(RealtimeKitBaseSensor["RecordingEvent"]):
     ) -> None:
         super().__init__(**kwargs)
         self.recording_id = recording_id
-        self.target_status = _checked_target(target_status)
+        self.target_status = target_status_argument(target_status)
         self.xcom_download_links = xcom_download_links
 
     def check(self) -> RecordingEvent | None:

@@ -11,18 +11,30 @@ never read past the size announced for it, and thrown away when anything goes wr
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import math
 import re
 import time
+import uuid
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit
 
+import httpx
 from airflow.providers.common.compat.sdk import BaseOperator
+from airflow.sdk import Asset, AssetAlias, ObjectStoragePath
 
 from airflow_provider_rtk import redaction
-from airflow_provider_rtk._arguments import poll_interval_argument, seconds_argument
+from airflow_provider_rtk.arguments import (
+    as_utc,
+    poll_interval_argument,
+    rendered_id,
+    seconds_argument,
+    whole_number_argument,
+)
 from airflow_provider_rtk.exceptions import (
     FieldError,
     RealtimeKitCopyError,
@@ -34,12 +46,12 @@ from airflow_provider_rtk.exceptions import (
     _NotYet,
     _Refused,
 )
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    import httpx
-    from airflow.sdk import Context, ObjectStoragePath
+    from airflow.sdk import Context
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
     from airflow_provider_rtk.models import Recording
@@ -184,15 +196,6 @@ def _asset_uri(target: ObjectStoragePath) -> str:
     return f"{protocol}://{path.lstrip('/')}"
 
 
-def _whole_number(name: str, value: Any, low: int, high: int, unit: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RealtimeKitPayloadError(
-            [FieldError(name, f"must be a whole number of {unit} from {low} to {high}, not {value!r}")],
-            what="operator argument",
-        )
-    return value
-
-
 class _Sink:
     """Where one file's bytes go until they are complete.
 
@@ -203,8 +206,6 @@ class _Sink:
     """
 
     def __init__(self, target: ObjectStoragePath) -> None:
-        import uuid
-
         self._fs = target.fs
         self._final = str(target.path)
         self._temp: str | None = None
@@ -301,7 +302,7 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         recording_id: str,
         destination: str | ObjectStoragePath,
         storage_conn_id: str | None = None,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         wait_timeout: float | timedelta = 900.0,
         poll_interval: float = 10.0,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -317,37 +318,18 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         self.realtimekit_conn_id = realtimekit_conn_id
         self.wait_timeout = seconds_argument("wait_timeout", wait_timeout, minimum=0.0)
         self.poll_interval = poll_interval_argument("poll_interval", poll_interval)
-        self.chunk_size = _whole_number("chunk_size", chunk_size, 1024, 2**30, "bytes")
+        self.chunk_size = whole_number_argument("chunk_size", chunk_size, 1024, 2**30, "bytes")
         self.download_timeout = seconds_argument("download_timeout", download_timeout, minimum=0.001)
-        self.min_download_rate = _whole_number(
+        self.min_download_rate = whole_number_argument(
             "min_download_rate", min_download_rate, 1, 2**40, "bytes a second"
         )
         self.asset_alias = asset_alias
         if asset_alias:
-            from airflow.sdk import AssetAlias
-
             self.outlets = [*self.outlets, AssetAlias(asset_alias)]
 
     # ---------------------------------------------------------------------------------- checks
 
-    def _checked_recording_id(self) -> str:
-        from airflow_provider_rtk.models import ID_PATTERN
-
-        value = self.recording_id
-        if (
-            not isinstance(value, str)
-            or not re.fullmatch(ID_PATTERN, value.strip())
-            or value.strip() in ("None", "null")  # a template that rendered nothing
-        ):
-            raise RealtimeKitPayloadError(
-                [FieldError("recording_id", f"not a valid recording id: {str(value)[:80]!r}")],
-                what="operator argument",
-            )
-        return value.strip()
-
     def _destination_folder(self) -> ObjectStoragePath:
-        from airflow.sdk import ObjectStoragePath
-
         value = self.destination
         if isinstance(value, ObjectStoragePath):
             return value
@@ -367,10 +349,6 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     # ---------------------------------------------------------------------------------- running
 
     def execute(self, context: Context) -> dict[str, Any]:
-        import logging
-
-        import httpx
-
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
         # httpx logs every request's full URL at INFO, httpcore every answer's headers (a redirect's
@@ -379,7 +357,7 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         for name in ("httpx", "httpcore"):
             library_log = logging.getLogger(name)
             library_log.setLevel(max(library_log.getEffectiveLevel(), logging.WARNING))
-        recording_id = self._checked_recording_id()
+        recording_id = rendered_id("recording_id", self.recording_id)
         folder = self._destination_folder()
         if _asset_uri(folder).startswith("file://"):
             folder.mkdir(parents=True, exist_ok=True)
@@ -445,7 +423,7 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
                 )
             if recording.status is RecordingStatus.UPLOADED:
                 expiry = recording.download_url_expiry
-                if expiry is not None and _as_utc(expiry) <= datetime.now(UTC):
+                if expiry is not None and as_utc(expiry) <= datetime.now(UTC):
                     raise self._expired(recording)
                 return recording
             if time.monotonic() + self.poll_interval > deadline:
@@ -459,7 +437,7 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     @staticmethod
     def _expired(recording: Recording, name: str | None = None) -> RealtimeKitDownloadLinksExpiredError:
         expiry = recording.download_url_expiry
-        when = f" on {_as_utc(expiry).isoformat(timespec='seconds')}" if expiry else ""
+        when = f" on {as_utc(expiry).isoformat(timespec='seconds')}" if expiry else ""
         which = f" (the fresh link of {name} was refused: 403)" if name else ""
         return RealtimeKitDownloadLinksExpiredError(
             f"The download links of recording {recording.id} have expired{when}{which}: RealtimeKit keeps "
@@ -470,8 +448,6 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         self, client: httpx.Client, name: str, url: str, folder: ObjectStoragePath, size: _Size
     ) -> _Copied:
         """Stream one file to ``folder / name``; skip it when the same file is already there."""
-        import httpx
-
         target = folder / name
         uri = _asset_uri(target)
         shown = _shown(url, name)
@@ -557,7 +533,6 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         """One asset event per destination file, through the alias; the extra names no link."""
         if not self.asset_alias:
             return
-        from airflow.sdk import Asset, AssetAlias
 
         from airflow_provider_rtk.assets import recording_asset_extra
 
@@ -580,8 +555,6 @@ def _size_of(recording: Recording, files: int) -> _Size:
     """What the recording's ``file_size`` says of each of its ``files``: the exact size of a one-file
     recording (when whole, and below 2**53: a larger float may stand for a neighbouring number), else
     an upper bound; nothing when it reports none (none, zero, negative, not finite)."""
-    import math
-
     total = recording.file_size
     if total is None or not math.isfinite(total) or total <= 0:
         return _Size(None, None)
@@ -648,8 +621,6 @@ def _already_there(target: ObjectStoragePath, size: int, md5: str | None) -> boo
 
 
 def _md5_of(target: ObjectStoragePath) -> str:
-    import hashlib
-
     digest = hashlib.md5(usedforsecurity=False)
     with target.fs.open(target.path, "rb") as stored:
         while block := stored.read(DEFAULT_CHUNK_SIZE):
@@ -661,7 +632,3 @@ def _md5_etag(etag: str | None) -> str | None:
     """The MD5 an ``ETag`` holds, if it holds one (a strong tag of 32 hex digits)."""
     value = (etag or "").strip().strip('"').lower()
     return value if _MD5_RE.fullmatch(value) else None
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -38,14 +38,14 @@ import asyncio
 import hashlib
 import itertools
 import json
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from airflow_provider_rtk._arguments import seconds_argument
+from airflow_provider_rtk.arguments import ID_RE as _ID_RE
+from airflow_provider_rtk.arguments import seconds_argument
 from airflow_provider_rtk.exceptions import (
     FieldError,
     RealtimeKitAPIError,
@@ -83,10 +83,6 @@ MAX_PAGES = 20
 MAX_READS_PER_POLL = 10
 #: Statuses of the listing no wait will heal: the token (401, 403), the connection's account or app (404).
 ENDS_THE_WATCH = (401, 403, 404)
-#: ``models.ID_PATTERN``, kept here so that parsing a DAG file does not import the models (a test
-#: checks that the two agree).
-MEETING_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
-_ID_RE = re.compile(MEETING_ID_PATTERN)
 
 
 def _meeting_ids_argument(value: Any) -> list[str] | None:

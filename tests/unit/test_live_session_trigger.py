@@ -20,13 +20,11 @@ from airflow.triggers.base import BaseEventTrigger
 from airflow_provider_rtk.assets import sessions_from_asset_events
 from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitPayloadError
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
-from airflow_provider_rtk.models import ID_PATTERN
 from airflow_provider_rtk.triggers import live_session
 from airflow_provider_rtk.triggers.events import LiveSessionEvent
 from airflow_provider_rtk.triggers.live_session import (
     MAX_BACKOFF,
     MAX_READS_PER_POLL,
-    MEETING_ID_PATTERN,
     MIN_POLL_INTERVAL,
     RealtimeKitLiveSessionTrigger,
 )
@@ -101,10 +99,6 @@ def test_bad_arguments_name_the_field(kwargs: dict[str, Any], field: str) -> Non
     with pytest.raises(RealtimeKitPayloadError) as error:
         RealtimeKitLiveSessionTrigger(**kwargs)
     assert field in error.value.paths
-
-
-def test_meeting_ids_are_checked_with_the_models_pattern() -> None:
-    assert MEETING_ID_PATTERN == ID_PATTERN
 
 
 def test_the_minimum_interval_is_the_request_budget() -> None:

@@ -234,3 +234,46 @@ def test_any_secret_under_any_three_layers_of_encoding_is_redacted(secret, chain
     redacted = redaction.redact(f"{before}{echoed}{after}")
     assert secret not in redacted
     assert not shows(redacted, secret)
+
+
+def test_remembering_hands_airflow_only_what_its_masker_does_not_cover_in_one_call(monkeypatch):
+    """Airflow's masker recompiles its pattern for each new value: it gets one call per remembered
+    secret, without the forms it skips (too short) or already hides (a key's lines and line breaks)."""
+    from airflow.providers.common.compat import sdk
+
+    calls: list[Any] = []
+    monkeypatch.setattr(sdk, "mask_secret", lambda value, name=None: calls.append(value))
+    lines = [fresh("LINE") for _ in range(3)]
+    key = "\n".join(["-----BEGIN KEY-----", *lines, "-----END KEY-----"])
+    redaction.remember(key)
+    assert len(calls) == 1
+    handed = calls[0]
+    assert set(lines) <= set(handed)
+    assert key not in handed
+    assert json.dumps(key)[1:-1] not in handed
+    assert all(len(form) >= 5 for form in handed)
+    assert redaction.redact(f"echo: {json.dumps(key)}") == 'echo: "***"'
+
+
+def test_a_validated_request_s_secrets_are_remembered_in_one_pass():
+    from airflow_provider_rtk.models import build_track_request
+
+    secret = fresh()
+    request = build_track_request("m1", layers_holding(access_key=fresh("A"), secret=secret))
+    redaction.remember_request_secrets(request)
+    assert not redaction.holds_secret("no secret")
+    assert redaction.holds_secret(f"x {quote(secret)} y")
+
+
+def test_layers_rendered_as_a_mapped_task_renders_them_show_no_secret():
+    """A mapped task's unmapped operator is rendered through the templater directly (not through
+    ``render_template_fields``): the rendered JSON text is masked there too, the request keeps it."""
+    secret = fresh()
+    operator = RealtimeKitStartTrackRecordingOperator(
+        task_id="t", meeting_id="m1", layers=encoded(layers_holding(secret=secret), 1)
+    )
+    operator._do_render_template_fields(  # what MappedOperator.render_template_fields calls
+        operator, operator.template_fields, {}, operator.get_template_env(), set()
+    )
+    assert secret not in json.dumps(operator.layers)
+    assert secret in json.dumps(operator.build_request().to_api_body())

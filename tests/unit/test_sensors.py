@@ -17,6 +17,7 @@ import httpx
 import pytest
 import respx
 
+from airflow_provider_rtk.arguments import WAITABLE_STATUSES
 from airflow_provider_rtk.exceptions import RealtimeKitAPIError, RealtimeKitError, RealtimeKitPayloadError
 from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.sensors import (
@@ -24,7 +25,6 @@ from airflow_provider_rtk.sensors import (
     RealtimeKitRecordingFailedNoRetryError,
     RealtimeKitRecordingSensor,
 )
-from airflow_provider_rtk.sensors.recording import WAITABLE_STATUSES
 from airflow_provider_rtk.triggers import RealtimeKitActiveSessionTrigger, RealtimeKitRecordingTrigger
 from airflow_provider_rtk.triggers.events import parse_target_status
 
