@@ -1,4 +1,7 @@
-"""Sensors of the RealtimeKit provider, imported on first use (DAG files stay cheap to parse)."""
+"""Sensors of the RealtimeKit provider, imported on first use (DAG files stay cheap to parse).
+
+``RealtimeKitRecordingFailed`` (deprecated) still imports from here, with a warning; it is not listed.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ if TYPE_CHECKING:
     from airflow_provider_rtk.sensors.active_session import RealtimeKitActiveSessionSensor
     from airflow_provider_rtk.sensors.base import (
         RealtimeKitBaseSensor,
-        RealtimeKitRecordingFailed,
         RealtimeKitRecordingFailedNoRetryError,
     )
     from airflow_provider_rtk.sensors.recording import RealtimeKitRecordingSensor
@@ -25,7 +27,6 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "RealtimeKitActiveSessionSensor",
     "RealtimeKitBaseSensor",
-    "RealtimeKitRecordingFailed",
     "RealtimeKitRecordingFailedNoRetryError",
     "RealtimeKitRecordingSensor",
 ]
