@@ -119,6 +119,8 @@ def target_status_argument(value: Any) -> str:
     """``target_status`` normalised (one of :data:`WAITABLE_STATUSES`), or a ``ValueError`` when the
     DAG is parsed."""
     status = str(value).strip().upper()
+    if status == "ERRORED":
+        raise ValueError(f"target_status cannot be ERRORED; wait for one of {', '.join(WAITABLE_STATUSES)}")
     if status not in WAITABLE_STATUSES:
         raise ValueError(f"target_status {value!r} is not one of {', '.join(WAITABLE_STATUSES)}")
     return status

@@ -26,7 +26,12 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitAPIError,
     RealtimeKitNotFoundError,
 )
-from airflow_provider_rtk.get_provider_info import CONN_FIELDS, CONNECTION_TYPE, UI_FIELD_BEHAVIOUR
+from airflow_provider_rtk.get_provider_info import (
+    CONN_FIELDS,
+    CONNECTION_TYPE,
+    DEFAULT_CONN_ID,
+    UI_FIELD_BEHAVIOUR,
+)
 from airflow_provider_rtk.hooks import connection_cache
 from airflow_provider_rtk.hooks._api import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -101,7 +106,7 @@ class _HookBase(BaseHook):
     """Connection handling shared by both hooks."""
 
     conn_name_attr = "realtimekit_conn_id"
-    default_conn_name = "realtimekit_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONNECTION_TYPE
     hook_name = "Cloudflare RealtimeKit"
 

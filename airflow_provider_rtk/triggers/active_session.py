@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_rtk.triggers.base import RealtimeKitPollingTrigger, describe_deadline
 from airflow_provider_rtk.triggers.events import ActiveSessionEvent, active_session_event
 
@@ -27,7 +28,7 @@ class RealtimeKitActiveSessionTrigger(RealtimeKitPollingTrigger):
     def __init__(
         self,
         meeting_id: str,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
         end_time: float | None = None,
     ) -> None:

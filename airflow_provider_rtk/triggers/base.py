@@ -20,8 +20,9 @@ import structlog
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow.utils.log.logging_mixin import LoggingMixin
 
-from airflow_provider_rtk._arguments import poll_interval_argument
+from airflow_provider_rtk.arguments import poll_interval_argument
 from airflow_provider_rtk.exceptions import RealtimeKitError
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
 from airflow_provider_rtk.redaction import redact
 
@@ -60,7 +61,7 @@ class RealtimeKitTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 10.0,
         end_time: float | None = None,
     ) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from airflow_provider_rtk.arguments import target_status_argument
 from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.models import RecordingStatus
 
@@ -129,15 +130,11 @@ class LiveSessionEvent(RealtimeKitEvent):
 
 
 def parse_target_status(value: str | RecordingStatus) -> RecordingStatus:
-    """A status one can wait for: any status but ``ERRORED``; the error lists the valid ones."""
-    valid = [status.value for status in _LIFECYCLE_RANK]
-    try:
-        status = value if isinstance(value, RecordingStatus) else RecordingStatus(str(value).strip().upper())
-    except ValueError:
-        raise ValueError(f"target_status {value!r} is not one of {', '.join(valid)}") from None
-    if status not in _LIFECYCLE_RANK:
-        raise ValueError(f"target_status cannot be {status.value}; wait for one of {', '.join(valid)}")
-    return status
+    """A status one can wait for (:data:`~airflow_provider_rtk.arguments.WAITABLE_STATUSES`: any but
+    ``ERRORED``); the error lists the valid ones."""
+    return RecordingStatus(
+        target_status_argument(value.value if isinstance(value, RecordingStatus) else value)
+    )
 
 
 def target_reached(status: RecordingStatus, target: RecordingStatus) -> bool:

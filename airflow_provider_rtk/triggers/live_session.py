@@ -52,6 +52,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitNotFoundError,
     RealtimeKitPayloadError,
 )
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 
 try:  # Airflow 3.3+: shared streams whose producer learns which events the triggerer saved
     from airflow.triggers.shared_stream import SharedStreamProducer
@@ -129,7 +130,7 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
     def __init__(
         self,
         meeting_ids: str | list[str] | None = None,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 30.0,
         report_sessions_live_at_start: bool = True,
     ) -> None:

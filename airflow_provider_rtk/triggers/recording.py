@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_rtk.exceptions import RealtimeKitError
+from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.models import Recording, RecordingStatus
 from airflow_provider_rtk.ownership import Knowledge
@@ -59,7 +60,7 @@ class RealtimeKitRecordingTrigger(RealtimeKitTrigger):
     def __init__(
         self,
         recording_id: str,
-        realtimekit_conn_id: str = "realtimekit_default",
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         target_status: str = "UPLOADED",
         poll_interval: float = 10.0,
         end_time: float | None = None,
