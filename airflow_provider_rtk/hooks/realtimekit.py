@@ -138,7 +138,7 @@ class _HookBase(BaseHook):
     def _adopt(self, settings: ConnectionSettings) -> ConnectionSettings:
         """The settings this hook was given, read for the first time: the token is masked (logs, errors)
         before anything can show it, and kept as this hook's secret."""
-        _mask(settings.api_token)
+        redaction.remember(settings.api_token)
         self._secrets = (settings.api_token,)
         return settings
 
@@ -185,12 +185,6 @@ class _HookBase(BaseHook):
                 else HttpRetryPolicy()
             )
         return {**policy.tenacity_kwargs(), "before_sleep": self._log_retry}
-
-
-def _mask(secret: str) -> None:
-    """Remember a secret: redacted (in every escaped form) from every error this provider raises,
-    and registered with Airflow's masker, so no log line can show it."""
-    redaction.remember(secret)
 
 
 class RealtimeKitHook(_HookBase):
@@ -284,8 +278,7 @@ class RealtimeKitHook(_HookBase):
         its answer carries, or ``None`` for the legacy API's empty 200. Errors are typed
         :class:`RealtimeKitAPIError` subclasses; an unusable answer is a ``RealtimeKitBadAnswerError``."""
         request = parse_track_request(request)
-        for secret in request.secret_values():
-            _mask(secret)
+        redaction.remember_request_secrets(request)  # a no-op after the operator's own pass
         call = _Calls.start_track_recording(request.to_api_body())
         data = read_data(self._send(call), call, self._secrets)
         if not _holds_recording(data):
