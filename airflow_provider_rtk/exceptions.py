@@ -29,8 +29,7 @@ without a retry also derive from ``AirflowFailException``. The tree::
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
@@ -44,8 +43,7 @@ class RealtimeKitError(AirflowException):
     """Base class of every error this provider raises."""
 
 
-@dataclass(frozen=True)
-class FieldError:
+class FieldError(NamedTuple):
     """One invalid field: its full path (``layers.default.outputs[0].storage_config.host``) and why."""
 
     path: str

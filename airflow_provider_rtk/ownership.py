@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.models import Recording
@@ -68,8 +67,7 @@ class IfActive(str, Enum):
         return value if isinstance(value, IfActive) else cls(str(value).strip().lower())
 
 
-@dataclass(frozen=True)
-class StartOutcome:
+class StartOutcome(NamedTuple):
     """What a start led to: the recording, and how the task knows it (``how`` says why, for the log)."""
 
     recording: Recording
@@ -89,8 +87,7 @@ class _Store(Protocol):
     def set(self, key: str, value: Any) -> None: ...
 
 
-@dataclass(frozen=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
     """One try's record of its start: ``phase`` is ``sending`` (intent, no answer yet), ``started``
     or ``believed`` (with ``recording_id``), ``attached`` (a foreign one, followed)."""
 
