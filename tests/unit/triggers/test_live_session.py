@@ -39,7 +39,7 @@ from tests.hostile_server import (
     raw_answer,
 )
 from tests.triggerer import Triggerer
-from tests.unit.test_async_hook import APP_URL, set_conn
+from tests.unit.hooks.test_realtimekit_async import APP_URL, set_conn
 
 
 @pytest.fixture(autouse=True)

@@ -41,7 +41,7 @@ from tests.hostile_server import (
     serve_file,
     trickle,
 )
-from tests.unit.test_async_hook import APP_URL, set_conn
+from tests.unit.hooks.test_realtimekit_async import APP_URL, set_conn
 
 SIGNATURE = "X-Amz-Signature=5ec7e75fa11ed"
 LINK = f"http://files.test/bucket/alice.webm?X-Amz-Expires=604800&{SIGNATURE}"

@@ -25,8 +25,8 @@ from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.ownership import Knowledge
 from airflow_provider_rtk.starting import RecordingStarter
-from tests.unit import test_hook
-from tests.unit.test_hook import (
+from tests.unit.hooks import test_realtimekit as test_hook
+from tests.unit.hooks.test_realtimekit import (
     FAST,
     MEETING,
     assert_no_token,
