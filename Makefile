@@ -19,7 +19,7 @@ TEST_WORKERS ?= 2
 
 UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
-.PHONY: demo test test-floor lint bench clean
+.PHONY: demo test test-unit test-floor lint bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -47,6 +47,10 @@ demo: $(VENV)/.installed
 ## Every test on the newest Airflow 3.3.
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+## The fast loop: the unit tests only (no DAG run, no subprocess; `make test` runs them too).
+test-unit: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) tests/unit $(PYTEST_ARGS)
 
 ## The provider's tests, DAG runs included, on the lowest supported Airflow (3.0), so the floor is true.
 ## (The emulator's own tests import no Airflow: the Airflow version cannot change them.)

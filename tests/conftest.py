@@ -8,10 +8,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.hostile_server import HostileServer
 
 #: The fixtures users get too: ``realtimekit_emulator`` and ``realtimekit_connection``.
 pytest_plugins = ["airflow_provider_rtk.emulator.pytest_plugin"]
@@ -106,3 +110,20 @@ def _secrets_of_one_test_only():
         redaction._known.update(known)
         redaction._known_plain.clear()
         redaction._known_plain.update(known_plain)
+
+
+@pytest.fixture
+def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
+    """A hostile server on loopback (``tests/hostile_server.py``) that ``realtimekit_default`` points at,
+    with one attempt per request (a misbehaving answer is seen at once, not retried)."""
+    # imported here: they import Airflow, which must first see the environment set above
+    from tests.api_answers import set_conn
+    from tests.hostile_server import HostileServer
+
+    with HostileServer() as server:
+        set_conn(
+            monkeypatch,
+            host=server.base_url,
+            extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
+        )
+        yield server

@@ -24,8 +24,7 @@ from airflow_provider_rtk.transfers.recording_to_object_storage import (
 )
 from tests.hostile_server import json_answer, redirect, serve_file
 from tests.integration.conftest import console_text, load_dag, task_states, xcom
-from tests.unit.test_copy_operator import BODY, fresh_signature, serve_one_file
-from tests.unit.test_copy_operator import hostile as hostile  # a fixture: the API and links misbehave
+from tests.recording_files import BODY, fresh_signature, serve_one_file
 
 #: What every download link serves: random, so a wrong or partial copy cannot pass by chance.
 CONTENT = os.urandom(700_000 + 17)

@@ -342,7 +342,7 @@ def _echo_encoded(name: str):
 
 #: One of each kind at DAG level (a run costs seconds): HTML named, decimal and hex entities; percent-encoding
 #: in lower case, with + for a space, of every byte; JSON ``\\/``, Go's ``\\u0026``, every character as
-#: ``\\uXXXX``; two and three layers. tests/unit/test_masking.py runs every encoding of ENCODINGS.
+#: ``\\uXXXX``; two and three layers. tests/unit/test_redaction.py runs every encoding of ENCODINGS.
 DAG_LEVEL_ENCODINGS = [
     "html-named-html5",
     "html-decimal",

@@ -14,9 +14,8 @@ from airflow_provider_rtk.exceptions import RealtimeKitConnectionConfigError, Re
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings, RealtimeKitHook
 from airflow_provider_rtk.models import build_track_request, parse_track_request
+from tests.api_answers import MEETING, TOKEN
 
-MEETING = "97440c6a-140b-40a9-9499-b23fd7a3868a"
-TOKEN = "TOKEN-abc123"
 OUT0 = "layers.default.outputs[0]"
 SC = f"{OUT0}.storage_config"
 LEGACY = {"default": {}}  # layers that make a max_seconds body otherwise valid

@@ -24,8 +24,8 @@ from airflow_provider_rtk.models import (
     build_track_request,
     parse_track_request,
 )
+from tests.api_answers import MEETING
 
-MEETING = "97440c6a-140b-40a9-9499-b23fd7a3868a"
 OUT = "layers.default.outputs[0]"
 SC = f"{OUT}.storage_config"
 

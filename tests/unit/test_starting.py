@@ -1,6 +1,7 @@
 """The start decision as plain Python: :class:`RecordingStarter` against a fake hook (no Airflow run,
-no HTTP). What the hook sends on the wire is in ``test_hook_start.py``; the same rules against the
-emulator, through Airflow, in ``tests/integration/test_ownership.py`` and ``test_faults.py``."""
+no HTTP). What the hook sends on the wire is in ``tests/unit/hooks/test_realtimekit_start.py``; the same
+rules against the emulator, through Airflow, in ``tests/integration/test_ownership.py`` and
+``test_faults.py``."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import email.utils
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -22,81 +21,22 @@ from airflow_provider_rtk.exceptions import (
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy, parse_retry_after
 from airflow_provider_rtk.hooks.realtimekit import ConnectionSettings, RealtimeKitHook
 from airflow_provider_rtk.models import RecordingStatus
+from tests.api_answers import (
+    APP_URL,
+    BASE,
+    FAST,
+    MEETING,
+    TOKEN,
+    assert_no_token,
+    gateway_error,
+    list_answer,
+    ok,
+    recording,
+    rtk_error,
+    set_conn,
+)
 
-TOKEN = "TOKEN-abc123"
-BASE = "http://rtk.test/client/v4"
-APP_URL = f"{BASE}/accounts/ACC/realtime/kit/APP"
 DEFAULT_APP_URL = "https://api.cloudflare.com/client/v4/accounts/ACC/realtime/kit/APP"
-MEETING = "97440c6a-140b-40a9-9499-b23fd7a3868a"
-CONN: dict[str, Any] = {
-    "conn_type": "realtimekit",
-    "password": TOKEN,
-    "host": BASE,
-    "extra": {"account_id": "ACC", "app_id": "APP"},
-}
-FAST = HttpRetryPolicy(initial_wait=0.001, max_wait=0.01)
-
-
-def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "realtimekit_default", **changes: Any) -> None:
-    conn = {**CONN, **changes}
-    conn = {key: value for key, value in conn.items() if value is not None}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-
-
-def now_iso(delta: timedelta = timedelta()) -> str:
-    return (datetime.now(UTC) + delta).isoformat()
-
-
-def recording(rec_id: str = "rec-1", status: str = "RECORDING", **fields: Any) -> dict[str, Any]:
-    return {"id": rec_id, "status": status, "meeting_id": MEETING, "invoked_time": now_iso(), **fields}
-
-
-def ok(data: Any, status: int = 200, **extra: Any) -> httpx.Response:
-    return httpx.Response(status, json={"success": True, "data": data, **extra})
-
-
-def list_answer(data: list[Any], total: int, start: int, end: int) -> httpx.Response:
-    """A list answer with its paging."""
-    return ok(data, paging={"total_count": total, "start_offset": start, "end_offset": end})
-
-
-def rtk_error(status: int, message: str = "boom", code: Any = None, headers: dict | None = None):
-    body = {"success": False, "error": {"code": status if code is None else code, "message": message}}
-    return httpx.Response(status, json=body, headers=headers)
-
-
-def gateway_error(status: int, message: str, code: int = 10000, headers: dict | None = None):
-    body = {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
-    return httpx.Response(status, json=body, headers=headers)
-
-
-def assert_no_token(error: BaseException) -> None:
-    for text in (str(error), repr(error), repr(error.args), str(vars(error))):
-        assert TOKEN not in text
-
-
-@pytest.fixture
-def conn(monkeypatch):
-    set_conn(monkeypatch)
-
-
-@pytest.fixture
-def api():
-    with respx.mock(base_url=APP_URL, assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def active(api):
-    """The meeting's active-recording route."""
-    return api.get(f"/recordings/active-recording/{MEETING}")
-
-
-@pytest.fixture
-def hook(conn):
-    hook = RealtimeKitHook(retry_policy=FAST)
-    yield hook
-    hook.close()
 
 
 # --------------------------------------------------------------------------------------------------

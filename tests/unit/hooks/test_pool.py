@@ -4,28 +4,19 @@ its last user, never shared across loops or a fork."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 
 import pytest
 
 from airflow_provider_rtk.hooks import pool
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
-
-CONN = {
-    "conn_type": "realtimekit",
-    "password": "TOKEN-pool-1",
-    "host": "http://rtk.test/client/v4",
-    "extra": {"account_id": "ACC", "app_id": "APP"},
-}
+from tests.api_answers import set_conn
 
 
 @pytest.fixture(autouse=True)
 def _connections(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(CONN))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_OTHER_APP", json.dumps({**CONN, "extra": {"account_id": "ACC", "app_id": "B"}})
-    )
+    set_conn(monkeypatch, password="TOKEN-pool-1")
+    set_conn(monkeypatch, "other_app", password="TOKEN-pool-1", extra={"account_id": "ACC", "app_id": "B"})
 
 
 def test_one_ssl_context_per_process():

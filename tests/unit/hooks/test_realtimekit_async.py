@@ -19,35 +19,17 @@ from airflow_provider_rtk.exceptions import (
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
 from airflow_provider_rtk.models import RecordingStatus
-
-TOKEN = "TOKEN-abc123"
-BASE = "http://rtk.test/client/v4"
-APP_URL = f"{BASE}/accounts/ACC/realtime/kit/APP"
-MEETING = "97440c6a-140b-40a9-9499-b23fd7a3868a"
-FAST = HttpRetryPolicy(initial_wait=0.001, max_wait=0.01)
-
-
-def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "realtimekit_default", **changes: Any) -> None:
-    conn = {
-        "conn_type": "realtimekit",
-        "password": TOKEN,
-        "host": BASE,
-        "extra": {"account_id": "ACC", "app_id": "APP"},
-        **changes,
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-
-
-def recording(rec_id: str = "rec-1", status: str = "RECORDING", **fields: Any) -> dict[str, Any]:
-    return {"id": rec_id, "status": status, "meeting_id": MEETING, **fields}
-
-
-def ok(data: Any) -> httpx.Response:
-    return httpx.Response(200, json={"success": True, "data": data})
-
-
-def rtk_error(status: int, message: str = "boom") -> httpx.Response:
-    return httpx.Response(status, json={"success": False, "error": {"code": status, "message": message}})
+from tests.api_answers import (
+    APP_URL,
+    BASE,
+    FAST,
+    MEETING,
+    TOKEN,
+    ok,
+    recording,
+    rtk_error,
+    set_conn,
+)
 
 
 def run(coro):
@@ -55,10 +37,9 @@ def run(coro):
 
 
 @pytest.fixture
-def api(monkeypatch):
-    set_conn(monkeypatch)
-    with respx.mock(base_url=APP_URL, assert_all_called=False) as mock:
-        yield mock
+def api(conn, api):
+    """The hooks' respx router (``conftest.py``), with the connection set: every async case needs both."""
+    return api
 
 
 def new_hook(**kwargs: Any) -> RealtimeKitAsyncHook:

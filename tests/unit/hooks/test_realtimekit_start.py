@@ -25,8 +25,7 @@ from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.ownership import Knowledge
 from airflow_provider_rtk.starting import RecordingStarter
-from tests.unit import test_hook
-from tests.unit.test_hook import (
+from tests.api_answers import (
     FAST,
     MEETING,
     assert_no_token,
@@ -38,18 +37,10 @@ from tests.unit.test_hook import (
     rtk_error,
 )
 
-# the HTTP-layer fixtures of the hook's own tests: a respx router, the connection, a fast hook
-api, conn, hook = test_hook.api, test_hook.conn, test_hook.hook
-
 
 @pytest.fixture
 def start(api):
     return api.post("/recordings/track")
-
-
-@pytest.fixture
-def active(api):
-    return api.get(f"/recordings/active-recording/{MEETING}")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from airflow_provider_rtk.exceptions import RealtimeKitAPIError
 from airflow_provider_rtk.hooks import connection_cache
 from airflow_provider_rtk.hooks._api import HttpRetryPolicy
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
-from tests.unit.test_async_hook import APP_URL, TOKEN, ok, recording, rtk_error, set_conn
+from tests.api_answers import APP_URL, TOKEN, ok, recording, rtk_error, set_conn
 
 ONCE = HttpRetryPolicy(max_attempts=1)
 

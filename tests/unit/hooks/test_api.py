@@ -23,6 +23,7 @@ from airflow_provider_rtk.hooks._api import (
     RealtimeKitTlsError,
 )
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook, RealtimeKitHook
+from tests.api_answers import MEETING
 from tests.hostile_server import (
     MB,
     HostileServer,
@@ -36,7 +37,6 @@ from tests.hostile_server import (
     trickle,
 )
 
-MEETING = "97440c6a-140b-40a9-9499-b23fd7a3868a"
 RECORDING = {"id": "rec-1", "status": "RECORDING", "meeting_id": MEETING}
 
 

@@ -25,20 +25,14 @@ from airflow_provider_rtk.triggers import (
 )
 from airflow_provider_rtk.triggers.events import parse_target_status, target_reached, target_unreachable
 from airflow_provider_rtk.triggers.poller import RecordingPoller
+from tests.api_answers import APP_URL, set_conn
 
-CONN = {
-    "conn_type": "realtimekit",
-    "password": "TOKEN-abcdef",
-    "host": "http://rtk.test/client/v4",
-    "extra": {"account_id": "ACC", "app_id": "APP"},
-}
-APP_URL = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
 FAST = 0.01
 
 
 @pytest.fixture(autouse=True)
 def _connection(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(CONN))
+    set_conn(monkeypatch, password="TOKEN-abcdef")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,6 +28,7 @@ from airflow_provider_rtk.triggers.live_session import (
     RealtimeKitLiveSessionTrigger,
 )
 from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
+from tests.api_answers import APP_URL, set_conn
 from tests.hostile_server import (
     Handler,
     HostileServer,
@@ -39,7 +39,6 @@ from tests.hostile_server import (
     raw_answer,
 )
 from tests.triggerer import Triggerer
-from tests.unit.test_async_hook import APP_URL, set_conn
 
 
 @pytest.fixture(autouse=True)
@@ -264,17 +263,6 @@ POLL = MIN_POLL_INTERVAL
 Pages = list["list[Any] | Route"]
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
-    with HostileServer() as running:
-        set_conn(
-            monkeypatch,
-            host=running.base_url,
-            extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
-        )
-        yield running
-
-
 class Listing:
     """``GET /sessions``, poll after poll (a poll begins at page 1; the last poll repeats). A poll is
     its pages: sessions, or a behaviour of its own; the paging says more follow until the last. A
@@ -317,17 +305,17 @@ async def _run_until(route: Listing, polls: int) -> list[str]:
     return [event["session_id"] for event in watch.drained()]
 
 
-def _watch(server: HostileServer, *polls: Pages, until_polls: int) -> list[str]:
+def _watch(hostile: HostileServer, *polls: Pages, until_polls: int) -> list[str]:
     """Serve ``polls`` and run a watch until ``until_polls`` polls began; the session ids it fired."""
     route = Listing(*polls)
-    server.route("GET", "/sessions", route)
+    hostile.route("GET", "/sessions", route)
     return asyncio.run(_run_until(route, until_polls))
 
 
-def _reads(server: HostileServer) -> list[str]:
+def _reads(hostile: HostileServer) -> list[str]:
     """The session ids read one by one (``GET /sessions/{id}``), in order."""
-    prefix = server.app_path("/sessions/")
-    return [seen.path.removeprefix(prefix) for seen in server.seen if seen.path.startswith(prefix)]
+    prefix = hostile.app_path("/sessions/")
+    return [seen.path.removeprefix(prefix) for seen in hostile.seen if seen.path.startswith(prefix)]
 
 
 def test_the_watch_runs_as_a_shared_stream_in_ack_mode_from_airflow_3_3() -> None:
@@ -342,41 +330,41 @@ def test_the_watch_runs_as_a_shared_stream_in_ack_mode_from_airflow_3_3() -> Non
         assert key != RealtimeKitLiveSessionTrigger(poll_interval=60).shared_stream_key()
 
 
-def test_pages_that_overlap_and_repeat_fire_each_session_once(server: HostileServer) -> None:
+def test_pages_that_overlap_and_repeat_fire_each_session_once(hostile: HostileServer) -> None:
     ended = _session(9, status="ENDED")  # a server that ignores the filter shows an ended one too
     again = [_session(2), _session(3), ended]
     pages: Pages = [[_session(1), _session(2)], [_session(2), _session(3), ended], again]
 
-    fired = _watch(server, pages, until_polls=3)
+    fired = _watch(hostile, pages, until_polls=3)
 
     assert sorted(fired) == ["s-1", "s-2", "s-3"]
 
 
-def test_a_page_that_repeats_earlier_ones_ends_the_listing(server: HostileServer) -> None:
+def test_a_page_that_repeats_earlier_ones_ends_the_listing(hostile: HostileServer) -> None:
     """A server that ignores ``page_no`` (and says more pages follow) costs one page more, not 20."""
     route = Listing([[_session(1)], [_session(1)], [_session(1)], [_session(2)]])
-    server.route("GET", "/sessions", route)
+    hostile.route("GET", "/sessions", route)
 
     asyncio.run(_run_until(route, polls=2))
 
     assert route.pages_asked[:3] == [1, 2, 1]
 
 
-def test_a_reported_session_missing_from_one_listing_is_read_not_fired_again(server: HostileServer) -> None:
+def test_a_reported_session_missing_from_one_listing_is_read_not_fired_again(hostile: HostileServer) -> None:
     """Offset paging shifts when a session ends between two page reads: s-1 is missing from the
     second listing, though it is live. A read of it says so; it fires no second time."""
-    server.route("GET", "/sessions/s-1", json_answer(200, {"success": True, "data": _session(1)}))
+    hostile.route("GET", "/sessions/s-1", json_answer(200, {"success": True, "data": _session(1)}))
 
     fired = _watch(
-        server, [[_session(1), _session(2)]], [[_session(2)]], [[_session(1), _session(2)]], until_polls=4
+        hostile, [[_session(1), _session(2)]], [[_session(2)]], [[_session(1), _session(2)]], until_polls=4
     )
 
     assert sorted(fired) == ["s-1", "s-2"]
-    assert server.calls("GET", "/sessions/s-1") >= 1
+    assert hostile.calls("GET", "/sessions/s-1") >= 1
 
 
 def test_an_unreadable_item_is_skipped_and_logged_without_its_content(
-    server: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    hostile: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     secret = "SECRET-in-an-item-0a9f"
     bad = [
@@ -386,7 +374,7 @@ def test_an_unreadable_item_is_skipped_and_logged_without_its_content(
         {**_session(3), "id": "../s-3"},  # no id that can be read back
     ]
 
-    fired = _watch(server, [[_session(1), *bad, _session(2)]], until_polls=2)
+    fired = _watch(hostile, [[_session(1), *bad, _session(2)]], until_polls=2)
 
     assert sorted(fired) == ["s-1", "s-2"]
     logged = caplog.text + "".join(capsys.readouterr())
@@ -397,32 +385,32 @@ def test_an_unreadable_item_is_skipped_and_logged_without_its_content(
 
 
 def test_a_200_that_is_not_json_backs_off_and_the_watch_goes_on(
-    server: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    hostile: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     maintenance = raw_answer(200, b"<html>down for maintenance</html>", "text/html")
 
-    fired = _watch(server, [maintenance], [[_session(1)]], until_polls=3)
+    fired = _watch(hostile, [maintenance], [[_session(1)]], until_polls=3)
 
     assert fired == ["s-1"]
     logged = caplog.text + "".join(capsys.readouterr())
     assert f"next try in {2 * POLL:.0f}s" in logged  # the wait doubles from poll_interval
 
 
-def test_an_unreadable_second_page_fires_the_first_and_backs_off(server: HostileServer) -> None:
+def test_an_unreadable_second_page_fires_the_first_and_backs_off(hostile: HostileServer) -> None:
     broken = raw_answer(200, b"not json", "text/plain")
 
-    fired = _watch(server, [[_session(1)], broken], [[_session(1)], [_session(2)]], until_polls=3)
+    fired = _watch(hostile, [[_session(1)], broken], [[_session(1)], [_session(2)]], until_polls=3)
 
     assert sorted(fired) == ["s-1", "s-2"]
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_what_no_wait_heals_ends_the_watch_and_says_why(
-    server: HostileServer, status: int, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    hostile: HostileServer, status: int, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     refusal = json_answer(status, {"success": False, "error": {"code": status, "message": "no"}})
     route = Listing([refusal])
-    server.route("GET", "/sessions", route)
+    hostile.route("GET", "/sessions", route)
 
     with pytest.raises(RealtimeKitAPIError, match=str(status)):
         asyncio.run(_run_until(route, polls=99))
@@ -430,33 +418,33 @@ def test_what_no_wait_heals_ends_the_watch_and_says_why(
     assert "the watch ends" in caplog.text + "".join(capsys.readouterr())
 
 
-def test_missing_sessions_are_read_in_turn_when_reads_keep_failing(server: HostileServer) -> None:
+def test_missing_sessions_are_read_in_turn_when_reads_keep_failing(hostile: HostileServer) -> None:
     """More remembered sessions are missing than one poll reads, and every read fails (a 5xx): the
     next poll reads the others, not the same ones again, so each is read within a few polls."""
-    server.fallback = json_answer(500, {"success": False, "errors": [{"code": 500, "message": "down"}]})
+    hostile.fallback = json_answer(500, {"success": False, "errors": [{"code": 500, "message": "down"}]})
     sessions = [_session(index) for index in range(1, MAX_READS_PER_POLL + 3)]
 
-    fired = _watch(server, [sessions], [[]], until_polls=4)
+    fired = _watch(hostile, [sessions], [[]], until_polls=4)
 
     assert len(fired) == len(sessions)
-    reads = _reads(server)
+    reads = _reads(hostile)
     assert set(reads) == {session["id"] for session in sessions}  # each one, not the same ten again
     assert len(reads) >= 2 * MAX_READS_PER_POLL  # two polls of reads, ten each
 
 
-def test_sessions_on_the_newest_page_of_ended_ones_are_forgotten_at_once(server: HostileServer) -> None:
+def test_sessions_on_the_newest_page_of_ended_ones_are_forgotten_at_once(hostile: HostileServer) -> None:
     """Live sessions end: the listing of live ones misses them, and one page of ended sessions
     (newest first) forgets them all, without a read of each."""
-    server.fallback = json_answer(500, {"success": False, "errors": [{"code": 500, "message": "down"}]})
+    hostile.fallback = json_answer(500, {"success": False, "errors": [{"code": 500, "message": "down"}]})
     sessions = [_session(index) for index in range(1, 16)]
     ended = [{**session, "status": "ENDED"} for session in sessions]
     route = Listing([sessions], [[]], ended=ended)
-    server.route("GET", "/sessions", route)
+    hostile.route("GET", "/sessions", route)
 
     fired = asyncio.run(_run_until(route, polls=4))
 
     assert len(fired) == len(sessions)
-    assert _reads(server) == []
+    assert _reads(hostile) == []
     assert len(route.ended_asked) == 1  # then nothing is missing: no more pages of ended ones
     assert route.ended_asked[0]["sort_order"] == "DESC"
     assert route.ended_asked[0]["per_page"] == "100"
@@ -489,7 +477,7 @@ class LiveApp:
 
 
 def test_a_new_session_fires_however_many_are_live(
-    server: HostileServer,
+    hostile: HostileServer,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
@@ -498,8 +486,8 @@ def test_a_new_session_fires_however_many_are_live(
     page (newest first), and the log says how many were listed and how many read."""
     monkeypatch.setattr(live_session, "MAX_PAGES", 2)  # 200 sessions, not 2,000
     app = LiveApp([_session(index) for index in range(1, 201)])
-    server.route("GET", "/sessions", app)
-    server.fallback = app.read
+    hostile.route("GET", "/sessions", app)
+    hostile.fallback = app.read
 
     async def scenario() -> list[str]:
         watch = Triggerer(RealtimeKitLiveSessionTrigger(poll_interval=POLL))

@@ -17,8 +17,8 @@ from airflow_provider_rtk.operators.recording import (
     RealtimeKitStartTrackRecordingOperator,
     mask_layer_secrets,
 )
+from tests.api_answers import APP_URL, set_conn
 
-BASE = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
 MEETING = "5f0c6f3e-1f7d-4d7e-9a51-0b5a2f9a4c11"
 RECORDING = {
     "id": "rec-1",
@@ -47,16 +47,10 @@ SFTP_LAYERS = {
 
 @pytest.fixture(autouse=True)
 def connection(monkeypatch):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_REALTIMEKIT_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "realtimekit",
-                "password": "TOKEN-op-123456",
-                "host": "http://rtk.test/client/v4",
-                "extra": {"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
-            }
-        ),
+    set_conn(
+        monkeypatch,
+        password="TOKEN-op-123456",
+        extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
     )
 
 
@@ -142,10 +136,10 @@ def test_bad_input_fails_before_any_request(arguments: dict[str, Any], path: str
 
 @respx.mock
 def test_execute_starts_once_and_pushes_the_recording() -> None:
-    respx.get(f"{BASE}/recordings/active-recording/{MEETING}").mock(
+    respx.get(f"{APP_URL}/recordings/active-recording/{MEETING}").mock(
         return_value=httpx.Response(404, json={"success": False, "error": {"code": 404, "message": "none"}})
     )
-    start = respx.post(f"{BASE}/recordings/track").mock(
+    start = respx.post(f"{APP_URL}/recordings/track").mock(
         return_value=httpx.Response(200, json={"success": True, "data": {"recording": RECORDING}})
     )
     ti = FakeTaskInstance()
@@ -171,7 +165,7 @@ def test_execute_starts_once_and_pushes_the_recording() -> None:
 
 @respx.mock
 def test_action_operator_stops_and_rejects_unknown_actions() -> None:
-    stop = respx.put(f"{BASE}/recordings/rec-1").mock(
+    stop = respx.put(f"{APP_URL}/recordings/rec-1").mock(
         return_value=httpx.Response(200, json={"success": True, "data": {**RECORDING, "status": "UPLOADING"}})
     )
     ti = FakeTaskInstance()
@@ -213,7 +207,7 @@ def test_durable_is_accepted_on_every_airflow_version_also_when_mapped() -> None
 def test_a_stored_id_the_service_does_not_know_is_unknown_not_errored() -> None:
     """On a reconnect the mixin asks for the stored recording's status: a 404 means "unknown" (the
     retry starts afresh), never ERRORED (which would read as a recording that failed)."""
-    respx.get(f"{BASE}/recordings/rec-gone").mock(
+    respx.get(f"{APP_URL}/recordings/rec-gone").mock(
         return_value=httpx.Response(
             404, json={"success": False, "error": {"code": 404, "message": "no such"}}
         )

@@ -15,19 +15,16 @@ import respx
 from airflow_provider_rtk.models import RecordingStatus
 from airflow_provider_rtk.triggers import poller as poller_module
 from airflow_provider_rtk.triggers.poller import WAKE_AT_ONCE, RecordingPoller, RequestBudget
-
-APP_URL = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
-CONN = {
-    "conn_type": "realtimekit",
-    "password": "TOKEN-poller-1",
-    "host": "http://rtk.test/client/v4",
-    "extra": {"account_id": "ACC", "app_id": "APP", "max_attempts": 2},
-}
+from tests.api_answers import APP_URL, set_conn
 
 
 @pytest.fixture(autouse=True)
 def _connection(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", json.dumps(CONN))
+    set_conn(
+        monkeypatch,
+        password="TOKEN-poller-1",
+        extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 2},
+    )
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from airflow_provider_rtk.sensors import (
 )
 from airflow_provider_rtk.triggers import RealtimeKitActiveSessionTrigger, RealtimeKitRecordingTrigger
 from airflow_provider_rtk.triggers.events import parse_target_status
+from tests.api_answers import APP_URL, set_conn
 
 try:  # Airflow 3.1+
     from airflow.sdk.exceptions import (
@@ -45,16 +46,10 @@ except ImportError:  # Airflow 3.0
         TaskDeferred,
     )
 
-CONN = (
-    '{"conn_type":"realtimekit","password":"TOKEN","host":"http://rtk.test/client/v4",'
-    '"extra":{"account_id":"ACC","app_id":"APP"}}'
-)
-APP_URL = "http://rtk.test/client/v4/accounts/ACC/realtime/kit/APP"
-
 
 @pytest.fixture(autouse=True)
 def _connection(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_REALTIMEKIT_DEFAULT", CONN)
+    set_conn(monkeypatch, password="TOKEN")
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,6 +30,7 @@ from airflow_provider_rtk.transfers.recording_to_object_storage import (
     _Size,
     _size_of,
 )
+from tests.api_answers import APP_URL, set_conn
 from tests.hostile_server import (
     MB,
     HostileServer,
@@ -41,7 +41,7 @@ from tests.hostile_server import (
     serve_file,
     trickle,
 )
-from tests.unit.test_async_hook import APP_URL, set_conn
+from tests.recording_files import BODY, fresh_signature, serve_one_file, serve_recording, uploaded_recording
 
 SIGNATURE = "X-Amz-Signature=5ec7e75fa11ed"
 LINK = f"http://files.test/bucket/alice.webm?X-Amz-Expires=604800&{SIGNATURE}"
@@ -50,28 +50,6 @@ LINK = f"http://files.test/bucket/alice.webm?X-Amz-Expires=604800&{SIGNATURE}"
 @pytest.fixture(autouse=True)
 def connection(monkeypatch: pytest.MonkeyPatch) -> None:
     set_conn(monkeypatch, extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 1})
-
-
-def _recording(
-    files: dict[str, str], *, status: str = "UPLOADED", expires_in: float = 86_400
-) -> dict[str, Any]:
-    expiry = datetime.now(UTC) + timedelta(seconds=expires_in)
-    return {
-        "id": "rec-1",
-        "meeting_id": "meet-1",
-        "session_id": "sess-1",
-        "status": status,
-        "recording_duration": 61,
-        "file_size": 2048.0,
-        "output_file_name": next(iter(files), ""),
-        "download_url": [
-            {
-                "layer_name": "default",
-                "download_urls": {name: {"download_url": url} for name, url in files.items()},
-            }
-        ],
-        "download_url_expiry": expiry.isoformat(),
-    }
 
 
 def _operator(tmp_path=None, **kwargs: Any) -> RealtimeKitRecordingToObjectStorageOperator:
@@ -144,7 +122,7 @@ def test_asset_uris_carry_no_connection_id(tmp_path) -> None:
 def test_a_file_name_that_would_leave_the_folder_is_refused(tmp_path) -> None:
     with respx.mock(assert_all_called=False) as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
-            200, json={"success": True, "data": _recording({"../escape.webm": LINK})}
+            200, json={"success": True, "data": uploaded_recording({"../escape.webm": LINK})}
         )
         mock.get(LINK).respond(200, content=b"x")
         with pytest.raises(RealtimeKitError, match="not a plain file name"):
@@ -156,7 +134,7 @@ def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(tmp
     caplog.set_level(logging.INFO)
     with respx.mock() as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
-            200, json={"success": True, "data": _recording({"alice.webm": LINK})}
+            200, json={"success": True, "data": uploaded_recording({"alice.webm": LINK})}
         )
         download = mock.get(LINK).respond(503)
         with pytest.raises(RealtimeKitFilesNotDownloadableError, match=r"alice\.webm: HTTP 503") as error:
@@ -171,7 +149,7 @@ def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(tmp
 def test_a_fresh_link_refused_again_means_the_links_expired(tmp_path) -> None:
     with respx.mock() as mock:
         reads = mock.get(f"{APP_URL}/recordings/rec-1").respond(
-            200, json={"success": True, "data": _recording({"alice.webm": LINK})}
+            200, json={"success": True, "data": uploaded_recording({"alice.webm": LINK})}
         )
         mock.get(LINK).respond(403, content=b"<Error><Code>AccessDenied</Code></Error>")
         with pytest.raises(RealtimeKitDownloadLinksExpiredError, match="refused: 403") as error:
@@ -184,7 +162,7 @@ def test_a_fresh_link_refused_again_means_the_links_expired(tmp_path) -> None:
 def test_links_past_their_expiry_fail_before_any_download(tmp_path) -> None:
     with respx.mock(assert_all_called=False) as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
-            200, json={"success": True, "data": _recording({"alice.webm": LINK}, expires_in=-60)}
+            200, json={"success": True, "data": uploaded_recording({"alice.webm": LINK}, expires_in=-60)}
         )
         download = mock.get(LINK).respond(200, content=b"late")
         with pytest.raises(RealtimeKitDownloadLinksExpiredError, match="7 days"):
@@ -196,7 +174,7 @@ def test_a_short_download_is_tried_again_and_the_link_gets_no_api_token(tmp_path
     body = bytes(range(256)) * 40
     with respx.mock() as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
-            200, json={"success": True, "data": _recording({"alice.webm": LINK})}
+            200, json={"success": True, "data": uploaded_recording({"alice.webm": LINK})}
         )
         download = mock.get(LINK).mock(
             side_effect=[
@@ -221,7 +199,11 @@ def test_a_short_download_is_tried_again_and_the_link_gets_no_api_token(tmp_path
 def test_a_recording_that_errored_has_nothing_to_copy(tmp_path) -> None:
     with respx.mock() as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
-            200, json={"success": True, "data": {**_recording({}), "status": "ERRORED", "download_url": None}}
+            200,
+            json={
+                "success": True,
+                "data": {**uploaded_recording({}), "status": "ERRORED", "download_url": None},
+            },
         )
         with pytest.raises(RealtimeKitError, match="ERRORED"):
             _operator(tmp_path).execute({})
@@ -233,7 +215,7 @@ def test_a_recording_that_errored_has_nothing_to_copy(tmp_path) -> None:
 
 def test_asset_extra_of_a_track_recording_names_each_file_and_no_link() -> None:
     recording = Recording.model_validate(
-        _recording({"alice.webm": LINK, "bob.webm": LINK.replace("alice", "bob")})
+        uploaded_recording({"alice.webm": LINK, "bob.webm": LINK.replace("alice", "bob")})
     )
 
     extra = recording_asset_extra(recording, file_sizes={"alice.webm": 1000})
@@ -253,7 +235,7 @@ def test_asset_extra_of_a_track_recording_names_each_file_and_no_link() -> None:
 
 def test_asset_extra_of_a_single_file_takes_the_recording_size() -> None:
     data = {
-        **_recording({}),
+        **uploaded_recording({}),
         "download_url": "http://files.test/composite.mp4?sig=1",
         "output_file_name": "composite.mp4",
     }
@@ -269,59 +251,6 @@ def test_asset_extra_of_a_single_file_takes_the_recording_size() -> None:
 # --------------------------------------------------------------------------------------------------
 # Against a hostile server on loopback: the API and the download links are served by
 # tests/hostile_server.py, and misbehave on purpose.
-
-#: What a link serves: random, so a wrong or partial copy cannot pass by chance.
-BODY = bytes(range(256)) * 1024 + b"tail"
-
-
-def fresh_signature() -> str:
-    """A signature never seen before (the redaction registry and Airflow's masker are process-wide)."""
-    return f"SIG{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def hostile(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileServer]:
-    """A hostile server on loopback that ``realtimekit_default`` points at."""
-    with HostileServer() as server:
-        set_conn(
-            monkeypatch,
-            host=server.base_url,
-            extra={"account_id": "ACC", "app_id": "APP", "max_attempts": 1},
-        )
-        yield server
-
-
-def serve_recording(
-    server: HostileServer,
-    layers: list[tuple[str, dict[str, tuple[str, Route]]]],
-    *,
-    file_size: float | None = None,
-) -> None:
-    """Serve recording ``rec-1`` (UPLOADED) whose ``layers`` are ``[(layer, {name: (path, route)})]``:
-    each file's link is ``http://<server><path>`` and answers with ``route``."""
-    origin = f"http://{server.host_port}"
-    data = _recording({})
-    data["file_size"] = file_size
-    data["download_url"] = [
-        {
-            "layer_name": layer,
-            "download_urls": {name: {"download_url": origin + path} for name, (path, _) in files.items()},
-        }
-        for layer, files in layers
-    ]
-    server.route("GET", "/recordings/rec-1", json_answer(200, {"success": True, "data": data}))
-    for _, files in layers:
-        for path, route in files.values():
-            server.routes[("GET", path.split("?")[0])] = route
-
-
-def serve_one_file(
-    server: HostileServer, route: Route, *, path: str = "", file_size: float | None = None
-) -> str:
-    """Serve ``alice.webm`` behind ``route`` at ``path`` (default: a signed-looking link); the path."""
-    path = path or f"/files/alice.webm?X-Amz-Signature={fresh_signature()}"
-    serve_recording(server, [("default", {"alice.webm": (path, route)})], file_size=file_size)
-    return path
 
 
 def test_a_download_cut_short_leaves_nothing_under_the_final_name(hostile, tmp_path) -> None:
@@ -652,7 +581,8 @@ def test_a_link_that_is_no_http_url_fails_clearly_without_showing_it(tmp_path, l
     signature = fresh_signature()
     with respx.mock() as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
-            200, json={"success": True, "data": _recording({"alice.webm": link.format(sig=signature)})}
+            200,
+            json={"success": True, "data": uploaded_recording({"alice.webm": link.format(sig=signature)})},
         )
         with pytest.raises(RealtimeKitError, match=r"alice\.webm") as error:
             _operator(tmp_path).execute({})

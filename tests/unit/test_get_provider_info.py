@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from importlib.metadata import entry_points
 
 from airflow_provider_rtk.get_provider_info import CONN_FIELDS, get_provider_info
@@ -50,24 +47,6 @@ def test_hook_form_classmethods_match_provider_info() -> None:
         == get_provider_info()["connection-types"][0]["ui-field-behaviour"]["relabeling"]
     )
     assert set(RealtimeKitHook.get_connection_form_widgets()) in (set(), set(CONN_FIELDS))
-
-
-def _airflow_cli(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        check=True,
-    )
-    return result.stdout
-
-
-def test_airflow_cli_lists_provider_and_connection_type() -> None:
-    assert "airflow-provider-rtk" in _airflow_cli("providers", "list", "--output", "plain")
-    hooks = _airflow_cli("providers", "hooks", "--output", "plain")
-    assert "realtimekit" in hooks
-    assert "RealtimeKitHook" in hooks
 
 
 def test_the_version_has_one_source() -> None:
