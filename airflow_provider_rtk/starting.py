@@ -32,7 +32,7 @@ from airflow_provider_rtk.ownership import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from contextlib import AbstractContextManager
 
     from airflow_provider_rtk.models import Recording, RecordingPage, TrackRecordingRequest
@@ -157,6 +157,26 @@ def legacy_start_outcome(
 
 
 # ---------------------------------------------------------------------------------- the starter
+
+
+def stop_started(
+    stop: Callable[[str], object], recording_id: str, why: str, log: logging.Logger | Any
+) -> bool:
+    """Send the one stop of a recording the task STARTED (the caller records it as stopped first, so
+    an interruption never sends a second); a failed stop is logged as left running, never raised.
+    Returns whether the stop was accepted."""
+    log.warning("Stopping recording %s, which this task started, because %s", recording_id, why)
+    try:
+        stop(recording_id)
+    except Exception as error:
+        log.error(
+            "Recording %s left running: the stop failed (%s: %s); stop it by hand",
+            recording_id,
+            type(error).__name__,
+            error,
+        )
+        return False
+    return True
 
 
 class RecordingStarter:
@@ -566,13 +586,4 @@ class RecordingStarter:
     def _stop_own(self, recording_id: str, why: str) -> None:
         """Stop the recording this start STARTED (exactly one request, even if it fails)."""
         self.stopped.add(recording_id)  # before sending: exactly one stop, even if interrupted
-        self.log.warning("Stopping recording %s, which this task started, because %s", recording_id, why)
-        try:
-            self.hook.stop_recording(recording_id)
-        except Exception as error:
-            self.log.error(
-                "Recording %s left running: the stop failed (%s: %s); stop it by hand",
-                recording_id,
-                type(error).__name__,
-                error,
-            )
+        stop_started(self.hook.stop_recording, recording_id, why, self.log)

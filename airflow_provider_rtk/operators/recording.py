@@ -521,22 +521,17 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         if not (self.stop_on_kill or on_timeout):
             self.log.warning("Recording %s left running: %s, and stop_on_kill is off", recording_id, why)
             return False
-        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+        from airflow_provider_rtk.starting import stop_started
 
         self._stopped_ids.add(recording_id)  # before sending: exactly one stop, even if interrupted
-        self.log.warning("Stopping recording %s, which this task started, because %s", recording_id, why)
-        try:
-            with RealtimeKitHook(self.realtimekit_conn_id) as hook:
-                hook.stop_recording(recording_id)
-        except Exception as error:
-            self.log.error(
-                "Recording %s left running: the stop failed (%s: %s); stop it by hand",
-                recording_id,
-                type(error).__name__,
-                error,
-            )
-            return False
-        return True
+        return stop_started(self._stop_with_a_hook_of_its_own, recording_id, why, self.log)
+
+    def _stop_with_a_hook_of_its_own(self, recording_id: str) -> None:
+        """A hook of its own: ``on_kill`` may run on another thread than the task's hook."""
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+
+        with RealtimeKitHook(self.realtimekit_conn_id) as hook:
+            hook.stop_recording(recording_id)
 
     def _give_up(self, why: str) -> None:
         """The task fails for good: stop the recording it started, or say plainly what it leaves
