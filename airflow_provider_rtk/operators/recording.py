@@ -286,6 +286,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         """Start (or follow) a recording through :class:`~airflow_provider_rtk.starting.RecordingStarter`
         (which reconciles with the service and the journal); its id. Whatever the starter learnt is
         followed even if it then fails, so a failure stops what this task started."""
+        from airflow_provider_rtk import redaction
         from airflow_provider_rtk.starting import RecordingStarter
 
         self._starter = starter = RecordingStarter(
@@ -295,7 +296,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             if_active=self._policy(),
             try_number=_try_number(context),
             run_started_at=getattr(context.get("dag_run"), "start_date", None),
-            fingerprint=request_fingerprint(mask_layer_secrets(self._request.to_api_body())[0]),
+            fingerprint=request_fingerprint(redaction.mask_layer_secrets(self._request.to_api_body())[0]),
             log=self.log,
         )
         try:
