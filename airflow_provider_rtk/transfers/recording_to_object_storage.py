@@ -242,64 +242,18 @@ class _Sink:
             self._fs.rm_file(self._temp)
 
 
-class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
-    """Copy every file of an ``UPLOADED`` recording to ``destination`` (an ``ObjectStoragePath``).
+class ObjectStorageCopyOperator(BaseOperator):
+    """What every copy of RealtimeKit files into object storage shares (the recording's files, a
+    session's transcript and summary): the destination folder, the download bounds, and the copy of
+    one file from a fresh link, streamed, to a temporary name moved into place once complete.
 
-    - Fresh download links are read when the task runs (``get_recording``): a link in an XCom or an
-      asset event would expire, and is a bearer credential.
-    - Every file name is checked first: two files of one name (in two layers) fail with
-      :class:`RealtimeKitCopyError` naming both, before anything is copied.
-    - Each file is streamed in ``chunk_size`` pieces from the link to a temporary name beside
-      ``destination / <file name>`` and moved into place only when complete (on S3: one upload that
-      shows the object only once completed). A failed download leaves nothing under either name, and
-      two copies at once (a rerun while a run still copies) both end with the right bytes.
-    - Never more is read than announced: the link's ``Content-Length``, else the recording's
-      ``file_size`` (exact for a one-file recording of a whole size, an upper bound otherwise); a link
-      and a recording that announce no size are refused. Fewer bytes than announced fail the try.
-      With only an upper bound, the body must be chunked (a cut chunked body fails the try): one that
-      ends by closing the connection is refused, as a cut one would look whole.
-    - Each download has two bounds: ``download_timeout`` seconds without data, and a minimum average
-      rate: once its first ``download_timeout`` seconds are over, it must average ``min_download_rate``
-      bytes a second (so a file of ``n`` bytes gets at most ``download_timeout + n / min_download_rate``
-      seconds).
-    - Redirects are followed only to the link's own scheme, host and port, at most 5 times.
-    - Idempotent per file: a file already at the destination with the announced size (and, when the
-      link's ``ETag`` is an MD5, the same MD5) is skipped, so a rerun copies only what is missing or
-      different.
-    - While the recording is not ``UPLOADED`` yet, or a file answers 404/409/425/429/5xx, is cut short,
-      too slow, or the connection drops, it waits ``poll_interval`` seconds and tries again with fresh
-      links, for up to ``wait_timeout`` (then :class:`RealtimeKitFilesNotDownloadableError`).
-    - Expired links fail with :class:`RealtimeKitDownloadLinksExpiredError` (no retry will help).
-    - Emits one asset event per file copied through the asset alias ``asset_alias`` (default
-      ``realtimekit_recording_copies``; ``None`` for none); the asset is the file's URI (no
-      connection id) and its extra the recording's ids and the file (no link).
-    - Links are never shown: errors and log lines name the scheme, host and file name only, and every
-      part of a link that may hold its signature (query, path) is masked.
-
-    Returns (XCom) ``{"recording_id", "files": [{"name", "destination", "size_bytes", "copied"}]}``.
-
-    :param recording_id: the recording (templated), e.g. from the start operator's XCom.
-    :param destination: a folder: an ``ObjectStoragePath`` or its URL text (templated), e.g.
-        ``"s3://my-bucket/recordings/{{ dag_run.run_id }}"`` or ``"file:///data/recordings"``.
-    :param storage_conn_id: the Airflow connection of the destination (e.g. an AWS connection);
-        ``None`` uses the filesystem's default (or the one written in the URL, ``s3://conn@bucket``).
-    :param realtimekit_conn_id: the RealtimeKit connection.
-    :param wait_timeout: seconds (or ``timedelta``) to wait for the files to become downloadable.
-    :param poll_interval: seconds between two tries while waiting.
-    :param chunk_size: bytes per write.
-    :param download_timeout: seconds a download may go without receiving data; also the grace period
-        before ``min_download_rate`` applies.
-    :param min_download_rate: bytes a second a download must average after its first
-        ``download_timeout`` seconds (default 131072, 128 KiB/s = 1 Mbit/s); slower fails the try.
-    :param asset_alias: the alias the per-file asset events go through, or ``None``.
+    Subclasses read fresh links and decide what to copy; see
+    :class:`RealtimeKitRecordingToObjectStorageOperator` for the guarantees of :meth:`_copy_file`.
     """
-
-    template_fields = ("recording_id", "destination", "storage_conn_id")
 
     def __init__(
         self,
         *,
-        recording_id: str,
         destination: str | ObjectStoragePath,
         storage_conn_id: str | None = None,
         realtimekit_conn_id: str = DEFAULT_CONN_ID,
@@ -308,11 +262,10 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         download_timeout: float = 60.0,
         min_download_rate: int = DEFAULT_MIN_DOWNLOAD_RATE,
-        asset_alias: str | None = DEFAULT_ASSET_ALIAS,
+        asset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.recording_id = recording_id
         self.destination = destination
         self.storage_conn_id = storage_conn_id
         self.realtimekit_conn_id = realtimekit_conn_id
@@ -346,103 +299,20 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
             )
         return ObjectStoragePath(value.strip(), conn_id=self.storage_conn_id or None)
 
-    # ---------------------------------------------------------------------------------- running
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
-
-        # httpx logs every request's full URL at INFO, httpcore every answer's headers (a redirect's
-        # Location) at DEBUG: for a pre-signed link that is the credential itself (Airflow 3.1+ quiets
-        # httpx; 3.0 does not), so their lines stay out of this task
+    def _prepared_folder(self) -> ObjectStoragePath:
+        """The destination folder (made on a local disk), with the HTTP libraries' own log lines kept
+        out of the task: httpx logs every request's full URL at INFO, httpcore every answer's headers (a
+        redirect's Location) at DEBUG, and for a pre-signed link that is the credential itself (Airflow
+        3.1+ quiets httpx; 3.0 does not)."""
         for name in ("httpx", "httpcore"):
             library_log = logging.getLogger(name)
             library_log.setLevel(max(library_log.getEffectiveLevel(), logging.WARNING))
-        recording_id = rendered_id("recording_id", self.recording_id)
         folder = self._destination_folder()
         if _asset_uri(folder).startswith("file://"):
             folder.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.wait_timeout
-        done: dict[str, _Copied] = {}
-        with (
-            RealtimeKitHook(realtimekit_conn_id=self.realtimekit_conn_id) as hook,
-            httpx.Client(timeout=self.download_timeout, follow_redirects=False) as downloads,
-        ):
-            recording, waiting_for = self._fresh_links(hook, recording_id), ""
-            refused: set[str] = set()
-            while True:
-                links = _links(recording)  # every name checked before any copy
-                size = _size_of(recording, len(links))
-                for name, url in links.items():
-                    if name in done:
-                        continue
-                    try:
-                        done[name] = self._copy_file(downloads, name, url, folder, size)
-                    except _Refused:
-                        if name in refused:  # refused again with a fresh link
-                            raise self._expired(recording, name) from None
-                        refused.add(name)
-                        waiting_for = f"{name} was refused (403)"
-                    except _NotYet as reason:
-                        waiting_for = f"{name}: {reason}"
-                if links and len(done) == len(links):
-                    break
-                if refused - set(done):
-                    recording = self._fresh_links(hook, recording_id)  # at once: maybe only this link
-                    continue
-                waiting_for = waiting_for or "the service lists no download link yet"
-                if time.monotonic() + self.poll_interval > deadline:
-                    raise RealtimeKitFilesNotDownloadableError(
-                        f"Recording {recording_id}: {len(links) - len(done)} of {len(links)} files still not "
-                        f"downloadable after {self.wait_timeout:g}s (last: {waiting_for})"
-                    )
-                self.log.info("Waiting %gs: %s", self.poll_interval, waiting_for)
-                time.sleep(self.poll_interval)
-                recording, waiting_for = self._fresh_links(hook, recording_id, deadline), ""
-        self._emit_asset_events(context, recording, list(done.values()))
-        return {
-            "recording_id": recording_id,
-            "files": [
-                {"name": item.name, "destination": item.uri, "size_bytes": item.size, "copied": item.copied}
-                for item in done.values()
-            ],
-        }
+        return folder
 
-    def _fresh_links(
-        self, hook: RealtimeKitHook, recording_id: str, deadline: float | None = None
-    ) -> Recording:
-        """The recording, read now, once it is ``UPLOADED``; waits while it is still on its way; fails
-        on ``ERRORED`` and on links that have expired."""
-        from airflow_provider_rtk.models import RecordingStatus
-
-        deadline = time.monotonic() + self.wait_timeout if deadline is None else deadline
-        while True:
-            recording = hook.get_recording(recording_id)
-            if recording.status is RecordingStatus.ERRORED:
-                raise RealtimeKitRecordingFailedError(
-                    f"Recording {recording_id} ended in ERRORED: it has no files to copy"
-                )
-            if recording.status is RecordingStatus.UPLOADED:
-                expiry = recording.download_url_expiry
-                if expiry is not None and as_utc(expiry) <= datetime.now(UTC):
-                    raise self._expired(recording)
-                return recording
-            if time.monotonic() + self.poll_interval > deadline:
-                raise RealtimeKitFilesNotDownloadableError(
-                    f"Recording {recording_id} is {recording.status.value}, not UPLOADED, after "
-                    f"{self.wait_timeout:g}s; its files cannot be copied yet"
-                )
-            self.log.info("Recording %s is %s; waiting for UPLOADED", recording_id, recording.status.value)
-            time.sleep(self.poll_interval)
-
-    @staticmethod
-    def _expired(recording: Recording, name: str | None = None) -> RealtimeKitDownloadLinksExpiredError:
-        expiry = recording.download_url_expiry
-        when = f" on {as_utc(expiry).isoformat(timespec='seconds')}" if expiry else ""
-        which = f" (the fresh link of {name} was refused: 403)" if name else ""
-        return RealtimeKitDownloadLinksExpiredError(
-            f"The download links of recording {recording.id} have expired{when}{which}: RealtimeKit keeps "
-            "them for 7 days after the upload, so these files can no longer be copied from it"
-        )
+    # ---------------------------------------------------------------------------------- one file
 
     def _copy_file(
         self, client: httpx.Client, name: str, url: str, folder: ObjectStoragePath, size: _Size
@@ -528,6 +398,180 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         if size.exact is not None and written != size.exact:
             raise _NotYet(f"got {written} of {size.exact} bytes; nothing was kept")
         return written
+
+
+class RealtimeKitRecordingToObjectStorageOperator(ObjectStorageCopyOperator):
+    """Copy every file of an ``UPLOADED`` recording to ``destination`` (an ``ObjectStoragePath``).
+
+    - Fresh download links are read when the task runs (``get_recording``): a link in an XCom or an
+      asset event would expire, and is a bearer credential.
+    - Every file name is checked first: two files of one name (in two layers) fail with
+      :class:`RealtimeKitCopyError` naming both, before anything is copied.
+    - Each file is streamed in ``chunk_size`` pieces from the link to a temporary name beside
+      ``destination / <file name>`` and moved into place only when complete (on S3: one upload that
+      shows the object only once completed). A failed download leaves nothing under either name, and
+      two copies at once (a rerun while a run still copies) both end with the right bytes.
+    - Never more is read than announced: the link's ``Content-Length``, else the recording's
+      ``file_size`` (exact for a one-file recording of a whole size, an upper bound otherwise); a link
+      and a recording that announce no size are refused. Fewer bytes than announced fail the try.
+      With only an upper bound, the body must be chunked (a cut chunked body fails the try): one that
+      ends by closing the connection is refused, as a cut one would look whole.
+    - Each download has two bounds: ``download_timeout`` seconds without data, and a minimum average
+      rate: once its first ``download_timeout`` seconds are over, it must average ``min_download_rate``
+      bytes a second (so a file of ``n`` bytes gets at most ``download_timeout + n / min_download_rate``
+      seconds).
+    - Redirects are followed only to the link's own scheme, host and port, at most 5 times.
+    - Idempotent per file: a file already at the destination with the announced size (and, when the
+      link's ``ETag`` is an MD5, the same MD5) is skipped, so a rerun copies only what is missing or
+      different.
+    - While the recording is not ``UPLOADED`` yet, or a file answers 404/409/425/429/5xx, is cut short,
+      too slow, or the connection drops, it waits ``poll_interval`` seconds and tries again with fresh
+      links, for up to ``wait_timeout`` (then :class:`RealtimeKitFilesNotDownloadableError`).
+    - Expired links fail with :class:`RealtimeKitDownloadLinksExpiredError` (no retry will help).
+    - Emits one asset event per file copied through the asset alias ``asset_alias`` (default
+      ``realtimekit_recording_copies``; ``None`` for none); the asset is the file's URI (no
+      connection id) and its extra the recording's ids and the file (no link).
+    - Links are never shown: errors and log lines name the scheme, host and file name only, and every
+      part of a link that may hold its signature (query, path) is masked.
+
+    Returns (XCom) ``{"recording_id", "files": [{"name", "destination", "size_bytes", "copied"}]}``.
+
+    :param recording_id: the recording (templated), e.g. from the start operator's XCom.
+    :param destination: a folder: an ``ObjectStoragePath`` or its URL text (templated), e.g.
+        ``"s3://my-bucket/recordings/{{ dag_run.run_id }}"`` or ``"file:///data/recordings"``.
+    :param storage_conn_id: the Airflow connection of the destination (e.g. an AWS connection);
+        ``None`` uses the filesystem's default (or the one written in the URL, ``s3://conn@bucket``).
+    :param realtimekit_conn_id: the RealtimeKit connection.
+    :param wait_timeout: seconds (or ``timedelta``) to wait for the files to become downloadable.
+    :param poll_interval: seconds between two tries while waiting.
+    :param chunk_size: bytes per write.
+    :param download_timeout: seconds a download may go without receiving data; also the grace period
+        before ``min_download_rate`` applies.
+    :param min_download_rate: bytes a second a download must average after its first
+        ``download_timeout`` seconds (default 131072, 128 KiB/s = 1 Mbit/s); slower fails the try.
+    :param asset_alias: the alias the per-file asset events go through, or ``None``.
+    """
+
+    template_fields = ("recording_id", "destination", "storage_conn_id")
+
+    def __init__(
+        self,
+        *,
+        recording_id: str,
+        destination: str | ObjectStoragePath,
+        storage_conn_id: str | None = None,
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
+        wait_timeout: float | timedelta = 900.0,
+        poll_interval: float = 10.0,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        download_timeout: float = 60.0,
+        min_download_rate: int = DEFAULT_MIN_DOWNLOAD_RATE,
+        asset_alias: str | None = DEFAULT_ASSET_ALIAS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            destination=destination,
+            storage_conn_id=storage_conn_id,
+            realtimekit_conn_id=realtimekit_conn_id,
+            wait_timeout=wait_timeout,
+            poll_interval=poll_interval,
+            chunk_size=chunk_size,
+            download_timeout=download_timeout,
+            min_download_rate=min_download_rate,
+            asset_alias=asset_alias,
+            **kwargs,
+        )
+        self.recording_id = recording_id
+
+    # ---------------------------------------------------------------------------------- running
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+
+        recording_id = rendered_id("recording_id", self.recording_id)
+        folder = self._prepared_folder()
+        deadline = time.monotonic() + self.wait_timeout
+        done: dict[str, _Copied] = {}
+        with (
+            RealtimeKitHook(realtimekit_conn_id=self.realtimekit_conn_id) as hook,
+            httpx.Client(timeout=self.download_timeout, follow_redirects=False) as downloads,
+        ):
+            recording, waiting_for = self._fresh_links(hook, recording_id), ""
+            refused: set[str] = set()
+            while True:
+                links = _links(recording)  # every name checked before any copy
+                size = _size_of(recording, len(links))
+                for name, url in links.items():
+                    if name in done:
+                        continue
+                    try:
+                        done[name] = self._copy_file(downloads, name, url, folder, size)
+                    except _Refused:
+                        if name in refused:  # refused again with a fresh link
+                            raise self._expired(recording, name) from None
+                        refused.add(name)
+                        waiting_for = f"{name} was refused (403)"
+                    except _NotYet as reason:
+                        waiting_for = f"{name}: {reason}"
+                if links and len(done) == len(links):
+                    break
+                if refused - set(done):
+                    recording = self._fresh_links(hook, recording_id)  # at once: maybe only this link
+                    continue
+                waiting_for = waiting_for or "the service lists no download link yet"
+                if time.monotonic() + self.poll_interval > deadline:
+                    raise RealtimeKitFilesNotDownloadableError(
+                        f"Recording {recording_id}: {len(links) - len(done)} of {len(links)} files still not "
+                        f"downloadable after {self.wait_timeout:g}s (last: {waiting_for})"
+                    )
+                self.log.info("Waiting %gs: %s", self.poll_interval, waiting_for)
+                time.sleep(self.poll_interval)
+                recording, waiting_for = self._fresh_links(hook, recording_id, deadline), ""
+        self._emit_asset_events(context, recording, list(done.values()))
+        return {
+            "recording_id": recording_id,
+            "files": [
+                {"name": item.name, "destination": item.uri, "size_bytes": item.size, "copied": item.copied}
+                for item in done.values()
+            ],
+        }
+
+    def _fresh_links(
+        self, hook: RealtimeKitHook, recording_id: str, deadline: float | None = None
+    ) -> Recording:
+        """The recording, read now, once it is ``UPLOADED``; waits while it is still on its way; fails
+        on ``ERRORED`` and on links that have expired."""
+        from airflow_provider_rtk.models import RecordingStatus
+
+        deadline = time.monotonic() + self.wait_timeout if deadline is None else deadline
+        while True:
+            recording = hook.get_recording(recording_id)
+            if recording.status is RecordingStatus.ERRORED:
+                raise RealtimeKitRecordingFailedError(
+                    f"Recording {recording_id} ended in ERRORED: it has no files to copy"
+                )
+            if recording.status is RecordingStatus.UPLOADED:
+                expiry = recording.download_url_expiry
+                if expiry is not None and as_utc(expiry) <= datetime.now(UTC):
+                    raise self._expired(recording)
+                return recording
+            if time.monotonic() + self.poll_interval > deadline:
+                raise RealtimeKitFilesNotDownloadableError(
+                    f"Recording {recording_id} is {recording.status.value}, not UPLOADED, after "
+                    f"{self.wait_timeout:g}s; its files cannot be copied yet"
+                )
+            self.log.info("Recording %s is %s; waiting for UPLOADED", recording_id, recording.status.value)
+            time.sleep(self.poll_interval)
+
+    @staticmethod
+    def _expired(recording: Recording, name: str | None = None) -> RealtimeKitDownloadLinksExpiredError:
+        expiry = recording.download_url_expiry
+        when = f" on {as_utc(expiry).isoformat(timespec='seconds')}" if expiry else ""
+        which = f" (the fresh link of {name} was refused: 403)" if name else ""
+        return RealtimeKitDownloadLinksExpiredError(
+            f"The download links of recording {recording.id} have expired{when}{which}: RealtimeKit keeps "
+            "them for 7 days after the upload, so these files can no longer be copied from it"
+        )
 
     def _emit_asset_events(self, context: Context, recording: Recording, files: list[_Copied]) -> None:
         """One asset event per destination file, through the alias; the extra names no link."""
