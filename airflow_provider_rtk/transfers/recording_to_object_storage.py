@@ -168,23 +168,26 @@ def _links(recording: Recording) -> dict[str, str]:
                     )
                 found[name], where[name] = link.download_url, label
     for name, url in found.items():
-        if not _FILE_NAME_RE.fullmatch(name) or ".." in name:
-            raise RealtimeKitCopyError(
-                f"Recording {recording.id}: refusing to write a file named {name[:80]!r}: not a plain "
-                "file name; nothing was copied"
-            )
-        redaction.remember(url)
-        try:
-            scheme = urlsplit(url).scheme.lower()
-        except ValueError:  # not even a URL
-            scheme = ""
-        if scheme in ("http", "https"):
-            _remember_link(url, name)
-        else:
-            raise RealtimeKitCopyError(
-                f"Recording {recording.id}: the link of {name} is not an http(s) URL; nothing was copied"
-            )
+        check_link(f"Recording {recording.id}", name, url)
     return found
+
+
+def check_link(owner: str, name: str, url: str) -> None:
+    """Before anything is copied: ``name`` is a plain file name, ``url`` an http(s) link, and every
+    part of the link that may hold its signature is redacted from now on (``owner`` starts the error)."""
+    if not _FILE_NAME_RE.fullmatch(name) or ".." in name:
+        raise RealtimeKitCopyError(
+            f"{owner}: refusing to write a file named {name[:80]!r}: not a plain file name; "
+            "nothing was copied"
+        )
+    redaction.remember(url)
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:  # not even a URL
+        scheme = ""
+    if scheme not in ("http", "https"):
+        raise RealtimeKitCopyError(f"{owner}: the link of {name} is not an http(s) URL; nothing was copied")
+    _remember_link(url, name)
 
 
 def _asset_uri(target: ObjectStoragePath) -> str:
