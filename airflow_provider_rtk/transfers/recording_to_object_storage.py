@@ -629,9 +629,9 @@ def _announced(response: httpx.Response, name: str, shown: str, size: _Size) -> 
     if size.exact is None and not chunked:
         raise RealtimeKitCopyError(
             f"{name} from {shown} has no Content-Length and is not chunked (its end is only the "
-            "connection closing), and the recording's file_size is only an upper bound for it (several "
-            "files, or a fractional size): a body cut short could not be told from a whole one, so "
-            "nothing was copied"
+            "connection closing), and only an upper bound of its size is known (a recording's file_size "
+            "for several files or a fractional size; a transcript's max_file_size): a body cut short "
+            "could not be told from a whole one, so nothing was copied"
         )
     return size
 
