@@ -251,7 +251,8 @@ class ObjectStorageCopyOperator(BaseOperator):
     one file from a fresh link, streamed, to a temporary name moved into place once complete.
 
     Subclasses read fresh links and decide what to copy; see
-    :class:`RealtimeKitRecordingToObjectStorageOperator` for the guarantees of :meth:`_copy_file`.
+    :class:`RealtimeKitRecordingToObjectStorageOperator` for the guarantees of :meth:`_copy_file` and
+    the parameters taken here (``destination`` ... ``asset_alias``).
     """
 
     def __init__(
@@ -458,32 +459,9 @@ class RealtimeKitRecordingToObjectStorageOperator(ObjectStorageCopyOperator):
     template_fields = ("recording_id", "destination", "storage_conn_id")
 
     def __init__(
-        self,
-        *,
-        recording_id: str,
-        destination: str | ObjectStoragePath,
-        storage_conn_id: str | None = None,
-        realtimekit_conn_id: str = DEFAULT_CONN_ID,
-        wait_timeout: float | timedelta = 900.0,
-        poll_interval: float = 10.0,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        download_timeout: float = 60.0,
-        min_download_rate: int = DEFAULT_MIN_DOWNLOAD_RATE,
-        asset_alias: str | None = DEFAULT_ASSET_ALIAS,
-        **kwargs: Any,
+        self, *, recording_id: str, asset_alias: str | None = DEFAULT_ASSET_ALIAS, **kwargs: Any
     ) -> None:
-        super().__init__(
-            destination=destination,
-            storage_conn_id=storage_conn_id,
-            realtimekit_conn_id=realtimekit_conn_id,
-            wait_timeout=wait_timeout,
-            poll_interval=poll_interval,
-            chunk_size=chunk_size,
-            download_timeout=download_timeout,
-            min_download_rate=min_download_rate,
-            asset_alias=asset_alias,
-            **kwargs,
-        )
+        super().__init__(asset_alias=asset_alias, **kwargs)
         self.recording_id = recording_id
 
     # ---------------------------------------------------------------------------------- running

@@ -36,10 +36,7 @@ from airflow_provider_rtk.exceptions import (
     _NotYet,
     _Refused,
 )
-from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_rtk.transfers.recording_to_object_storage import (
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_MIN_DOWNLOAD_RATE,
     ObjectStorageCopyOperator,
     _Copied,
     _Size,
@@ -127,19 +124,16 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
     :param session_id: the session (templated); empty or left out: the sessions of the run's
         triggering asset events.
     :param include: ``"transcript"``, ``"summary"`` or both (the default).
-    :param storage_conn_id: the Airflow connection of the destination.
-    :param realtimekit_conn_id: the RealtimeKit connection.
     :param deferrable: wait in the triggerer instead of a worker slot (default from
         ``[operators] default_deferrable``).
     :param wait_timeout: seconds (or ``timedelta``) to wait for the documents (default 1 hour:
         transcription starts when the session ends and takes a while).
     :param poll_interval: seconds between two looks while waiting.
     :param max_file_size: bytes a file may have when its link announces no ``Content-Length``.
-    :param chunk_size: bytes per write.
-    :param download_timeout: seconds a download may go without data.
-    :param min_download_rate: bytes a second a download must average after its first
-        ``download_timeout`` seconds.
     :param asset_alias: the alias the per-file asset events go through, or ``None``.
+
+    ``storage_conn_id``, ``realtimekit_conn_id``, ``chunk_size``, ``download_timeout`` and
+    ``min_download_rate`` are the recording copy's (:class:`ObjectStorageCopyOperator`).
     """
 
     template_fields = ("session_id", "destination", "storage_conn_id")
@@ -150,27 +144,17 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
         destination: str | ObjectStoragePath,
         session_id: str | None = None,
         include: str | Sequence[str] = ("transcript", "summary"),
-        storage_conn_id: str | None = None,
-        realtimekit_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = default_deferrable(),
         wait_timeout: float | timedelta = 3600.0,
         poll_interval: float = 30.0,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        download_timeout: float = 60.0,
-        min_download_rate: int = DEFAULT_MIN_DOWNLOAD_RATE,
         asset_alias: str | None = DEFAULT_TRANSCRIPT_ASSET_ALIAS,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             destination=destination,
-            storage_conn_id=storage_conn_id,
-            realtimekit_conn_id=realtimekit_conn_id,
             wait_timeout=wait_timeout,
             poll_interval=poll_interval,
-            chunk_size=chunk_size,
-            download_timeout=download_timeout,
-            min_download_rate=min_download_rate,
             asset_alias=asset_alias,
             **kwargs,
         )
