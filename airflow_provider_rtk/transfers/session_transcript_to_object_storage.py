@@ -203,10 +203,10 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
                 self._defer(sessions, missing)
         return self._copy_all(context, sessions)
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any], sessions: dict[str, str | None]
-    ) -> dict[str, Any]:
-        """Resume after the trigger fired: copy on success (with links read now), else fail."""
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired: copy on success (with links read now), else fail. The
+        sessions are found again as :meth:`execute` found them (the run's arguments and asset events
+        have not changed)."""
         from airflow_provider_rtk.triggers.events import SessionDocumentsEvent
 
         parsed = SessionDocumentsEvent.parse(event)
@@ -215,7 +215,7 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
         if not parsed.is_success:
             raise RealtimeKitError(f"Waiting for the transcripts failed: {parsed.message}")
         self.log.info("%s", parsed.message)
-        return self._copy_all(context, sessions)
+        return self._copy_all(context, self._sessions(context))
 
     def _defer(self, sessions: dict[str, str | None], missing: list[str]) -> None:
         from airflow_provider_rtk.triggers.session_documents import RealtimeKitSessionDocumentsTrigger
@@ -230,7 +230,6 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
                 end_time=time.time() + self.wait_timeout,
             ),
             method_name="execute_complete",
-            kwargs={"sessions": sessions},
             timeout=timedelta(seconds=self.wait_timeout + self.poll_interval + _DEFER_GRACE_SECONDS),
         )
 

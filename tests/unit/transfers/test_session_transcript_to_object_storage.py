@@ -214,14 +214,13 @@ def test_deferrable_defers_while_not_ready_and_copies_on_the_triggers_success(tm
     assert isinstance(trigger, RealtimeKitSessionDocumentsTrigger)
     assert trigger.session_ids == ["sess-1"]
     assert trigger.include == ["transcript"]
-    assert deferred.value.kwargs == {"sessions": {"sess-1": None}}
     assert "files.test" not in json.dumps(trigger.serialize()[1])
 
     event = {"status": "success", "message": "ready", "session_ids": ["sess-1"], "include": ["transcript"]}
     with respx.mock() as mock:
         mock.get(f"{APP_URL}/sessions/sess-1/transcript").mock(return_value=_transcript())
         mock.get(TRANSCRIPT_LINK).respond(200, content=CSV)
-        result = operator.execute_complete({}, event, sessions={"sess-1": None})
+        result = operator.execute_complete({}, event)
     assert result["files"][0]["size_bytes"] == len(CSV)
     assert (tmp_path / "sess-1.transcript.csv").read_bytes() == CSV
 
@@ -247,7 +246,7 @@ def test_the_triggers_timeout_or_error_fails_the_task(tmp_path, status: str, err
         "include": ["transcript"],
     }
     with respx.mock() as mock, pytest.raises(error, match="sess-1/transcript"):
-        _operator(tmp_path, deferrable=True).execute_complete({}, event, sessions={"sess-1": None})
+        _operator(tmp_path, deferrable=True).execute_complete({}, event)
     assert not mock.calls
 
 
