@@ -11,12 +11,15 @@ import time
 from airflow_provider_rtk.exceptions import RealtimeKitNotFoundError
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 from tests.hostile_server import json_answer, serve_file
-from tests.integration.conftest import console_text, load_dag, task_states, xcom
+from tests.integration.conftest import (
+    ALIAS_EVENTS_RECORDED,
+    asset_events,
+    console_text,
+    load_dag,
+    task_states,
+    xcom,
+)
 from tests.recording_files import fresh_signature
-
-#: version specific: Airflow 3.0's execution API fails to record asset-alias events that carry an extra
-#: ("TypeError: unhashable type: 'dict'" while finishing the task, which still succeeds); 3.1+ records them
-ALIAS_EVENTS_RECORDED = not __import__("airflow").__version__.startswith("3.0.")
 
 
 def _ended_session(emulator, *, summary: bool = True) -> tuple[str, str]:
@@ -48,20 +51,6 @@ def _copy(session_id: str, destination: str):
     return load_dag("rtk_test_copy_transcript").test(
         run_conf={"session_id": session_id, "destination": destination}
     )
-
-
-def _asset_events(uri_prefix: str) -> list[dict]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(
-            select(AssetModel.uri, AssetEvent.extra)
-            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.uri.startswith(uri_prefix))
-        ).all()
-        return [{"uri": uri, "extra": extra} for uri, extra in rows]
 
 
 def _looked_at(emulator, session_id: str) -> bool:
@@ -99,7 +88,7 @@ def test_the_transcript_and_summary_land_in_a_folder_byte_for_byte_after_a_wait_
     assert emulator.origin not in json.dumps(result)  # no download link in XCom
     assert f"{emulator.origin}/files/" not in log  # the log names the host and the file, not the link
 
-    events = _asset_events(f"file://{destination}")
+    events = asset_events(f"file://{destination}")
     expected = sorted(f"file://{path}" for path in (transcript, summary)) if ALIAS_EVENTS_RECORDED else []
     assert sorted(event["uri"] for event in events) == expected
     for event in events:
