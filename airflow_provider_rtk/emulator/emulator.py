@@ -235,7 +235,8 @@ class RealtimeKitEmulator:
         return f"{self.origin}{KEYS_PATH}"
 
     def airflow_connection(self) -> dict[str, Any]:
-        """The Airflow connection that points the provider here (task links open the emulator's page)."""
+        """The Airflow connection that points the provider here (task links open the emulator's page;
+        a webhook receiver verifies signatures with the key at ``webhook_keys_url``)."""
         return {
             "conn_type": CONNECTION_TYPE,
             "password": self.api_token,
@@ -244,6 +245,7 @@ class RealtimeKitEmulator:
                 "account_id": self.account_id,
                 "app_id": self.app_id,
                 "recording_link": self.recording_link,
+                "webhook_keys_url": self.webhook_keys_url,
             },
         }
 
