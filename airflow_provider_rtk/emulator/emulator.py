@@ -321,6 +321,10 @@ class RealtimeKitEmulator:
         """
         return self.app.state.expire_links(recording_id)
 
+    def fail_recording(self, recording_id: str) -> dict[str, Any]:
+        """Make a recording fail now: ``ERRORED``, as a ``recording.statusUpdate`` webhook tells."""
+        return self.app.state.fail_recording(recording_id).snapshot(reveal_secrets=False)
+
     def recordings(self) -> list[dict[str, Any]]:
         """Every recording: its exact request body, generation, status and status history."""
         return self.app.state.recording_snapshots(reveal_secrets=True)

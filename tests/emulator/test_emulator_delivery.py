@@ -97,6 +97,22 @@ def test_every_recording_status_is_posted_when_it_happens(make_emulator, sink):
     assert bodies[0]["recording"]["fileSize"] is None
 
 
+def test_a_failed_recording_is_posted_as_errored(make_emulator, sink, web):
+    emulator = make_emulator(webhooks=[{"name": "r", "url": sink.url, "events": ["recording.statusUpdate"]}])
+    emulator.start_session("m1")
+    answer = httpx.post(
+        f"{emulator.app_url}/recordings/track",
+        json={"meeting_id": "m1"},
+        headers={"Authorization": f"Bearer {emulator.api_token}"},
+    )
+    recording_id = answer.json()["data"]["recording"]["id"]
+    failed = web.post(f"{emulator.origin}/_emulator/recordings/{recording_id}/fail")
+    assert failed.json()["data"]["status"] == "ERRORED"
+    statuses = [json.loads(r.body)["recording"]["status"] for r in sink.wait(3)]
+    assert statuses == ["INVOKED", "RECORDING", "ERRORED"]  # zero invoke delay: RECORDING at once
+    assert web.post(f"{emulator.origin}/_emulator/recordings/{recording_id}/fail").status_code == 409
+
+
 def test_a_5xx_is_retried_with_the_same_uuid_body_and_signature(make_emulator, sink, verifies):
     logged, emulator = one_started_delivery(make_emulator, sink, 503, 500)
     attempts = sink.wait(3)
