@@ -11,6 +11,7 @@
 | GET ``/recordings/{recording_id}`` | one recording: an HTML page for browsers, else JSON |
 | POST ``/recordings/{recording_id}/expire-links`` | its download links expire now (403 from then on) |
 | POST ``/expire-links`` | every uploaded recording's links expire now |
+| POST ``/recordings/{recording_id}/fail`` | the recording fails now: ``ERRORED`` (and its webhook) |
 | POST ``/sessions/{session_id}/expire-links`` | its transcript and summary links expire now |
 | POST ``/webhooks/deliveries`` (see below) | deliver a chosen event now (202; the deliveries made) |
 | GET ``/webhooks/deliveries?event=<name>`` | the delivery log, oldest first |
@@ -167,6 +168,11 @@ def expire_links(controls: Controls, request: Request, params: dict[str, str]) -
     return success({"expired": controls.state.expire_links(params.get("recording_id"))})
 
 
+def fail_recording(controls: Controls, request: Request, params: dict[str, str]) -> Reply:
+    recording = controls.state.fail_recording(params["recording_id"])
+    return success(recording.to_api(files_url(request)))
+
+
 def expire_session_links(controls: Controls, request: Request, params: dict[str, str]) -> Reply:
     return success({"expired": controls.state.expire_artifact_links(params["session_id"])})
 
@@ -244,6 +250,7 @@ CONTROL_ROUTES: RouteTable[Controls] = RouteTable(
         Route("GET", "/recordings/{recording_id}", show_recording),
         Route("POST", "/recordings/{recording_id}/expire-links", expire_links),
         Route("POST", "/expire-links", expire_links),
+        Route("POST", "/recordings/{recording_id}/fail", fail_recording),
         Route("POST", "/sessions/{session_id}/expire-links", expire_session_links),
         Route("POST", "/webhooks/deliveries", deliver_webhook),
         Route("GET", "/webhooks/deliveries", list_deliveries),

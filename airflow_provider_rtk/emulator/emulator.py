@@ -235,7 +235,8 @@ class RealtimeKitEmulator:
         return f"{self.origin}{KEYS_PATH}"
 
     def airflow_connection(self) -> dict[str, Any]:
-        """The Airflow connection that points the provider here (task links open the emulator's page)."""
+        """The Airflow connection that points the provider here (task links open the emulator's page;
+        a webhook receiver verifies signatures with the key at ``webhook_keys_url``)."""
         return {
             "conn_type": CONNECTION_TYPE,
             "password": self.api_token,
@@ -244,6 +245,7 @@ class RealtimeKitEmulator:
                 "account_id": self.account_id,
                 "app_id": self.app_id,
                 "recording_link": self.recording_link,
+                "webhook_keys_url": self.webhook_keys_url,
             },
         }
 
@@ -318,6 +320,10 @@ class RealtimeKitEmulator:
         Their files then answer 403 and the list's ``expired=true`` filter finds them; the ids returned.
         """
         return self.app.state.expire_links(recording_id)
+
+    def fail_recording(self, recording_id: str) -> dict[str, Any]:
+        """Make a recording fail now: ``ERRORED``, as a ``recording.statusUpdate`` webhook tells."""
+        return self.app.state.fail_recording(recording_id).snapshot(reveal_secrets=False)
 
     def recordings(self) -> list[dict[str, Any]]:
         """Every recording: its exact request body, generation, status and status history."""

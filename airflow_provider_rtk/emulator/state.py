@@ -280,6 +280,13 @@ class Recording:
         self.stop_reason = reason
         self._set(RecordingStatus.UPLOADING, at)
 
+    def fail(self, at: float) -> None:
+        """The recording breaks (``ERRORED``): it stops capturing and nothing is uploaded."""
+        self._close_segment(at)
+        if self.stopped_at is None:
+            self.stopped_at = at
+        self._set(RecordingStatus.ERRORED, at)
+
     def _close_segment(self, at: float) -> None:
         if self.segment_start is not None:
             self.recorded_seconds += max(0.0, at - self.segment_start)
@@ -1001,6 +1008,16 @@ class EmulatorState:
         with self._now() as now:
             recording = self._recording(recording_id, now)
             recording.apply(action, now)
+            self._reindex(recording)
+            return self._stamped(recording, now)
+
+    def fail_recording(self, recording_id: str) -> Recording:
+        """Make a recording fail now (``ERRORED``); 409 once it is UPLOADED or ERRORED already."""
+        with self._now() as now:
+            recording = self._recording(recording_id, now)
+            if recording.status in (RecordingStatus.UPLOADED, RecordingStatus.ERRORED):
+                raise ApiError(409, f"Recording {recording_id} is {recording.status.value} already")
+            recording.fail(now)
             self._reindex(recording)
             return self._stamped(recording, now)
 

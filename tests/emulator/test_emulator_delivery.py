@@ -13,6 +13,17 @@ import pytest
 DEADLINE_SECONDS = 5.0
 
 
+def one_started_delivery(make_emulator, sink, *answers, delays=(0.01, 0.01, 0.01)):
+    """The sink answers ``answers`` (then 200); a session starts; the finished delivery and emulator."""
+    sink.answer_next(*answers)
+    emulator = make_emulator(
+        webhook_retry_delays=delays, webhooks=[{"name": "a", "url": sink.url, "events": ["meeting.started"]}]
+    )
+    emulator.start_session("m1")
+    (logged,) = emulator.wait_for_webhook_deliveries(1)
+    return logged, emulator
+
+
 def served_key(emulator) -> str:
     answer = httpx.get(emulator.webhook_keys_url)
     assert answer.status_code == 200
@@ -74,7 +85,10 @@ def test_every_recording_status_is_posted_when_it_happens(make_emulator, sink):
     # Nobody asks the API about the recording: the statuses are posted as they fall due.
     sink.wait(2)  # INVOKED, then RECORDING after the invoke delay
     emulator.end_session("m1")
-    bodies = [json.loads(r.body) for r in sink.wait(4)]
+    # Deliveries run side by side (no order is promised); the log is in the order things happened.
+    logged = emulator.wait_for_webhook_deliveries(4)
+    assert sorted(r.body for r in sink.wait(4)) == sorted(d["body"].encode() for d in logged)
+    bodies = [json.loads(d["body"]) for d in logged]
     assert [b["recording"]["status"] for b in bodies] == ["INVOKED", "RECORDING", "UPLOADING", "UPLOADED"]
     uploaded = bodies[-1]["recording"]
     assert uploaded["id"] == uploaded["recordingId"] == recording_id
@@ -86,31 +100,38 @@ def test_every_recording_status_is_posted_when_it_happens(make_emulator, sink):
     assert bodies[0]["recording"]["fileSize"] is None
 
 
-def test_a_5xx_is_retried_with_the_same_uuid_body_and_signature(make_emulator, sink, verifies):
-    sink.answer_next(503, 500)
-    emulator = make_emulator(
-        webhook_retry_delays=(0.01, 0.01, 0.01),
-        webhooks=[{"name": "a", "url": sink.url, "events": ["meeting.started"]}],
-    )
+def test_a_failed_recording_is_posted_as_errored(make_emulator, sink, web):
+    emulator = make_emulator(webhooks=[{"name": "r", "url": sink.url, "events": ["recording.statusUpdate"]}])
     emulator.start_session("m1")
+    answer = httpx.post(
+        f"{emulator.app_url}/recordings/track",
+        json={"meeting_id": "m1"},
+        headers={"Authorization": f"Bearer {emulator.api_token}"},
+    )
+    recording_id = answer.json()["data"]["recording"]["id"]
+    failed = web.post(f"{emulator.origin}/_emulator/recordings/{recording_id}/fail")
+    assert failed.json()["data"]["status"] == "ERRORED"
+    sink.wait(3)
+    logged = emulator.wait_for_webhook_deliveries(3)
+    statuses = [json.loads(d["body"])["recording"]["status"] for d in logged]
+    assert statuses == ["INVOKED", "RECORDING", "ERRORED"]  # zero invoke delay: RECORDING at once
+    assert web.post(f"{emulator.origin}/_emulator/recordings/{recording_id}/fail").status_code == 409
+
+
+def test_a_5xx_is_retried_with_the_same_uuid_body_and_signature(make_emulator, sink, verifies):
+    logged, emulator = one_started_delivery(make_emulator, sink, 503, 500)
     attempts = sink.wait(3)
     assert [r.answer for r in attempts] == [503, 500, 200]
     assert len({r.headers["rtk-uuid"] for r in attempts}) == 1
     assert len({r.body for r in attempts}) == 1
     assert len({r.headers["rtk-signature"] for r in attempts}) == 1
     assert verifies(served_key(emulator), attempts[-1].headers["rtk-signature"], attempts[-1].body)
-    (logged,) = emulator.wait_for_webhook_deliveries(1)
     assert logged["outcome"] == "delivered"
     assert [a["status"] for a in logged["attempts"]] == [503, 500, 200]
 
 
 def test_a_network_error_is_retried(make_emulator, sink):
-    sink.answer_next("drop")
-    emulator = make_emulator(
-        webhook_retry_delays=(0.01,), webhooks=[{"name": "a", "url": sink.url, "events": ["meeting.started"]}]
-    )
-    emulator.start_session("m1")
-    (logged,) = emulator.wait_for_webhook_deliveries(1)
+    logged, _ = one_started_delivery(make_emulator, sink, "drop")
     assert logged["outcome"] == "delivered"
     first, second = logged["attempts"]
     assert first["status"] is None
@@ -120,26 +141,14 @@ def test_a_network_error_is_retried(make_emulator, sink):
 
 @pytest.mark.parametrize("status", [400, 401, 404, 410, 429, 302])
 def test_any_other_non_2xx_fails_at_once(make_emulator, sink, status):
-    sink.answer_next(status)
-    emulator = make_emulator(
-        webhook_retry_delays=(0.01, 0.01),
-        webhooks=[{"name": "a", "url": sink.url, "events": ["meeting.started"]}],
-    )
-    emulator.start_session("m1")
-    (logged,) = emulator.wait_for_webhook_deliveries(1)
+    logged, _ = one_started_delivery(make_emulator, sink, status)
     assert logged["outcome"] == "failed"
     assert [a["status"] for a in logged["attempts"]] == [status]
     assert len(sink.received) == 1
 
 
 def test_retries_stop_after_the_last_delay(make_emulator, sink):
-    sink.answer_next(500, 500, 500, 500)
-    emulator = make_emulator(
-        webhook_retry_delays=(0.01, 0.01),
-        webhooks=[{"name": "a", "url": sink.url, "events": ["meeting.started"]}],
-    )
-    emulator.start_session("m1")
-    (logged,) = emulator.wait_for_webhook_deliveries(1)
+    logged, _ = one_started_delivery(make_emulator, sink, 500, 500, 500, 500, delays=(0.01, 0.01))
     assert logged["outcome"] == "failed"
     assert [a["status"] for a in logged["attempts"]] == [500, 500, 500]
 
