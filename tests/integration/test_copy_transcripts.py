@@ -142,3 +142,16 @@ def test_a_transcript_cut_short_fails_the_run_and_leaves_no_file(airflow_db, hos
     assert "X-Amz-Signature" not in log
     # the summary is copied; of the transcript there is neither the file nor a temporary one
     assert [path.name for path in tmp_path.iterdir()] == ["sess-1.summary.txt"]
+
+
+def test_the_example_dag_copies_the_session_of_a_manual_run(emulator, tmp_path):
+    _, session_id = _ended_session(emulator)
+    _wait_until_ready(session_id)
+
+    dag_run = load_dag("rtk_copy_transcripts").test(
+        run_conf={"session_id": session_id, "destination": f"file://{tmp_path}"}
+    )
+
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert (tmp_path / f"{session_id}.transcript.csv").read_bytes() == emulator.transcript(session_id)
+    assert (tmp_path / f"{session_id}.summary.txt").read_bytes() == emulator.summary(session_id)
