@@ -168,6 +168,9 @@ def as_utc(moment: datetime) -> datetime:
 
 #: What a session leaves after it ends when its meeting asks for it, in the order they are produced.
 SESSION_DOCUMENTS: tuple[str, ...] = ("transcript", "summary")
+#: The transcript file formats ``GET /sessions/{id}/transcript?format=`` takes (Cloudflare's TypeScript
+#: reference; the others document only the default, CSV).
+TRANSCRIPT_FORMATS: tuple[str, ...] = ("CSV", "JSON", "SRT", "VTT")
 
 
 def optional_flag(name: str, value: Any, what: str = "request") -> bool | None:
@@ -189,3 +192,21 @@ def session_documents_argument(value: Any, what: str = "operator argument") -> t
             [FieldError("include", f"must name at least one of {', '.join(SESSION_DOCUMENTS)}")], what=what
         )
     return tuple(dict.fromkeys(chosen))
+
+
+def transcript_format_argument(value: Any, what: str = "operator argument") -> str | None:
+    """``transcript_format``: ``None`` (the service's default, CSV) or one of :data:`TRANSCRIPT_FORMATS`
+    in any case."""
+    if value is None:
+        return None
+    chosen = str(value).strip().upper()
+    if chosen not in TRANSCRIPT_FORMATS:
+        raise RealtimeKitPayloadError(
+            [
+                FieldError(
+                    "transcript_format", f"must be one of {', '.join(TRANSCRIPT_FORMATS)}, not {value!r}"
+                )
+            ],
+            what=what,
+        )
+    return chosen

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from airflow_provider_rtk.arguments import optional_flag
+from airflow_provider_rtk.arguments import optional_flag, transcript_format_argument
 from airflow_provider_rtk.exceptions import FieldError, RealtimeKitBadAnswerError, RealtimeKitPayloadError
 from airflow_provider_rtk.hooks._api import ApiCall, answer_shape, read_data, read_page, shaped
 from airflow_provider_rtk.models import (
@@ -238,9 +238,11 @@ def meeting_body(
     return body | {name: flag for name, flag in flags.items() if flag is not None}
 
 
-def _transcript_call(session_id: str) -> ApiCall:
+def _transcript_call(session_id: str, file_format: str | None = None) -> ApiCall:
+    """``GetSessionTranscripts``; ``format`` only when asked for (checked), else the default CSV."""
     path = f"/sessions/{_path_id('session_id', session_id)}/transcript"
-    return ApiCall("GetSessionTranscripts", "GET", path)
+    chosen = transcript_format_argument(file_format, what="request")
+    return ApiCall("GetSessionTranscripts", "GET", path, params={"format": chosen} if chosen else None)
 
 
 def _summary_call(session_id: str) -> ApiCall:

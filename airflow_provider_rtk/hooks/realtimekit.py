@@ -429,11 +429,12 @@ class RealtimeKitHook(_HookBase):
         """One session of the app, live or ended (``GET /sessions/{session_id}``); 404 when unknown."""
         return self._call(_session_call(session_id), _SESSION)
 
-    def get_session_transcript(self, session_id: str) -> SessionTranscript:
-        """The session's post-meeting transcript: a fresh download link (CSV) and its expiry
-        (``GET /sessions/{session_id}/transcript``). ``download_url`` is ``None`` while the answer holds
-        none; a 404 (no transcript, or no such session) is :class:`RealtimeKitNotFoundError`."""
-        return self._call(_transcript_call(session_id), _TRANSCRIPT)
+    def get_session_transcript(self, session_id: str, file_format: str | None = None) -> SessionTranscript:
+        """The session's post-meeting transcript: a fresh download link and its expiry
+        (``GET /sessions/{session_id}/transcript``), in ``file_format`` (``CSV``, ``JSON``, ``SRT``,
+        ``VTT``; ``None`` sends none: the documented CSV). ``download_url`` is ``None`` while the answer
+        holds none; a 404 (no transcript, or no such session) is :class:`RealtimeKitNotFoundError`."""
+        return self._call(_transcript_call(session_id, file_format), _TRANSCRIPT)
 
     def get_session_summary(self, session_id: str) -> SessionSummary:
         """The session's post-meeting summary: a fresh download link (plain text) and its expiry
@@ -541,9 +542,11 @@ class RealtimeKitAsyncHook(_HookBase):
         """One session of the app, live or ended; :meth:`RealtimeKitHook.get_session`."""
         return await self._call(_session_call(session_id), _SESSION)
 
-    async def get_session_transcript(self, session_id: str) -> SessionTranscript:
+    async def get_session_transcript(
+        self, session_id: str, file_format: str | None = None
+    ) -> SessionTranscript:
         """:meth:`RealtimeKitHook.get_session_transcript`, the async way."""
-        return await self._call(_transcript_call(session_id), _TRANSCRIPT)
+        return await self._call(_transcript_call(session_id, file_format), _TRANSCRIPT)
 
     async def get_session_summary(self, session_id: str) -> SessionSummary:
         """:meth:`RealtimeKitHook.get_session_summary`, the async way."""

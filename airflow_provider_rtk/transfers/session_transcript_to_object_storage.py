@@ -24,6 +24,7 @@ from airflow_provider_rtk.arguments import (
     rendered_id,
     rendered_nothing,
     session_documents_argument,
+    transcript_format_argument,
     whole_number_argument,
 )
 from airflow_provider_rtk.exceptions import (
@@ -63,10 +64,11 @@ __all__ = [
 DEFAULT_TRANSCRIPT_ASSET_ALIAS = "realtimekit_transcript_copies"
 #: Bytes a transcript or summary may have when its link announces no size (a chunked body).
 DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
-#: The destination name of each document (``{session_id}`` filled in): the transcript is CSV, the
-#: summary plain text, as the service gives them.
+#: The destination name of each document (``{session_id}`` and ``{extension}`` filled in): the
+#: transcript's extension is its format's (``csv`` unless ``transcript_format`` says otherwise), the
+#: summary is plain text, as the service gives them.
 DOCUMENT_FILE_NAMES: dict[str, str] = {
-    "transcript": "{session_id}.transcript.csv",
+    "transcript": "{session_id}.transcript.{extension}",
     "summary": "{session_id}.summary.txt",
 }
 #: Seconds added to the deferral's own timeout beyond the trigger's deadline.
@@ -80,10 +82,12 @@ class _Wanted:
     session_id: str
     meeting_id: str | None
     document: str
+    transcript_format: str | None = None
 
     @property
     def name(self) -> str:
-        return DOCUMENT_FILE_NAMES[self.document].format(session_id=self.session_id)
+        extension = (self.transcript_format or "CSV").lower()
+        return DOCUMENT_FILE_NAMES[self.document].format(session_id=self.session_id, extension=extension)
 
     @property
     def label(self) -> str:
@@ -102,10 +106,11 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
     The copy has the recording copy's guarantees (:class:`RealtimeKitRecordingToObjectStorageOperator`):
     fresh links read when the files are copied, never shown (no link in logs, errors, XCom or asset
     events); each file streamed to a temporary name and moved to ``destination /
-    <session id>.transcript.csv`` (``<session id>.summary.txt``) only when complete, so a file is absent
-    or complete and right; never more read than announced (the link's ``Content-Length``, else at most
-    ``max_file_size`` from a chunked body); the same download bounds; a rerun skips a file already there
-    with the announced size; expired links fail with :class:`RealtimeKitDownloadLinksExpiredError`.
+    <session id>.transcript.csv`` (``.vtt`` etc. with ``transcript_format``) or ``<session
+    id>.summary.txt`` only when complete, so a file is absent or complete and right; never more read
+    than announced (the link's ``Content-Length``, else at most ``max_file_size`` from a chunked
+    body); the same download bounds; a rerun skips a file already there with the announced size;
+    expired links fail with :class:`RealtimeKitDownloadLinksExpiredError`.
 
     While a document is not ready (the service answers 404, or no link), the operator waits, polling
     every ``poll_interval`` seconds for up to ``wait_timeout``: in the triggerer with ``deferrable``
@@ -124,6 +129,8 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
     :param session_id: the session (templated); empty or left out: the sessions of the run's
         triggering asset events.
     :param include: ``"transcript"``, ``"summary"`` or both (the default).
+    :param transcript_format: ``"CSV"``, ``"JSON"``, ``"SRT"`` or ``"VTT"`` (the file's extension follows);
+        ``None`` asks for no format: the documented CSV.
     :param deferrable: wait in the triggerer instead of a worker slot (default from
         ``[operators] default_deferrable``).
     :param wait_timeout: seconds (or ``timedelta``) to wait for the documents (default 1 hour:
@@ -144,6 +151,7 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
         destination: str | ObjectStoragePath,
         session_id: str | None = None,
         include: str | Sequence[str] = ("transcript", "summary"),
+        transcript_format: str | None = None,
         deferrable: bool = default_deferrable(),
         wait_timeout: float | timedelta = 3600.0,
         poll_interval: float = 30.0,
@@ -160,6 +168,7 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
         )
         self.session_id = session_id
         self.include = session_documents_argument(include)
+        self.transcript_format = transcript_format_argument(transcript_format)
         self.deferrable = deferrable
         self.max_file_size = whole_number_argument("max_file_size", max_file_size, 1, 2**40, "bytes")
 
@@ -187,7 +196,7 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
 
     def _wanted(self, sessions: dict[str, str | None]) -> list[_Wanted]:
         return [
-            _Wanted(session_id, meeting_id, document)
+            _Wanted(session_id, meeting_id, document, self.transcript_format)
             for session_id, meeting_id in sessions.items()
             for document in self.include
         ]
@@ -243,9 +252,11 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
     def _read(self, hook: RealtimeKitHook, item: _Wanted) -> SessionDocument | None:
         """The document with a fresh link, or ``None`` while it has none; a session the service does
         not know fails at once, and so does a link that has already expired."""
-        read = hook.get_session_transcript if item.document == "transcript" else hook.get_session_summary
         try:
-            found = read(item.session_id)
+            if item.document == "transcript":
+                found: SessionDocument = hook.get_session_transcript(item.session_id, item.transcript_format)
+            else:
+                found = hook.get_session_summary(item.session_id)
         except RealtimeKitNotFoundError:
             hook.get_session(item.session_id)  # 404 here too: no such session, waiting will not help
             return None

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from airflow_provider_rtk.exceptions import RealtimeKitNotFoundError
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 from tests.hostile_server import json_answer, serve_file
@@ -155,3 +157,29 @@ def test_the_example_dag_copies_the_session_of_a_manual_run(emulator, tmp_path):
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert (tmp_path / f"{session_id}.transcript.csv").read_bytes() == emulator.transcript(session_id)
     assert (tmp_path / f"{session_id}.summary.txt").read_bytes() == emulator.summary(session_id)
+
+
+@pytest.mark.parametrize("file_format", ["VTT", "JSON"])
+def test_a_transcript_format_lands_as_the_emulator_serves_it(emulator, tmp_path, file_format):
+    from airflow_provider_rtk.transfers.session_transcript_to_object_storage import (
+        RealtimeKitSessionTranscriptToObjectStorageOperator,
+    )
+
+    _, session_id = _ended_session(emulator, summary=False)
+    operator = RealtimeKitSessionTranscriptToObjectStorageOperator(
+        task_id="copy",
+        session_id=session_id,
+        destination=f"file://{tmp_path}",
+        include="transcript",
+        transcript_format=file_format,
+        poll_interval=0.1,
+        wait_timeout=30,
+        deferrable=False,
+        asset_alias=None,
+    )
+
+    operator.execute({})
+
+    landed = tmp_path / f"{session_id}.transcript.{file_format.lower()}"
+    assert landed.read_bytes() == emulator.transcript(session_id, file_format)
+    assert landed.read_bytes() != emulator.transcript(session_id)  # not the CSV

@@ -141,3 +141,26 @@ def test_a_post_meeting_flag_that_is_not_a_boolean_is_refused_before_any_request
         hook.create_meeting("review", **{field: "yes"})
     assert field in error.value.paths
     assert not api.calls
+
+
+def test_a_transcript_format_is_sent_only_when_asked_for(
+    hook: RealtimeKitHook, api: respx.MockRouter
+) -> None:
+    route = api.get("/sessions/sess-1/transcript").mock(return_value=ok(TRANSCRIPT))
+    hook.get_session_transcript("sess-1")
+    hook.get_session_transcript("sess-1", "vtt")
+    _async(lambda h: h.get_session_transcript("sess-1", "SRT"))
+    assert [dict(call.request.url.params) for call in route.calls] == [
+        {},
+        {"format": "VTT"},
+        {"format": "SRT"},
+    ]
+
+
+def test_an_unknown_transcript_format_is_refused_before_any_request(
+    hook: RealtimeKitHook, api: respx.MockRouter
+) -> None:
+    with pytest.raises(RealtimeKitPayloadError) as error:
+        hook.get_session_transcript("sess-1", "docx")
+    assert error.value.paths == ["transcript_format"]
+    assert not api.calls

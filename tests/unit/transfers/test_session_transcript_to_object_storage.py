@@ -100,6 +100,18 @@ def test_the_transcript_and_summary_land_byte_for_byte_and_xcom_holds_no_link(tm
     assert SIGNATURE not in caplog.text
 
 
+def test_a_transcript_format_asks_for_it_and_names_the_file(tmp_path) -> None:
+    with respx.mock() as mock:
+        read = mock.get(f"{APP_URL}/sessions/sess-1/transcript", params={"format": "VTT"}).mock(
+            return_value=_transcript()
+        )
+        mock.get(TRANSCRIPT_LINK).respond(200, content=b"WEBVTT\n")
+        result = _operator(tmp_path, include="transcript", transcript_format="vtt").execute({})
+    assert read.called
+    assert result["files"][0]["name"] == "sess-1.transcript.vtt"
+    assert (tmp_path / "sess-1.transcript.vtt").read_bytes() == b"WEBVTT\n"
+
+
 def test_a_rerun_skips_what_is_already_there(tmp_path) -> None:
     (tmp_path / "sess-1.transcript.csv").write_bytes(CSV)
     with respx.mock() as mock:
@@ -190,6 +202,7 @@ def test_bad_input_is_a_field_error_before_any_request(tmp_path, kwargs: dict[st
         ({"include": "minutes"}, "include"),
         ({"include": []}, "include"),
         ({"max_file_size": 0}, "max_file_size"),
+        ({"transcript_format": "docx"}, "transcript_format"),
         ({"poll_interval": 0}, "poll_interval"),
     ],
 )
