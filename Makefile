@@ -71,8 +71,8 @@ test-floor: $(FLOOR_VENV)/.installed
 		$(foreach test,$(FLOOR_DESELECTED),--deselect=$(test)) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check airflow_provider_rtk rtk_demo.py dags tests benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_rtk rtk_demo.py dags tests benchmarks
+	$(VENV)/bin/ruff check airflow_provider_rtk rtk_demo.py dags tests benchmarks docs/conf.py .ci
+	$(VENV)/bin/ruff format --check airflow_provider_rtk rtk_demo.py dags tests benchmarks docs/conf.py .ci
 	$(VENV)/bin/mypy airflow_provider_rtk rtk_demo.py
 
 bench: $(VENV)/.installed

@@ -13,6 +13,7 @@ from importlib.metadata import version as distribution_version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "airflow_provider_rtk"
 sys.path.insert(0, str(ROOT))
 
 # Airflow reads its configuration when first imported: a throw-away home, no example DAGs, so that
@@ -25,7 +26,7 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 project = "airflow-provider-rtk"
 author = "airflow-provider-rtk developers"
-copyright = "2026, airflow-provider-rtk developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, airflow-provider-rtk developers"
 release = distribution_version("airflow-provider-rtk")
 version = release
 
@@ -55,7 +56,10 @@ autodoc_default_options = {"show-inheritance": True}
 # checked; names of Airflow, the standard library and other libraries have no inventory to resolve
 # against offline (no intersphinx: the build reaches no network), so they are let through.
 nitpick_ignore_regex = [
-    (r"py:.*", r"(airflow|pydantic|httpx|httpcore|tenacity|jinja2|pendulum|datetime|collections|typing)(\..*)?"),
+    (
+        r"py:.*",
+        r"(airflow|pydantic|httpx|httpcore|tenacity|jinja2|pendulum|datetime|collections|typing)(\..*)?",
+    ),
     (r"py:.*", r"(typing_extensions|enum|asyncio|abc|pathlib|upath|fsspec|structlog|logging)(\..*)?"),
     (r"py:class", r"(Any|Context|Self|Iterator|AsyncIterator|Mapping|Sequence|Callable|Awaitable)"),
     (r"py:class", r"(str|int|float|bool|bytes|dict|list|tuple|set|object|None|NoneType|type|Exception)"),
@@ -86,12 +90,12 @@ def _resolve_short_names(app, env, node, contnode):  # type: ignore[no-untyped-d
     if node.get("refdomain") != "py":
         return None
     target = node["reftarget"]
-    if "." in target and not target.startswith("airflow_provider_rtk."):
-        tail = target  # Class.method: match the last two parts
-    else:
-        tail = target.rsplit(".", 1)[-1]
+    # Class.method is matched whole; a bare or a package-qualified name by its last part
+    tail = target if "." in target and not target.startswith(f"{PACKAGE}.") else target.rsplit(".", 1)[-1]
     objects = env.get_domain("py").objects
-    matches = [name for name in objects if name.startswith("airflow_provider_rtk.") and name.endswith(f".{tail}")]
+    matches = [
+        name for name in objects if name.startswith("airflow_provider_rtk.") and name.endswith(f".{tail}")
+    ]
     if len(matches) != 1:
         return None
     found = objects[matches[0]]
