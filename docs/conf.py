@@ -43,6 +43,8 @@ myst_heading_anchors = 3
 html_theme = "alabaster"
 html_title = f"airflow-provider-rtk {release}"
 html_static_path: list[str] = []
+# Wide enough for the reference tables and the class names in the navigation.
+html_theme_options = {"page_width": "1280px", "sidebar_width": "300px"}
 
 # Reference pages: the class docstrings (``:param:`` fields) and the ``__init__`` signature, members
 # in source order, inherited Airflow machinery left out.
