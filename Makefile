@@ -88,6 +88,7 @@ docs: $(VENV)/.installed
 
 doctest: $(VENV)/.installed
 	$(VENV)/bin/sphinx-build -b doctest $(SPHINX_OPTS) docs docs/_build/doctest
+	tail -n 5 docs/_build/doctest/output.txt
 
 ## The wheel as users get it: build the sdist and wheel, check their metadata and contents, install the
 ## wheel alone in a fresh venv with Airflow (from a temporary folder, no checkout on the path) and there
