@@ -86,8 +86,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     starting, and on every retry, the meeting's active recording is checked (see ``if_active``); a
     start whose answer was lost is resolved by asking the service. Only a recording this task
     *started* (the id came in its own start's answer) is ever stopped by it; one it found after an
-    ambiguous answer is only *believed* its own and followed (see the README's table). On Airflow 3.3
-    the start is journalled ahead in the task state store, so a retry knows what its earlier try did.
+    ambiguous answer is only *believed* its own and followed (see this operator's page in the docs).
+    On Airflow 3.3 the start is journalled ahead in the task state store, so a retry knows what its
+    earlier try did.
     The XCom return value is the recording (storage secrets left out); ``recording_id`` and
     ``recording_url`` are pushed as well.
 
