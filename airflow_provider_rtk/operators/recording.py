@@ -408,7 +408,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         while True:
             recording = self.hook.get_recording(recording_id)
             self._final_recording = recording
-            if recording.status is not last_status:
+            if recording.status != last_status:
                 self.log.info("Recording %s is %s", recording_id, recording.status.value)
                 last_status = recording.status
             if recording.status is RecordingStatus.UPLOADED:
