@@ -6,56 +6,9 @@ copied files under the OpenLineage provider's own names for object storage. No l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.integration.conftest import load_dag, task_states
-
-Events = Callable[[], list[dict[str, Any]]]
-
-
-def _clear_openlineage_settings() -> None:
-    """The OpenLineage provider reads its settings once per process (``functools.cache``)."""
-    from airflow.providers.openlineage import conf
-
-    for value in vars(conf).values():
-        if callable(getattr(value, "cache_clear", None)):
-            value.cache_clear()
-
-
-@pytest.fixture
-def lineage_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Events]:
-    """The OpenLineage provider's listener, enabled for this test only, its events appended to a file
-    (``[openlineage] transport = {"type": "file", ...}``); returns a reader of the events so far.
-
-    Its plugin registers the listener when a process first loads plugins, if lineage is enabled then;
-    the test process loaded them long before, with lineage off, so the same listener is added here."""
-    from airflow.providers.openlineage.plugins.listener import OpenLineageListener
-    from airflow.sdk.listener import get_listener_manager
-
-    manager = get_listener_manager()  # the plugins load now if not before, lineage still off
-    path = tmp_path / "openlineage.jsonl"
-    transport = {"type": "file", "log_file_path": str(path), "append": True}
-    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
-    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", "rtk-tests")
-    _clear_openlineage_settings()
-    listener = OpenLineageListener()
-    assert not any(isinstance(plugin, OpenLineageListener) for plugin in manager.pm.get_plugins())
-    manager.add_listener(listener)
-
-    def read() -> list[dict[str, Any]]:
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-    try:
-        yield read
-    finally:
-        manager.pm.unregister(listener)
-        _clear_openlineage_settings()
 
 
 def _complete(events: list[dict[str, Any]], task_id: str) -> dict[str, Any]:
