@@ -214,7 +214,11 @@ def lineage_events(
     Its plugin registers the listener when a process first loads plugins, if lineage is enabled then;
     the test process loaded them long before, with lineage off, so the same listener is added here."""
     from airflow.providers.openlineage.plugins.listener import OpenLineageListener
-    from airflow.sdk.listener import get_listener_manager
+
+    try:
+        from airflow.sdk.listener import get_listener_manager  # the task runner's (Airflow 3.1+)
+    except ImportError:  # Airflow 3.0
+        from airflow.listeners.listener import get_listener_manager
 
     manager = get_listener_manager()  # the plugins load now if not before, lineage still off
     path = tmp_path / "openlineage.jsonl"
