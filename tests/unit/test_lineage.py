@@ -8,20 +8,13 @@ import attrs
 
 from airflow_provider_rtk.lineage import RecordingLineage, namespace, operator_lineage
 from airflow_provider_rtk.models import Recording
+from tests.api_answers import track_download_url
 
 TRACK = {
     "id": "rec-1",
     "status": "UPLOADED",
     "meeting_id": "m-1",
-    "download_url": [
-        {
-            "layer_name": "default",
-            "download_urls": {
-                "a.webm": {"download_url": "https://r2.example/a?X-Amz-Signature=1"},
-                "b.webm": {"download_url": "https://r2.example/b?X-Amz-Signature=2"},
-            },
-        }
-    ],
+    "download_url": track_download_url("a.webm", "b.webm"),
 }
 
 
