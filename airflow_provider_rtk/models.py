@@ -421,6 +421,9 @@ class Recording(_ResponseModel):
     audio_download_url: str | None = None
     start_reason: StartReason | None = None
     stop_reason: StopReason | None = None
+    #: as sent: the SDK types it as a union of four shapes, every field optional (``type`` too), and
+    #: answers carry no secret; a mapping reads them all (and any newer one), and ``to_xcom`` still
+    #: leaves out any secret field a service might echo
     storage_config: dict[str, Any] | None = None
 
     def invoked_since(self, moment: datetime) -> bool:
