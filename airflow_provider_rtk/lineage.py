@@ -5,8 +5,9 @@ The start and copy operators keep a :class:`RecordingLineage` as they finish and
 Names (the README's "Lineage"):
 
 - a meeting: namespace ``realtimekit://{account_id}/{app_id}``, name ``meetings/{meeting_id}``;
-- a recording's file at RealtimeKit: the same namespace, name ``recordings/{recording_id}/{file_name}``
-  (``recordings/{recording_id}`` while its files are not known, e.g. a recording not yet uploaded);
+- a recording at RealtimeKit: the same namespace, ``recordings/{recording_id}`` (always, so a start that
+  returned before there were files and the copy of them join up), and each of its files known to the
+  task, ``recordings/{recording_id}/{file_name}``;
 - a copied file: named by the OpenLineage provider's own mapping of an object-storage URI
   (``s3://bucket`` + the key, ``file://`` + the path...), the URI the copy's asset events carry.
 
@@ -72,9 +73,9 @@ class RecordingLineage:
         )
 
     def recording_names(self) -> list[str]:
-        """The dataset names of the recording's files at RealtimeKit."""
+        """The dataset names of the recording and of each of its files at RealtimeKit."""
         base = f"recordings/{self.recording_id}"
-        return [f"{base}/{name}" for name in self.file_names] or [base]
+        return [base, *(f"{base}/{name}" for name in self.file_names)]
 
 
 def operator_lineage(

@@ -38,11 +38,14 @@ def test_the_start_and_the_copy_report_the_meeting_the_recordings_files_and_thei
         settings = hook.settings
     assert names
     namespace = f"realtimekit://{settings.account_id}/{settings.app_id}"
-    files_at_realtimekit = [(namespace, f"recordings/{recording['id']}/{name}") for name in names]
+    at_realtimekit = sorted(
+        [(namespace, f"recordings/{recording['id']}")]
+        + [(namespace, f"recordings/{recording['id']}/{name}") for name in names]
+    )
 
     start = _complete(lineage_events(), "start")
     assert _datasets(start, "inputs") == [(namespace, f"meetings/{live_meeting}")]
-    assert _datasets(start, "outputs") == files_at_realtimekit
+    assert _datasets(start, "outputs") == at_realtimekit
 
     destination = tmp_path / "copies"
     copied = load_dag("rtk_test_copy_recording").test(
@@ -56,7 +59,7 @@ def test_the_start_and_the_copy_report_the_meeting_the_recordings_files_and_thei
 
     events = lineage_events()
     copy = _complete(events, "copy")
-    assert _datasets(copy, "inputs") == files_at_realtimekit
+    assert _datasets(copy, "inputs") == at_realtimekit
     assert _datasets(copy, "outputs") == [
         ("file://", f"{str(destination).lstrip('/')}/{name}") for name in names
     ]

@@ -35,12 +35,13 @@ def test_a_start_reports_the_meeting_in_and_each_file_out():
     lineage = operator_lineage(_lineage(file_names=("a.webm", "b.webm")), recording_is="output")
     assert _pairs(lineage.inputs) == [("realtimekit://ACC/APP", "meetings/m-1")]
     assert _pairs(lineage.outputs) == [
+        ("realtimekit://ACC/APP", "recordings/rec-1"),
         ("realtimekit://ACC/APP", "recordings/rec-1/a.webm"),
         ("realtimekit://ACC/APP", "recordings/rec-1/b.webm"),
     ]
 
 
-def test_a_recording_whose_files_are_not_known_yet_is_one_dataset():
+def test_a_recording_whose_files_are_not_known_yet_is_the_recording_alone():
     lineage = operator_lineage(_lineage(), recording_is="output")
     assert _pairs(lineage.outputs) == [("realtimekit://ACC/APP", "recordings/rec-1")]
 
@@ -50,7 +51,10 @@ def test_a_copy_reports_the_files_in_and_the_copies_out_as_the_openlineage_provi
         _lineage(file_names=("a.webm",), destinations=("s3://bucket/standup/a.webm", "file:///data/a.webm")),
         recording_is="input",
     )
-    assert _pairs(lineage.inputs) == [("realtimekit://ACC/APP", "recordings/rec-1/a.webm")]
+    assert _pairs(lineage.inputs) == [
+        ("realtimekit://ACC/APP", "recordings/rec-1"),
+        ("realtimekit://ACC/APP", "recordings/rec-1/a.webm"),
+    ]
     assert _pairs(lineage.outputs) == [("s3://bucket", "standup/a.webm"), ("file://", "data/a.webm")]
 
 
