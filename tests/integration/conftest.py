@@ -239,4 +239,5 @@ def lineage_events(
         yield read
     finally:
         manager.pm.unregister(listener)
+        listener.before_stopping(component=None)  # its pool of DAG-run event processes, if it made one
         _clear_openlineage_settings()
