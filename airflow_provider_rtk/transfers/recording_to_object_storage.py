@@ -51,9 +51,11 @@ from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+    from airflow_provider_rtk.lineage import RecordingLineage
     from airflow_provider_rtk.models import Recording
 
 __all__ = [
@@ -463,6 +465,8 @@ class RealtimeKitRecordingToObjectStorageOperator(ObjectStorageCopyOperator):
     ) -> None:
         super().__init__(asset_alias=asset_alias, **kwargs)
         self.recording_id = recording_id
+        #: What OpenLineage is told once the files are copied.
+        self._lineage: RecordingLineage | None = None
 
     # ---------------------------------------------------------------------------------- running
 
@@ -508,6 +512,11 @@ class RealtimeKitRecordingToObjectStorageOperator(ObjectStorageCopyOperator):
                 self.log.info("Waiting %gs: %s", self.poll_interval, waiting_for)
                 time.sleep(self.poll_interval)
                 recording, waiting_for = self._fresh_links(hook, recording_id, deadline), ""
+            from airflow_provider_rtk.lineage import RecordingLineage
+
+            self._lineage = RecordingLineage.of(
+                hook.settings, recording, file_names=done, destinations=[item.uri for item in done.values()]
+            )
         self._emit_asset_events(context, recording, list(done.values()))
         return {
             "recording_id": recording_id,
@@ -516,6 +525,13 @@ class RealtimeKitRecordingToObjectStorageOperator(ObjectStorageCopyOperator):
                 for item in done.values()
             ],
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """OpenLineage (the ``openlineage`` extra): the recording's files at RealtimeKit in, the copied
+        files out (names in :mod:`airflow_provider_rtk.lineage`; never a link)."""
+        from airflow_provider_rtk.lineage import operator_lineage
+
+        return operator_lineage(self._lineage, recording_is="input")
 
     def _fresh_links(
         self, hook: RealtimeKitHook, recording_id: str, deadline: float | None = None
