@@ -20,7 +20,9 @@ from pydantic import (
     SecretStr,
     SerializationInfo,
     ValidationError,
+    ValidationInfo,
     field_serializer,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -609,9 +611,6 @@ def _lenient_moment(value: Any) -> Any:
     return None
 
 
-LenientMoment = Annotated[datetime | None, BeforeValidator(_lenient_moment)]
-
-
 class SessionDocument(_ResponseModel):
     """A post-meeting file of a session (its transcript or its summary): where to download it, and
     until when. ``download_url`` is ``None`` while the service has none to give (not ready yet).
@@ -621,6 +620,11 @@ class SessionDocument(_ResponseModel):
     each model reads both spellings of its own fields, and ``sessionId`` or ``session_id``."""
 
     session_id: str | None = Field(default=None, validation_alias=AliasChoices("sessionId", "session_id"))
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _lenient_expiry(cls, value: Any, info: ValidationInfo) -> Any:
+        return _lenient_moment(value) if (info.field_name or "").endswith("_expiry") else value
 
     @property
     def download_url(self) -> str | None:  # pragma: no cover - overridden
@@ -643,7 +647,7 @@ class SessionTranscript(SessionDocument):
         repr=False,
         validation_alias=AliasChoices("transcript_download_url", "transcriptDownloadUrl"),
     )
-    transcript_download_url_expiry: LenientMoment = Field(
+    transcript_download_url_expiry: datetime | None = Field(
         default=None,
         validation_alias=AliasChoices("transcript_download_url_expiry", "transcriptDownloadUrlExpiry"),
     )
@@ -663,7 +667,7 @@ class SessionSummary(SessionDocument):
     summary_download_url: str | None = Field(
         default=None, repr=False, validation_alias=AliasChoices("summaryDownloadUrl", "summary_download_url")
     )
-    summary_download_url_expiry: LenientMoment = Field(
+    summary_download_url_expiry: datetime | None = Field(
         default=None,
         validation_alias=AliasChoices("summaryDownloadUrlExpiry", "summary_download_url_expiry"),
     )

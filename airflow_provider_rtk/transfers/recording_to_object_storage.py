@@ -253,7 +253,7 @@ class ObjectStorageCopyOperator(BaseOperator):
     one file from a fresh link, streamed, to a temporary name moved into place once complete.
 
     Subclasses read fresh links and decide what to copy; see
-    :class:`RealtimeKitRecordingToObjectStorageOperator` for the guarantees of :meth:`_copy_file` and
+    :class:`RealtimeKitRecordingToObjectStorageOperator` for the guarantees of ``_copy_file`` and
     the parameters taken here (``destination`` ... ``asset_alias``).
     """
 

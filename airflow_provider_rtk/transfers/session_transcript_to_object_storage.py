@@ -120,7 +120,7 @@ class RealtimeKitSessionTranscriptToObjectStorageOperator(ObjectStorageCopyOpera
 
     Emits one asset event per file through ``asset_alias`` (default ``realtimekit_transcript_copies``;
     ``None`` for none): the asset is the file's URI, its extra
-    :func:`~airflow_provider_rtk.assets.session_document_asset_extra`.
+    ``airflow_provider_rtk.assets.session_document_asset_extra``.
 
     Returns (XCom) ``{"session_ids": [...], "files": [{"session_id", "meeting_id", "document", "name",
     "destination", "size_bytes", "copied"}]}``.
