@@ -161,3 +161,52 @@ def decode_layers(layers: Any) -> Any:
 def as_utc(moment: datetime) -> datetime:
     """``moment`` as an aware time: a naive one (the API and some stores write them) is taken as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------------
+# Post-meeting transcripts and summaries
+
+#: What a session leaves after it ends when its meeting asks for it, in the order they are produced.
+SESSION_DOCUMENTS: tuple[str, ...] = ("transcript", "summary")
+#: The transcript file formats ``GET /sessions/{id}/transcript?format=`` takes (Cloudflare's TypeScript
+#: reference; the others document only the default, CSV).
+TRANSCRIPT_FORMATS: tuple[str, ...] = ("CSV", "JSON", "SRT", "VTT")
+
+
+def optional_flag(name: str, value: Any, what: str = "request") -> bool | None:
+    """``True``, ``False`` or ``None`` (left out); anything else (``"yes"``, ``1``) is an error naming
+    ``name``."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise RealtimeKitPayloadError([FieldError(name, f"must be true or false, not {value!r}")], what=what)
+
+
+def session_documents_argument(value: Any, what: str = "operator argument") -> tuple[str, ...]:
+    """``include``: one of :data:`SESSION_DOCUMENTS` or several (text or a list), each once, at least one."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, bytes | dict):
+        items = [items]
+    chosen = [choice_argument("include", item, SESSION_DOCUMENTS, what) for item in items]
+    if not chosen:
+        raise RealtimeKitPayloadError(
+            [FieldError("include", f"must name at least one of {', '.join(SESSION_DOCUMENTS)}")], what=what
+        )
+    return tuple(dict.fromkeys(chosen))
+
+
+def transcript_format_argument(value: Any, what: str = "operator argument") -> str | None:
+    """``transcript_format``: ``None`` (the service's default, CSV) or one of :data:`TRANSCRIPT_FORMATS`
+    in any case."""
+    if value is None:
+        return None
+    chosen = str(value).strip().upper()
+    if chosen not in TRANSCRIPT_FORMATS:
+        raise RealtimeKitPayloadError(
+            [
+                FieldError(
+                    "transcript_format", f"must be one of {', '.join(TRANSCRIPT_FORMATS)}, not {value!r}"
+                )
+            ],
+            what=what,
+        )
+    return chosen

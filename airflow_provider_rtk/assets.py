@@ -20,6 +20,8 @@ __all__ = [
     "fill_outlet_events",
     "meetings_from_asset_events",
     "recording_asset_extra",
+    "session_document_asset_extra",
+    "session_ids_from_asset_events",
     "sessions_from_asset_events",
 ]
 
@@ -146,3 +148,70 @@ def meetings_from_asset_events(triggering_asset_events: Mapping[Any, Iterable[An
     return list(
         dict.fromkeys(event.meeting_id for event in sessions_from_asset_events(triggering_asset_events))
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Post-meeting transcripts and summaries: which sessions a run is about, and the copies' asset events
+
+
+def _extra_field(extra: Mapping[str, Any], name: str) -> Any:
+    """``extra[name]``, else ``extra["payload"][name]`` (the live-session watcher's events)."""
+    if extra.get(name) is not None:
+        return extra[name]
+    payload = extra.get("payload")
+    return payload.get(name) if isinstance(payload, Mapping) else None
+
+
+def session_ids_from_asset_events(
+    triggering_asset_events: Mapping[Any, Iterable[Any]],
+) -> dict[str, str | None]:
+    """Session id -> meeting id (or ``None``) of every asset event of a run that names a session, in
+    order, each session once: ``extra["session_id"]`` and ``extra["meeting_id"]`` (recording asset
+    events, pushed ``meeting.transcript``/``meeting.summary`` events), or the same fields under
+    ``extra["payload"]`` (the live-session watcher's). Events that name no session are left out; one
+    whose session id is not an id is a :class:`RealtimeKitPayloadError` naming where it sits."""
+    from airflow_provider_rtk.arguments import ID_RE
+    from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+
+    found: dict[str, str | None] = {}
+    for asset, events in triggering_asset_events.items():
+        for index, asset_event in enumerate(events):
+            extra = getattr(asset_event, "extra", None)
+            if not isinstance(extra, Mapping):
+                continue
+            session_id, meeting_id = _extra_field(extra, "session_id"), _extra_field(extra, "meeting_id")
+            if session_id is None:
+                continue
+            if not isinstance(session_id, str) or not ID_RE.fullmatch(session_id):
+                label = str(getattr(asset, "name", asset))[:80]
+                where = f"triggering_asset_events[{label}][{index}].extra.session_id"
+                raise RealtimeKitPayloadError(
+                    [FieldError(where, f"not a valid id: {str(session_id)[:80]!r}")], what="asset event"
+                )
+            if found.get(session_id) is None:
+                found[session_id] = (
+                    meeting_id if isinstance(meeting_id, str) and ID_RE.fullmatch(meeting_id) else None
+                )
+    return found
+
+
+def session_document_asset_extra(
+    session_id: str,
+    meeting_id: str | None,
+    document: str,
+    name: str,
+    size_bytes: int,
+    destination: str,
+    *,
+    copied: bool,
+) -> dict[str, Any]:
+    """The ``extra`` of the asset event of one copied transcript or summary: ids, which document, the
+    file and where it landed. No link."""
+    return {
+        "session_id": session_id,
+        "meeting_id": meeting_id,
+        "document": document,
+        "file": {"name": name, "size_bytes": size_bytes},
+        "destination": destination,
+        "copied": copied,
+    }

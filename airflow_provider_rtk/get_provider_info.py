@@ -73,7 +73,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Cloudflare RealtimeKit",
                 "python-modules": [
                     f"airflow_provider_rtk.triggers.{name}"
-                    for name in ("active_session", "recording", "live_session")
+                    for name in ("active_session", "recording", "live_session", "session_documents")
                 ],
             }
         ],
@@ -88,7 +88,12 @@ def get_provider_info() -> dict[str, Any]:
                 "source-integration-name": "Cloudflare RealtimeKit",
                 "target-integration-name": "Common IO",
                 "python-module": "airflow_provider_rtk.transfers.recording_to_object_storage",
-            }
+            },
+            {
+                "source-integration-name": "Cloudflare RealtimeKit",
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_rtk.transfers.session_transcript_to_object_storage",
+            },
         ],
         "config": {
             "realtimekit": {

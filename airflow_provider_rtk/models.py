@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,7 +20,9 @@ from pydantic import (
     SecretStr,
     SerializationInfo,
     ValidationError,
+    ValidationInfo,
     field_serializer,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -586,4 +589,93 @@ class Meeting(_ResponseModel):
     title: str | None = None
     status: str | None = None
     record_on_start: bool | None = None
+    transcribe_on_end: bool | None = None
+    summarize_on_end: bool | None = None
     created_at: datetime | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Post-meeting transcripts and summaries (``GET /sessions/{session_id}/transcript`` and ``/summary``)
+
+
+def _lenient_moment(value: Any) -> Any:
+    """An expiry that cannot be read is unknown (``None``), not a reason to refuse the answer."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+        except ValueError:
+            return None
+    return None
+
+
+class SessionDocument(_ResponseModel):
+    """A post-meeting file of a session (its transcript or its summary): where to download it, and
+    until when. ``download_url`` is ``None`` while the service has none to give (not ready yet).
+
+    The two operations name their fields differently (``transcript_download_url`` and
+    ``transcript_download_url_expiry``, but ``summaryDownloadUrl`` and ``summaryDownloadUrlExpiry``);
+    each model reads both spellings of its own fields, and ``sessionId`` or ``session_id``."""
+
+    session_id: str | None = Field(default=None, validation_alias=AliasChoices("sessionId", "session_id"))
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _lenient_expiry(cls, value: Any, info: ValidationInfo) -> Any:
+        return _lenient_moment(value) if (info.field_name or "").endswith("_expiry") else value
+
+    @property
+    def download_url(self) -> str | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def download_url_expiry(self) -> datetime | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def is_ready(self) -> bool:
+        return bool(self.download_url)
+
+
+class SessionTranscript(SessionDocument):
+    """``GET /sessions/{session_id}/transcript``: a link to the session's transcript (CSV)."""
+
+    transcript_download_url: str | None = Field(
+        default=None,
+        repr=False,
+        validation_alias=AliasChoices("transcript_download_url", "transcriptDownloadUrl"),
+    )
+    transcript_download_url_expiry: datetime | None = Field(
+        default=None,
+        validation_alias=AliasChoices("transcript_download_url_expiry", "transcriptDownloadUrlExpiry"),
+    )
+
+    @property
+    def download_url(self) -> str | None:
+        return self.transcript_download_url or None
+
+    @property
+    def download_url_expiry(self) -> datetime | None:
+        return self.transcript_download_url_expiry
+
+
+class SessionSummary(SessionDocument):
+    """``GET /sessions/{session_id}/summary``: a link to the session's summary (plain text)."""
+
+    summary_download_url: str | None = Field(
+        default=None, repr=False, validation_alias=AliasChoices("summaryDownloadUrl", "summary_download_url")
+    )
+    summary_download_url_expiry: datetime | None = Field(
+        default=None,
+        validation_alias=AliasChoices("summaryDownloadUrlExpiry", "summary_download_url_expiry"),
+    )
+
+    @property
+    def download_url(self) -> str | None:
+        return self.summary_download_url or None
+
+    @property
+    def download_url_expiry(self) -> datetime | None:
+        return self.summary_download_url_expiry

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from airflow_provider_rtk.arguments import optional_flag, transcript_format_argument
 from airflow_provider_rtk.exceptions import FieldError, RealtimeKitBadAnswerError, RealtimeKitPayloadError
 from airflow_provider_rtk.hooks._api import ApiCall, answer_shape, read_data, read_page, shaped
 from airflow_provider_rtk.models import (
@@ -24,6 +25,8 @@ from airflow_provider_rtk.models import (
     RecordingPage,
     RecordingStatus,
     SessionPage,
+    SessionSummary,
+    SessionTranscript,
 )
 
 if TYPE_CHECKING:
@@ -215,3 +218,37 @@ def _read_session_page(
 
 
 _SESSION_PAGE = shaped(_session_page_from, _read_session_page)
+
+
+# --------------------------------------------------------------------------------------------------
+# Post-meeting files of a session: ``GetSessionTranscripts`` and ``GetSessionSummary``, each answering
+# ``data`` with a download link and its expiry (developers.cloudflare.com/api/resources/realtime_kit/
+# subresources/sessions/methods/get_session_transcripts and .../get_session_summary).
+
+
+def meeting_body(
+    title: str | None, *, transcribe_on_end: bool | None = None, summarize_on_end: bool | None = None
+) -> dict[str, Any]:
+    """The body of ``create_meeting``: the title and the post-meeting flags that are set (checked)."""
+    flags = {
+        "transcribe_on_end": optional_flag("transcribe_on_end", transcribe_on_end),
+        "summarize_on_end": optional_flag("summarize_on_end", summarize_on_end),
+    }
+    body = {} if title is None else {"title": title}
+    return body | {name: flag for name, flag in flags.items() if flag is not None}
+
+
+def _transcript_call(session_id: str, file_format: str | None = None) -> ApiCall:
+    """``GetSessionTranscripts``; ``format`` only when asked for (checked), else the default CSV."""
+    path = f"/sessions/{_path_id('session_id', session_id)}/transcript"
+    chosen = transcript_format_argument(file_format, what="request")
+    return ApiCall("GetSessionTranscripts", "GET", path, params={"format": chosen} if chosen else None)
+
+
+def _summary_call(session_id: str) -> ApiCall:
+    return ApiCall("GetSessionSummary", "GET", f"/sessions/{_path_id('session_id', session_id)}/summary")
+
+
+#: ``data`` as the model; an answer with no ``data`` at all holds no link yet.
+_TRANSCRIPT = shaped(lambda data: SessionTranscript.model_validate({} if data is None else data))
+_SUMMARY = shaped(lambda data: SessionSummary.model_validate({} if data is None else data))

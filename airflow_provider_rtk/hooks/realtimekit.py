@@ -52,12 +52,17 @@ from airflow_provider_rtk.hooks._calls import (
     _RECORDING,
     _SESSION,
     _SESSION_PAGE,
+    _SUMMARY,
+    _TRANSCRIPT,
     _Calls,
     _holds_recording,
     _list_params,
     _recording_from,
     _session_call,
     _sessions_call,
+    _summary_call,
+    _transcript_call,
+    meeting_body,
 )
 from airflow_provider_rtk.hooks.pool import (
     acquire_async_client,
@@ -72,6 +77,8 @@ from airflow_provider_rtk.models import (
     RecordingAction,
     RecordingPage,
     RecordingStatus,
+    SessionSummary,
+    SessionTranscript,
     TrackRecordingRequest,
     parse_track_request,
 )
@@ -374,10 +381,21 @@ class RealtimeKitHook(_HookBase):
     def get_meeting(self, meeting_id: str) -> Meeting:
         return self._call(_Calls.get_meeting(meeting_id), _MEETING)
 
-    def create_meeting(self, title: str | None = None, **fields: Any) -> Meeting:
-        """Create a meeting (not retried: a lost answer could mean two meetings)."""
-        body = {"title": title, **fields} if title is not None else dict(fields)
-        return self._call(_Calls.create_meeting(body), _MEETING)
+    def create_meeting(
+        self,
+        title: str | None = None,
+        *,
+        transcribe_on_end: bool | None = None,
+        summarize_on_end: bool | None = None,
+        **fields: Any,
+    ) -> Meeting:
+        """Create a meeting (not retried: a lost answer could mean two meetings).
+
+        ``transcribe_on_end=True`` has the service transcribe the meeting after each session ends,
+        ``summarize_on_end=True`` also summarise that transcript; ``None`` sends neither field (the
+        service's default: no transcript, no summary)."""
+        body = meeting_body(title, transcribe_on_end=transcribe_on_end, summarize_on_end=summarize_on_end)
+        return self._call(_Calls.create_meeting({**body, **fields}), _MEETING)
 
     def get_active_session(self, meeting_id: str) -> ActiveSession | None:
         """The meeting's live session, or ``None`` when nobody is in it."""
@@ -410,6 +428,18 @@ class RealtimeKitHook(_HookBase):
     def get_session(self, session_id: str) -> ActiveSession:
         """One session of the app, live or ended (``GET /sessions/{session_id}``); 404 when unknown."""
         return self._call(_session_call(session_id), _SESSION)
+
+    def get_session_transcript(self, session_id: str, file_format: str | None = None) -> SessionTranscript:
+        """The session's post-meeting transcript: a fresh download link and its expiry
+        (``GET /sessions/{session_id}/transcript``), in ``file_format`` (``CSV``, ``JSON``, ``SRT``,
+        ``VTT``; ``None`` sends none: the documented CSV). ``download_url`` is ``None`` while the answer
+        holds none; a 404 (no transcript, or no such session) is :class:`RealtimeKitNotFoundError`."""
+        return self._call(_transcript_call(session_id, file_format), _TRANSCRIPT)
+
+    def get_session_summary(self, session_id: str) -> SessionSummary:
+        """The session's post-meeting summary: a fresh download link (plain text) and its expiry
+        (``GET /sessions/{session_id}/summary``); as :meth:`get_session_transcript`."""
+        return self._call(_summary_call(session_id), _SUMMARY)
 
     def iter_sessions(self, per_page: int = 100, **filters: Any) -> Iterator[ActiveSession]:
         """Every session matching the filters, page after page (oldest first unless ``sort_order``)."""
@@ -511,6 +541,16 @@ class RealtimeKitAsyncHook(_HookBase):
     async def get_session(self, session_id: str) -> ActiveSession:
         """One session of the app, live or ended; :meth:`RealtimeKitHook.get_session`."""
         return await self._call(_session_call(session_id), _SESSION)
+
+    async def get_session_transcript(
+        self, session_id: str, file_format: str | None = None
+    ) -> SessionTranscript:
+        """:meth:`RealtimeKitHook.get_session_transcript`, the async way."""
+        return await self._call(_transcript_call(session_id, file_format), _TRANSCRIPT)
+
+    async def get_session_summary(self, session_id: str) -> SessionSummary:
+        """:meth:`RealtimeKitHook.get_session_summary`, the async way."""
+        return await self._call(_summary_call(session_id), _SUMMARY)
 
     async def iter_sessions(self, per_page: int = 100, **filters: Any) -> AsyncIterator[ActiveSession]:
         """Every session matching the filters, page after page (oldest first unless ``sort_order``)."""

@@ -170,23 +170,26 @@ def _links(recording: Recording) -> dict[str, str]:
                     )
                 found[name], where[name] = link.download_url, label
     for name, url in found.items():
-        if not _FILE_NAME_RE.fullmatch(name) or ".." in name:
-            raise RealtimeKitCopyError(
-                f"Recording {recording.id}: refusing to write a file named {name[:80]!r}: not a plain "
-                "file name; nothing was copied"
-            )
-        redaction.remember(url)
-        try:
-            scheme = urlsplit(url).scheme.lower()
-        except ValueError:  # not even a URL
-            scheme = ""
-        if scheme in ("http", "https"):
-            _remember_link(url, name)
-        else:
-            raise RealtimeKitCopyError(
-                f"Recording {recording.id}: the link of {name} is not an http(s) URL; nothing was copied"
-            )
+        check_link(f"Recording {recording.id}", name, url)
     return found
+
+
+def check_link(owner: str, name: str, url: str) -> None:
+    """Before anything is copied: ``name`` is a plain file name, ``url`` an http(s) link, and every
+    part of the link that may hold its signature is redacted from now on (``owner`` starts the error)."""
+    if not _FILE_NAME_RE.fullmatch(name) or ".." in name:
+        raise RealtimeKitCopyError(
+            f"{owner}: refusing to write a file named {name[:80]!r}: not a plain file name; "
+            "nothing was copied"
+        )
+    redaction.remember(url)
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:  # not even a URL
+        scheme = ""
+    if scheme not in ("http", "https"):
+        raise RealtimeKitCopyError(f"{owner}: the link of {name} is not an http(s) URL; nothing was copied")
+    _remember_link(url, name)
 
 
 def _asset_uri(target: ObjectStoragePath) -> str:
@@ -244,7 +247,166 @@ class _Sink:
             self._fs.rm_file(self._temp)
 
 
-class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
+class ObjectStorageCopyOperator(BaseOperator):
+    """What every copy of RealtimeKit files into object storage shares (the recording's files, a
+    session's transcript and summary): the destination folder, the download bounds, and the copy of
+    one file from a fresh link, streamed, to a temporary name moved into place once complete.
+
+    Subclasses read fresh links and decide what to copy; see
+    :class:`RealtimeKitRecordingToObjectStorageOperator` for the guarantees of ``_copy_file`` and
+    the parameters taken here (``destination`` ... ``asset_alias``).
+    """
+
+    def __init__(
+        self,
+        *,
+        destination: str | ObjectStoragePath,
+        storage_conn_id: str | None = None,
+        realtimekit_conn_id: str = DEFAULT_CONN_ID,
+        wait_timeout: float | timedelta = 900.0,
+        poll_interval: float = 10.0,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        download_timeout: float = 60.0,
+        min_download_rate: int = DEFAULT_MIN_DOWNLOAD_RATE,
+        asset_alias: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.destination = destination
+        self.storage_conn_id = storage_conn_id
+        self.realtimekit_conn_id = realtimekit_conn_id
+        self.wait_timeout = seconds_argument("wait_timeout", wait_timeout, minimum=0.0)
+        self.poll_interval = poll_interval_argument("poll_interval", poll_interval)
+        self.chunk_size = whole_number_argument("chunk_size", chunk_size, 1024, 2**30, "bytes")
+        self.download_timeout = seconds_argument("download_timeout", download_timeout, minimum=0.001)
+        self.min_download_rate = whole_number_argument(
+            "min_download_rate", min_download_rate, 1, 2**40, "bytes a second"
+        )
+        self.asset_alias = asset_alias
+        if asset_alias:
+            self.outlets = [*self.outlets, AssetAlias(asset_alias)]
+
+    # ---------------------------------------------------------------------------------- checks
+
+    def _destination_folder(self) -> ObjectStoragePath:
+        value = self.destination
+        if isinstance(value, ObjectStoragePath):
+            return value
+        if not isinstance(value, str) or "://" not in value or not value.split("://", 1)[1].strip("/"):
+            raise RealtimeKitPayloadError(
+                [
+                    FieldError(
+                        "destination",
+                        "must be a storage URL such as s3://bucket/folder or file:///data, "
+                        f"not {str(value)[:80]!r}",
+                    )
+                ],
+                what="operator argument",
+            )
+        return ObjectStoragePath(value.strip(), conn_id=self.storage_conn_id or None)
+
+    def _prepared_folder(self) -> ObjectStoragePath:
+        """The destination folder (made on a local disk), with the HTTP libraries' own log lines kept
+        out of the task: httpx logs every request's full URL at INFO, httpcore every answer's headers (a
+        redirect's Location) at DEBUG, and for a pre-signed link that is the credential itself (Airflow
+        3.1+ quiets httpx; 3.0 does not)."""
+        for name in ("httpx", "httpcore"):
+            library_log = logging.getLogger(name)
+            library_log.setLevel(max(library_log.getEffectiveLevel(), logging.WARNING))
+        folder = self._destination_folder()
+        if _asset_uri(folder).startswith("file://"):
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    # ---------------------------------------------------------------------------------- one file
+
+    def _copy_file(
+        self, client: httpx.Client, name: str, url: str, folder: ObjectStoragePath, size: _Size
+    ) -> _Copied:
+        """Stream one file to ``folder / name``; skip it when the same file is already there."""
+        target = folder / name
+        uri = _asset_uri(target)
+        shown = _shown(url, name)
+        try:
+            with self._download(client, name, url) as response:
+                size = _announced(response, name, shown, size)
+                md5 = _md5_etag(response.headers.get("etag"))
+                if size.exact is not None and _already_there(target, size.exact, md5):
+                    self.log.info("%s is already at %s with its %d bytes; skipped", name, uri, size.exact)
+                    return _Copied(name, target, uri, size.exact, copied=False)
+                sink = _Sink(target)
+                try:
+                    written = self._stream(response, sink, name, shown, size)
+                except BaseException:
+                    sink.discard()
+                    raise
+                sink.commit()
+        except httpx.TransportError as error:
+            raise _NotYet(f"{type(error).__name__} while downloading") from None
+        except httpx.InvalidURL:  # its text may quote the link
+            raise RealtimeKitCopyError(f"The link of {name} ({shown}) is not a valid URL") from None
+        self.log.info("Copied %s (%d bytes) from %s to %s", name, written, shown, uri)
+        return _Copied(name, target, uri, written, copied=True)
+
+    @contextmanager
+    def _download(self, client: httpx.Client, name: str, url: str) -> Iterator[httpx.Response]:
+        """The link's ``200`` answer, streamed; redirects followed on the link's own host only."""
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            request = client.build_request("GET", current, headers={"Accept-Encoding": "identity"})
+            response = client.send(request, stream=True)
+            try:
+                if not response.is_redirect:
+                    _check_status(response.status_code, name, _shown(url, name))
+                    yield response
+                    return
+                location = response.headers.get("location", "")
+            finally:
+                response.close()
+            current = urljoin(current, location)
+            _remember_link(current, name)
+            if _origin(current) != _origin(url):
+                raise RealtimeKitCopyError(
+                    f"The link of {name} redirected to another host ({_host(current)}): not followed, "
+                    "a download link is only fetched from its own host"
+                )
+        raise RealtimeKitCopyError(
+            f"The link of {name} ({_shown(url, name)}) redirected more than {MAX_REDIRECTS} times: not "
+            "followed further"
+        )
+
+    def _stream(self, response: httpx.Response, sink: _Sink, name: str, shown: str, size: _Size) -> int:
+        """Copy the body to ``sink``, never past ``size.limit``, at least ``min_download_rate`` on
+        average after the first ``download_timeout`` seconds; the number of bytes copied."""
+        started = time.monotonic()
+        written, pending = 0, bytearray()
+        for piece in response.iter_raw():  # as it arrives: the rate is checked at every read
+            written += len(piece)
+            if size.limit is not None and written > size.limit:
+                raise RealtimeKitCopyError(
+                    f"{name} from {shown} sent more than the {size.limit} bytes announced for it; "
+                    "nothing was kept"
+                )
+            pending += piece
+            if len(pending) >= self.chunk_size:
+                sink.write(bytes(pending))
+                pending.clear()
+            elapsed = time.monotonic() - started
+            if elapsed > self.download_timeout and written < self.min_download_rate * (
+                elapsed - self.download_timeout
+            ):
+                raise _NotYet(
+                    f"slower than {self.min_download_rate} bytes/s on average ({written} bytes in "
+                    f"{elapsed:.0f}s); nothing was kept"
+                )
+        if pending:
+            sink.write(bytes(pending))
+        if size.exact is not None and written != size.exact:
+            raise _NotYet(f"got {written} of {size.exact} bytes; nothing was kept")
+        return written
+
+
+class RealtimeKitRecordingToObjectStorageOperator(ObjectStorageCopyOperator):
     """Copy every file of an ``UPLOADED`` recording to ``destination`` (an ``ObjectStoragePath``).
 
     - Fresh download links are read when the task runs (``get_recording``): a link in an XCom or an
@@ -299,72 +461,20 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
     template_fields = ("recording_id", "destination", "storage_conn_id")
 
     def __init__(
-        self,
-        *,
-        recording_id: str,
-        destination: str | ObjectStoragePath,
-        storage_conn_id: str | None = None,
-        realtimekit_conn_id: str = DEFAULT_CONN_ID,
-        wait_timeout: float | timedelta = 900.0,
-        poll_interval: float = 10.0,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        download_timeout: float = 60.0,
-        min_download_rate: int = DEFAULT_MIN_DOWNLOAD_RATE,
-        asset_alias: str | None = DEFAULT_ASSET_ALIAS,
-        **kwargs: Any,
+        self, *, recording_id: str, asset_alias: str | None = DEFAULT_ASSET_ALIAS, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(asset_alias=asset_alias, **kwargs)
         self.recording_id = recording_id
-        self.destination = destination
-        self.storage_conn_id = storage_conn_id
-        self.realtimekit_conn_id = realtimekit_conn_id
-        self.wait_timeout = seconds_argument("wait_timeout", wait_timeout, minimum=0.0)
-        self.poll_interval = poll_interval_argument("poll_interval", poll_interval)
-        self.chunk_size = whole_number_argument("chunk_size", chunk_size, 1024, 2**30, "bytes")
-        self.download_timeout = seconds_argument("download_timeout", download_timeout, minimum=0.001)
-        self.min_download_rate = whole_number_argument(
-            "min_download_rate", min_download_rate, 1, 2**40, "bytes a second"
-        )
-        self.asset_alias = asset_alias
-        if asset_alias:
-            self.outlets = [*self.outlets, AssetAlias(asset_alias)]
         #: What OpenLineage is told once the files are copied.
         self._lineage: RecordingLineage | None = None
-
-    # ---------------------------------------------------------------------------------- checks
-
-    def _destination_folder(self) -> ObjectStoragePath:
-        value = self.destination
-        if isinstance(value, ObjectStoragePath):
-            return value
-        if not isinstance(value, str) or "://" not in value or not value.split("://", 1)[1].strip("/"):
-            raise RealtimeKitPayloadError(
-                [
-                    FieldError(
-                        "destination",
-                        "must be a storage URL such as s3://bucket/folder or file:///data, "
-                        f"not {str(value)[:80]!r}",
-                    )
-                ],
-                what="operator argument",
-            )
-        return ObjectStoragePath(value.strip(), conn_id=self.storage_conn_id or None)
 
     # ---------------------------------------------------------------------------------- running
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
-        # httpx logs every request's full URL at INFO, httpcore every answer's headers (a redirect's
-        # Location) at DEBUG: for a pre-signed link that is the credential itself (Airflow 3.1+ quiets
-        # httpx; 3.0 does not), so their lines stay out of this task
-        for name in ("httpx", "httpcore"):
-            library_log = logging.getLogger(name)
-            library_log.setLevel(max(library_log.getEffectiveLevel(), logging.WARNING))
         recording_id = rendered_id("recording_id", self.recording_id)
-        folder = self._destination_folder()
-        if _asset_uri(folder).startswith("file://"):
-            folder.mkdir(parents=True, exist_ok=True)
+        folder = self._prepared_folder()
         deadline = time.monotonic() + self.wait_timeout
         done: dict[str, _Copied] = {}
         with (
@@ -460,91 +570,6 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
             "them for 7 days after the upload, so these files can no longer be copied from it"
         )
 
-    def _copy_file(
-        self, client: httpx.Client, name: str, url: str, folder: ObjectStoragePath, size: _Size
-    ) -> _Copied:
-        """Stream one file to ``folder / name``; skip it when the same file is already there."""
-        target = folder / name
-        uri = _asset_uri(target)
-        shown = _shown(url, name)
-        try:
-            with self._download(client, name, url) as response:
-                size = _announced(response, name, shown, size)
-                md5 = _md5_etag(response.headers.get("etag"))
-                if size.exact is not None and _already_there(target, size.exact, md5):
-                    self.log.info("%s is already at %s with its %d bytes; skipped", name, uri, size.exact)
-                    return _Copied(name, target, uri, size.exact, copied=False)
-                sink = _Sink(target)
-                try:
-                    written = self._stream(response, sink, name, shown, size)
-                except BaseException:
-                    sink.discard()
-                    raise
-                sink.commit()
-        except httpx.TransportError as error:
-            raise _NotYet(f"{type(error).__name__} while downloading") from None
-        except httpx.InvalidURL:  # its text may quote the link
-            raise RealtimeKitCopyError(f"The link of {name} ({shown}) is not a valid URL") from None
-        self.log.info("Copied %s (%d bytes) from %s to %s", name, written, shown, uri)
-        return _Copied(name, target, uri, written, copied=True)
-
-    @contextmanager
-    def _download(self, client: httpx.Client, name: str, url: str) -> Iterator[httpx.Response]:
-        """The link's ``200`` answer, streamed; redirects followed on the link's own host only."""
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            request = client.build_request("GET", current, headers={"Accept-Encoding": "identity"})
-            response = client.send(request, stream=True)
-            try:
-                if not response.is_redirect:
-                    _check_status(response.status_code, name, _shown(url, name))
-                    yield response
-                    return
-                location = response.headers.get("location", "")
-            finally:
-                response.close()
-            current = urljoin(current, location)
-            _remember_link(current, name)
-            if _origin(current) != _origin(url):
-                raise RealtimeKitCopyError(
-                    f"The link of {name} redirected to another host ({_host(current)}): not followed, "
-                    "a download link is only fetched from its own host"
-                )
-        raise RealtimeKitCopyError(
-            f"The link of {name} ({_shown(url, name)}) redirected more than {MAX_REDIRECTS} times: not "
-            "followed further"
-        )
-
-    def _stream(self, response: httpx.Response, sink: _Sink, name: str, shown: str, size: _Size) -> int:
-        """Copy the body to ``sink``, never past ``size.limit``, at least ``min_download_rate`` on
-        average after the first ``download_timeout`` seconds; the number of bytes copied."""
-        started = time.monotonic()
-        written, pending = 0, bytearray()
-        for piece in response.iter_raw():  # as it arrives: the rate is checked at every read
-            written += len(piece)
-            if size.limit is not None and written > size.limit:
-                raise RealtimeKitCopyError(
-                    f"{name} from {shown} sent more than the {size.limit} bytes announced for it; "
-                    "nothing was kept"
-                )
-            pending += piece
-            if len(pending) >= self.chunk_size:
-                sink.write(bytes(pending))
-                pending.clear()
-            elapsed = time.monotonic() - started
-            if elapsed > self.download_timeout and written < self.min_download_rate * (
-                elapsed - self.download_timeout
-            ):
-                raise _NotYet(
-                    f"slower than {self.min_download_rate} bytes/s on average ({written} bytes in "
-                    f"{elapsed:.0f}s); nothing was kept"
-                )
-        if pending:
-            sink.write(bytes(pending))
-        if size.exact is not None and written != size.exact:
-            raise _NotYet(f"got {written} of {size.exact} bytes; nothing was kept")
-        return written
-
     def _emit_asset_events(self, context: Context, recording: Recording, files: list[_Copied]) -> None:
         """One asset event per destination file, through the alias; the extra names no link."""
         if not self.asset_alias:
@@ -598,9 +623,9 @@ def _announced(response: httpx.Response, name: str, shown: str, size: _Size) -> 
     if size.exact is None and not chunked:
         raise RealtimeKitCopyError(
             f"{name} from {shown} has no Content-Length and is not chunked (its end is only the "
-            "connection closing), and the recording's file_size is only an upper bound for it (several "
-            "files, or a fractional size): a body cut short could not be told from a whole one, so "
-            "nothing was copied"
+            "connection closing), and only an upper bound of its size is known (a recording's file_size "
+            "for several files or a fractional size; a transcript's max_file_size): a body cut short "
+            "could not be told from a whole one, so nothing was copied"
         )
     return size
 

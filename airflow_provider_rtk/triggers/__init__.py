@@ -18,9 +18,11 @@ if TYPE_CHECKING:
         LiveSessionEvent,
         RealtimeKitEvent,
         RecordingEvent,
+        SessionDocumentsEvent,
     )
     from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger
     from airflow_provider_rtk.triggers.recording import RealtimeKitRecordingTrigger
+    from airflow_provider_rtk.triggers.session_documents import RealtimeKitSessionDocumentsTrigger
 
 _EXPORTS: dict[str, str] = {
     "RealtimeKitRecordingTrigger": "recording",
@@ -33,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "ActiveSessionEvent": "events",
     "LiveSessionEvent": "events",
     "EventStatus": "events",
+    "RealtimeKitSessionDocumentsTrigger": "session_documents",
+    "SessionDocumentsEvent": "events",
 }
 
 __all__ = [
@@ -44,8 +48,10 @@ __all__ = [
     "RealtimeKitLiveSessionTrigger",
     "RealtimeKitPollingTrigger",
     "RealtimeKitRecordingTrigger",
+    "RealtimeKitSessionDocumentsTrigger",
     "RealtimeKitTrigger",
     "RecordingEvent",
+    "SessionDocumentsEvent",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

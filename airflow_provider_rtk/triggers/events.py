@@ -24,7 +24,7 @@ from airflow_provider_rtk.models import RecordingStatus
 if TYPE_CHECKING:
     from typing import Self
 
-    from airflow_provider_rtk.models import ActiveSession, Recording
+    from airflow_provider_rtk.models import ActiveSession, Recording, SessionDocument
 
 EventStatus = Literal["success", "error", "timeout"]
 
@@ -204,3 +204,24 @@ def active_session_event(meeting_id: str, session: ActiveSession | None) -> Acti
         session_id=session.id,
         message=f"Meeting {meeting_id} has the live session {session.id}.",
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Post-meeting transcripts and summaries
+
+
+class SessionDocumentsEvent(RealtimeKitEvent):
+    """Outcome of waiting for sessions' post-meeting files (transcript, summary): ``success`` once
+    every one asked for has a download link; ``timeout`` with the ``missing`` ones (``<session
+    id>/<document>``) when the deadline passed first; ``error`` when the API kept failing. The event
+    holds no link: the operator reads fresh ones when it copies."""
+
+    session_ids: list[str]
+    include: list[str]
+    missing: list[str] = []
+
+
+def missing_document(session_id: str, document: str, found: SessionDocument | None) -> str | None:
+    """``<session id>/<document>`` while the service has no link for it (a 404 is ``found=None``),
+    else ``None``."""
+    return None if found is not None and found.is_ready else f"{session_id}/{document}"

@@ -144,6 +144,26 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int =
         return XComModel.deserialize_value(row)
 
 
+#: version specific: Airflow 3.0's execution API fails to record asset-alias events that carry an extra
+#: ("TypeError: unhashable type: 'dict'" while finishing the task, which still succeeds); 3.1+ records them
+ALIAS_EVENTS_RECORDED = not __import__("airflow").__version__.startswith("3.0.")
+
+
+def asset_events(uri_prefix: str) -> list[dict[str, Any]]:
+    """The asset events recorded for assets whose URI starts with ``uri_prefix``: ``uri`` and ``extra``."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetModel.uri, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri.startswith(uri_prefix))
+        ).all()
+        return [{"uri": uri, "extra": extra} for uri, extra in rows]
+
+
 def console_text(captured: Any) -> str:
     """What a ``dag.test()`` run wrote to the console (``capfd.readouterr()``), less Airflow 3.0's debug
     echo of the task's requests to mask a secret (``MaskSecret``: the secret handed to the masker, by

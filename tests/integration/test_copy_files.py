@@ -23,7 +23,14 @@ from airflow_provider_rtk.transfers.recording_to_object_storage import (
     RealtimeKitRecordingToObjectStorageOperator,
 )
 from tests.hostile_server import json_answer, redirect, serve_file
-from tests.integration.conftest import console_text, load_dag, task_states, xcom
+from tests.integration.conftest import (
+    ALIAS_EVENTS_RECORDED,
+    asset_events,
+    console_text,
+    load_dag,
+    task_states,
+    xcom,
+)
 from tests.recording_files import BODY, fresh_signature, serve_one_file
 
 #: What every download link serves: random, so a wrong or partial copy cannot pass by chance.
@@ -63,26 +70,7 @@ def _copy(recording_id: str, destination: str, storage_conn_id: str = ""):
     )
 
 
-def _asset_events(uri_prefix: str) -> list[dict]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(
-            select(AssetModel.uri, AssetEvent.extra)
-            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.uri.startswith(uri_prefix))
-        ).all()
-        return [{"uri": uri, "extra": extra} for uri, extra in rows]
-
-
-#: version specific: Airflow 3.0's execution API fails to record asset-alias events that carry an extra
-#: ("TypeError: unhashable type: 'dict'" while finishing the task, which still succeeds); 3.1+ records them
-ALIAS_EVENTS_RECORDED = not __import__("airflow").__version__.startswith("3.0.")
-
-
-def assert_asset_events(events: list[dict], expected_uris: list[str]) -> None:
+def assertasset_events(events: list[dict], expected_uris: list[str]) -> None:
     assert sorted(event["uri"] for event in events) == (expected_uris if ALIAS_EVENTS_RECORDED else [])
 
 
@@ -105,8 +93,8 @@ def test_copies_every_file_to_a_local_folder_byte_for_byte_and_emits_an_asset_ev
     ]
     assert emulator.origin not in json.dumps(result)  # no download link in XCom
 
-    events = _asset_events(f"file://{destination}")
-    assert_asset_events(events, [f"file://{destination}/{name}" for name in names])
+    events = asset_events(f"file://{destination}")
+    assertasset_events(events, [f"file://{destination}/{name}" for name in names])
     for event in events:
         extra = event["extra"]
         assert extra["recording_id"] == recording_id
@@ -305,8 +293,8 @@ def test_copies_every_file_to_s3_byte_for_byte_and_a_rerun_skips_them(emulator, 
     for name in names:
         body = s3_server.get_object(Bucket="recordings", Key=f"meetings/{recording_id}/{name}")["Body"].read()
         assert body == CONTENT
-    events = _asset_events(f"s3://recordings/meetings/{recording_id}/")
-    assert_asset_events(events, [f"s3://recordings/meetings/{recording_id}/{name}" for name in names])
+    events = asset_events(f"s3://recordings/meetings/{recording_id}/")
+    assertasset_events(events, [f"s3://recordings/meetings/{recording_id}/{name}" for name in names])
     assert all("moto_s3" not in event["uri"] for event in events)
 
     rerun = _copy(recording_id, f"s3://recordings/meetings/{recording_id}", storage_conn_id="moto_s3")

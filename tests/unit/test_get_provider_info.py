@@ -66,14 +66,18 @@ def test_the_version_has_one_source() -> None:
     assert [p.name for p in source.rglob("*.py") if copies.search(p.read_text())] == []
 
 
-def test_the_copy_operator_is_declared_as_a_transfer() -> None:
+def test_the_copy_operators_are_declared_as_transfers() -> None:
     import importlib
 
     info = get_provider_info()
-    (transfer,) = info["transfers"]
-    assert transfer["source-integration-name"] in {i["integration-name"] for i in info["integrations"]}
-    module = importlib.import_module(transfer["python-module"])
-    assert module.RealtimeKitRecordingToObjectStorageOperator.__module__ == transfer["python-module"]
     operator_modules = [m for entry in info["operators"] for m in entry["python-modules"]]
     assert all(importlib.import_module(m) for m in operator_modules)
-    assert transfer["python-module"] not in operator_modules
+    declared = {}
+    for transfer in info["transfers"]:
+        assert transfer["source-integration-name"] in {i["integration-name"] for i in info["integrations"]}
+        assert transfer["python-module"] not in operator_modules
+        declared[transfer["python-module"]] = importlib.import_module(transfer["python-module"])
+    recordings, transcripts = declared.values()
+    assert recordings.RealtimeKitRecordingToObjectStorageOperator.__module__ == recordings.__name__
+    operator = transcripts.RealtimeKitSessionTranscriptToObjectStorageOperator
+    assert operator.__module__ == transcripts.__name__
