@@ -1,5 +1,5 @@
-"""Every rule on DAG input, written once (light: the standard library and ``exceptions`` only, so that
-DAG files may import it, and it is imported at parse time).
+"""Every rule on DAG input, written once (light: the standard library only, so that DAG files may import
+it, and it is imported at parse time; ``exceptions`` loads when an argument is refused).
 
 Ids (:data:`ID_PATTERN`), text a template renders for nothing (:data:`RENDERED_NOTHING`), JSON text
 where a structure is expected (:func:`decode_json_field`, :func:`decode_layers`), the statuses one can
@@ -16,9 +16,10 @@ import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+if TYPE_CHECKING:
+    from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
 
 #: Ids travel in URL paths, so they are held to characters that need no quoting (UUIDs, room names).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -28,9 +29,21 @@ RENDERED_NOTHING: tuple[str, ...] = ("", "None", "null")
 #: The statuses one can wait for: every status but ``ERRORED``, in lifecycle order.
 WAITABLE_STATUSES: tuple[str, ...] = ("INVOKED", "RECORDING", "PAUSED", "UPLOADING", "UPLOADED")
 
+#: What a start does when the meeting already has an active recording this task did not start (the
+#: operator's ``if_active``; :class:`~airflow_provider_rtk.ownership.IfActive` holds the same values).
+IF_ACTIVE_CHOICES: tuple[str, ...] = ("attach", "fail", "stop_and_start")
+
 #: The shortest wait between two polls of the API (operator, sensors and triggers alike): a zero or
 #: negative interval would poll in a tight loop.
 MIN_POLL_INTERVAL = 0.01
+
+
+def refused(field: str, problem: str, what: str = "track recording request") -> RealtimeKitPayloadError:
+    """The error refusing ``field`` for ``problem`` (a payload error; :mod:`~airflow_provider_rtk.exceptions`
+    is imported here, when something is refused: a DAG file that is right parses without it)."""
+    from airflow_provider_rtk.exceptions import FieldError, RealtimeKitPayloadError
+
+    return RealtimeKitPayloadError([FieldError(field, problem)], what=what)
 
 
 def seconds_argument(
@@ -58,7 +71,7 @@ def seconds_argument(
         bound = "more than" if exclusive else "at least"
         problem = f"must be {bound} {minimum:g} seconds, not {value!r}"
     if problem is not None:
-        raise RealtimeKitPayloadError([FieldError(name, problem)], what=what)
+        raise refused(name, problem, what)
     return number  # type: ignore[return-value]
 
 
@@ -72,10 +85,7 @@ def whole_number_argument(
 ) -> int:
     """``value`` as a whole number from ``low`` to ``high`` (a ``bool`` is not one)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RealtimeKitPayloadError(
-            [FieldError(name, f"must be a whole number of {unit} from {low} to {high}, not {value!r}")],
-            what=what,
-        )
+        raise refused(name, f"must be a whole number of {unit} from {low} to {high}, not {value!r}", what)
     return value
 
 
@@ -85,9 +95,7 @@ def choice_argument(name: str, value: Any, choices: Iterable[str], what: str = "
     chosen = str(value).strip().lower()
     if chosen not in choices:
         listed = ", ".join(repr(choice) for choice in choices)
-        raise RealtimeKitPayloadError(
-            [FieldError(name, f"must be one of {listed}, not {value!r}")], what=what
-        )
+        raise refused(name, f"must be one of {listed}, not {value!r}", what)
     return chosen
 
 
@@ -98,6 +106,8 @@ def rendered_nothing(value: Any) -> bool:
 
 def nothing_rendered_error(field: str, value: str) -> FieldError:
     """The error for ``field``, whose template rendered ``value`` (nothing)."""
+    from airflow_provider_rtk.exceptions import FieldError
+
     return FieldError(
         field,
         f"rendered {value.strip()!r}, what a template gives for a missing value (did an upstream task "
@@ -109,9 +119,10 @@ def rendered_id(field: str, value: Any, what: str = "operator argument") -> str:
     """A templated id (meeting or recording), stripped: text matching :data:`ID_PATTERN`; refuses
     what a template renders when an upstream XCom was missing, naming ``field``."""
     if value is None or rendered_nothing(value):
-        raise RealtimeKitPayloadError([nothing_rendered_error(field, str(value or ""))], what=what)
+        nothing = nothing_rendered_error(field, str(value or ""))
+        raise refused(nothing.path, nothing.message, what)
     if not isinstance(value, str) or not ID_RE.fullmatch(value.strip()):
-        raise RealtimeKitPayloadError([FieldError(field, f"not a valid id: {str(value)[:80]!r}")], what=what)
+        raise refused(field, f"not a valid id: {str(value)[:80]!r}", what)
     return value.strip()
 
 
@@ -133,10 +144,10 @@ def decode_json_field(field: str, value: Any) -> Any:
     try:
         return json.loads(value)
     except RecursionError:
-        raise RealtimeKitPayloadError([FieldError(field, "JSON nested too deeply")]) from None
+        raise refused(field, "JSON nested too deeply") from None
     except json.JSONDecodeError as error:
-        raise RealtimeKitPayloadError(
-            [FieldError(field, f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})")]
+        raise refused(
+            field, f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
         ) from None
 
 
@@ -149,12 +160,11 @@ def decode_layers(layers: Any) -> Any:
     if layers is None or not isinstance(layers, str):
         return layers
     if rendered_nothing(layers):
-        raise RealtimeKitPayloadError([nothing_rendered_error("layers", layers)])
+        nothing = nothing_rendered_error("layers", layers)
+        raise refused(nothing.path, nothing.message)
     decoded = decode_json_field("layers", layers)
     if isinstance(decoded, str):
-        raise RealtimeKitPayloadError(
-            [FieldError("layers", "JSON text that holds JSON text (encoded twice): encode it once")]
-        )
+        raise refused("layers", "JSON text that holds JSON text (encoded twice): encode it once")
     return decoded
 
 

@@ -15,9 +15,8 @@ import string
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from airflow.providers.common.compat.sdk import BaseOperatorLink
+from airflow.sdk import BaseOperatorLink
 
-from airflow_provider_rtk.exceptions import RealtimeKitConnectionConfigError
 from airflow_provider_rtk.get_provider_info import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
@@ -52,6 +51,9 @@ def check_link_template(template: object) -> str | None:
     """
     if template is None or (isinstance(template, str) and not template.strip()):
         return None
+    # here, not at the top: a DAG file imports this module (through the operators) and never needs it
+    from airflow_provider_rtk.exceptions import RealtimeKitConnectionConfigError
+
     field = f"extra.{RECORDING_LINK_EXTRA}"
     if not isinstance(template, str):
         raise RealtimeKitConnectionConfigError(f"{field} must be a string, not {type(template).__name__}")

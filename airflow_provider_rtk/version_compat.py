@@ -1,7 +1,10 @@
 """The two things that differ between Airflow 3.0 and 3.3+ which common-compat does not settle.
 
-Everything else version-dependent (the SDK's ``BaseHook``, ``conf``, exceptions, secret masking) comes
-from ``apache-airflow-providers-common-compat`` directly. Tested on both ends of the supported range.
+Everything else version-dependent (the SDK's ``BaseHook``, exceptions, secret masking) comes from
+``apache-airflow-providers-common-compat`` directly. On Airflow 3.3+ this module takes the mixin and
+``conf`` from ``airflow.sdk`` itself, so that a DAG file importing the operator does not load
+common-compat (its import is a third of BashOperator's parse cost). Tested on both ends of the
+supported range.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as _airflow_version
-from airflow.providers.common.compat.sdk import BaseOperator, conf
 from packaging.version import Version
 
 __all__ = [
@@ -33,9 +35,11 @@ AIRFLOW_V_3_2_PLUS: bool = get_base_airflow_version_tuple() >= (3, 2, 0)
 AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
 
 if TYPE_CHECKING or AIRFLOW_V_3_3_PLUS:
-    from airflow.providers.common.compat.sdk import ResumableJobMixin
+    from airflow.sdk import ResumableJobMixin, conf
 else:
     from airflow.providers.common.compat.sdk import ResumableJobMixin as _ResumableJobStandIn
+    from airflow.providers.common.compat.sdk import conf
+    from airflow.sdk import BaseOperator
 
     class ResumableJobMixin(_ResumableJobStandIn, BaseOperator):
         """Airflow < 3.3: common-compat's stand-in (no task state store; every try submits anew).

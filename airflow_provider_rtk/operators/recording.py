@@ -1,42 +1,31 @@
-"""Operators that start and control RealtimeKit track recordings."""
+"""Operators that start and control RealtimeKit track recordings.
+
+A DAG file imports this module at every parse, so its top imports only what a DAG needs: the argument
+rules, the link and the base classes. What a task needs when it runs (``ownership``, ``exceptions``,
+common-compat's exceptions, the hook, the models) is imported where it is used; the parse-cost tests
+(``tests/unit/operators/test_recording.py``, ``tests/integration/test_dagbag.py``) hold it so.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import (
-    AirflowFailException,
-    AirflowTaskTimeout,
-    BaseOperator,
-    TaskDeferred,
-)
+from airflow.sdk import BaseOperator
 
 from airflow_provider_rtk.arguments import (
+    IF_ACTIVE_CHOICES,
     choice_argument,
     poll_interval_argument,
     rendered_id,
     seconds_argument,
 )
-from airflow_provider_rtk.exceptions import (
-    RealtimeKitAPIError,
-    RealtimeKitNotFoundError,
-    RealtimeKitRecordingFailedError,
-    RealtimeKitRecordingTimeoutError,
-)
 from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 from airflow_provider_rtk.links import RealtimeKitRecordingLink, recording_url
-from airflow_provider_rtk.ownership import (
-    IfActive,
-    JournalEntry,
-    Knowledge,
-    StartJournal,
-    StartOutcome,
-    request_fingerprint,
-)
 from airflow_provider_rtk.version_compat import ResumableJobMixin, default_deferrable
 
 if TYPE_CHECKING:
@@ -47,6 +36,7 @@ if TYPE_CHECKING:
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
     from airflow_provider_rtk.lineage import RecordingLineage
     from airflow_provider_rtk.models import Recording, TrackRecordingRequest
+    from airflow_provider_rtk.ownership import IfActive, JournalEntry, Knowledge, StartJournal, StartOutcome
     from airflow_provider_rtk.starting import RecordingStarter
 
 __all__ = [
@@ -62,14 +52,17 @@ UI_COLOR = "#f6821f"
 UNKNOWN_STATUS = "UNKNOWN"
 
 
+def __getattr__(name: str) -> Any:
+    """``IfActive``, at its old import path, from :mod:`~airflow_provider_rtk.ownership` on first use."""
+    if name == "IfActive":
+        from airflow_provider_rtk.ownership import IfActive
+
+        return IfActive
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _try_number(context: Context) -> int:
     return int(getattr(context.get("ti"), "try_number", 1) or 1)
-
-
-def _is_outcome_unknown(error: BaseException) -> bool:
-    from airflow_provider_rtk.exceptions import RealtimeKitStartOutcomeUnknownError
-
-    return isinstance(error, RealtimeKitStartOutcomeUnknownError)
 
 
 def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
@@ -156,9 +149,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self.max_seconds = max_seconds
         self.user_ids = user_ids
         self.realtimekit_conn_id = realtimekit_conn_id
-        self.if_active = if_active.value if isinstance(if_active, IfActive) else if_active
+        self.if_active = if_active.value if isinstance(if_active, Enum) else if_active
         if not (isinstance(if_active, str) and "{{" in if_active):
-            self._policy()  # a wrong literal fails when the DAG is parsed, not when it runs
+            self._choice()  # a wrong literal fails when the DAG is parsed, not when it runs
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval_argument("poll_interval", poll_interval)
         self.timeout = (
@@ -169,8 +162,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self.xcom_download_links = xcom_download_links
         self._layers_with_secrets: Any = None
         self._recording_id: str | None = None
-        #: How this task knows the recording it follows; only ``STARTED`` may be stopped.
-        self._knowledge = Knowledge.FOREIGN
+        self._known: Knowledge | None = None
         self._stopped_ids: set[str] = set()
         self._starter: RecordingStarter | None = None
         self._final_recording: Recording | None = None
@@ -178,6 +170,18 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._fact: JournalEntry | None = None
         #: What OpenLineage is told once the task has its recording.
         self._lineage: RecordingLineage | None = None
+
+    @property
+    def _knowledge(self) -> Knowledge:
+        """How this task knows the recording it follows (``FOREIGN`` until it learns more); only
+        ``STARTED`` may be stopped. (A property: ``ownership`` loads when a task runs, not at parse.)"""
+        from airflow_provider_rtk.ownership import Knowledge
+
+        return Knowledge.FOREIGN if self._known is None else self._known
+
+    @_knowledge.setter
+    def _knowledge(self, knowledge: Knowledge) -> None:
+        self._known = knowledge
 
     # ------------------------------------------------------------------------------ templating
 
@@ -245,6 +249,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         from airflow_provider_rtk import redaction
 
         redaction.remember_request_secrets(self._request)  # the one masking pass of the request
+        from airflow.providers.common.compat.sdk import TaskDeferred
+
         try:
             self._restore_external_id(context)
             return self.execute_resumable(context)  # type: ignore[no-any-return]
@@ -260,6 +266,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     def _journal(self, context: Context) -> StartJournal:
         """The write-ahead start record (Airflow 3.3's task state store; none below, or if not durable)."""
+        from airflow_provider_rtk.ownership import StartJournal
+
         return StartJournal(context.get("task_state_store") if self.durable else None)  # type: ignore[arg-type]
 
     def _follow(self, outcome: StartOutcome) -> None:
@@ -292,6 +300,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         (which reconciles with the service and the journal); its id. Whatever the starter learnt is
         followed even if it then fails, so a failure stops what this task started."""
         from airflow_provider_rtk import redaction
+        from airflow_provider_rtk.ownership import request_fingerprint
         from airflow_provider_rtk.starting import RecordingStarter
 
         self._starter = starter = RecordingStarter(
@@ -314,9 +323,15 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._publish(context, outcome.recording)
         return outcome.recording.id
 
+    def _choice(self) -> str:
+        """``if_active`` normalised; a wrong value is a payload error naming the field."""
+        return choice_argument("if_active", self.if_active, IF_ACTIVE_CHOICES)
+
     def _policy(self) -> IfActive:
-        """``if_active`` as a policy; a wrong value is a payload error naming the field."""
-        return IfActive(choice_argument("if_active", self.if_active, (choice.value for choice in IfActive)))
+        """``if_active`` as a policy."""
+        from airflow_provider_rtk.ownership import IfActive
+
+        return IfActive(self._choice())
 
     def _publish(self, context: Context, recording: Recording) -> None:
         """Push ``recording_id`` and ``recording_url`` (the task's extra link) as soon as it is known."""
@@ -342,6 +357,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     # ------------------------------------------------------------------------------ following
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
+        from airflow_provider_rtk.exceptions import RealtimeKitNotFoundError
 
         try:
             return self.hook.get_recording(str(external_id)).status.value
@@ -425,6 +441,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
             time.sleep(self.poll_interval)
 
     def _errored(self, recording: Recording) -> Exception:
+        from airflow_provider_rtk.exceptions import RealtimeKitRecordingFailedError
 
         reason = recording.stop_reason.reason if recording.stop_reason else None
         return RealtimeKitRecordingFailedError(
@@ -432,6 +449,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         )
 
     def _fail_on_timeout(self, recording_id: str, *, stopped: bool | None = None) -> None:
+        from airflow_provider_rtk.exceptions import RealtimeKitRecordingTimeoutError
+
         if stopped is None:
             stopped = self._stop_started(f"it did not finish within {self.timeout:g}s", on_timeout=True)
         if stopped:
@@ -453,7 +472,11 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         What the task knows of the recording comes back in the event (the trigger's own arguments),
         not from an XCom.
         """
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+        from airflow_provider_rtk.exceptions import RealtimeKitAPIError
         from airflow_provider_rtk.models import Recording
+        from airflow_provider_rtk.ownership import Knowledge
         from airflow_provider_rtk.triggers import RecordingEvent
 
         parsed = RecordingEvent.parse(event)
@@ -510,6 +533,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         journal knows of it, and publishes it again (a retry starts with no XComs)."""
         if self._recording_id == recording_id:
             return
+        from airflow_provider_rtk.ownership import Knowledge
+
         entry = self._journal(context).read()
         knowledge = (
             entry.knowledge if entry is not None and entry.recording_id == recording_id else Knowledge.FOREIGN
@@ -566,13 +591,19 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     def _stop_after_failure(self, context: Context, error: BaseException) -> None:
         """The task is failing: stop what it started, unless a retry will reconnect to it (a retry is
         left and the task state store, read back, holds the recording)."""
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+        from airflow_provider_rtk.exceptions import (
+            RealtimeKitRecordingFailedError,
+            RealtimeKitStartOutcomeUnknownError,
+        )
 
         if isinstance(error, AirflowTaskTimeout):
             self._give_up("the task's execution_timeout ran out")
             return
         if isinstance(error, RealtimeKitRecordingFailedError):
             return  # the recording itself ended
-        if self._recording_id is None and _is_outcome_unknown(error):
+        if self._recording_id is None and isinstance(error, RealtimeKitStartOutcomeUnknownError):
             self._resolve_lost_start(context, error)
         if self._recording_id is None:
             return
@@ -593,6 +624,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
 
     def _retry_left(self, context: Context, error: BaseException) -> bool:
         """The task has a retry left, and a task state store for it to reconnect through."""
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
         ti = context.get("ti")
         if isinstance(error, AirflowFailException) or ti is None or not self._journal(context).available:
             return False

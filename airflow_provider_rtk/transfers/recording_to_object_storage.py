@@ -27,7 +27,6 @@ import httpx
 from airflow.providers.common.compat.sdk import BaseOperator
 from airflow.sdk import Asset, AssetAlias, ObjectStoragePath
 
-from airflow_provider_rtk import redaction
 from airflow_provider_rtk.arguments import (
     as_utc,
     poll_interval_argument,
@@ -147,6 +146,8 @@ def _remember_link(url: str, name: str) -> None:
             if segment not in (name, quote(name))
             and ("=" in segment or ";" in segment or len(segment) >= _TOKEN_LIKE_SEGMENT)
         ]
+    from airflow_provider_rtk import redaction  # at run time: a DAG file parses without it
+
     redaction.remember(*secrets)
 
 
@@ -182,6 +183,8 @@ def check_link(owner: str, name: str, url: str) -> None:
             f"{owner}: refusing to write a file named {name[:80]!r}: not a plain file name; "
             "nothing was copied"
         )
+    from airflow_provider_rtk import redaction
+
     redaction.remember(url)
     try:
         scheme = urlsplit(url).scheme.lower()

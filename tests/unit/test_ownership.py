@@ -66,3 +66,12 @@ def test_the_store_holds_a_recording_only_as_read_back() -> None:
     assert not journal.holds("rec-2")
     store.refuse_reads = True
     assert not journal.holds("rec-1")  # a store that cannot be read holds nothing a retry could use
+
+
+def test_if_active_has_the_choices_the_operator_accepts_at_parse_time() -> None:
+    """The operator checks ``if_active`` against :data:`arguments.IF_ACTIVE_CHOICES` when a DAG is
+    parsed (without importing this module); the policy is the same set of values, in the same order."""
+    from airflow_provider_rtk.arguments import IF_ACTIVE_CHOICES
+    from airflow_provider_rtk.ownership import IfActive
+
+    assert tuple(choice.value for choice in IfActive) == IF_ACTIVE_CHOICES

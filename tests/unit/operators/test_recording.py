@@ -17,6 +17,7 @@ from airflow_provider_rtk.operators.recording import (
     RealtimeKitStartTrackRecordingOperator,
     mask_layer_secrets,
 )
+from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.api_answers import APP_URL, set_conn
 
 MEETING = "5f0c6f3e-1f7d-4d7e-9a51-0b5a2f9a4c11"
@@ -219,3 +220,61 @@ def test_a_stored_id_the_service_does_not_know_is_unknown_not_errored() -> None:
     assert not op.is_job_succeeded(status)
     op.wait_for_completion = False
     assert not op.is_job_succeeded(status)  # not even when the task does not wait
+
+
+#: What a DAG file that uses the operators must not load when it is parsed: the task's run-time code.
+#: (``airflow.providers.common.compat.sdk`` too, from Airflow 3.3, where the SDK has all the operator
+#: needs at parse time; Airflow's own ``@task`` may still import it.)
+RUN_TIME_ONLY = (
+    "airflow_provider_rtk.ownership",
+    "airflow_provider_rtk.starting",
+    "airflow_provider_rtk.exceptions",
+    "airflow_provider_rtk.redaction",
+    "airflow_provider_rtk.models",
+    "airflow_provider_rtk.storage",
+    "airflow_provider_rtk.assets",
+    "airflow_provider_rtk.connection",
+    "airflow_provider_rtk.hooks",
+    "airflow_provider_rtk.triggers",
+)
+
+
+def test_parsing_a_dag_with_the_operators_loads_none_of_their_run_time_code() -> None:
+    """DAG files are parsed every few seconds: importing the operators and building them (plain, with
+    an ``IfActive`` policy or a templated one, mapped, the action operator) loads only the argument
+    rules, the link and the base classes. Counts modules, not milliseconds (benchmark 1 times it)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, airflow.sdk\n"
+        "before = set(sys.modules)\n"
+        "from airflow.sdk import DAG\n"
+        "from airflow_provider_rtk.operators.recording import (\n"
+        "    RealtimeKitRecordingActionOperator as Action, RealtimeKitStartTrackRecordingOperator as Start)\n"
+        "with DAG('parse_cost', schedule=None):\n"
+        "    Start(task_id='plain', meeting_id='m', if_active='fail', timeout=30, poll_interval='5')\n"
+        "    Start(task_id='templated', meeting_id='{{ params.m }}', if_active='{{ params.policy }}')\n"
+        "    Start.partial(task_id='mapped', wait_for_completion=True).expand(meeting_id=['a', 'b'])\n"
+        "    Action(task_id='stop', recording_id='r', action='stop')\n"
+        "print('NEW=' + ','.join(sorted(set(sys.modules) - before)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("NEW=")]
+    loaded = set(line.removeprefix("NEW=").split(","))
+    assert "airflow_provider_rtk.operators.recording" in loaded
+    assert not {m for m in loaded if m.startswith(RUN_TIME_ONLY)}
+    if AIRFLOW_V_3_3_PLUS:
+        assert "airflow.providers.common.compat.sdk" not in loaded
+
+
+def test_if_active_keeps_its_old_import_path_and_enum_values_are_accepted() -> None:
+    from airflow_provider_rtk.operators import recording
+    from airflow_provider_rtk.ownership import IfActive
+
+    assert recording.IfActive is IfActive
+    assert "IfActive" in recording.__all__
+    assert operator(if_active=IfActive.STOP_AND_START).if_active == "stop_and_start"
+    assert operator(if_active=" Fail ")._policy() is IfActive.FAIL
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        recording.Nothing  # noqa: B018
