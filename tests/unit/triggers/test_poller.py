@@ -624,7 +624,8 @@ def test_hostile_a_429_with_a_long_retry_after_holds_the_poller_until_each_deadl
     assert outage_lines(caplog) == (1, 0)
 
 
-def test_hostile_429s_slow_the_poller_and_every_trigger_then_succeeds(hostile, fast_backoff):
+def test_hostile_429s_slow_the_poller_and_every_trigger_then_succeeds(hostile, fast_backoff, generous_budget):
+    """(Each 429 halves the budget: at the default of 2 a second the third cost 4 s more.)"""
     from tests.hostile_server import in_turn, rate_limited, recording_list
 
     hostile.route(
@@ -662,10 +663,14 @@ def test_hostile_another_clients_unreadable_recordings_concern_only_themselves(h
     assert not any("STOPPING" in line for line in skipped)
 
 
-def test_hostile_the_watched_recording_unreadable_waits_until_its_deadline(hostile, caplog):
+def test_hostile_the_watched_recording_unreadable_waits_until_its_deadline(hostile, caplog, monkeypatch):
     """The followed recording itself shows a status this provider does not know: it is not finished,
-    not failed; its trigger keeps waiting (here until its deadline), and another is unaffected."""
+    not failed; its trigger keeps waiting (here until its deadline, then through its last look, which
+    gets no reading either: shortened from 15 s), and another is unaffected."""
+    from airflow_provider_rtk.triggers import recording as recording_module
     from tests.hostile_server import json_answer, recording_list
+
+    monkeypatch.setattr(recording_module, "LAST_LOOK_SECONDS", 0.5)
 
     strange = {"id": "R1", "status": "STOPPING", "meeting_id": "M1"}
     hostile.route("GET", "/recordings", recording_list([strange, *uploaded(2)]))
