@@ -21,6 +21,7 @@ import respx
 from airflow_provider_rtk.assets import recording_asset_extra
 from airflow_provider_rtk.exceptions import RealtimeKitError, RealtimeKitPayloadError
 from airflow_provider_rtk.models import Recording
+from airflow_provider_rtk.transfers import recording_to_object_storage as copy_module
 from airflow_provider_rtk.transfers.recording_to_object_storage import (
     DEFAULT_ASSET_ALIAS,
     RealtimeKitDownloadLinksExpiredError,
@@ -130,18 +131,39 @@ def test_a_file_name_that_would_leave_the_folder_is_refused(tmp_path) -> None:
     assert not (tmp_path / "escape.webm").exists()
 
 
-def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(tmp_path, caplog) -> None:
+class _Clock:
+    """The copy's clock, for a wait until its deadline: each sleep moves it on at once (the wait is
+    counted in polls, not in seconds of a busy machine)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(
+    tmp_path, caplog, monkeypatch
+) -> None:
     caplog.set_level(logging.INFO)
+    clock = _Clock()
+    monkeypatch.setattr(copy_module, "time", clock)
     with respx.mock() as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
             200, json={"success": True, "data": uploaded_recording({"alice.webm": LINK})}
         )
         download = mock.get(LINK).respond(503)
         with pytest.raises(RealtimeKitFilesNotDownloadableError, match=r"alice\.webm: HTTP 503") as error:
-            # (room for several tries: late in a long test session one try has taken seconds)
             _operator(tmp_path, wait_timeout=10.0, poll_interval=0.5).execute({})
 
     assert download.call_count >= 2  # tried again with fresh links while waiting
+    assert set(clock.slept) == {0.5}  # a poll interval at a time
+    assert 9.5 <= clock.now <= 10.0  # until the deadline, not past it
     assert SIGNATURE not in str(error.value)
     assert SIGNATURE not in caplog.text
 
