@@ -133,7 +133,8 @@ def test_a_file_name_that_would_leave_the_folder_is_refused(tmp_path) -> None:
 
 class _Clock:
     """The copy's clock, for a wait until its deadline: each sleep moves it on at once (the wait is
-    counted in polls, not in seconds of a busy machine)."""
+    counted in polls, not in seconds of a busy machine). Not for a test of the download rate, which
+    this clock never sees fall."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -147,12 +148,19 @@ class _Clock:
         self.now += seconds
 
 
-def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(
-    tmp_path, caplog, monkeypatch
-) -> None:
-    caplog.set_level(logging.INFO)
+@pytest.fixture
+def copy_clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    """The copy operator's module runs on a :class:`_Clock`."""
     clock = _Clock()
     monkeypatch.setattr(copy_module, "time", clock)
+    return clock
+
+
+def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(
+    tmp_path, caplog, copy_clock
+) -> None:
+    caplog.set_level(logging.INFO)
+    clock = copy_clock
     with respx.mock() as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
             200, json={"success": True, "data": uploaded_recording({"alice.webm": LINK})}
@@ -275,6 +283,7 @@ def test_asset_extra_of_a_single_file_takes_the_recording_size() -> None:
 # tests/hostile_server.py, and misbehave on purpose.
 
 
+@pytest.mark.usefixtures("copy_clock")  # (it waits until the deadline)
 def test_a_download_cut_short_leaves_nothing_under_the_final_name(hostile, tmp_path) -> None:
     serve_one_file(hostile, serve_file(BODY, cut_after=len(BODY) // 2))
 
@@ -359,6 +368,7 @@ def test_a_body_without_length_is_not_read_past_the_recordings_file_size(hostile
     assert hostile.written.get("huge", 0) < 10 * MB  # stopped reading long before the end
 
 
+@pytest.mark.usefixtures("copy_clock")  # (it waits until the deadline)
 def test_a_body_without_length_shorter_than_the_file_size_fails_and_leaves_nothing(hostile, tmp_path) -> None:
     serve_one_file(hostile, serve_file(BODY, declare_length=False), file_size=len(BODY) + 100)
 
@@ -423,6 +433,7 @@ def test_a_chunked_body_within_the_bound_is_copied_whole(hostile, tmp_path, file
     assert sorted(path.name for path in tmp_path.iterdir()) == ["alice.webm", *others]
 
 
+@pytest.mark.usefixtures("copy_clock")  # (it waits until the deadline)
 @pytest.mark.parametrize(("file_size", "others"), BOUND_ONLY)
 @pytest.mark.parametrize("cut_after", [30_000, 30_100], ids=["between-chunks", "inside-a-chunk"])
 def test_a_chunked_body_cut_short_fails_and_leaves_nothing(
@@ -526,6 +537,7 @@ SIGNED_PATHS: dict[str, Callable[[str], str]] = {
 }
 
 
+@pytest.mark.usefixtures("copy_clock")  # (it waits until the deadline)
 @pytest.mark.parametrize("where", list(SIGNED_PATHS))
 @pytest.mark.parametrize("status", [400, 503])
 def test_a_links_signature_is_in_no_error_text_and_no_log_line(
