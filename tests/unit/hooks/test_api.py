@@ -264,8 +264,8 @@ def test_trickling_server_cannot_hold_a_call_past_its_timeout(server, connect, m
 
 
 def test_retries_of_a_trickled_call_are_each_bounded(server, connect):
-    connect(timeout=0.6)
-    server.route("GET", "/recordings/rec-1", trickle(every=0.2))
+    connect(timeout=0.3)
+    server.route("GET", "/recordings/rec-1", trickle(every=0.1))
     policy = HttpRetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.01)
     started = time.monotonic()
     with RealtimeKitHook(retry_policy=policy) as hook, pytest.raises(RealtimeKitTransportError):

@@ -280,7 +280,7 @@ def test_deferrable_recording_sensor_defers_to_the_trigger(api):
     assert route.call_count == 0  # the worker does not poll
 
 
-def test_deferred_trigger_event_completes_the_sensor(api):
+def test_deferred_trigger_event_completes_the_sensor(api, generous_budget):
     api.get("/recordings/REC").mock(side_effect=[recording_answer("UPLOADING"), recording_answer("UPLOADED")])
     sensor = recording_sensor(deferrable=True, poke_interval=0.01)
     with pytest.raises(TaskDeferred) as caught:

@@ -1,4 +1,5 @@
-"""The triggers' fixtures."""
+"""Unit-test fixtures: the shared poller's knobs (``triggers/poller.py``) set so that a test waits
+little, for the triggers' tests and a deferrable sensor's."""
 
 from __future__ import annotations
 
