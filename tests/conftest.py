@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -76,40 +76,14 @@ def _fresh_connection_lookups():
     connection_cache.clear()
 
 
-def _airflow_secrets_masker() -> Any:
-    """The process's Airflow secrets masker (its home moved between 3.0 and 3.3)."""
-    try:
-        from airflow.sdk._shared.secrets_masker import _secrets_masker
-    except ImportError:  # Airflow 3.0
-        from airflow.sdk.execution_time.secrets_masker import _secrets_masker
-    return _secrets_masker()
-
-
 @pytest.fixture(autouse=True)
-def _secrets_of_one_test_only():
+def _secrets_of_one_test_only() -> Iterator[None]:
     """Each test starts with the secrets known before it: what a test remembers (the provider's
-    redaction, Airflow's masker) is forgotten after it. Airflow's masker compiles one regex of every
-    pattern it holds at each new one, so a process that remembered the thousands of fresh secrets the
-    suite makes took seconds a secret (one remember: 1.6 s after 300 secrets); a task or triggerer
-    holds a few."""
-    from airflow_provider_rtk import redaction
+    redaction, Airflow's masker) is forgotten after it (see ``tests/known_secrets.py`` for why)."""
+    from tests.known_secrets import forgotten_afterwards
 
-    masker = _airflow_secrets_masker()
-    saved_masker = (set(masker.patterns), masker.replacer)
-    saved_redaction = (
-        set(redaction._known),
-        redaction._ordered,
-        set(redaction._known_plain),
-        redaction._plain_ordered,
-    )
-    yield
-    masker.patterns, masker.replacer = saved_masker
-    with redaction._lock:
-        known, redaction._ordered, known_plain, redaction._plain_ordered = saved_redaction
-        redaction._known.clear()
-        redaction._known.update(known)
-        redaction._known_plain.clear()
-        redaction._known_plain.update(known_plain)
+    with forgotten_afterwards():
+        yield
 
 
 @pytest.fixture

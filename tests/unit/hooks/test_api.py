@@ -249,9 +249,9 @@ def test_size_cap_is_a_connection_extra(server, connect):
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
 def test_trickling_server_cannot_hold_a_call_past_its_timeout(server, connect, mode, headers_too):
-    """A byte every 0.4 s never trips a per-read timeout; the request's deadline (1.5 s) does."""
-    connect(timeout=1.5)
-    server.route("GET", "/recordings/rec-1", trickle(every=0.4, headers_too=headers_too))
+    """A byte every 0.2 s never trips a per-read timeout; the request's deadline (0.8 s) does."""
+    connect(timeout=0.8)
+    server.route("GET", "/recordings/rec-1", trickle(every=0.2, headers_too=headers_too))
     started = time.monotonic()
     error = CALLERS[mode]()
     elapsed = time.monotonic() - started
@@ -259,13 +259,13 @@ def test_trickling_server_cannot_hold_a_call_past_its_timeout(server, connect, m
     assert error.operation == "get_one_recording"
     assert error.maybe_in_progress
     # the trickle never ends by itself: any bound shows the deadline held (generous for a busy machine)
-    assert 1.4 <= elapsed < 10.0, elapsed
+    assert 0.75 <= elapsed < 10.0, elapsed
     assert server.written.get("trickle", 0) >= 2  # it did trickle
 
 
 def test_retries_of_a_trickled_call_are_each_bounded(server, connect):
-    connect(timeout=0.6)
-    server.route("GET", "/recordings/rec-1", trickle(every=0.2))
+    connect(timeout=0.3)
+    server.route("GET", "/recordings/rec-1", trickle(every=0.1))
     policy = HttpRetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=0.01)
     started = time.monotonic()
     with RealtimeKitHook(retry_policy=policy) as hook, pytest.raises(RealtimeKitTransportError):
@@ -419,7 +419,7 @@ def test_connection_test_on_a_silent_server_answers_within_one_timeout(server, c
     elapsed = time.monotonic() - started
     assert not ok
     assert "deadline" in message or "Timeout" in message
-    assert elapsed < 3.0, elapsed  # a retry budget would take over 15 s
+    assert elapsed < 10.0, elapsed  # a retry budget would take over 15 s
     assert server.calls("GET", "/recordings") == 1  # no retry budget spent
 
 
@@ -429,7 +429,7 @@ def test_connection_test_on_a_closed_port_answers_at_once(connect, free_tcp_port
     ok, message = RealtimeKitHook().test_connection()
     assert not ok
     assert "ConnectError" in message
-    assert time.monotonic() - started < 2.0  # the retry budget would take over 15 s
+    assert time.monotonic() - started < 10.0  # the retry budget would take over 15 s
     assert token not in message
 
 
@@ -440,7 +440,7 @@ def test_host_without_scheme_on_a_plain_http_server_fails_fast_with_a_hint(serve
     error = call_sync()
     assert isinstance(error, RealtimeKitTlsError)
     assert "http://" in str(error)
-    assert time.monotonic() - started < 3.0  # five attempts with backoff would take over 15 s
+    assert time.monotonic() - started < 10.0  # five attempts with backoff would take over 15 s
 
 
 def test_the_deadline_holds_through_an_environment_proxy(monkeypatch, connect):
@@ -455,7 +455,7 @@ def test_the_deadline_holds_through_an_environment_proxy(monkeypatch, connect):
         elapsed = time.monotonic() - started
     assert isinstance(error, RealtimeKitTransportError)
     assert proxy.seen[0].path.startswith("http://rtk.invalid/client/v4/")  # it went through the proxy
-    assert elapsed < 3.0, elapsed
+    assert elapsed < 10.0, elapsed  # the trickle never ends by itself
 
 
 def test_a_page_of_unreadable_items_is_read_item_by_item(server, connect):

@@ -329,7 +329,7 @@ class TestRetryPolicy:
         assert hook.get_recording("rec-1").id == "rec-1"
         elapsed = time.monotonic() - started
         assert route.call_count == 2
-        assert 0.9 <= elapsed < 3.0
+        assert 0.9 <= elapsed < 10.0  # (generous above: a busy machine)
 
     def test_retry_after_beyond_cap_fails_instead_of_waiting(self, hook, api):
         """``max_retry_after``: "beyond it, the call fails rather than hangs"."""
@@ -345,7 +345,7 @@ class TestRetryPolicy:
             hook.get_recording("rec-1")
         assert info.value.status_code == 429
         assert route.call_count == 1
-        assert time.monotonic() - started < 0.4
+        assert time.monotonic() - started < 5.0  # not the 3600 s (nor the cap: no retry at all)
 
 
 class TestRetries:
@@ -413,7 +413,7 @@ class TestRetries:
         started = time.monotonic()
         with pytest.raises(RealtimeKitAPIError):
             hook.get_recording("rec-1")
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 4.0  # 100 attempts would take over 5 s
         assert 2 <= route.call_count < 100
 
     def test_create_meeting_not_retried(self, hook, api):

@@ -173,7 +173,7 @@ class TestStartTrackRecording:
         if isinstance(failure, httpx.ReadTimeout):
             # the service may still be working on it: the meeting is watched for a request's timeout
             assert active.call_count >= 2
-            assert 1.0 <= waited < 3.0
+            assert 1.0 <= waited < 10.0  # (generous above: a busy machine)
         else:
             assert active.call_count == 1
 

@@ -21,6 +21,7 @@ import respx
 from airflow_provider_rtk.assets import recording_asset_extra
 from airflow_provider_rtk.exceptions import RealtimeKitError, RealtimeKitPayloadError
 from airflow_provider_rtk.models import Recording
+from airflow_provider_rtk.transfers import recording_to_object_storage as copy_module
 from airflow_provider_rtk.transfers.recording_to_object_storage import (
     DEFAULT_ASSET_ALIAS,
     RealtimeKitDownloadLinksExpiredError,
@@ -130,18 +131,47 @@ def test_a_file_name_that_would_leave_the_folder_is_refused(tmp_path) -> None:
     assert not (tmp_path / "escape.webm").exists()
 
 
-def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(tmp_path, caplog) -> None:
+class _Clock:
+    """The copy's clock, for a wait until its deadline: each sleep moves it on at once (the wait is
+    counted in polls, not in seconds of a busy machine). Not for a test of the download rate, which
+    this clock never sees fall."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def copy_clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    """The copy operator's module runs on a :class:`_Clock`."""
+    clock = _Clock()
+    monkeypatch.setattr(copy_module, "time", clock)
+    return clock
+
+
+def test_a_link_failing_until_the_deadline_is_reported_without_its_signature(
+    tmp_path, caplog, copy_clock
+) -> None:
     caplog.set_level(logging.INFO)
+    clock = copy_clock
     with respx.mock() as mock:
         mock.get(f"{APP_URL}/recordings/rec-1").respond(
             200, json={"success": True, "data": uploaded_recording({"alice.webm": LINK})}
         )
         download = mock.get(LINK).respond(503)
         with pytest.raises(RealtimeKitFilesNotDownloadableError, match=r"alice\.webm: HTTP 503") as error:
-            # (room for several tries: late in a long test session one try has taken seconds)
             _operator(tmp_path, wait_timeout=10.0, poll_interval=0.5).execute({})
 
     assert download.call_count >= 2  # tried again with fresh links while waiting
+    assert set(clock.slept) == {0.5}  # a poll interval at a time
+    assert 9.5 <= clock.now <= 10.0  # until the deadline, not past it
     assert SIGNATURE not in str(error.value)
     assert SIGNATURE not in caplog.text
 
@@ -253,6 +283,7 @@ def test_asset_extra_of_a_single_file_takes_the_recording_size() -> None:
 # tests/hostile_server.py, and misbehave on purpose.
 
 
+@pytest.mark.usefixtures("copy_clock")  # (it waits until the deadline)
 def test_a_download_cut_short_leaves_nothing_under_the_final_name(hostile, tmp_path) -> None:
     serve_one_file(hostile, serve_file(BODY, cut_after=len(BODY) // 2))
 
@@ -337,6 +368,7 @@ def test_a_body_without_length_is_not_read_past_the_recordings_file_size(hostile
     assert hostile.written.get("huge", 0) < 10 * MB  # stopped reading long before the end
 
 
+@pytest.mark.usefixtures("copy_clock")  # (it waits until the deadline)
 def test_a_body_without_length_shorter_than_the_file_size_fails_and_leaves_nothing(hostile, tmp_path) -> None:
     serve_one_file(hostile, serve_file(BODY, declare_length=False), file_size=len(BODY) + 100)
 
@@ -401,6 +433,7 @@ def test_a_chunked_body_within_the_bound_is_copied_whole(hostile, tmp_path, file
     assert sorted(path.name for path in tmp_path.iterdir()) == ["alice.webm", *others]
 
 
+@pytest.mark.usefixtures("copy_clock")  # (it waits until the deadline)
 @pytest.mark.parametrize(("file_size", "others"), BOUND_ONLY)
 @pytest.mark.parametrize("cut_after", [30_000, 30_100], ids=["between-chunks", "inside-a-chunk"])
 def test_a_chunked_body_cut_short_fails_and_leaves_nothing(
@@ -504,6 +537,7 @@ SIGNED_PATHS: dict[str, Callable[[str], str]] = {
 }
 
 
+@pytest.mark.usefixtures("copy_clock")  # (it waits until the deadline)
 @pytest.mark.parametrize("where", list(SIGNED_PATHS))
 @pytest.mark.parametrize("status", [400, 503])
 def test_a_links_signature_is_in_no_error_text_and_no_log_line(

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -134,29 +132,6 @@ def test_live_session_event_sits_with_the_other_events_and_its_old_path_works() 
     assert "LiveSessionEvent" in assets.__all__
 
 
-def test_assets_and_the_live_session_trigger_import_neither_each_other_nor_the_models() -> None:
-    """A DAG file may import ``assets`` and build the trigger: neither loads the models (the event
-    comes from ``triggers.events`` when it is used), and the trigger never loads ``assets``."""
-    probe = (
-        "import sys; import airflow_provider_rtk.assets;"
-        "from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger;"
-        "RealtimeKitLiveSessionTrigger(meeting_ids='m-1');"
-        "print('LOADED=' + ','.join(sorted(m for m in sys.modules if m.startswith("
-        "('airflow_provider_rtk.models', 'airflow_provider_rtk.triggers.events')))))"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert "LOADED=\n" in result.stdout, result.stdout
-    trigger_probe = (
-        "import sys; from airflow_provider_rtk.models import ActiveSession;"
-        "from airflow_provider_rtk.triggers.live_session import RealtimeKitLiveSessionTrigger;"
-        "RealtimeKitLiveSessionTrigger(meeting_ids='m-1')._event("
-        "ActiveSession.model_validate({'id': 's-1', 'associated_id': 'm-1', 'status': 'LIVE'}));"
-        "print('ASSETS=' + str('airflow_provider_rtk.assets' in sys.modules))"
-    )
-    result = subprocess.run([sys.executable, "-c", trigger_probe], capture_output=True, text=True, check=True)
-    assert "ASSETS=False" in result.stdout, result.stdout + result.stderr
-
-
 # --------------------------------------------------------------------------------------------------
 # GET /sessions on the hooks
 
@@ -259,8 +234,17 @@ def test_the_trigger_fails_on_an_answer_no_retry_can_fix() -> None:
 # Against a hostile server: pages that repeat and overlap, a session missing from one listing, items
 # and answers that cannot be read. The trigger runs as Airflow's triggerer runs it.
 
-POLL = MIN_POLL_INTERVAL
+#: The watches' poll interval here: below the product's floor (``MIN_POLL_INTERVAL``, 2 s, a real
+#: watch's request budget), so a test's few polls and backoffs take seconds, not tens of them.
+POLL = 0.5
 Pages = list["list[Any] | Route"]
+
+
+@pytest.fixture
+def short_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The floor lowered to ``POLL`` (the triggerer builds the watch anew from its arguments, which
+    checks them again)."""
+    monkeypatch.setattr(live_session, "MIN_POLL_INTERVAL", POLL)
 
 
 class Listing:
@@ -330,7 +314,9 @@ def test_the_watch_runs_as_a_shared_stream_in_ack_mode_from_airflow_3_3() -> Non
         assert key != RealtimeKitLiveSessionTrigger(poll_interval=60).shared_stream_key()
 
 
-def test_pages_that_overlap_and_repeat_fire_each_session_once(hostile: HostileServer) -> None:
+def test_pages_that_overlap_and_repeat_fire_each_session_once(
+    hostile: HostileServer, short_polls: None
+) -> None:
     ended = _session(9, status="ENDED")  # a server that ignores the filter shows an ended one too
     again = [_session(2), _session(3), ended]
     pages: Pages = [[_session(1), _session(2)], [_session(2), _session(3), ended], again]
@@ -340,7 +326,7 @@ def test_pages_that_overlap_and_repeat_fire_each_session_once(hostile: HostileSe
     assert sorted(fired) == ["s-1", "s-2", "s-3"]
 
 
-def test_a_page_that_repeats_earlier_ones_ends_the_listing(hostile: HostileServer) -> None:
+def test_a_page_that_repeats_earlier_ones_ends_the_listing(hostile: HostileServer, short_polls: None) -> None:
     """A server that ignores ``page_no`` (and says more pages follow) costs one page more, not 20."""
     route = Listing([[_session(1)], [_session(1)], [_session(1)], [_session(2)]])
     hostile.route("GET", "/sessions", route)
@@ -350,7 +336,9 @@ def test_a_page_that_repeats_earlier_ones_ends_the_listing(hostile: HostileServe
     assert route.pages_asked[:3] == [1, 2, 1]
 
 
-def test_a_reported_session_missing_from_one_listing_is_read_not_fired_again(hostile: HostileServer) -> None:
+def test_a_reported_session_missing_from_one_listing_is_read_not_fired_again(
+    hostile: HostileServer, short_polls: None
+) -> None:
     """Offset paging shifts when a session ends between two page reads: s-1 is missing from the
     second listing, though it is live. A read of it says so; it fires no second time."""
     hostile.route("GET", "/sessions/s-1", json_answer(200, {"success": True, "data": _session(1)}))
@@ -364,7 +352,10 @@ def test_a_reported_session_missing_from_one_listing_is_read_not_fired_again(hos
 
 
 def test_an_unreadable_item_is_skipped_and_logged_without_its_content(
-    hostile: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    hostile: HostileServer,
+    short_polls: None,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     secret = "SECRET-in-an-item-0a9f"
     bad = [
@@ -385,7 +376,10 @@ def test_an_unreadable_item_is_skipped_and_logged_without_its_content(
 
 
 def test_a_200_that_is_not_json_backs_off_and_the_watch_goes_on(
-    hostile: HostileServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    hostile: HostileServer,
+    short_polls: None,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     maintenance = raw_answer(200, b"<html>down for maintenance</html>", "text/html")
 
@@ -396,7 +390,9 @@ def test_a_200_that_is_not_json_backs_off_and_the_watch_goes_on(
     assert f"next try in {2 * POLL:.0f}s" in logged  # the wait doubles from poll_interval
 
 
-def test_an_unreadable_second_page_fires_the_first_and_backs_off(hostile: HostileServer) -> None:
+def test_an_unreadable_second_page_fires_the_first_and_backs_off(
+    hostile: HostileServer, short_polls: None
+) -> None:
     broken = raw_answer(200, b"not json", "text/plain")
 
     fired = _watch(hostile, [[_session(1)], broken], [[_session(1)], [_session(2)]], until_polls=3)
@@ -406,7 +402,11 @@ def test_an_unreadable_second_page_fires_the_first_and_backs_off(hostile: Hostil
 
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_what_no_wait_heals_ends_the_watch_and_says_why(
-    hostile: HostileServer, status: int, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    hostile: HostileServer,
+    short_polls: None,
+    status: int,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     refusal = json_answer(status, {"success": False, "error": {"code": status, "message": "no"}})
     route = Listing([refusal])
@@ -418,7 +418,9 @@ def test_what_no_wait_heals_ends_the_watch_and_says_why(
     assert "the watch ends" in caplog.text + "".join(capsys.readouterr())
 
 
-def test_missing_sessions_are_read_in_turn_when_reads_keep_failing(hostile: HostileServer) -> None:
+def test_missing_sessions_are_read_in_turn_when_reads_keep_failing(
+    hostile: HostileServer, short_polls: None
+) -> None:
     """More remembered sessions are missing than one poll reads, and every read fails (a 5xx): the
     next poll reads the others, not the same ones again, so each is read within a few polls."""
     hostile.fallback = json_answer(500, {"success": False, "errors": [{"code": 500, "message": "down"}]})
@@ -432,7 +434,9 @@ def test_missing_sessions_are_read_in_turn_when_reads_keep_failing(hostile: Host
     assert len(reads) >= 2 * MAX_READS_PER_POLL  # two polls of reads, ten each
 
 
-def test_sessions_on_the_newest_page_of_ended_ones_are_forgotten_at_once(hostile: HostileServer) -> None:
+def test_sessions_on_the_newest_page_of_ended_ones_are_forgotten_at_once(
+    hostile: HostileServer, short_polls: None
+) -> None:
     """Live sessions end: the listing of live ones misses them, and one page of ended sessions
     (newest first) forgets them all, without a read of each."""
     hostile.fallback = json_answer(500, {"success": False, "errors": [{"code": 500, "message": "down"}]})
@@ -478,6 +482,7 @@ class LiveApp:
 
 def test_a_new_session_fires_however_many_are_live(
     hostile: HostileServer,
+    short_polls: None,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
@@ -507,7 +512,7 @@ def test_a_new_session_fires_however_many_are_live(
 
 
 def test_a_long_outage_caps_the_wait_instead_of_overflowing(
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    short_polls: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """After thousands of failed polls in a row the wait is still ``MAX_BACKOFF``
     (``2 ** failures`` alone overflows a float after about 1,020)."""
@@ -515,7 +520,7 @@ def test_a_long_outage_caps_the_wait_instead_of_overflowing(
     error = RealtimeKitAPIError("down", status_code=503)
 
     with pytest.raises(TimeoutError):  # it waits (ten minutes): the test does not
-        asyncio.run(asyncio.wait_for(watch._back_off(5000, error), 1))
+        asyncio.run(asyncio.wait_for(watch._back_off(5000, error), 0.1))
 
     logged = caplog.text + "".join(capsys.readouterr())
     assert f"next try in {MAX_BACKOFF:.0f}s" in logged

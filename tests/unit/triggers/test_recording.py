@@ -29,6 +29,10 @@ from tests.api_answers import APP_URL, set_conn
 
 FAST = 0.01
 
+#: (the shared poller's reads not spaced at the default 2 a second, nor a failed sweep followed by a
+#: second of backoff: the readings, not the budget, are what these tests are about)
+pytestmark = pytest.mark.usefixtures("generous_budget", "fast_backoff")
+
 
 @pytest.fixture(autouse=True)
 def _connection(monkeypatch):
@@ -195,14 +199,10 @@ def test_transient_429_then_success(api):
     assert route.call_count == 2
 
 
-def test_persistent_5xx_is_waited_out_until_the_deadline_and_logged_once(api, caplog, monkeypatch):
+def test_persistent_5xx_is_waited_out_until_the_deadline_and_logged_once(api, caplog):
     """The API keeps answering 502: no error event (the failure is the shared poller's, not the
     recording's); the trigger times out at its own deadline with what it knew (nothing), and the
     outage is logged once, not once per failed request."""
-    from airflow_provider_rtk.triggers import poller as poller_module
-
-    monkeypatch.setattr(poller_module, "BACKOFF_FIRST_SECONDS", 0.02)
-    monkeypatch.setattr(poller_module, "BACKOFF_MAX_SECONDS", 0.05)
     route = api.get("/recordings/REC").mock(return_value=server_error(502))
     with caplog.at_level("WARNING", logger="airflow_provider_rtk.triggers.poller"):
         event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=FAST, end_time=time.time() + 1.5))
@@ -211,22 +211,16 @@ def test_persistent_5xx_is_waited_out_until_the_deadline_and_logged_once(api, ca
     assert event["recording"] is None
     assert event["recording_status"] is None
     assert "last status unknown" in event["message"]
-    assert route.call_count >= 2  # retried (at the default budget of 2 requests a second)
+    assert route.call_count >= 2  # retried
     assert not RecordingEvent.parse(event).recording_failed
     outage_lines = [r for r in caplog.records if "failed (get_one_recording: HTTP 502" in r.getMessage()]
     assert len(outage_lines) == 1
 
 
-def test_an_outage_after_a_reading_times_out_with_that_reading_and_stops_only_at_the_deadline(
-    api, monkeypatch
-):
+def test_an_outage_after_a_reading_times_out_with_that_reading_and_stops_only_at_the_deadline(api):
     """RECORDING is read, then the API fails for good: the trigger sleeps through the poller's
     backoff, and its own deadline ends the wait with the reading it had; the recording its task
     started is stopped then (the deadline is the trigger's own), not before."""
-    from airflow_provider_rtk.triggers import poller as poller_module
-
-    monkeypatch.setattr(poller_module, "BACKOFF_FIRST_SECONDS", 0.02)
-    monkeypatch.setattr(poller_module, "BACKOFF_MAX_SECONDS", 0.05)
     api.get("/recordings/REC").mock(side_effect=[recording_answer("RECORDING")] + [server_error(503)] * 500)
     stop = api.put("/recordings/REC").mock(return_value=recording_answer("UPLOADING"))
     trigger = RealtimeKitRecordingTrigger(
