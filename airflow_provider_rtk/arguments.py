@@ -188,7 +188,7 @@ def optional_flag(name: str, value: Any, what: str = "request") -> bool | None:
     ``name``."""
     if value is None or isinstance(value, bool):
         return value
-    raise RealtimeKitPayloadError([FieldError(name, f"must be true or false, not {value!r}")], what=what)
+    raise refused(name, f"must be true or false, not {value!r}", what)
 
 
 def session_documents_argument(value: Any, what: str = "operator argument") -> tuple[str, ...]:
@@ -198,9 +198,7 @@ def session_documents_argument(value: Any, what: str = "operator argument") -> t
         items = [items]
     chosen = [choice_argument("include", item, SESSION_DOCUMENTS, what) for item in items]
     if not chosen:
-        raise RealtimeKitPayloadError(
-            [FieldError("include", f"must name at least one of {', '.join(SESSION_DOCUMENTS)}")], what=what
-        )
+        raise refused("include", f"must name at least one of {', '.join(SESSION_DOCUMENTS)}", what)
     return tuple(dict.fromkeys(chosen))
 
 
@@ -211,12 +209,7 @@ def transcript_format_argument(value: Any, what: str = "operator argument") -> s
         return None
     chosen = str(value).strip().upper()
     if chosen not in TRANSCRIPT_FORMATS:
-        raise RealtimeKitPayloadError(
-            [
-                FieldError(
-                    "transcript_format", f"must be one of {', '.join(TRANSCRIPT_FORMATS)}, not {value!r}"
-                )
-            ],
-            what=what,
+        raise refused(
+            "transcript_format", f"must be one of {', '.join(TRANSCRIPT_FORMATS)}, not {value!r}", what
         )
     return chosen
