@@ -68,12 +68,18 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_rtk.links.RealtimeKitRecordingLink"],
+        "plugins": [
+            {
+                "name": "realtimekit_webhooks",
+                "plugin-class": "airflow_provider_rtk.webhooks.plugin.RealtimeKitWebhooksPlugin",
+            }
+        ],
         "triggers": [
             {
                 "integration-name": "Cloudflare RealtimeKit",
                 "python-modules": [
                     f"airflow_provider_rtk.triggers.{name}"
-                    for name in ("active_session", "recording", "live_session")
+                    for name in ("active_session", "recording", "live_session", "pushed_recording")
                 ],
             }
         ],
