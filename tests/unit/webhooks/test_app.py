@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from airflow_provider_rtk.webhooks.app import MAX_BODY_BYTES
 from airflow_provider_rtk.webhooks.signature import MIN_REFETCH_INTERVAL
-from tests.unit.webhooks.conftest import KeyPair, Receiver, key_pair
+from tests.webhook_keys import KeyPair, key_pair
+
+if TYPE_CHECKING:
+    from tests.unit.webhooks.conftest import Receiver
 
 STARTED = json.dumps(
     {"event": "meeting.started", "meeting": {"id": "standup", "sessionId": "session-1", "title": "Standup"}}
