@@ -243,3 +243,13 @@ def test_a_failed_database_write_answers_503_records_nothing_and_the_retry_recor
 
     assert (failed.status_code, retried.status_code) == (503, 200)
     assert len(events_of(asset)) == 1
+
+
+def test_a_repeated_rtk_uuid_is_recorded_once_whatever_it_carries(stack: Stack) -> None:
+    asset = stack.watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, push_only=True))
+
+    answers = [stack.deliver(started(f"session-{n}"), "uuid-same") for n in (1, 2)]
+
+    assert [a.status_code for a in answers] == [200, 200]
+    assert len(events_of(asset)) == 1
+    assert "uuid-same" in state_of(asset, PUSHED_MARKS_KEY)["deliveries"]

@@ -201,3 +201,26 @@ def test_the_route_does_nothing_else(receiver: Receiver) -> None:
     assert receiver.client.get("/webhooks/realtimekit_default").status_code == 405
     assert receiver.client.get("/docs").status_code == 404
     assert receiver.client.get("/openapi.json").status_code == 404
+
+
+def test_a_key_page_that_is_down_is_asked_at_most_once_an_interval(
+    receiver: Receiver, signing_key: KeyPair
+) -> None:
+    forger = key_pair(1)
+    assert receiver.post(STARTED, signed_by=signing_key).status_code == 200
+    receiver.clock.now += MIN_REFETCH_INTERVAL + 1
+    receiver.page.side_effect = httpx.ConnectError("down")
+
+    answers = [receiver.post(STARTED, signed_by=forger, uuid=f"f-{i}").status_code for i in range(20)]
+
+    assert set(answers) == {503}  # the key may have rotated: the service is asked to retry
+    assert receiver.page.call_count == 2
+
+
+def test_with_no_key_at_all_a_flood_makes_one_fetch(receiver: Receiver) -> None:
+    receiver.page.side_effect = httpx.ConnectError("down")
+
+    answers = [receiver.post(STARTED, signed_by=key_pair(1), uuid=f"f-{i}").status_code for i in range(20)]
+
+    assert set(answers) == {503}
+    assert receiver.page.call_count == 1
