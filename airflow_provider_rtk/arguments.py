@@ -161,3 +161,59 @@ def decode_layers(layers: Any) -> Any:
 def as_utc(moment: datetime) -> datetime:
     """``moment`` as an aware time: a naive one (the API and some stores write them) is taken as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------------
+# Webhooks (registering one: the URL and events the service is to call)
+
+#: Events a RealtimeKit webhook may subscribe to (Cloudflare's webhooks API).
+WEBHOOK_EVENTS: tuple[str, ...] = (
+    "meeting.started",
+    "meeting.ended",
+    "meeting.participantJoined",
+    "meeting.participantLeft",
+    "meeting.chatSynced",
+    "recording.statusUpdate",
+    "livestreaming.statusUpdate",
+    "meeting.transcript",
+    "meeting.summary",
+)
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def webhook_events_argument(value: Any, what: str = "operator argument") -> list[str]:
+    """One event or a non-empty list of :data:`WEBHOOK_EVENTS`, each once, sorted; the error lists
+    the valid ones."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple | set | frozenset) or not items:
+        raise RealtimeKitPayloadError(
+            [FieldError("events", f"must be a non-empty list of {', '.join(WEBHOOK_EVENTS)}")], what=what
+        )
+    wrong = [str(item)[:60] for item in items if item not in WEBHOOK_EVENTS]
+    if wrong:
+        raise RealtimeKitPayloadError(
+            [FieldError("events", f"unknown {', '.join(wrong)}; valid: {', '.join(WEBHOOK_EVENTS)}")],
+            what=what,
+        )
+    return sorted(set(items))
+
+
+def webhook_url_argument(value: Any, what: str = "operator argument") -> str:
+    """The URL the service is to call: ``https://`` (``http://`` only to a loopback host, for the
+    emulator), no user info, no fragment."""
+    from urllib.parse import urlsplit
+
+    problem = None
+    text = value.strip() if isinstance(value, str) else ""
+    parts = urlsplit(text)
+    if not text:
+        problem = "must be a URL"
+    elif any(not char.isprintable() or char.isspace() for char in text) or len(text) > 2048:
+        problem = "must not hold whitespace or control characters (and at most 2048 characters)"
+    elif "@" in parts.netloc or parts.fragment or not parts.hostname:
+        problem = f"must be an absolute URL without user info or fragment, not {text[:80]!r}"
+    elif not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)):
+        problem = f"must be an https:// URL (http:// only to a loopback host), not {text[:80]!r}"
+    if problem:
+        raise RealtimeKitPayloadError([FieldError("url", problem)], what=what)
+    return text

@@ -86,7 +86,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Cloudflare RealtimeKit",
-                "python-modules": ["airflow_provider_rtk.operators.recording"],
+                "python-modules": [
+                    "airflow_provider_rtk.operators.recording",
+                    "airflow_provider_rtk.operators.webhooks",
+                ],
             }
         ],
         "transfers": [

@@ -77,8 +77,8 @@ async def _read_body(chunks: AsyncIterator[bytes], declared: str | None) -> byte
 def connection_keys_url(conn_id: str) -> str:
     """The connection's checked ``extra.webhook_keys_url`` (Airflow's secrets backends, then the
     database). Only the extra is read; the token is never used by the receiver."""
-    from airflow.providers.common.compat.sdk import AirflowNotFoundException
     from airflow.models.connection import Connection
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
     from airflow_provider_rtk.connection import webhook_keys_url
 

@@ -158,13 +158,16 @@ class KeyCache:
         entry.tried_at = self._clock()
         self.fetches += 1
         try:
-            async with httpx.AsyncClient(
-                timeout=KEY_FETCH_TIMEOUT,
-                follow_redirects=False,
-                verify=True,
-                trust_env=False,
-                transport=self._transport,
-            ) as client, client.stream("GET", url, headers={"Accept": "application/json"}) as answer:
+            async with (
+                httpx.AsyncClient(
+                    timeout=KEY_FETCH_TIMEOUT,
+                    follow_redirects=False,
+                    verify=True,
+                    trust_env=False,
+                    transport=self._transport,
+                ) as client,
+                client.stream("GET", url, headers={"Accept": "application/json"}) as answer,
+            ):
                 if answer.status_code != 200:
                     raise KeyUnavailableError(f"the key page answered HTTP {answer.status_code}")
                 content = await _bounded(answer)
