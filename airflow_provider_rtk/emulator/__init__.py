@@ -12,8 +12,14 @@ As a server: ``python -m airflow_provider_rtk.emulator --port 8787`` (base URL
 ``http://127.0.0.1:8787/client/v4``). In pytest: ``pytest -p airflow_provider_rtk.emulator.pytest_plugin``
 and the ``realtimekit_emulator`` fixture.
 
+It also speaks webhooks (the Webhooks API, deliveries signed with its own key served at
+``/.well-known/webhooks.json``, retried as the service retries) and makes post-meeting transcripts and
+summaries: see :mod:`.webhooks`, :mod:`.delivery`, :mod:`.events`, :mod:`.transcripts`, and the
+control endpoints in :mod:`.control`.
+
 Importing this package is cheap: the server loads on first use of an export. The emulator imports
-nothing of Airflow and nothing of the provider outside this package (only the standard library).
+nothing of Airflow and nothing of the provider outside this package: the standard library, and
+``cryptography`` (only once something is signed).
 """
 
 from __future__ import annotations

@@ -21,12 +21,24 @@ from airflow_provider_rtk.emulator.settings import (
     DEFAULT_SECOND_START_MESSAGE,
     DEFAULT_SECOND_START_STATUS,
     DEFAULT_SERVER,
+    DEFAULT_SUMMARY_DELAY,
+    DEFAULT_TRANSCRIPT_DELAY,
     DEFAULT_UNKNOWN_FIELDS,
     DEFAULT_UPLOAD_DELAY,
+    DEFAULT_WEBHOOK_RETRY_DELAYS,
+    DEFAULT_WEBHOOK_TIMEOUT,
     SECOND_START_MODES,
     SERVER_KINDS,
     UNKNOWN_FIELD_MODES,
 )
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    """``1,2,4`` -> ``(1.0, 2.0, 4.0)``; empty: no retries."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of seconds: {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +124,43 @@ def build_parser() -> argparse.ArgumentParser:
         "connection (default %(default)s)",
     )
     parser.add_argument(
+        "--webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="register a webhook to URL for every event at start (repeatable); also through the Webhooks API",
+    )
+    parser.add_argument(
+        "--webhook-retry-delays",
+        type=_delays,
+        default=DEFAULT_WEBHOOK_RETRY_DELAYS,
+        metavar="S,S,...",
+        help="seconds between the attempts of a delivery met by a 5xx or a network error "
+        f"(default {','.join(f'{d:g}' for d in DEFAULT_WEBHOOK_RETRY_DELAYS)})",
+    )
+    parser.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=DEFAULT_WEBHOOK_TIMEOUT,
+        metavar="SECONDS",
+        help="seconds one delivery attempt may take (default %(default)s)",
+    )
+    parser.add_argument(
+        "--transcript-delay",
+        type=float,
+        default=DEFAULT_TRANSCRIPT_DELAY,
+        metavar="SECONDS",
+        help="seconds from a session's end to its transcript (meetings with transcribe_on_end; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--summary-delay",
+        type=float,
+        default=DEFAULT_SUMMARY_DELAY,
+        metavar="SECONDS",
+        help="seconds from the transcript to the summary (summarize_on_end; default %(default)s)",
+    )
+    parser.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -131,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with args.recording_file as source:
             recording_bytes = source.read()
     from airflow_provider_rtk.emulator.emulator import RealtimeKitEmulator  # the heavy part, after --help
+    from airflow_provider_rtk.emulator.webhooks import WEBHOOK_EVENTS
 
     try:
         emulator = RealtimeKitEmulator(
@@ -150,6 +200,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             unknown_fields=args.unknown_fields,
             recording_bytes=recording_bytes,
             server=args.server,
+            webhooks=[
+                {"name": f"--webhook {number}", "url": url, "events": list(WEBHOOK_EVENTS)}
+                for number, url in enumerate(args.webhook, 1)
+            ],
+            webhook_retry_delays=args.webhook_retry_delays,
+            webhook_timeout=args.webhook_timeout,
+            transcript_delay=args.transcript_delay,
+            summary_delay=args.summary_delay,
         ).start()
     except (OSError, ValueError) as error:
         print(f"realtimekit-emulator: cannot start: {error}", file=sys.stderr)
@@ -172,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         token = emulator.api_token
     print(f"  API token {token}, account {emulator.account_id}, app {emulator.app_id}{ids}")
     print(f"  AIRFLOW_CONN_REALTIMEKIT_DEFAULT='{json.dumps(connection)}'")
+    print(f"  webhook signing key: {emulator.webhook_keys_url}")
     print(f"  control endpoints: {emulator.origin}/_emulator/  (Ctrl+C stops)", flush=True)
     try:
         while not stopping.wait(0.2):

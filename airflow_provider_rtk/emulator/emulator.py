@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -23,14 +23,21 @@ from airflow_provider_rtk.emulator.settings import (
     DEFAULT_SECOND_START_MESSAGE,
     DEFAULT_SECOND_START_STATUS,
     DEFAULT_SERVER,
+    DEFAULT_SUMMARY_DELAY,
+    DEFAULT_TRANSCRIPT_DELAY,
     DEFAULT_UNKNOWN_FIELDS,
     DEFAULT_UPLOAD_DELAY,
+    DEFAULT_WEBHOOK_RETRY_DELAYS,
+    DEFAULT_WEBHOOK_TIMEOUT,
+    FILES_PREFIX,
     SERVER_KINDS,
     EmulatorSettings,
     SecondStart,
     ServerKind,
     UnknownFields,
 )
+from airflow_provider_rtk.emulator.signing import KEYS_PATH
+from airflow_provider_rtk.emulator.webhooks import parse_webhook
 
 CONNECTION_TYPE = "realtimekit"
 #: Seconds the serving loop may take to notice a stop.
@@ -52,7 +59,15 @@ class RealtimeKitEmulator:
     download link serves (default: synthetic bytes that start like a WebM file, sized by the duration);
     links expire 7 days after the upload, or at once with :meth:`expire_links`. ``server="asyncio"``
     (the default) serves thousands of keep-alive clients from one event loop; ``"threads"`` is the
-    standard library's thread-per-connection server. Use it as a context manager::
+    standard library's thread-per-connection server.
+
+    Webhooks: ``webhooks`` registers ``{"name", "url", "events", "enabled"}`` configurations at start
+    (and again after :meth:`reset`); every event is POSTed, signed with the emulator's own key (served
+    at :attr:`webhook_keys_url`), to each enabled webhook subscribed to it, retried after each of
+    ``webhook_retry_delays`` seconds on a 5xx or network error (``webhook_timeout`` per attempt).
+    Meetings created with ``transcribe_on_end``/``summarize_on_end`` get a transcript
+    ``transcript_delay`` seconds after their session ends, and a summary ``summary_delay`` later.
+    Use it as a context manager::
 
         with RealtimeKitEmulator(invoke_delay=0, upload_delay=0) as emulator:
             meeting = emulator.create_meeting("standup")
@@ -80,6 +95,11 @@ class RealtimeKitEmulator:
         recording_bytes: bytes | None = None,
         server: ServerKind = DEFAULT_SERVER,
         clock: Callable[[], float] = time.time,
+        webhooks: Iterable[Mapping[str, Any]] = (),
+        webhook_retry_delays: Sequence[float] = DEFAULT_WEBHOOK_RETRY_DELAYS,
+        webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT,
+        transcript_delay: float = DEFAULT_TRANSCRIPT_DELAY,
+        summary_delay: float = DEFAULT_SUMMARY_DELAY,
     ) -> None:
         self.settings = EmulatorSettings(
             api_token=api_token,
@@ -94,7 +114,13 @@ class RealtimeKitEmulator:
             second_start_status=second_start_status,
             second_start_message=second_start_message,
             unknown_fields=unknown_fields,
+            webhook_retry_delays=tuple(webhook_retry_delays),
+            webhook_timeout=webhook_timeout,
+            transcript_delay=transcript_delay,
+            summary_delay=summary_delay,
         )
+        #: Webhooks registered at start and after each reset (checked now: a bad one is a ValueError).
+        self._initial_webhooks = [self._checked_webhook(webhook) for webhook in webhooks]
         if server not in SERVER_KINDS:
             raise ValueError(f"server must be one of {', '.join(SERVER_KINDS)}")
         self.host = host
@@ -111,12 +137,15 @@ class RealtimeKitEmulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         address = (self.host, self._requested_port)
+        self._register_initial_webhooks()
         if self.server_kind == "asyncio":
             self._server = AsyncioEmulatorServer(address, self.app)
             self._server.start(f"realtimekit-emulator-{self.port}")
+            self.app.dispatcher.start(f"{self.origin}{FILES_PREFIX}")
             return self
         threaded = EmulatorHTTPServer(address, self.app)
         self._server = threaded
+        self.app.dispatcher.start(f"{self.origin}{FILES_PREFIX}")
         self._thread = threading.Thread(
             target=threaded.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
@@ -130,6 +159,8 @@ class RealtimeKitEmulator:
         """Stop serving and close every connection (idempotent)."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
+        if server is not None:
+            self.app.dispatcher.stop()
         if isinstance(server, AsyncioEmulatorServer):
             server.stop()
             return
@@ -198,8 +229,14 @@ class RealtimeKitEmulator:
         """The page of a recording here, as a connection's ``recording_link`` template."""
         return f"{self.origin}/_emulator/recordings/{{recording_id}}"
 
+    @property
+    def webhook_keys_url(self) -> str:
+        """Where the public key of webhook signatures is (``/.well-known/webhooks.json``)."""
+        return f"{self.origin}{KEYS_PATH}"
+
     def airflow_connection(self) -> dict[str, Any]:
-        """The Airflow connection that points the provider here (task links open the emulator's page)."""
+        """The Airflow connection that points the provider here (task links open the emulator's page;
+        a webhook receiver verifies signatures with the key at ``webhook_keys_url``)."""
         return {
             "conn_type": CONNECTION_TYPE,
             "password": self.api_token,
@@ -208,6 +245,7 @@ class RealtimeKitEmulator:
                 "account_id": self.account_id,
                 "app_id": self.app_id,
                 "recording_link": self.recording_link,
+                "webhook_keys_url": self.webhook_keys_url,
             },
         }
 
@@ -217,9 +255,17 @@ class RealtimeKitEmulator:
 
     # ---- steering
 
-    def create_meeting(self, title: str | None = None, *, meeting_id: str | None = None) -> dict[str, Any]:
+    def create_meeting(
+        self,
+        title: str | None = None,
+        *,
+        meeting_id: str | None = None,
+        transcribe_on_end: bool = False,
+        summarize_on_end: bool = False,
+    ) -> dict[str, Any]:
         """A new meeting (as the API shows it); ``meeting_id`` defaults to a fresh UUID."""
-        return self.app.state.create_meeting(title, meeting_id=meeting_id).to_api()
+        options = {"transcribe_on_end": transcribe_on_end, "summarize_on_end": summarize_on_end}
+        return self.app.state.create_meeting(title, meeting_id=meeting_id, options=options).to_api()
 
     def start_session(self, meeting_id: str, participants: Iterable[str] | None = None) -> dict[str, Any]:
         """Someone joined: a live session (the meeting is created if unknown)."""
@@ -275,6 +321,10 @@ class RealtimeKitEmulator:
         """
         return self.app.state.expire_links(recording_id)
 
+    def fail_recording(self, recording_id: str) -> dict[str, Any]:
+        """Make a recording fail now: ``ERRORED``, as a ``recording.statusUpdate`` webhook tells."""
+        return self.app.state.fail_recording(recording_id).snapshot(reveal_secrets=False)
+
     def recordings(self) -> list[dict[str, Any]]:
         """Every recording: its exact request body, generation, status and status history."""
         return self.app.state.recording_snapshots(reveal_secrets=True)
@@ -289,5 +339,91 @@ class RealtimeKitEmulator:
         return self.app.state.snapshot(reveal_secrets=True)
 
     def reset(self) -> None:
-        """Back to the state at start: no meetings, no faults, the configured rate limit."""
+        """Back to the state at start: no meetings, no faults, the configured rate limit and webhooks."""
         self.app.reset()
+        self._register_initial_webhooks()
+
+    # ---- webhooks
+
+    def _checked_webhook(self, webhook: Mapping[str, Any]) -> dict[str, Any]:
+        from airflow_provider_rtk.emulator.messages import ApiError
+
+        try:
+            return parse_webhook(dict(webhook), partial=False)
+        except ApiError as error:
+            raise ValueError(error.message) from None
+
+    def _register_initial_webhooks(self) -> None:
+        for fields in self._initial_webhooks:
+            self.app.webhooks.create(fields)
+
+    def add_webhook(
+        self, url: str, events: Iterable[str], *, name: str = "emulator webhook", enabled: bool = True
+    ) -> dict[str, Any]:
+        """Register a webhook (as ``POST /webhooks`` does); the webhook as the API shows it."""
+        fields = self._checked_webhook({"name": name, "url": url, "events": list(events), "enabled": enabled})
+        return self.app.webhooks.create(fields).to_api()
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        return [webhook.to_api() for webhook in self.app.webhooks.all()]
+
+    def webhook_public_key(self) -> str:
+        """The PEM public key that verifies every ``rtk-signature`` of this emulator."""
+        return self.app.signer.public_key_pem()
+
+    def deliver_webhook(
+        self,
+        event: str,
+        *,
+        meeting_id: str | None = None,
+        session_id: str | None = None,
+        recording_id: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        url: str | None = None,
+        webhook_id: str | None = None,
+        forge: str | None = None,
+        rtk_uuid: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Deliver ``event`` now (see the control endpoint ``POST /_emulator/webhooks/deliveries``)."""
+        dispatcher = self.app.dispatcher
+        if payload is not None:
+            content = {"event": event, **payload}
+        else:
+            state_event = self.app.state.event_for(
+                event, meeting_id=meeting_id, session_id=session_id, recording_id=recording_id
+            )
+            content = dispatcher.payload_of(state_event)
+        made = dispatcher.deliver(
+            event, content, url=url, webhook_id=webhook_id, forge=forge, rtk_uuid=rtk_uuid
+        )
+        return [delivery.to_json() for delivery in made]
+
+    def repeat_webhook(self, rtk_uuid: str, *, url: str | None = None) -> dict[str, Any]:
+        """Send a logged delivery again: same ``rtk-uuid``, body and signature."""
+        return self.app.dispatcher.repeat(rtk_uuid, url=url).to_json()
+
+    def webhook_deliveries(self, event: str | None = None) -> list[dict[str, Any]]:
+        """The delivery log, oldest first (see :mod:`.control` for the fields)."""
+        return self.app.dispatcher.deliveries(event)
+
+    def wait_for_webhook_deliveries(
+        self, count: int = 1, *, event: str | None = None, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Wait until ``count`` deliveries (of ``event``) have finished (delivered or failed); those."""
+        return self.app.dispatcher.wait(count, event=event, timeout=timeout)
+
+    # ---- transcripts and summaries
+
+    def transcript(self, session_id: str, file_format: str = "CSV") -> bytes:
+        """The bytes a session's transcript link serves (404 ``ApiError`` until it is ready)."""
+        artifact = self.app.state.artifact(session_id, "transcript")
+        return self.app.state.artifact_content(artifact.file_name(file_format))[0]
+
+    def summary(self, session_id: str) -> bytes:
+        """The bytes a session's summary link serves (404 ``ApiError`` until it is ready)."""
+        artifact = self.app.state.artifact(session_id, "summary")
+        return self.app.state.artifact_content(artifact.file_name())[0]
+
+    def expire_transcript_links(self, session_id: str | None = None) -> list[str]:
+        """Make the transcript and summary links of one session (default: all) expire now; the ids."""
+        return self.app.state.expire_artifact_links(session_id)

@@ -1,8 +1,14 @@
 """The RealtimeKit API operations: read the request, call the state, answer as the real service does.
 
 Each handler is registered under its operationId in Cloudflare's OpenAPI description (the names that
-faults use). Bodies are checked by :mod:`.validation`, written from the API description and not from
-the provider's models, so a provider mistake shows up as a 400 naming the field path.
+faults use). The webhook and transcript operations are not in the description the project keeps: they
+follow Cloudflare's API reference pages and carry the method names used there
+(developers.cloudflare.com/api/resources/realtime_kit/subresources/webhooks/methods/create_webhook/,
+``get_webhooks``, ``get_webhook_by_id``, ``replace_webhook``, ``edit_webhook``, ``delete_webhook``;
+.../subresources/sessions/methods/get_session_transcripts/, ``get_session_summary``,
+``generate_summary_of_transcripts``); see :mod:`.webhooks` and :mod:`.transcripts`. Bodies are
+checked by :mod:`.validation`, written from the API description and not from the provider's models,
+so a provider mistake shows up as a 400 naming the field path.
 """
 
 from __future__ import annotations
@@ -11,12 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import quote
 
 from airflow_provider_rtk.emulator.api_facts import SESSION_SORT_FIELDS, SESSION_STATUSES, RecordingStatus
 from airflow_provider_rtk.emulator.messages import ApiError, Reply, Request, success
 from airflow_provider_rtk.emulator.routing import Route, RouteTable, no_route
 from airflow_provider_rtk.emulator.settings import FILES_PREFIX, EmulatorSettings
-from airflow_provider_rtk.emulator.state import RecordingQuery
+from airflow_provider_rtk.emulator.state import RecordingQuery, iso_time
+from airflow_provider_rtk.emulator.transcripts import DEFAULT_TRANSCRIPT_FORMAT, TRANSCRIPT_FORMATS
 from airflow_provider_rtk.emulator.validation import (
     Checker,
     parse_action,
@@ -24,9 +32,11 @@ from airflow_provider_rtk.emulator.validation import (
     parse_meeting,
     parse_track_start,
 )
+from airflow_provider_rtk.emulator.webhooks import WEBHOOK_EVENTS, parse_webhook
 
 if TYPE_CHECKING:
     from airflow_provider_rtk.emulator.state import EmulatorState, Meeting, Session
+    from airflow_provider_rtk.emulator.webhooks import WebhookRegistry
 
 DEFAULT_PER_PAGE = 20
 APP_PATH = "/accounts/{account_id}/realtime/kit/{app_id}"
@@ -39,6 +49,7 @@ class Api:
 
     state: EmulatorState
     settings: EmulatorSettings
+    webhooks: WebhookRegistry
 
     def check_ids(self, params: Mapping[str, str], path: str) -> None:
         """A configured account or app id must match, or the gateway cannot route the call."""
@@ -311,6 +322,75 @@ def get_active_recording(api: Api, request: Request, params: dict[str, str]) -> 
     return success(api.state.active_recording(params["meeting_id"]).to_api(files_url(request)))
 
 
+# --------------------------------------------------------------------------------------------------
+# Transcripts and summaries
+
+
+def get_session_transcripts(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    query = Query(request.query)
+    file_format = query.choice("format", TRANSCRIPT_FORMATS, DEFAULT_TRANSCRIPT_FORMAT)
+    artifact = api.state.artifact(params["session_id"], "transcript")
+    url = f"{files_url(request)}/{quote(artifact.file_name(file_format))}"
+    return success(
+        {
+            "sessionId": artifact.session_id,
+            "transcript_download_url": url,
+            "transcript_download_url_expiry": iso_time(artifact.expires_at),
+        }
+    )
+
+
+def get_session_summary(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    artifact = api.state.artifact(params["session_id"], "summary")
+    return success(
+        {
+            "sessionId": artifact.session_id,
+            "summaryDownloadUrl": f"{files_url(request)}/{quote(artifact.file_name())}",
+            "summaryDownloadUrlExpiry": iso_time(artifact.expires_at),
+        }
+    )
+
+
+def generate_summary_of_transcripts(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    api.state.generate_summary(params["session_id"])
+    return success({"session_id": params["session_id"], "status": "IN_PROGRESS"})
+
+
+# --------------------------------------------------------------------------------------------------
+# Webhooks
+
+
+def create_webhook(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    fields = parse_webhook(request.json(), partial=False, unknown_fields=api.settings.unknown_fields)
+    return success(api.webhooks.create(fields).to_api(), status=201)
+
+
+def get_webhooks(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    return success([webhook.to_api() for webhook in api.webhooks.all()])
+
+
+def get_webhook_events(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    return success(list(WEBHOOK_EVENTS))
+
+
+def get_webhook_by_id(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    return success(api.webhooks.get(params["webhook_id"]).to_api())
+
+
+def replace_webhook(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    fields = parse_webhook(request.json(), partial=False, unknown_fields=api.settings.unknown_fields)
+    return success(api.webhooks.update(params["webhook_id"], fields, replace=True).to_api())
+
+
+def edit_webhook(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    fields = parse_webhook(request.json(), partial=True, unknown_fields=api.settings.unknown_fields)
+    return success(api.webhooks.update(params["webhook_id"], fields, replace=False).to_api())
+
+
+def delete_webhook(api: Api, request: Request, params: dict[str, str]) -> Reply:
+    return success(api.webhooks.delete(params["webhook_id"]).to_api())
+
+
 def _route(
     method: str, path: str, operation: str, handler: Callable[[Api, Request, dict[str, str]], Reply]
 ) -> Route[Api]:
@@ -336,5 +416,22 @@ API_ROUTES: RouteTable[Api] = RouteTable(
         _route(
             "PUT", "/recordings/{recording_id}", "pause_resume_stop_recording", pause_resume_stop_recording
         ),
+        _route(
+            "GET", "/sessions/{session_id}/transcript", "get_session_transcripts", get_session_transcripts
+        ),
+        _route("GET", "/sessions/{session_id}/summary", "get_session_summary", get_session_summary),
+        _route(
+            "POST",
+            "/sessions/{session_id}/summary",
+            "generate_summary_of_transcripts",
+            generate_summary_of_transcripts,
+        ),
+        _route("POST", "/webhooks", "create_webhook", create_webhook),
+        _route("GET", "/webhooks", "get_webhooks", get_webhooks),
+        _route("GET", "/webhooks/all", "get_webhook_events", get_webhook_events),
+        _route("GET", "/webhooks/{webhook_id}", "get_webhook_by_id", get_webhook_by_id),
+        _route("PUT", "/webhooks/{webhook_id}", "replace_webhook", replace_webhook),
+        _route("PATCH", "/webhooks/{webhook_id}", "edit_webhook", edit_webhook),
+        _route("DELETE", "/webhooks/{webhook_id}", "delete_webhook", delete_webhook),
     ]
 )

@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow_provider_rtk.emulator.control import CONTROL_ROUTES, Controls
+from airflow_provider_rtk.emulator.delivery import WebhookDispatcher
 from airflow_provider_rtk.emulator.faults import Fault, FaultPlan
 from airflow_provider_rtk.emulator.messages import (
     DROP,
@@ -35,6 +36,7 @@ from airflow_provider_rtk.emulator.messages import (
     Reply,
     Request,
     gateway_error,
+    json_reply,
     realtimekit_error,
 )
 from airflow_provider_rtk.emulator.ratelimit import RateLimiter
@@ -46,7 +48,9 @@ from airflow_provider_rtk.emulator.settings import (
     FILES_PREFIX,
     EmulatorSettings,
 )
+from airflow_provider_rtk.emulator.signing import KEYS_PATH, WebhookSigner
 from airflow_provider_rtk.emulator.state import EmulatorState
+from airflow_provider_rtk.emulator.webhooks import WebhookRegistry
 
 log = logging.getLogger(__name__)
 #: One INFO line per request: method, path (no query), status (or ``dropped``), time in ms. Never a header,
@@ -133,12 +137,32 @@ class EmulatorApp:
             second_start_status=settings.second_start_status,
             second_start_message=settings.second_start_message,
             recording_bytes=recording_bytes,
+            transcript_delay=settings.transcript_delay,
+            summary_delay=settings.summary_delay,
         )
         self.faults = FaultPlan()
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_window)
-        self.api = Api(self.state, settings)
+        self.webhooks = WebhookRegistry(clock)
+        self.signer = WebhookSigner()
+        self.dispatcher = WebhookDispatcher(
+            self.state,
+            self.webhooks,
+            self.signer,
+            organization_id=settings.reported_app_id,
+            retry_delays=settings.webhook_retry_delays,
+            timeout=settings.webhook_timeout,
+            clock=clock,
+        )
+        self.api = Api(self.state, settings, self.webhooks)
         self.controls = Controls(
-            self.state, self.faults, self.limiter, API_ROUTES.operations, self.reset, self.requests
+            self.state,
+            self.faults,
+            self.limiter,
+            API_ROUTES.operations,
+            self.reset,
+            self.requests,
+            self.webhooks,
+            self.dispatcher,
         )
         self._sleep = sleep
         self._clock = clock
@@ -150,6 +174,8 @@ class EmulatorApp:
     def reset(self) -> None:
         """Back to the state at start: no meetings, no faults, the configured rate limit."""
         self.state.reset()
+        self.webhooks.clear()
+        self.dispatcher.reset()
         self.faults.clear()
         with self.request_log_lock:
             self.request_log.clear()
@@ -212,6 +238,8 @@ class EmulatorApp:
                 return route.handler(self.controls, request, params)
         if request.path.startswith(FILES_PREFIX + "/") and request.method == "GET":
             return self._file(request)
+        if request.path == KEYS_PATH and request.method == "GET":
+            return json_reply(200, self.signer.keys_document())
         if request.path.startswith(API_PREFIX + "/"):
             return self._api(request, request.path[len(API_PREFIX) :])
         raise no_route(request.path)
@@ -258,7 +286,13 @@ class EmulatorApp:
         """A download link (no auth, like a pre-signed URL); once expired, the storage's 403 in XML."""
         name = unquote(request.path[len(FILES_PREFIX) + 1 :])
         try:
-            content = self.state.file_content(name)
+            try:
+                content = self.state.file_content(name)
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                content, kind = self.state.artifact_content(name)  # a transcript or a summary
+                return Reply(200, content, kind)
         except ApiError as error:
             if error.status != 403:
                 raise

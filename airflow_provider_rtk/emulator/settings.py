@@ -39,6 +39,14 @@ DEFAULT_UNKNOWN_FIELDS: UnknownFields = "reject"
 API_PREFIX = "/client/v4"
 #: Control endpoints (no auth) live under both of these.
 CONTROL_PREFIXES = (f"{API_PREFIX}/_emulator", "/_emulator")
+#: Seconds between the attempts of a webhook delivery that met a 5xx or a network error (one attempt more
+#: than delays). Cloudflare documents that it retries, not when: short, so a demo sees the retries.
+DEFAULT_WEBHOOK_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+#: Seconds one delivery attempt may take (connect, send, answer).
+DEFAULT_WEBHOOK_TIMEOUT = 10.0
+#: Seconds from a session's end to its transcript, and from the transcript to the summary.
+DEFAULT_TRANSCRIPT_DELAY = 2.0
+DEFAULT_SUMMARY_DELAY = 1.0
 #: Recorded files are served (without auth, like pre-signed links) under this path.
 FILES_PREFIX = "/files"
 
@@ -64,6 +72,10 @@ class EmulatorSettings:
     second_start_status: int = DEFAULT_SECOND_START_STATUS
     second_start_message: str = DEFAULT_SECOND_START_MESSAGE
     unknown_fields: UnknownFields = DEFAULT_UNKNOWN_FIELDS
+    webhook_retry_delays: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_DELAYS
+    webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
+    transcript_delay: float = DEFAULT_TRANSCRIPT_DELAY
+    summary_delay: float = DEFAULT_SUMMARY_DELAY
 
     def __post_init__(self) -> None:
         if not self.api_token:
@@ -83,6 +95,12 @@ class EmulatorSettings:
             raise ValueError("second_start_message must be a non-empty string")
         if self.unknown_fields not in UNKNOWN_FIELD_MODES:
             raise ValueError(f"unknown_fields must be one of {', '.join(UNKNOWN_FIELD_MODES)}")
+        if any(delay < 0 for delay in self.webhook_retry_delays):
+            raise ValueError("webhook_retry_delays must be >= 0")
+        if self.webhook_timeout <= 0:
+            raise ValueError("webhook_timeout must be > 0")
+        if self.transcript_delay < 0 or self.summary_delay < 0:
+            raise ValueError("transcript_delay and summary_delay must be >= 0")
 
     @property
     def reported_account_id(self) -> str:

@@ -39,6 +39,13 @@ from airflow_provider_rtk.emulator.settings import (
     SecondStart,
     fill_refusal,
 )
+from airflow_provider_rtk.emulator.transcripts import (
+    CONTENT_TYPES,
+    TRANSCRIPT_FORMATS,
+    Speaker,
+    summary_bytes,
+    transcript_bytes,
+)
 from airflow_provider_rtk.emulator.validation import TrackStart, public_storage_config
 
 DEFAULT_LAYER = "default"
@@ -54,6 +61,9 @@ MASK = "***"
 
 RecordingKind = Literal["track", "composite"]
 Generation = Literal["current", "legacy"]
+ArtifactKind = Literal["transcript", "summary"]
+#: What ``meeting.ended`` gives as its ``reason`` when everyone left (the other: ``HOST_ENDED_MEETING``).
+ENDED_REASON = "ALL_PARTICIPANTS_LEFT"
 
 
 def iso_time(timestamp: float | None) -> str | None:
@@ -159,6 +169,34 @@ class Session:
         }
 
 
+@dataclass
+class Artifact:
+    """A session's post-meeting transcript or summary, once ready: its links expire 7 days later."""
+
+    kind: ArtifactKind
+    session_id: str
+    ready_at: float
+    expires_at: float
+
+    def file_name(self, file_format: str = "CSV") -> str:
+        if self.kind == "summary":
+            return f"{self.session_id}_summary.txt"
+        return f"{self.session_id}_transcript.{file_format.lower()}"
+
+
+@dataclass(frozen=True)
+class StateEvent:
+    """Something a webhook tells: ``name`` is the webhook event; the objects are copies as of ``at``."""
+
+    name: str
+    at: float
+    meeting: Meeting | None
+    session: Session | None = None
+    recording: Recording | None = None
+    artifact: Artifact | None = None
+    reason: str | None = None
+
+
 @dataclass(frozen=True)
 class RecordedFile:
     layer_name: str
@@ -241,6 +279,13 @@ class Recording:
         self.stopped_at = at
         self.stop_reason = reason
         self._set(RecordingStatus.UPLOADING, at)
+
+    def fail(self, at: float) -> None:
+        """The recording breaks (``ERRORED``): it stops capturing and nothing is uploaded."""
+        self._close_segment(at)
+        if self.stopped_at is None:
+            self.stopped_at = at
+        self._set(RecordingStatus.ERRORED, at)
 
     def _close_segment(self, at: float) -> None:
         if self.segment_start is not None:
@@ -429,6 +474,15 @@ def _invoked_at(recording: Recording) -> float:
     return recording.invoked_at
 
 
+def _as_of(item: _Stamped, now: float) -> _Stamped:
+    """See :meth:`EmulatorState._stamped` (events use this, so list-cost counts see API copies only)."""
+    view = copy.copy(item)
+    if isinstance(view, Recording):
+        view.history = list(view.history)
+    view.as_of = max(view.as_of, now)
+    return view
+
+
 @dataclass(frozen=True)
 class RecordingQuery:
     """What ``GET /recordings`` asks for: filters (``None`` or empty: any), order, and the page."""
@@ -477,8 +531,16 @@ class EmulatorState:
         second_start_status: int = DEFAULT_SECOND_START_STATUS,
         second_start_message: str = DEFAULT_SECOND_START_MESSAGE,
         recording_bytes: bytes | None = None,
+        transcript_delay: float = 0.0,
+        summary_delay: float = 0.0,
     ) -> None:
         self.organization_id = organization_id
+        self.transcript_delay = transcript_delay
+        self.summary_delay = summary_delay
+        #: Told of every :class:`StateEvent`, under the state's lock (it must only queue it).
+        self.listener: Callable[[StateEvent], None] | None = None
+        #: Called (under the lock) when a timed change is planned, so a ticker can wake up for it.
+        self.wake: Callable[[], None] | None = None
         self.invoke_delay = invoke_delay
         self.upload_delay = upload_delay
         self.second_start = second_start
@@ -500,6 +562,11 @@ class EmulatorState:
         self._indexed: dict[str, RecordingStatus] = {}  # recording id -> status it is indexed under
         self._due: list[tuple[float, int, Recording]] = []  # (when, start number, recording), a heap
         self._scheduled: dict[str, float] = {}  # recording id -> when its next timed change is due
+        self._notified: dict[str, int] = {}  # recording id -> statuses of its history told to the listener
+        self._ai_due: list[tuple[float, int, str, ArtifactKind]] = []  # (when, n, session id, kind), a heap
+        self._ai_count = itertools.count()
+        self._artifacts: dict[tuple[str, ArtifactKind], Artifact] = {}
+        self._artifact_files: dict[str, tuple[Artifact, str]] = {}  # file name -> (artifact, format)
         #: For tests that check what a request costs: recordings brought up to date, and recordings a
         #: list looked at (its page, or all it filtered).
         self.advanced = 0
@@ -518,6 +585,10 @@ class EmulatorState:
             self._indexed.clear()
             self._due.clear()
             self._scheduled.clear()
+            self._notified.clear()
+            self._ai_due.clear()
+            self._artifacts.clear()
+            self._artifact_files.clear()
 
     @contextmanager
     def _now(self) -> Iterator[float]:
@@ -551,6 +622,46 @@ class EmulatorState:
         elif self._scheduled.get(recording.id) != due:
             self._scheduled[recording.id] = due
             heapq.heappush(self._due, (due, key[1], recording))
+            self._planned()
+        told = self._notified.get(recording.id)
+        if told is not None and len(recording.history) > told:
+            self._notified[recording.id] = len(recording.history)
+            meeting = self._meetings.get(recording.meeting_id)
+            session = self._sessions.get(recording.session_id)
+            for status, at in recording.history[told:]:
+                view = _as_of(recording, at)
+                view.status = status
+                self._emit(
+                    StateEvent(
+                        "recording.statusUpdate",
+                        at,
+                        meeting.copy() if meeting else None,
+                        _as_of(session, at) if session else None,
+                        recording=view,
+                    )
+                )
+
+    def _emit(self, event: StateEvent) -> None:
+        if self.listener is not None:
+            self.listener(event)
+
+    def _planned(self) -> None:
+        if self.wake is not None:
+            self.wake()
+
+    def next_due(self) -> float | None:
+        """When the next timed change (a recording's status, a transcript or summary) is due."""
+        with self._lock:
+            times = [self._due[0][0]] if self._due else []
+            if self._ai_due:
+                times.append(self._ai_due[0][0])
+            return min(times) if times else None
+
+    def tick(self) -> None:
+        """Apply every timed change due by now (what a ticker calls, so that webhooks fire on time)."""
+        with self._now() as now:
+            self._catch_up(now)
+            self._catch_up_artifacts(now)
 
     def _catch_up(self, now: float) -> None:
         """Apply every timed change due by ``now`` (each recording's, at the moment it was due)."""
@@ -564,11 +675,7 @@ class EmulatorState:
     def _stamped(item: _Stamped, now: float) -> _Stamped:
         """A copy as of ``now`` that later changes do not reach (cheap: what changes is copied, what
         is set once and never changed, such as the request body and the files, is shared)."""
-        view = copy.copy(item)
-        if isinstance(view, Recording):
-            view.history = list(view.history)
-        view.as_of = max(view.as_of, now)
-        return view
+        return _as_of(item, now)
 
     # ---- meetings and sessions
 
@@ -632,6 +739,7 @@ class EmulatorState:
                 )
                 self._sessions[session.id] = session
                 self._live[meeting.id] = session.id
+                self._emit(StateEvent("meeting.started", now, meeting.copy(), self._stamped(session, now)))
             return self._stamped(session, now)
 
     def end_session(self, meeting_id: str) -> Session:
@@ -642,6 +750,10 @@ class EmulatorState:
                 raise ApiError(404, f"No active session found for meeting_id {meeting_id}")
             session.ended_at = now
             del self._live[meeting_id]
+            meeting = self._meeting(meeting_id)
+            stamped = self._stamped(session, now)
+            self._emit(StateEvent("meeting.ended", now, meeting.copy(), stamped, reason=ENDED_REASON))
+            self._plan_artifacts(meeting, session, now)
             for recording in self._running(meeting_id, now):
                 if recording.session_id == session.id:
                     recording.stop(now, {"reason": "ALL_PEERS_LEFT"})
@@ -704,6 +816,7 @@ class EmulatorState:
         self._everything.add(key, recording)
         self._by_status[recording.status].add(key, recording)
         self._indexed[recording.id] = recording.status
+        self._notified[recording.id] = 0
         self._advance(recording, now)
         return self._stamped(recording, now)
 
@@ -898,6 +1011,16 @@ class EmulatorState:
             self._reindex(recording)
             return self._stamped(recording, now)
 
+    def fail_recording(self, recording_id: str) -> Recording:
+        """Make a recording fail now (``ERRORED``); 409 once it is UPLOADED or ERRORED already."""
+        with self._now() as now:
+            recording = self._recording(recording_id, now)
+            if recording.status in (RecordingStatus.UPLOADED, RecordingStatus.ERRORED):
+                raise ApiError(409, f"Recording {recording_id} is {recording.status.value} already")
+            recording.fail(now)
+            self._reindex(recording)
+            return self._stamped(recording, now)
+
     def expire_links(self, recording_id: str | None = None) -> list[str]:
         """Make the download links of one uploaded recording (or of all) expire now; their ids."""
         with self._now() as now:
@@ -924,6 +1047,145 @@ class EmulatorState:
             if self.recording_bytes is not None:
                 return self.recording_bytes
             return fake_file_content(recording.file_size())
+
+    # ---- post-meeting transcripts and summaries
+
+    def _plan_artifacts(self, meeting: Meeting, session: Session, now: float) -> None:
+        """After a session ends: its transcript (``transcribe_on_end``) and summary (``summarize_on_end``,
+        after the transcript) fall due."""
+        transcript_at = now + self.transcript_delay
+        if meeting.options.get("transcribe_on_end"):
+            heapq.heappush(self._ai_due, (transcript_at, next(self._ai_count), session.id, "transcript"))
+        if meeting.options.get("summarize_on_end"):
+            summary_at = transcript_at + self.summary_delay
+            heapq.heappush(self._ai_due, (summary_at, next(self._ai_count), session.id, "summary"))
+        self._planned()
+
+    def _catch_up_artifacts(self, now: float) -> None:
+        while self._ai_due and self._ai_due[0][0] <= now:
+            due, _, session_id, kind = heapq.heappop(self._ai_due)
+            self._make_artifact(session_id, kind, due)
+
+    def _make_artifact(self, session_id: str, kind: ArtifactKind, at: float) -> Artifact:
+        artifact = Artifact(kind, session_id, at, at + DOWNLOAD_LINK_SECONDS)
+        self._artifacts[(session_id, kind)] = artifact
+        for file_format in TRANSCRIPT_FORMATS if kind == "transcript" else ("SUMMARY",):
+            self._artifact_files[artifact.file_name(file_format)] = (artifact, file_format)
+        session = self._sessions[session_id]
+        meeting = self._meetings.get(session.meeting_id)
+        self._emit(
+            StateEvent(
+                f"meeting.{kind}",
+                at,
+                meeting.copy() if meeting else None,
+                self._stamped(session, at),
+                artifact=copy.copy(artifact),
+            )
+        )
+        return artifact
+
+    def artifact(self, session_id: str, kind: ArtifactKind) -> Artifact:
+        """The session's transcript or summary (a copy); 404 for an unknown session or one not ready."""
+        with self._now() as now:
+            self._catch_up_artifacts(now)
+            if session_id not in self._sessions:
+                raise ApiError(404, f"No session found for session_id {session_id}")
+            artifact = self._artifacts.get((session_id, kind))
+            if artifact is None:
+                raise ApiError(404, f"No {kind} available for session_id {session_id}")
+            return copy.copy(artifact)
+
+    def generate_summary(self, session_id: str) -> None:
+        """``POST .../summary``: a summary of the session's transcript (409 without one) falls due."""
+        with self._now() as now:
+            self._catch_up_artifacts(now)
+            if session_id not in self._sessions:
+                raise ApiError(404, f"No session found for session_id {session_id}")
+            if (session_id, "transcript") not in self._artifacts:
+                raise ApiError(409, f"No transcript available for session_id {session_id} to summarize")
+            heapq.heappush(
+                self._ai_due, (now + self.summary_delay, next(self._ai_count), session_id, "summary")
+            )
+            self._planned()
+
+    def expire_artifact_links(self, session_id: str | None = None) -> list[str]:
+        """Make the transcript and summary links of one session (default: every one) expire now."""
+        with self._now() as now:
+            self._catch_up_artifacts(now)
+            expired = []
+            for (owner, _), artifact in self._artifacts.items():
+                if session_id is None or owner == session_id:
+                    artifact.expires_at = min(artifact.expires_at, now)
+                    expired.append(owner)
+            if session_id and not expired:
+                raise ApiError(409, f"Session {session_id} has no transcript or summary yet")
+            return list(dict.fromkeys(expired))
+
+    def artifact_content(self, name: str) -> tuple[bytes, str]:
+        """The bytes and content type behind a transcript or summary link (404 unknown, 403 expired)."""
+        with self._now() as now:
+            self._catch_up_artifacts(now)
+            found = self._artifact_files.get(name)
+            if found is None:
+                raise ApiError(404, f"No uploaded file named {name}")
+            artifact, file_format = found
+            if now >= artifact.expires_at:
+                raise ApiError(403, "Request has expired")
+            session = self._sessions[artifact.session_id]
+            speakers = [Speaker(who.user_id, who.peer_id) for who in session.participants]
+            if artifact.kind == "summary":
+                return summary_bytes(session.meeting_title, speakers), CONTENT_TYPES["SUMMARY"]
+            return transcript_bytes(speakers, file_format), CONTENT_TYPES[file_format]
+
+    # ---- events on demand (for the control endpoint that delivers a chosen event)
+
+    def event_for(
+        self,
+        name: str,
+        *,
+        meeting_id: str | None = None,
+        session_id: str | None = None,
+        recording_id: str | None = None,
+    ) -> StateEvent:
+        """The event ``name`` about the object named (a session, else the meeting's latest session;
+        a recording for ``recording.statusUpdate``), as of now."""
+        with self._now() as now:
+            self._catch_up_artifacts(now)
+            if name == "recording.statusUpdate":
+                if recording_id is None:
+                    raise ApiError(400, "recording_id: is required for recording.statusUpdate")
+                recording = self._stamped(self._recording(recording_id, now), now)
+                session_id, meeting_id = recording.session_id, recording.meeting_id
+            else:
+                recording = None
+            if session_id is None:
+                if meeting_id is None:
+                    raise ApiError(400, "session_id or meeting_id: one is required")
+                self._meeting(meeting_id)
+                latest = [s for s in self._sessions.values() if s.meeting_id == meeting_id]
+                if not latest:
+                    raise ApiError(409, f"Meeting {meeting_id} has had no session")
+                session_id = latest[-1].id
+            session = self._sessions.get(session_id)
+            if session is None:
+                raise ApiError(404, f"No session found for session_id {session_id}")
+            artifact = None
+            if name in ("meeting.transcript", "meeting.summary"):
+                kind: ArtifactKind = "transcript" if name == "meeting.transcript" else "summary"
+                found = self._artifacts.get((session.id, kind))
+                if found is None:
+                    raise ApiError(409, f"No {kind} available for session_id {session.id} yet")
+                artifact = copy.copy(found)
+            meeting = self._meetings.get(session.meeting_id)
+            return StateEvent(
+                name,
+                now,
+                meeting.copy() if meeting else None,
+                self._stamped(session, now),
+                recording=recording,
+                artifact=artifact,
+                reason=ENDED_REASON if name == "meeting.ended" else None,
+            )
 
     # ---- snapshots
 

@@ -246,6 +246,70 @@ SUCCESS: dict[str, Schema] = {
     "get_active_recording": envelope(RECORDING),
 }
 
+#: Webhooks and post-meeting transcripts, from Cloudflare's API reference pages (developers.cloudflare.com/
+#: api/resources/realtime_kit/subresources/webhooks/ and .../sessions/methods/get_session_transcripts/,
+#: get_session_summary, generate_summary_of_transcripts): not in the description the project keeps.
+WEBHOOK_EVENT_NAMES = [
+    "meeting.started",
+    "meeting.ended",
+    "meeting.participantJoined",
+    "meeting.participantLeft",
+    "meeting.chatSynced",
+    "recording.statusUpdate",
+    "livestreaming.statusUpdate",
+    "meeting.transcript",
+    "meeting.summary",
+]
+WEBHOOK: Schema = {
+    "type": "object",
+    "properties": {
+        "id": STRING,
+        "created_at": TIMESTAMP,
+        "enabled": BOOLEAN,
+        "events": {"type": "array", "items": {"enum": WEBHOOK_EVENT_NAMES}},
+        "name": STRING,
+        "updated_at": TIMESTAMP,
+        "url": URL,
+    },
+    "required": ["id", "created_at", "enabled", "events", "name", "updated_at", "url"],
+    "additionalProperties": False,
+}
+REFERENCE_SUCCESS: dict[str, Schema] = {
+    "create_webhook": envelope(WEBHOOK),
+    "get_webhooks": envelope({"type": "array", "items": WEBHOOK}),
+    "get_webhook_by_id": envelope(WEBHOOK),
+    "replace_webhook": envelope(WEBHOOK),
+    "edit_webhook": envelope(WEBHOOK),
+    "delete_webhook": envelope(WEBHOOK),
+    "get_session_transcripts": envelope(
+        {
+            "type": "object",
+            "properties": {
+                "sessionId": STRING,
+                "transcript_download_url": URL,
+                "transcript_download_url_expiry": TIMESTAMP,
+            },
+            "required": ["sessionId", "transcript_download_url", "transcript_download_url_expiry"],
+        },
+        data_required=False,
+    ),
+    "get_session_summary": envelope(
+        {
+            "type": "object",
+            "properties": {
+                "sessionId": STRING,
+                "summaryDownloadUrl": URL,
+                "summaryDownloadUrlExpiry": TIMESTAMP,
+            },
+            "required": ["sessionId", "summaryDownloadUrl", "summaryDownloadUrlExpiry"],
+        },
+        data_required=False,
+    ),
+    "generate_summary_of_transcripts": envelope(
+        {"type": "object", "properties": {"session_id": STRING, "status": STRING}}, data_required=False
+    ),
+}
+
 _APP = r"/client/v4/accounts/[^/]+/realtime/kit/[^/]+"
 #: (method, path pattern, operationId): the operations of the description, matched in order.
 OPERATIONS: list[tuple[str, re.Pattern[str], str]] = [
@@ -256,6 +320,9 @@ OPERATIONS: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", "/meetings/[^/]+/active-session", "GetActiveSession"),
         ("GET", "/meetings/[^/]+", "get_meeting"),
         ("GET", "/sessions", "GetSessions"),
+        ("GET", "/sessions/[^/]+/transcript", "get_session_transcripts"),
+        ("GET", "/sessions/[^/]+/summary", "get_session_summary"),
+        ("POST", "/sessions/[^/]+/summary", "generate_summary_of_transcripts"),
         ("GET", "/sessions/[^/]+", "GetSessionDetails"),
         ("POST", "/recordings/track", "startTrackRecordingForAMeeting"),
         ("POST", "/recordings", "start_recording"),
@@ -263,6 +330,12 @@ OPERATIONS: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", "/recordings/active-recording/[^/]+", "get_active_recording"),
         ("GET", "/recordings/[^/]+", "get_one_recording"),
         ("PUT", "/recordings/[^/]+", "pause_resume_stop_recording"),
+        ("POST", "/webhooks", "create_webhook"),
+        ("GET", "/webhooks", "get_webhooks"),
+        ("GET", "/webhooks/[^/]+", "get_webhook_by_id"),
+        ("PUT", "/webhooks/[^/]+", "replace_webhook"),
+        ("PATCH", "/webhooks/[^/]+", "edit_webhook"),
+        ("DELETE", "/webhooks/[^/]+", "delete_webhook"),
     ]
 ]
 
@@ -278,7 +351,7 @@ def operation_of(method: str, path: str) -> str | None:
 def answer_schema(operation: str, status: int) -> Schema:
     """The schema an answer of ``operation`` with ``status`` must match (``$defs`` included)."""
     if 200 <= status < 300:
-        schema = SUCCESS[operation]
+        schema = SUCCESS.get(operation) or REFERENCE_SUCCESS[operation]
     elif status in (401, 403, 429):
         schema = GATEWAY_ERROR
     else:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from airflow_provider_rtk.emulator.emulator import RealtimeKitEmulator
+from airflow_provider_rtk.emulator.sink import WebhookSink
 
 #: Upper bound of any wait for a status; the emulator's delays in these tests are far below it.
 DEADLINE_SECONDS = 5.0
@@ -110,3 +115,29 @@ def wait_for_status() -> Callable[[httpx.Client, str, str], dict[str, Any]]:
             time.sleep(0.02)
 
     return wait
+
+
+@pytest.fixture
+def sink() -> Iterator[WebhookSink]:
+    """A loopback webhook receiver that keeps every delivery (answers 200 unless told otherwise)."""
+    with WebhookSink() as receiver:
+        yield receiver
+
+
+def signature_verifies(public_key_pem: str, signature: str | None, body: bytes) -> bool:
+    """Whether ``signature`` (base64 RSA-SHA256, PKCS#1 v1.5) is one of ``body`` by that key, checked
+    with ``cryptography`` directly (no emulator or provider code)."""
+    if signature is None:
+        return False
+    key = serialization.load_pem_public_key(public_key_pem.encode())
+    assert isinstance(key, rsa.RSAPublicKey)
+    try:
+        key.verify(base64.b64decode(signature), body, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+@pytest.fixture
+def verifies() -> Callable[[str, str | None, bytes], bool]:
+    return signature_verifies

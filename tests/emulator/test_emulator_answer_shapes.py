@@ -10,7 +10,7 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.emulator.api_schema import SUCCESS, answer_schema, operation_of
+from tests.emulator.api_schema import REFERENCE_SUCCESS, SUCCESS, answer_schema, operation_of
 
 SECRETS = {"access_key": "AKIA-shape", "secret": "shape-secret", "password": "pw", "private_key": "key"}
 
@@ -131,6 +131,32 @@ def test_every_operation_answers_in_the_described_shape(recorded, web):
     succeeded = {operation for operation, status, _ in recorder.answers if 200 <= status < 300}
     assert succeeded == set(SUCCESS)
     assert {status for _, status, _ in recorder.answers} >= {200, 201, 400, 401, 404, 409, 429}
+
+
+def test_webhook_and_transcript_operations_answer_in_the_reference_shape(recorded, web):
+    emulator, api, recorder, clock = recorded
+    body = {"name": "n", "url": "https://example.com/hook", "events": ["meeting.started"]}
+    webhook = api.post("/webhooks", json=body).json()["data"]
+    api.get("/webhooks")
+    api.get(f"/webhooks/{webhook['id']}")
+    api.patch(f"/webhooks/{webhook['id']}", json={"enabled": False})
+    api.put(f"/webhooks/{webhook['id']}", json=body)
+    api.delete(f"/webhooks/{webhook['id']}")
+    assert api.post("/webhooks", json={}).status_code == 400
+
+    meeting = api.post("/meetings", json={"transcribe_on_end": True}).json()["data"]
+    emulator.start_session(meeting["id"])
+    session_id = emulator.end_session(meeting["id"])["id"]
+    assert api.get(f"/sessions/{session_id}/transcript").status_code == 404
+    clock.advance(60)
+    api.get(f"/sessions/{session_id}/transcript")
+    api.post(f"/sessions/{session_id}/summary")
+    clock.advance(60)
+    api.get(f"/sessions/{session_id}/summary")
+
+    check_all(recorder.answers)
+    succeeded = {operation for operation, status, _ in recorder.answers if 200 <= status < 300}
+    assert succeeded - set(SUCCESS) == set(REFERENCE_SUCCESS)
 
 
 def test_legacy_mode_start_has_no_body_and_the_rest_keeps_its_shape(make_emulator):

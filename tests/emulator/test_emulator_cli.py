@@ -161,9 +161,35 @@ def test_cli_help_lists_the_options():
         "--second-start-message",
         "--unknown-fields",
         "--recording-file",
+        "--webhook",
+        "--webhook-retry-delays",
+        "--webhook-timeout",
+        "--transcript-delay",
+        "--summary-delay",
         "--verbose",
     ):
         assert option in result.stdout
+
+
+def test_cli_registers_webhooks_and_signs_with_its_served_key(servers, sink, verifies):
+    server = Server("--webhook", sink.url, "--webhook-retry-delays", "0.01", "--transcript-delay", "0")
+    servers.append(server)
+    server.wait_for_line("serving")
+    keys_url = server.wait_for_line("webhook signing key").split()[-1]
+    with httpx.Client(timeout=10) as web:
+        public_key = web.get(keys_url).json()["data"]["publicKey"]
+        web.post(f"http://127.0.0.1:{server.port}/_emulator/meetings/m1/session")
+    (received,) = sink.wait(1)
+    assert verifies(public_key, received.headers["rtk-signature"], received.body)
+    assert server.stop(signal.SIGTERM) == 0
+
+
+def test_cli_refuses_bad_retry_delays(capsys):
+    from airflow_provider_rtk.emulator.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--webhook-retry-delays", "1,soon"])
+    assert "comma-separated list of seconds" in capsys.readouterr().err
 
 
 def test_cli_reports_a_taken_port(capsys):

@@ -168,6 +168,7 @@ def test_airflow_connection_json(emulator):
             "account_id": DEFAULT_ACCOUNT_ID,
             "app_id": DEFAULT_APP_ID,
             "recording_link": f"{emulator.origin}/_emulator/recordings/{{recording_id}}",
+            "webhook_keys_url": f"{emulator.origin}/.well-known/webhooks.json",
         },
     }
 

@@ -32,6 +32,16 @@ USER_TESTS = textwrap.dedent(
         assert realtimekit_emulator.settings.second_start == "accept"
 
 
+    @pytest.mark.realtimekit_emulator(
+        webhooks=[{"name": "sink", "url": "{sink}", "events": ["meeting.started"]}]
+    )
+    def test_marker_points_webhooks_at_the_sink(realtimekit_emulator, realtimekit_webhook_sink):
+        realtimekit_emulator.start_session("m1")
+        (received,) = realtimekit_webhook_sink.wait(1)
+        assert json.loads(received.body)["event"] == "meeting.started"
+        assert received.headers["rtk-webhook-id"] == realtimekit_emulator.webhooks()[0]["id"]
+
+
     def test_connection_fixture_sets_the_airflow_connection(realtimekit_connection):
         connection = json.loads(os.environ["AIRFLOW_CONN_REALTIMEKIT_DEFAULT"])
         assert connection["host"] == realtimekit_connection.base_url
@@ -61,4 +71,4 @@ def test_plugin_fixtures_in_a_user_project(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    assert "4 passed" in result.stdout
