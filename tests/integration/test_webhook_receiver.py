@@ -32,6 +32,26 @@ from tests.webhook_keys import KeyPair, key_pair
 _names = itertools.count()
 
 
+def watch(trigger: Any) -> int:
+    """An active asset watched by ``trigger`` (the rows the DAG processor writes); its id."""
+    from airflow.models.asset import AssetActive, AssetModel, AssetWatcherModel
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    name = f"rtk_webhook_test_{next(_names)}"
+    with create_session() as session:
+        asset = AssetModel(name=name, uri=f"realtimekit-test://{name}", group="asset")
+        session.add(asset)
+        session.flush()
+        session.add(AssetActive.for_asset(asset))
+        classpath, kwargs = trigger.serialize()
+        row = Trigger(classpath=classpath, kwargs=kwargs)
+        session.add(row)
+        session.flush()
+        session.add(AssetWatcherModel(name=f"{name}_watch", asset_id=asset.id, trigger_id=row.id))
+        return int(asset.id)
+
+
 class Stack:
     """One test's connection, its watched assets, the key server and the receiver."""
 
@@ -39,25 +59,6 @@ class Stack:
         self.conn_id = conn_id
         self.client = client
         self.server = server
-
-    def watch(self, trigger: Any) -> int:
-        """An active asset watched by ``trigger`` (the rows the DAG processor writes); its id."""
-        from airflow.models.asset import AssetActive, AssetModel, AssetWatcherModel
-        from airflow.models.trigger import Trigger
-        from airflow.utils.session import create_session
-
-        name = f"rtk_webhook_test_{next(_names)}"
-        with create_session() as session:
-            asset = AssetModel(name=name, uri=f"realtimekit-test://{name}", group="asset")
-            session.add(asset)
-            session.flush()
-            session.add(AssetActive.for_asset(asset))
-            classpath, kwargs = trigger.serialize()
-            row = Trigger(classpath=classpath, kwargs=kwargs)
-            session.add(row)
-            session.flush()
-            session.add(AssetWatcherModel(name=f"{name}_watch", asset_id=asset.id, trigger_id=row.id))
-            return int(asset.id)
 
     def deliver(self, payload: dict[str, Any], uuid: str, *, key: KeyPair | None = None) -> Any:
         body = json.dumps(payload).encode()
@@ -128,7 +129,7 @@ def test_a_verified_meeting_started_creates_one_asset_event_and_a_repeat_or_forg
 ) -> None:
     from airflow_provider_rtk.assets import sessions_from_asset_events
 
-    asset = stack.watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, poll_interval=10))
+    asset = watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, poll_interval=10))
 
     first = stack.deliver(started("session-1"), "uuid-1")
     again = stack.deliver(started("session-1"), "uuid-1")  # the service retried it
@@ -141,14 +142,12 @@ def test_a_verified_meeting_started_creates_one_asset_event_and_a_repeat_or_forg
     runs_see = sessions_from_asset_events({"asset": [SimpleNamespace(extra=e) for e in events]})
     assert [(s.meeting_id, s.session_id) for s in runs_see] == [("standup", "session-1")]
     assert stack.server.seen
-    assert all(
-        "authorization" not in {h.lower() for h in s.headers} for s in stack.server.seen
-    )
+    assert all("authorization" not in {h.lower() for h in s.headers} for s in stack.server.seen)
 
 
 def test_a_session_the_polling_watcher_reported_is_not_recorded_again(stack: Stack) -> None:
     trigger = RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, poll_interval=10)
-    asset = stack.watch(trigger)
+    asset = watch(trigger)
     set_state(asset, trigger.state_key, {"live": ["session-polled"]})
 
     assert stack.deliver(started("session-polled"), "uuid-p").status_code == 200
@@ -158,7 +157,7 @@ def test_a_session_the_polling_watcher_reported_is_not_recorded_again(stack: Sta
 
 def test_the_polling_watcher_skips_a_session_the_receiver_recorded(stack: Stack) -> None:
     trigger = RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, poll_interval=10)
-    asset = stack.watch(trigger)
+    asset = watch(trigger)
     assert stack.deliver(started("session-pushed"), "uuid-s").status_code == 200
     marks = state_of(asset, PUSHED_MARKS_KEY)
 
@@ -169,9 +168,9 @@ def test_the_polling_watcher_skips_a_session_the_receiver_recorded(stack: Stack)
         async def aset(self, key: str, value: Any) -> None:
             set_state(asset, key, value)
 
-    watch = _Watch(trigger, Store())
+    polling = _Watch(trigger, Store())
     sessions = [SimpleNamespace(id="session-pushed"), SimpleNamespace(id="session-new")]
-    left = asyncio.run(watch._not_pushed(sessions))  # type: ignore[arg-type]
+    left = asyncio.run(polling._not_pushed(sessions))  # type: ignore[arg-type]
 
     assert "session-pushed" in marks["sessions"]
     assert [s.id for s in left] == ["session-new"]
@@ -179,15 +178,13 @@ def test_the_polling_watcher_skips_a_session_the_receiver_recorded(stack: Stack)
 
 
 def test_only_the_watches_of_the_connection_and_meeting_are_fed(stack: Stack) -> None:
-    mine = stack.watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, push_only=True))
-    other_meeting = stack.watch(
+    mine = watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, push_only=True))
+    other_meeting = watch(
         RealtimeKitLiveSessionTrigger(
             realtimekit_conn_id=stack.conn_id, meeting_ids=["review"], push_only=True
         )
     )
-    other_conn = stack.watch(
-        RealtimeKitLiveSessionTrigger(realtimekit_conn_id="someone_else", push_only=True)
-    )
+    other_conn = watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id="someone_else", push_only=True))
 
     assert stack.deliver(started("session-9"), "uuid-9").status_code == 200
 
@@ -195,7 +192,7 @@ def test_only_the_watches_of_the_connection_and_meeting_are_fed(stack: Stack) ->
 
 
 def test_an_uploaded_recording_feeds_the_pushed_recording_asset_once(stack: Stack) -> None:
-    asset = stack.watch(RealtimeKitPushedRecordingTrigger(realtimekit_conn_id=stack.conn_id))
+    asset = watch(RealtimeKitPushedRecordingTrigger(realtimekit_conn_id=stack.conn_id))
     update = {
         "event": "recording.statusUpdate",
         "recording": {
@@ -230,7 +227,7 @@ def test_a_failed_database_write_answers_503_records_nothing_and_the_retry_recor
 ) -> None:
     from airflow.assets.manager import AssetManager
 
-    asset = stack.watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, push_only=True))
+    asset = watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, push_only=True))
     real = AssetManager.register_asset_change
 
     def broken(*args: Any, **kwargs: Any) -> Any:
@@ -246,10 +243,82 @@ def test_a_failed_database_write_answers_503_records_nothing_and_the_retry_recor
 
 
 def test_a_repeated_rtk_uuid_is_recorded_once_whatever_it_carries(stack: Stack) -> None:
-    asset = stack.watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, push_only=True))
+    asset = watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, push_only=True))
 
     answers = [stack.deliver(started(f"session-{n}"), "uuid-same") for n in (1, 2)]
 
     assert [a.status_code for a in answers] == [200, 200]
     assert len(events_of(asset)) == 1
     assert "uuid-same" in state_of(asset, PUSHED_MARKS_KEY)["deliveries"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Against the emulator: its Webhooks API, and its signed deliveries to the receiver on a real server
+
+
+@pytest.fixture
+def receiver_url(airflow_db: Any) -> Iterator[str]:
+    """The receiver app served by uvicorn on loopback (as the api-server serves the plugin's app)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/webhooks/realtimekit_default"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_ensure_webhook_against_the_emulator_makes_one_webhook_and_updates_it(emulator: Any) -> None:
+    from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+    from airflow_provider_rtk.operators.webhooks import ensure_webhook
+
+    url = "https://airflow.example.com/realtimekit/webhooks/realtimekit_default"
+    with RealtimeKitHook() as hook:
+        first, first_action = ensure_webhook(hook, url, ["meeting.started"])
+        second, second_action = ensure_webhook(hook, url + "/", ["meeting.started"])
+        third, third_action = ensure_webhook(hook, url, ["meeting.started", "recording.statusUpdate"])
+
+    assert (first_action, second_action, third_action) == ("created", "unchanged", "updated")
+    assert first.id == second.id == third.id
+    (only,) = emulator.webhooks()
+    assert sorted(only["events"]) == ["meeting.started", "recording.statusUpdate"]
+
+
+def test_an_emulator_delivery_creates_one_asset_event_a_repeat_or_forgery_none(
+    emulator: Any, receiver_url: str
+) -> None:
+    from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+    from airflow_provider_rtk.operators.webhooks import ensure_webhook
+
+    asset = watch(RealtimeKitLiveSessionTrigger(push_only=True))
+    with RealtimeKitHook() as hook:
+        ensure_webhook(hook, receiver_url, ["meeting.started"])
+    meeting = emulator.create_meeting("standup")["id"]
+    session = emulator.start_session(meeting)
+
+    (delivered,) = emulator.wait_for_webhook_deliveries(1, event="meeting.started", timeout=30)
+    repeated = emulator.repeat_webhook(delivered["rtk_uuid"])
+    forged = [
+        emulator.deliver_webhook("meeting.started", meeting_id=meeting, forge=kind)
+        for kind in ("bad_signature", "no_signature", "wrong_key", "body_changed", "body_reformatted")
+    ]
+    emulator.wait_for_webhook_deliveries(7, event="meeting.started", timeout=30)
+
+    assert delivered["outcome"] == "delivered"
+    assert [a["status"] for a in delivered["attempts"]] == [200]
+    log = {d["rtk_uuid"]: d for d in emulator.webhook_deliveries("meeting.started")}
+    assert log[repeated["rtk_uuid"]]["outcome"] == "delivered"
+    assert {log[f[0]["rtk_uuid"]]["attempts"][-1]["status"] for f in forged} == {401}
+    (extra,) = events_of(asset)
+    assert extra["payload"]["session_id"] == session["id"]
+    assert extra["payload"]["meeting_id"] == meeting
