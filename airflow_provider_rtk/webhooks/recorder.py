@@ -21,13 +21,15 @@ recorded, the newest :data:`MAX_MARKS` kept for :data:`MARK_DAYS`. The assets' r
 (``SELECT ... FOR UPDATE``) while the marks are read and written, so two api-server workers given the
 same delivery record it once (SQLite serialises writers; the loser answers 5xx and the retry finds the
 mark). A session is also skipped when the polling watcher already reported it (its own key).
+Below Airflow 3.3 (no asset state store) the marks are read from the asset's own events of the last
+``MARK_DAYS`` days (each carries its ``rtk_uuid``), under the same lock.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rtk.triggers.live_session import PUSHED_MARKS_KEY, RealtimeKitLiveSessionTrigger
@@ -62,7 +64,6 @@ def record(conn_id: str, delivery: Delivery) -> int:
 
 
 def _record(conn_id: str, delivery: Delivery, session: Session) -> int:
-    from airflow._shared.timezones import timezone
     from airflow.assets.manager import asset_manager
     from airflow.models.asset import AssetModel
     from airflow.utils.sqlalchemy import with_row_locks
@@ -74,10 +75,11 @@ def _record(conn_id: str, delivery: Delivery, session: Session) -> int:
         return 0
     locked = select(AssetModel).where(AssetModel.id.in_(sorted(targets))).order_by(AssetModel.id)
     assets = {asset.id: asset for asset in session.scalars(with_row_locks(locked, session=session))}
-    now = timezone.utcnow()
+    now = datetime.now(UTC)
     created = 0
+    stored = has_state_store()
     for asset_id in sorted(assets):
-        marks = _load(asset_id, PUSHED_MARKS_KEY, session)
+        marks = _load(asset_id, PUSHED_MARKS_KEY, session) if stored else _from_events(asset_id, session, now)
         deliveries = _marks(marks, "deliveries")
         if delivery.uuid in deliveries:
             continue
@@ -88,7 +90,8 @@ def _record(conn_id: str, delivery: Delivery, session: Session) -> int:
                 asset=assets[asset_id], timestamp=now, extra=extra, source_is_api=True, session=session
             )
             created += event is not None
-        _save(asset_id, _pruned(marks, now), session)
+        if stored:
+            _save(asset_id, _pruned(marks, now), session)
     return created
 
 
@@ -104,7 +107,9 @@ def _first(
     if delivery.session_id is not None:
         sessions = _marks(marks, "sessions")
         if delivery.session_id in sessions or any(
-            delivery.session_id in _watched_live(_load(asset_id, key, session)) for key in state_keys
+            delivery.session_id in _watched_live(_load(asset_id, key, session))
+            for key in state_keys
+            if has_state_store()
         ):
             return False
         sessions[delivery.session_id] = now.isoformat()
@@ -118,9 +123,46 @@ def _first(
 
 
 def _extra(delivery: Delivery) -> dict[str, Any]:
+    marks = {"from_webhook": True, "rtk_uuid": delivery.uuid}
     if delivery.live_session is not None:
-        return {"from_webhook": True, "payload": delivery.live_session}
-    return {"from_webhook": True, **(delivery.recording or {})}
+        return {**marks, "payload": delivery.live_session}
+    return {**marks, **(delivery.recording or {})}
+
+
+def has_state_store() -> bool:
+    """Whether this Airflow has the asset state store (3.3+)."""
+    try:
+        import airflow.state  # noqa: F401
+    except ImportError:  # pragma: no cover - Airflow below 3.3
+        return False
+    return True
+
+
+def _from_events(asset_id: int, session: Session, now: datetime) -> dict[str, Any]:
+    """The marks as the asset's events of the last ``MARK_DAYS`` days hold them (below 3.3)."""
+    from airflow.models.asset import AssetEvent
+    from sqlalchemy import select
+
+    since = now - timedelta(days=MARK_DAYS)
+    extras = session.scalars(
+        select(AssetEvent.extra)
+        .where(AssetEvent.asset_id == asset_id, AssetEvent.timestamp >= since)
+        .order_by(AssetEvent.timestamp.desc())
+        .limit(MAX_MARKS)
+    )
+    marks: dict[str, Any] = {"deliveries": {}, "sessions": {}, "recordings": {}}
+    for extra in extras:
+        if not isinstance(extra, dict) or not extra.get("from_webhook"):
+            continue
+        at = now.isoformat()
+        if isinstance(extra.get("rtk_uuid"), str):
+            marks["deliveries"][extra["rtk_uuid"]] = at
+        payload = extra.get("payload")
+        if isinstance(payload, dict) and isinstance(payload.get("session_id"), str):
+            marks["sessions"][payload["session_id"]] = at
+        if isinstance(extra.get("recording_id"), str):
+            marks["recordings"][f"{extra['recording_id']}:{extra.get('status')}"] = at
+    return marks
 
 
 def _targets(conn_id: str, delivery: Delivery, session: Session) -> dict[int, list[str]]:

@@ -322,3 +322,25 @@ def test_an_emulator_delivery_creates_one_asset_event_a_repeat_or_forgery_none(
     (extra,) = events_of(asset)
     assert extra["payload"]["session_id"] == session["id"]
     assert extra["payload"]["meeting_id"] == meeting
+
+
+def test_without_an_asset_state_store_the_assets_own_events_dedupe(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow below 3.3 has no asset state store: the marks are read from the asset's events."""
+    from airflow_provider_rtk.webhooks import recorder
+
+    monkeypatch.setattr(recorder, "has_state_store", lambda: False)
+    asset = watch(RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, push_only=True))
+
+    answers = [
+        stack.deliver(started("session-a"), "uuid-a"),
+        stack.deliver(started("session-a"), "uuid-a"),  # retried
+        stack.deliver(started("session-a"), "uuid-b"),  # replayed with another uuid
+        stack.deliver(started("session-b"), "uuid-a"),  # the same uuid
+        stack.deliver(started("session-c"), "uuid-c"),
+    ]
+
+    assert {a.status_code for a in answers} == {200}
+    assert [e["payload"]["session_id"] for e in events_of(asset)] == ["session-a", "session-c"]
+    assert state_of(asset, PUSHED_MARKS_KEY) is None
