@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from airflow_provider_rtk.exceptions import _BodyTooLarge
 from airflow_provider_rtk.webhooks.deliveries import Delivery, DeliveryError, delivery_uuid, parse_delivery
 from airflow_provider_rtk.webhooks.signature import (
     KeyCache,
@@ -50,10 +51,6 @@ KeysUrlOf = Callable[[str], str]
 Recorder = Callable[[str, Delivery], int]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _answer(status: int, detail: str, **fields: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **fields}, status_code=status)
 
@@ -63,14 +60,14 @@ async def _read_body(chunks: AsyncIterator[bytes], declared: str | None) -> byte
     if declared is not None:
         try:
             if int(declared) > MAX_BODY_BYTES:
-                raise _TooLarge
+                raise _BodyTooLarge
         except ValueError:
             pass
     body = bytearray()
     async for chunk in chunks:
         body.extend(chunk)
         if len(body) > MAX_BODY_BYTES:
-            raise _TooLarge
+            raise _BodyTooLarge
     return bytes(body)
 
 
@@ -119,7 +116,7 @@ def create_app(
             return _answer(401, str(error))
         try:
             body = await _read_body(request.stream(), request.headers.get("content-length"))
-        except _TooLarge:
+        except _BodyTooLarge:
             log.warning("Refused a delivery for %s: body over %d bytes", conn_id, MAX_BODY_BYTES)
             return _answer(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
         try:

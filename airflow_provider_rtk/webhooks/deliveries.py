@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_rtk.arguments import ID_RE
+from airflow_provider_rtk.exceptions import RealtimeKitWebhookDeliveryError
 
 #: Events the receiver turns into asset events.
 MEETING_STARTED = "meeting.started"
@@ -29,8 +30,7 @@ _UUID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _EVENT_RE = re.compile(r"[A-Za-z][A-Za-z.]{0,63}")
 
 
-class DeliveryError(Exception):
-    """The delivery is not one the receiver can read (answer 400; nothing recorded)."""
+DeliveryError = RealtimeKitWebhookDeliveryError
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from airflow_provider_rtk.exceptions import RealtimeKitWebhookKeyError, RealtimeKitWebhookSignatureError
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
@@ -40,12 +42,8 @@ KEY_FETCH_TIMEOUT = 10.0
 NO_KEY_RETRY_INTERVAL = 5.0
 
 
-class SignatureError(Exception):
-    """The delivery is unsigned or its signature does not verify (answer 401; never retried)."""
-
-
-class KeyUnavailableError(Exception):
-    """The public key could not be fetched or read (answer 503: the service retries)."""
+SignatureError = RealtimeKitWebhookSignatureError
+KeyUnavailableError = RealtimeKitWebhookKeyError
 
 
 def decode_signature(header: str | None) -> bytes:
