@@ -19,24 +19,28 @@ TEST_WORKERS ?= 2
 
 UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
-.PHONY: demo test test-unit test-floor lint bench clean
+.PHONY: demo test test-unit test-floor lint bench clean docs doctest check-wheel
 
 $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
-# $(1): venv folder, $(2): Airflow requirement (and pins)
+# The project's extras in each venv (the docs tools only where the docs are built).
+VENV_EXTRAS = test,dev,docs
+FLOOR_EXTRAS = test,dev
+
+# $(1): venv folder, $(2): Airflow requirement (and pins), $(3): the project's extras
 define make_venv
 	test -x $(1)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(1)
-	$(UV) pip install --quiet --compile-bytecode --python $(1)/bin/python -e ".[test,dev]" $(foreach req,$(2),"$(req)")
+	$(UV) pip install --quiet --compile-bytecode --python $(1)/bin/python -e ".[$(3)]" $(foreach req,$(2),"$(req)")
 endef
 
 $(VENV)/.installed: pyproject.toml | $(UV)
-	$(call make_venv,$(VENV),$(AIRFLOW_NEWEST))
+	$(call make_venv,$(VENV),$(AIRFLOW_NEWEST),$(VENV_EXTRAS))
 	touch $@
 
 $(FLOOR_VENV)/.installed: pyproject.toml | $(UV)
-	$(call make_venv,$(FLOOR_VENV),$(AIRFLOW_FLOOR))
+	$(call make_venv,$(FLOOR_VENV),$(AIRFLOW_FLOOR),$(FLOOR_EXTRAS))
 	touch $@
 
 ## The main job on the embedded default: local emulator + SQLite Airflow, every example DAG end to end
@@ -67,15 +71,33 @@ test-floor: $(FLOOR_VENV)/.installed
 		$(foreach test,$(FLOOR_DESELECTED),--deselect=$(test)) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check airflow_provider_rtk rtk_demo.py dags tests benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_rtk rtk_demo.py dags tests benchmarks
+	$(VENV)/bin/ruff check airflow_provider_rtk rtk_demo.py dags tests benchmarks docs/conf.py .ci
+	$(VENV)/bin/ruff format --check airflow_provider_rtk rtk_demo.py dags tests benchmarks docs/conf.py .ci
 	$(VENV)/bin/mypy airflow_provider_rtk rtk_demo.py
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python -m benchmarks
 
+## The docs site (docs/, Sphinx) into docs/_build/html, every warning an error and nitpicky (every
+## reference to a provider name must resolve); autodoc imports the real provider from the project's venv
+## (Airflow included, nothing mocked). Then `make doctest` runs the pages' examples (reusing the read pages).
+SPHINX_OPTS ?= -W --keep-going -n -q -d docs/_build/doctrees
+docs: $(VENV)/.installed
+	$(VENV)/bin/sphinx-build -E -b html $(SPHINX_OPTS) docs docs/_build/html
+	$(MAKE) doctest
+
+doctest: $(VENV)/.installed
+	$(VENV)/bin/sphinx-build -b doctest $(SPHINX_OPTS) docs docs/_build/doctest
+	tail -n 5 docs/_build/doctest/output.txt
+
+## The wheel as users get it: build the sdist and wheel, check their metadata and contents, install the
+## wheel alone in a fresh venv with Airflow (from a temporary folder, no checkout on the path) and there
+## list the provider, run the emulator command, the pytest plugin on a DAG test, and parse dags/.
+check-wheel: $(VENV)/.installed
+	$(VENV)/bin/python .ci/check_wheel.py --uv $(UV) --python $(PYTHON) --airflow "$(AIRFLOW_NEWEST)"
+
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) .tools .demo build *.egg-info
+	rm -rf $(VENV) $(FLOOR_VENV) .tools .demo build dist docs/_build *.egg-info
 
 ## The end-to-end suite: real Airflow services on loopback, REST triggers, a real browser (installs
 ## Debian's chromium and Playwright first). E2E_PROFILE=distributed: PostgreSQL, Redis, CeleryExecutor.

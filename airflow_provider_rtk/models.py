@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -53,8 +53,19 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 Integer = Annotated[int, BeforeValidator(_reject_bool)]
 
 
+#: How many statuses the service invents that this provider does not know are remembered as members
+#: (so ``is`` compares them like the known ones); beyond it each reading makes its own (``==`` holds).
+_MAX_UNKNOWN_STATUSES = 32
+
+
 class RecordingStatus(str, Enum):
-    """Status of a recording. ``UPLOADED`` and ``ERRORED`` are terminal."""
+    """Status of a recording. ``UPLOADED`` and ``ERRORED`` are terminal.
+
+    A status the service reports that is not listed here (a newer service) is read, not refused: it
+    is kept by value (``RecordingStatus("ARCHIVING").value == "ARCHIVING"``), is not :attr:`is_known`,
+    and counts as neither terminal nor capturing, so every wait keeps waiting and nothing is stopped
+    on its account. User input (:meth:`parse_many`, a ``target_status``) still takes known ones only.
+    """
 
     INVOKED = "INVOKED"
     RECORDING = "RECORDING"
@@ -62,6 +73,23 @@ class RecordingStatus(str, Enum):
     UPLOADING = "UPLOADING"
     UPLOADED = "UPLOADED"
     ERRORED = "ERRORED"
+
+    @classmethod
+    def _missing_(cls, value: object) -> RecordingStatus | None:
+        """An unknown non-empty status of a newer service, kept as it is (see the class docstring)."""
+        if not isinstance(value, str) or not value.strip() or len(value) > 64:
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        if len(cls._value2member_map_) < len(cls._member_names_) + _MAX_UNKNOWN_STATUSES:
+            member = cast("RecordingStatus", cls._value2member_map_.setdefault(value, member))
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        """One of the statuses this provider knows (not one a newer service invented)."""
+        return self._name_ in type(self)._member_names_
 
     @property
     def is_terminal(self) -> bool:
@@ -77,10 +105,17 @@ class RecordingStatus(str, Enum):
     def parse_many(cls, value: str | Iterable[str | RecordingStatus]) -> list[RecordingStatus]:
         """``"RECORDING,paused"`` or ``["UPLOADED"]`` as statuses; the error names what is unknown."""
         items = value.split(",") if isinstance(value, str) else list(value)
-        try:
-            return [item if isinstance(item, cls) else cls(item.strip().upper()) for item in items]
-        except ValueError as error:
-            raise ValueError(f"{error}; known statuses: {', '.join(s.value for s in cls)}") from None
+        by_value: dict[str, RecordingStatus] = {status.value: status for status in cls}
+        statuses = [item if isinstance(item, cls) else by_value.get(item.strip().upper()) for item in items]
+        unknown = [
+            item.strip().upper() if isinstance(item, str) else str(item)
+            for item, status in zip(items, statuses, strict=True)
+            if status is None or not status.is_known
+        ]
+        if unknown:
+            known = ", ".join(s.value for s in cls)
+            raise ValueError(f"{unknown[0]!r} is not a valid RecordingStatus; known statuses: {known}")
+        return [status for status in statuses if status is not None]
 
 
 class StorageType(str, Enum):
@@ -386,6 +421,9 @@ class Recording(_ResponseModel):
     audio_download_url: str | None = None
     start_reason: StartReason | None = None
     stop_reason: StopReason | None = None
+    #: as sent: the SDK types it as a union of four shapes, every field optional (``type`` too), and
+    #: answers carry no secret; a mapping reads them all (and any newer one), and ``to_xcom`` still
+    #: leaves out any secret field a service might echo
     storage_config: dict[str, Any] | None = None
 
     def invoked_since(self, moment: datetime) -> bool:

@@ -43,6 +43,15 @@ def recording(rec_id: str = "rec-1", status: str = "RECORDING", **fields: Any) -
     return {"id": rec_id, "status": status, "meeting_id": MEETING, "invoked_time": now_iso(), **fields}
 
 
+def track_download_url(*file_names: str, layer: str = "default") -> list[dict[str, Any]]:
+    """A track recording's ``download_url`` in the docs' per-layer list form, one signed link a file."""
+    links = {
+        name: {"download_url": f"https://r2.example/{n}?X-Amz-Signature={n}"}
+        for n, name in enumerate(file_names)
+    }
+    return [{"layer_name": layer, "download_urls": links}]
+
+
 def ok(data: Any, status: int = 200, **extra: Any) -> httpx.Response:
     return httpx.Response(status, json={"success": True, "data": data, **extra})
 

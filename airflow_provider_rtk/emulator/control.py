@@ -225,6 +225,7 @@ def show_state(controls: Controls, request: Request, params: dict[str, str]) -> 
         {
             **controls.state.snapshot(reveal_secrets=False),
             "faults": controls.faults.snapshot(),
+            "webhooks": [webhook.to_api() for webhook in controls.webhooks.all()],
             "rate_limit": controls.limiter.to_json(),
         }
     )

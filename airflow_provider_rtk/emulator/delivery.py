@@ -12,7 +12,8 @@ the same ``rtk-uuid``, body and signature on every attempt of one delivery.
 
 Nothing here blocks an API answer: the state's listener only queues the event; one thread turns events
 into deliveries, wakes timed state changes up (so ``recording.statusUpdate`` fires when the status
-changes, not when someone next looks), and hands each attempt to a small pool of sender threads.
+changes, not when someone next looks), and hands each attempt to a small pool of sender threads, so
+deliveries may arrive out of order (the guide promises no order); the log keeps the order of events.
 
 For tests, :meth:`WebhookDispatcher.deliver` sends a chosen payload, also forged (see
 :data:`FORGERIES`) or to a given URL, and :meth:`WebhookDispatcher.repeat` sends a logged delivery
@@ -188,7 +189,10 @@ class WebhookDispatcher:
     # ---- the loop
 
     def _queue_event(self, event: StateEvent) -> None:
-        """The state's listener (called under the state's lock): queue only."""
+        """The state's listener (called under the state's lock): queue only, and only what some
+        webhook may receive (nothing piles up while nothing is served or subscribed)."""
+        if self._thread is None or not self.registry.any_enabled():
+            return
         with self._lock:
             self._events.append(event)
         self._wake.set()
@@ -209,9 +213,11 @@ class WebhookDispatcher:
             events = list(self._events)
             self._events.clear()
         for event in events:
-            body = self.payload_of(event)
-            for webhook in self.registry.subscribed(event.name):
-                self._submit(self._new(event.name, body, webhook.url, webhook.id))
+            webhooks = self.registry.subscribed(event.name)
+            if webhooks:  # no payload is made for nobody
+                body = self.payload_of(event)
+                for webhook in webhooks:
+                    self._submit(self._new(event.name, body, webhook.url, webhook.id))
         now = time.monotonic()
         due = []
         with self._lock:

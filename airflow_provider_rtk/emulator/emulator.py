@@ -127,6 +127,7 @@ class RealtimeKitEmulator:
         self.server_kind = server
         self._requested_port = port
         self.app = EmulatorApp(self.settings, clock=clock, recording_bytes=recording_bytes)
+        self._register_initial_webhooks()
         self._server: EmulatorHTTPServer | AsyncioEmulatorServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -137,7 +138,6 @@ class RealtimeKitEmulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         address = (self.host, self._requested_port)
-        self._register_initial_webhooks()
         if self.server_kind == "asyncio":
             self._server = AsyncioEmulatorServer(address, self.app)
             self._server.start(f"realtimekit-emulator-{self.port}")

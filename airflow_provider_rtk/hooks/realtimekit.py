@@ -94,8 +94,8 @@ DEFAULT_TIMEOUT = 30.0
 
 def _action_already_done(recording: Recording, action: RecordingAction) -> bool:
     """Whether a recording is already where ``action`` would take it (so repeating it is a no-op)."""
-    if action is RecordingAction.STOP:
-        return not recording.status.is_capturing
+    if action is RecordingAction.STOP:  # a status it does not know proves nothing: the refusal stands
+        return recording.status.is_known and not recording.status.is_capturing
     wanted = RecordingStatus.PAUSED if action is RecordingAction.PAUSE else RecordingStatus.RECORDING
     return recording.status is wanted
 

@@ -41,9 +41,11 @@ from airflow_provider_rtk.version_compat import ResumableJobMixin, default_defer
 
 if TYPE_CHECKING:
     import jinja2
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+    from airflow_provider_rtk.lineage import RecordingLineage
     from airflow_provider_rtk.models import Recording, TrackRecordingRequest
     from airflow_provider_rtk.starting import RecordingStarter
 
@@ -86,8 +88,9 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
     starting, and on every retry, the meeting's active recording is checked (see ``if_active``); a
     start whose answer was lost is resolved by asking the service. Only a recording this task
     *started* (the id came in its own start's answer) is ever stopped by it; one it found after an
-    ambiguous answer is only *believed* its own and followed (see the README's table). On Airflow 3.3
-    the start is journalled ahead in the task state store, so a retry knows what its earlier try did.
+    ambiguous answer is only *believed* its own and followed (see this operator's page in the docs).
+    On Airflow 3.3 the start is journalled ahead in the task state store, so a retry knows what its
+    earlier try did.
     The XCom return value is the recording (storage secrets left out); ``recording_id`` and
     ``recording_url`` are pushed as well.
 
@@ -173,6 +176,8 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         self._final_recording: Recording | None = None
         #: The journal entry of what the start learnt (written again if the store did not keep it).
         self._fact: JournalEntry | None = None
+        #: What OpenLineage is told once the task has its recording.
+        self._lineage: RecordingLineage | None = None
 
     # ------------------------------------------------------------------------------ templating
 
@@ -408,7 +413,7 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         while True:
             recording = self.hook.get_recording(recording_id)
             self._final_recording = recording
-            if recording.status is not last_status:
+            if recording.status != last_status:
                 self.log.info("Recording %s is %s", recording_id, recording.status.value)
                 last_status = recording.status
             if recording.status is RecordingStatus.UPLOADED:
@@ -486,10 +491,19 @@ class RealtimeKitStartTrackRecordingOperator(ResumableJobMixin, BaseOperator):
         """The task's XCom (no pre-signed links unless ``xcom_download_links``); the recording also
         goes on the asset event of each outlet (ids and files, never links)."""
         from airflow_provider_rtk.assets import fill_outlet_events
+        from airflow_provider_rtk.lineage import RecordingLineage
 
+        self._lineage = RecordingLineage.of(self.hook.settings, recording, meeting_id=str(self.meeting_id))
         if fill_outlet_events(context, self.outlets, recording):
             self.log.info("Asset event(s) for recording %s (%s)", recording.id, recording.status.value)
         return recording.to_xcom(links=self.xcom_download_links)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """OpenLineage (the ``openlineage`` extra): the meeting in, the recording's files at RealtimeKit
+        out (names in :mod:`airflow_provider_rtk.lineage`; ids only, never a link)."""
+        from airflow_provider_rtk.lineage import operator_lineage
+
+        return operator_lineage(self._lineage, recording_is="output")
 
     def _adopt_stored(self, context: Context, recording_id: str) -> None:
         """A recording id from the task state store (Airflow 3.3): this try follows it with what the

@@ -51,9 +51,11 @@ from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
+    from airflow_provider_rtk.lineage import RecordingLineage
     from airflow_provider_rtk.models import Recording
 
 __all__ = [
@@ -326,6 +328,8 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
         self.asset_alias = asset_alias
         if asset_alias:
             self.outlets = [*self.outlets, AssetAlias(asset_alias)]
+        #: What OpenLineage is told once the files are copied.
+        self._lineage: RecordingLineage | None = None
 
     # ---------------------------------------------------------------------------------- checks
 
@@ -398,6 +402,11 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
                 self.log.info("Waiting %gs: %s", self.poll_interval, waiting_for)
                 time.sleep(self.poll_interval)
                 recording, waiting_for = self._fresh_links(hook, recording_id, deadline), ""
+            from airflow_provider_rtk.lineage import RecordingLineage
+
+            self._lineage = RecordingLineage.of(
+                hook.settings, recording, file_names=done, destinations=[item.uri for item in done.values()]
+            )
         self._emit_asset_events(context, recording, list(done.values()))
         return {
             "recording_id": recording_id,
@@ -406,6 +415,13 @@ class RealtimeKitRecordingToObjectStorageOperator(BaseOperator):
                 for item in done.values()
             ],
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """OpenLineage (the ``openlineage`` extra): the recording's files at RealtimeKit in, the copied
+        files out (names in :mod:`airflow_provider_rtk.lineage`; never a link)."""
+        from airflow_provider_rtk.lineage import operator_lineage
+
+        return operator_lineage(self._lineage, recording_is="input")
 
     def _fresh_links(
         self, hook: RealtimeKitHook, recording_id: str, deadline: float | None = None

@@ -150,8 +150,10 @@ def parse_target_status(value: str | RecordingStatus) -> RecordingStatus:
 
 
 def target_reached(status: RecordingStatus, target: RecordingStatus) -> bool:
-    """Whether a recording in ``status`` has reached or passed ``target`` (see the module docstring)."""
-    if status is RecordingStatus.ERRORED:
+    """Whether a recording in ``status`` has reached or passed ``target`` (see the module docstring).
+    A status this provider does not know has reached nothing (and :func:`target_unreachable` says it
+    may still): the wait goes on."""
+    if status is RecordingStatus.ERRORED or not status.is_known:
         return False
     if target is RecordingStatus.PAUSED:
         return status is RecordingStatus.PAUSED
@@ -160,7 +162,7 @@ def target_reached(status: RecordingStatus, target: RecordingStatus) -> bool:
 
 def target_unreachable(status: RecordingStatus, target: RecordingStatus) -> bool:
     """Whether a recording in ``status`` can never reach ``target`` any more."""
-    if target_reached(status, target):
+    if target_reached(status, target) or not status.is_known:
         return False
     if status.is_terminal:
         return True

@@ -253,7 +253,7 @@ class _Watch:
         """Whether a reading (its request sent at ``sent``) is news to this watch."""
         if self.unlike is None:
             return sent >= self.since
-        return recording.status is not self.unlike
+        return recording.status != self.unlike
 
 
 @dataclass(slots=True)
@@ -355,7 +355,7 @@ class RecordingPoller:
         """When the watch wants its recording read next (monotonic)."""
         if watch.unlike is None:
             return watch.since
-        if followed.status is not None and followed.status is not watch.unlike:
+        if followed.status is not None and followed.status != watch.unlike:
             return -math.inf  # it changed while the caller was away: read it again at once
         return followed.read_at + watch.interval
 

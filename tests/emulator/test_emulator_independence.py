@@ -1,16 +1,16 @@
 """The emulator stands alone: no Airflow, no provider module outside ``airflow_provider_rtk.emulator``,
-and it serves within a second of starting (its own process, as a user starts it)."""
+and it starts light: until its first answer it loads nothing but the standard library and itself
+(its own process, as a user starts it). What start-up costs is measured in ``benchmarks/``, not here:
+a timed assertion fails on a busy machine."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 
-#: What "serves within a second" allows, from process start to the first answer.
-SERVE_SECONDS = 1.0
 #: The emulator needs only the standard library; these would mean it leans on the provider's stack.
 FOREIGN_LIBRARIES = ("airflow", "pydantic", "httpx", "pendulum", "sqlalchemy")
 
@@ -94,12 +94,30 @@ def test_importing_and_serving_loads_no_airflow_and_no_provider_module():
     assert foreign(report["modules"]) == []
 
 
-def test_cli_serves_within_a_second():
-    started = time.monotonic()
+def third_party(modules: list[str]) -> list[str]:
+    """Modules neither of the standard library nor of the emulator (nor its package's ``__init__``).
+    A name no installed package provides is a failed probe (``copy`` tries Jython's ``org``), not a load."""
+    return [
+        name
+        for name in modules
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and importlib.util.find_spec(name.split(".")[0]) is not None
+        and name != "airflow_provider_rtk"
+        and not name.startswith("airflow_provider_rtk.emulator")
+    ]
+
+
+def test_third_party_spots_what_it_must():
+    assert third_party(["json", "cryptography.hazmat", "airflow_provider_rtk.emulator.state"]) == [
+        "cryptography.hazmat"
+    ]
+
+
+def test_cli_serves_its_first_answer_on_the_standard_library_alone():
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_rtk.emulator", "--port", "0"],
+        [sys.executable, "-X", "importtime", "-m", "airflow_provider_rtk.emulator", "--port", "0"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -111,10 +129,20 @@ def test_cli_serves_within_a_second():
             f"{base_url}/accounts/a/realtime/kit/b/recordings",
             headers={"Authorization": "Bearer emulator-token"},
         )
-        with urllib.request.urlopen(request, timeout=5) as answer:
+        with urllib.request.urlopen(request, timeout=30) as answer:
             assert answer.status == 200
-        elapsed = time.monotonic() - started
     finally:
         process.terminate()
-        process.wait(timeout=10)
-    assert elapsed < SERVE_SECONDS, f"first answer after {elapsed:.2f}s"
+        _, stderr = process.communicate(timeout=30)
+    modules = imported_modules(stderr)
+    assert "airflow_provider_rtk.emulator.server" in modules
+    assert third_party([name for name in modules if name not in interpreter_start_up()]) == []
+
+
+def interpreter_start_up() -> set[str]:
+    """What this interpreter loads before any code runs (site's .pth hooks: the editable install's
+    finder and the like), which no program can avoid."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "pass"], capture_output=True, text=True, check=True
+    )
+    return set(imported_modules(result.stderr))

@@ -123,7 +123,10 @@ def test_transcript_and_summary_webhooks_link_the_same_bytes(make_emulator, sink
     emulator.create_meeting("retro", meeting_id="m1", transcribe_on_end=True, summarize_on_end=True)
     emulator.start_session("m1")
     session_id = emulator.end_session("m1")["id"]
-    transcript, summary = (json.loads(received.body) for received in sink.wait(2))
+    transcript, summary = sorted(
+        (json.loads(received.body) for received in sink.wait(2)),
+        key=lambda body: body["event"] == "meeting.summary",
+    )
     assert transcript["event"] == "meeting.transcript"
     assert transcript["meeting"]["sessionId"] == session_id
     assert "endedAt" in transcript["meeting"]

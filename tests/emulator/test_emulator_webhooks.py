@@ -78,6 +78,16 @@ def test_reset_forgets_added_webhooks_and_keeps_configured_ones(make_emulator):
     assert [w["name"] for w in emulator.webhooks()] == ["airflow"]
 
 
+def test_configured_webhooks_are_registered_once_across_restarts(make_emulator, web):
+    emulator = make_emulator(webhooks=[BODY])
+    emulator.stop()
+    emulator.start()
+    assert [w["name"] for w in emulator.webhooks()] == ["airflow"]
+    assert [w["name"] for w in web.get(f"{emulator.origin}/_emulator/state").json()["data"]["webhooks"]] == [
+        "airflow"
+    ]
+
+
 def test_a_bad_configured_webhook_is_refused_at_construction(make_emulator):
     with pytest.raises(ValueError, match="events"):
         make_emulator(webhooks=[{**BODY, "events": ["nope"]}])

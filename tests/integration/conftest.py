@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import airflow.sdk
@@ -192,3 +193,51 @@ def run(capfd):
 def recordings_of(emulator: RealtimeKitEmulator, meeting_id: str) -> list[dict[str, Any]]:
     """Every recording of the meeting."""
     return [r for r in emulator.recordings() if r["meeting_id"] == meeting_id]
+
+
+def _clear_openlineage_settings() -> None:
+    """The OpenLineage provider reads its settings once per process (``functools.cache``)."""
+    from airflow.providers.openlineage import conf
+
+    for value in vars(conf).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
+@pytest.fixture
+def lineage_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The OpenLineage provider's listener, enabled for this test only, its events appended to a file
+    (``[openlineage] transport = {"type": "file", ...}``); returns a reader of the events so far.
+
+    Its plugin registers the listener when a process first loads plugins, if lineage is enabled then;
+    the test process loaded them long before, with lineage off, so the same listener is added here."""
+    from airflow.providers.openlineage.plugins.listener import OpenLineageListener
+
+    try:
+        from airflow.sdk.listener import get_listener_manager  # the task runner's (Airflow 3.1+)
+    except ImportError:  # Airflow 3.0
+        from airflow.listeners.listener import get_listener_manager
+
+    manager = get_listener_manager()  # the plugins load now if not before, lineage still off
+    path = tmp_path / "openlineage.jsonl"
+    transport = {"type": "file", "log_file_path": str(path), "append": True}
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", "rtk-tests")
+    _clear_openlineage_settings()
+    listener = OpenLineageListener()
+    assert not any(isinstance(plugin, OpenLineageListener) for plugin in manager.pm.get_plugins())
+    manager.add_listener(listener)
+
+    def read() -> list[dict[str, Any]]:
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    try:
+        yield read
+    finally:
+        manager.pm.unregister(listener)
+        listener.before_stopping(component=None)  # its pool of DAG-run event processes, if it made one
+        _clear_openlineage_settings()

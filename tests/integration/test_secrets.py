@@ -194,6 +194,19 @@ def test_no_secret_reaches_logs_rendered_fields_or_xcom(emulator, live_meeting, 
 
 
 @pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
+def test_no_secret_reaches_openlineage_events(emulator, live_meeting, secrets, lineage_events, capfd):
+    """Issue 21: the start task's lineage (and everything else the OpenLineage listener sends about the
+    task: its facets, its arguments) holds no token, storage credential or link."""
+    dag_run, output = _run("rtk_test_secrets", live_meeting, capfd)
+
+    assert str(dag_run.state) == "success", output[-3000:]
+    events = lineage_events()
+    assert any(event["eventType"] == "COMPLETE" and event["outputs"] for event in events)
+    assert secrets.leaks(json.dumps(events)) == []
+    assert emulator.origin not in json.dumps(events)
+
+
+@pytest.mark.realtimekit_emulator(api_token=_fresh("TOKEN"))
 def test_errors_carry_no_secret(emulator, secrets, capfd):
     """The service refuses (the meeting is not live): the failure, its log and its traceback are clean."""
     meeting_id = emulator.create_meeting("nobody here")["id"]

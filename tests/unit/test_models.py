@@ -745,9 +745,23 @@ class TestRecording:
         assert xcom["layers"]["default"]["outputs"][0]["storage_config"] == {"type": "sftp", "host": "h"}
         assert xcom["storage_config"] == {"type": "aws", "bucket": "b", "nested": {}}
 
-    def test_unknown_status_rejected(self):
+    def test_a_status_it_does_not_know_is_kept_and_not_finished(self):
+        """Issue 21: a newer service's status is read, kept by value, and finishes nothing."""
+        recording = Recording.model_validate({"id": "r", "status": "ARCHIVING", "new_field": 1})
+        assert recording.status.value == "ARCHIVING"
+        assert not recording.status.is_known
+        assert not recording.status.is_terminal
+        assert not recording.status.is_capturing
+        assert recording.to_xcom()["status"] == "ARCHIVING"
+        assert recording.model_extra == {"new_field": 1}
+        again = Recording.model_validate_json(recording.model_dump_json())
+        assert again.status == recording.status
+        assert Recording.model_validate({"id": "r", "status": "ARCHIVING"}).status is recording.status
+
+    @pytest.mark.parametrize("status", ["", "   ", 42, None, "X" * 65])
+    def test_a_status_that_is_no_status_is_refused(self, status):
         with pytest.raises(ValueError, match="status"):
-            Recording.model_validate({"id": "r", "status": "EXPLODED"})
+            Recording.model_validate({"id": "r", "status": status})
 
     def test_active_session(self):
         session = ActiveSession.model_validate({"id": "s", "status": "LIVE", "live_participants": 3, "x": 1})
@@ -784,7 +798,161 @@ class TestRecordingStatus:
             RecordingStatus.INVOKED,
         ]
 
+    def test_parse_many_refuses_a_status_the_service_invented_since(self):
+        """An answer may carry a status this provider does not know; a filter the user writes may not."""
+        assert not RecordingStatus("ARCHIVING").is_known
+        with pytest.raises(ValueError, match="ARCHIVING"):
+            RecordingStatus.parse_many("archiving")
+        with pytest.raises(ValueError, match="ARCHIVING"):
+            RecordingStatus.parse_many([RecordingStatus("ARCHIVING")])
+
     def test_parse_many_unknown_names_it_and_lists_known(self):
         with pytest.raises(ValueError, match="BOGUS") as info:
             RecordingStatus.parse_many("RECORDING,bogus")
         assert "known statuses: INVOKED, RECORDING, PAUSED, UPLOADING, UPLOADED, ERRORED" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Every answer the cloudflare SDK's types (5.7 and later: types/realtime_kit/recording_*_response.py)
+# or Cloudflare's docs allow. Written here from those types and pages; never read from elsewhere.
+
+#: ``storage_config`` as the SDK's four union members type it: every field optional (``type`` too),
+#: ``port`` a number, no ``secret``/``password``/``private_key``; member 1 requires ``access_key`` and
+#: ``region`` typed ``object``.
+SDK_STORAGE_CONFIGS = {
+    "member0_gcs": {"type": "gcs", "bucket": "recordings", "path": "standup/", "region": "us-east1"},
+    "member0_without_type": {"bucket": "recordings", "path": "standup/"},
+    "member1_aws": {"type": "aws", "access_key": "AKIAEXAMPLE", "region": "us-east-1", "bucket": "b"},
+    "member1_object_values": {"access_key": {"id": "k"}, "region": ["eu"], "type": "digitalocean"},
+    "member2_sftp_key": {
+        "type": "sftp",
+        "auth_method": "KEY",
+        "host": "sftp.example.com",
+        "port": 22.0,
+        "username": "rtk",
+        "path": "/in",
+    },
+    "member3_sftp_password": {"type": "sftp", "auth_method": "PASSWORD", "host": "h", "port": 2222},
+    "member3_without_type": {"auth_method": "PASSWORD", "host": "h", "username": "u"},
+    "empty": {},
+}
+
+#: ``Data`` of ``RecordingGetOneRecordingResponse``: every field the SDK types, with its own types.
+SDK_RECORDING = {
+    "id": "97440c6a-140b-40a9-9499-b23fd7a3868a",
+    "audio_download_url": "https://r2.example/audio.mp3?sig=1",
+    "download_url": "https://r2.example/meeting.mp4?sig=1",
+    "download_url_expiry": "2026-07-08T10:00:00.000Z",
+    "file_size": 1048576.0,
+    "invoked_time": "2026-07-01T10:00:00.000Z",
+    "output_file_name": "meeting.mp4",
+    "session_id": "b1a9d0e4-1c2f-4d6b-9a55-0f2c3e4d5a6b",
+    "started_time": "2026-07-01T10:00:03.000Z",
+    "status": "UPLOADED",
+    "stopped_time": "2026-07-01T10:30:00.000Z",
+    "recording_duration": 1797,
+    "start_reason": {
+        "caller": {"name": "api", "type": "ORGANIZATION", "user_Id": "u-1"},
+        "reason": "API_CALL",
+    },
+    "stop_reason": {"caller": {"name": "Ann", "type": "USER", "user_Id": "u-2"}, "reason": "INTERNAL_ERROR"},
+    "storage_config": None,
+}
+
+#: ``RecordingGetRecordingsResponse`` items carry a ``meeting`` object and its ``recording_config``.
+SDK_LISTED_RECORDING = {
+    **SDK_RECORDING,
+    "meeting": {
+        "id": MEETING,
+        "created_at": "2026-07-01T09:00:00.000Z",
+        "updated_at": "2026-07-01T09:00:00.000Z",
+        "live_stream_on_start": False,
+        "persist_chat": False,
+        "record_on_start": False,
+        "session_keep_alive_time_in_secs": 60,
+        "status": "ACTIVE",
+        "summarize_on_end": False,
+        "title": "standup",
+    },
+    "recording_config": {
+        "audio_config": {"channel": "stereo", "codec": "AAC", "export_file": True},
+        "file_name_prefix": "standup",
+        "max_seconds": 3600,
+        "realtimekit_bucket_config": {"enabled": True},
+        "storage_config": {"type": "aws", "access_key": "AKIAEXAMPLE", "region": "us-east-1"},
+        "video_config": {"codec": "H264", "export_file": True, "height": 720, "width": 1280},
+    },
+}
+
+#: The track-recording guide's answer: ``download_url`` as the per-layer list.
+DOCS_TRACK_RECORDING = {
+    "id": "rec-track-1",
+    "status": "UPLOADED",
+    "meeting_id": MEETING,
+    "invoked_time": "2026-07-01T10:00:00Z",
+    "download_url": [
+        {
+            "layer_name": "default",
+            "download_urls": {
+                "default_u1_p1_mic_audio_1751364003000.webm": {"download_url": "https://r2.example/a?sig=1"},
+                "default_u2_p2_mic_audio_1751364003000.webm": {"download_url": "https://r2.example/b?sig=2"},
+            },
+        }
+    ],
+    "download_url_expiry": "2026-07-08T10:00:00Z",
+}
+
+
+class TestAnswersTheSdkAndDocsAllow:
+    @pytest.mark.parametrize("config", SDK_STORAGE_CONFIGS.values(), ids=SDK_STORAGE_CONFIGS.keys())
+    def test_every_storage_config_variant_parses(self, config):
+        recording = Recording.model_validate({**SDK_RECORDING, "storage_config": config})
+        assert recording.storage_config == config
+        assert recording.to_xcom()["storage_config"] == {k: v for k, v in config.items() if k != "access_key"}
+
+    def test_the_sdks_recording_parses_with_every_field(self):
+        recording = Recording.model_validate(SDK_RECORDING)
+        assert recording.status is RecordingStatus.UPLOADED
+        assert recording.download_links == {"meeting.mp4": "https://r2.example/meeting.mp4?sig=1"}
+        assert recording.stop_reason.caller.user_Id == "u-2"
+        assert recording.file_size == 1048576.0
+
+    def test_a_listed_recording_keeps_its_meeting_and_config(self):
+        from airflow_provider_rtk.models import RecordingPage
+
+        page = RecordingPage.from_answer(
+            [SDK_LISTED_RECORDING], {"page_no": 1, "total_count": 1.0, "start_offset": 0.0, "end_offset": 1.0}
+        )
+        assert not page.unreadable
+        (recording,) = page.recordings
+        assert recording.model_extra["meeting"]["title"] == "standup"
+        assert "access_key" not in json.dumps(recording.to_xcom())
+
+    @pytest.mark.parametrize(
+        ("download_url", "links"),
+        [
+            ("https://r2.example/x.webm", {"track.webm": "https://r2.example/x.webm"}),
+            (
+                DOCS_TRACK_RECORDING["download_url"],
+                {
+                    "default_u1_p1_mic_audio_1751364003000.webm": "https://r2.example/a?sig=1",
+                    "default_u2_p2_mic_audio_1751364003000.webm": "https://r2.example/b?sig=2",
+                },
+            ),
+            ([], {}),
+            (None, {}),
+        ],
+        ids=["sdk-string", "docs-list", "empty-list", "none"],
+    )
+    def test_a_track_recordings_download_url_in_either_form(self, download_url, links):
+        data = {**DOCS_TRACK_RECORDING, "output_file_name": "track.webm", "download_url": download_url}
+        assert Recording.model_validate(data).download_links == links
+
+    def test_the_sdks_track_start_answer_parses(self):
+        """``RecordingStartTrackRecordingResponse.data.recording``: the SDK's fields, no meeting id."""
+        recording = Recording.model_validate(
+            {k: SDK_RECORDING[k] for k in ("id", "invoked_time", "output_file_name", "status")}
+            | {"status": "INVOKED", "download_url": None}
+        )
+        assert recording.status is RecordingStatus.INVOKED
+        assert recording.download_links == {}

@@ -348,10 +348,10 @@ SHAPES: list[tuple[str, str, str, Any, tuple[Any, ...]]] = [
     ("recording-is-text", "get_recording", "/recordings/rec-1", envelope("rec-1"), ()),
     ("recording-without-id", "get_recording", "/recordings/rec-1", envelope({"status": "RECORDING"}), ()),
     (
-        "recording-unknown-status",
+        "recording-status-not-text",
         "get_recording",
         "/recordings/rec-1",
-        envelope({"id": "r", "status": "X"}),
+        envelope({"id": "r", "status": 7}),
         (),
     ),
     ("recording-null", "get_recording", "/recordings/rec-1", envelope(None), ()),
@@ -462,13 +462,17 @@ def test_a_page_of_unreadable_items_is_read_item_by_item(server, connect):
     """One item the models cannot read concerns that recording only (issue 18): the page is read, the
     item skipped and named in ``unreadable`` (no value of it, only where and why)."""
     connect()
-    items = [1, {"id": "F1", "status": "STOPPING"}, {"id": "rec-2", "status": "RECORDING"}]
+    items = [
+        1,
+        {"id": "F1", "status": "RECORDING", "recording_duration": 12.5},
+        {"id": "rec-2", "status": "RECORDING"},
+    ]
     server.route("GET", "/recordings", json_answer(200, envelope(items)))
     with RealtimeKitHook() as hook:
         page = hook.list_recordings()
     assert [r.id for r in page.recordings] == ["rec-2"]
     assert [u.id for u in page.unreadable] == [None, "F1"]
-    assert "STOPPING" not in repr(page.unreadable)
+    assert "12.5" not in repr(page.unreadable)
 
 
 def test_a_page_with_more_items_than_asked_is_refused(server, connect):

@@ -597,6 +597,14 @@ class TestCalls:
         assert info.value.status_code == 400
         assert info.value.message == "cannot stop now"
 
+    @pytest.mark.parametrize("action", ["stop", "pause", "resume"])
+    def test_a_refused_action_on_a_status_it_does_not_know_stands(self, hook, api, action):
+        """Issue 21: a newer service's status proves nothing: the refusal is not taken for "done"."""
+        api.put("/recordings/rec-1").mock(return_value=rtk_error(400, "cannot do that now"))
+        api.get("/recordings/rec-1").mock(return_value=ok(recording(status="ARCHIVING")))
+        with pytest.raises(RealtimeKitAPIError, match="cannot do that now"):
+            hook.recording_action("rec-1", action)
+
     def test_stop_unknown_recording_raises_not_found(self, hook, api):
         api.put("/recordings/nope").mock(return_value=rtk_error(404, "not found"))
         get = api.get("/recordings/nope").mock(return_value=rtk_error(404, "not found"))

@@ -122,6 +122,17 @@ def test_recording_poke_keeps_waiting(api, status):
     assert route.call_count == 1
 
 
+@pytest.mark.parametrize("target", WAITABLE_STATUSES)
+def test_recording_poke_in_a_status_it_does_not_know_keeps_waiting(api, target):
+    """A newer service's status is neither finished nor failed: the sensor pokes again, whatever it
+    waits for (it failed on the answer before)."""
+    route = api.get("/recordings/REC").mock(return_value=recording_answer("ARCHIVING"))
+    result = recording_sensor(target_status=target).poke({})
+    assert not result
+    assert result.is_done is False
+    assert route.call_count == 1
+
+
 def test_recording_poke_done_returns_the_recording(api):
     api.get("/recordings/REC").mock(
         return_value=recording_answer(

@@ -499,7 +499,7 @@ def test_a_page_is_read_item_by_item():
 
     items = [
         rec(1),
-        {"id": "F1", "status": "STOPPING"},
+        {"id": "F1", "status": ["STOPPING"]},  # a status that is no text (an unknown text one is read)
         {"id": "F2", "status": "RECORDING", "recording_duration": 1.5},
         {"status": "RECORDING"},
         {"id": "../../etc", "status": 7},
@@ -645,7 +645,7 @@ def test_hostile_another_clients_unreadable_recordings_concern_only_themselves(h
     from tests.hostile_server import recording_list
 
     foreign = [
-        {"id": "F1", "status": "STOPPING", "meeting_id": "M-other"},  # a status this provider does not know
+        {"id": "F1", "status": "RECORDING", "recording_duration": "long", "meeting_id": "M-other"},
         {"id": "F2", "status": "RECORDING", "recording_duration": 12.5},  # a fractional duration
         {"status": "RECORDING"},  # no id
     ]
@@ -658,16 +658,16 @@ def test_hostile_another_clients_unreadable_recordings_concern_only_themselves(h
     assert stops(hostile) == 0
     skipped = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert len(skipped) == 3
-    assert any("F1" in line and "status" in line for line in skipped)
-    assert not any("STOPPING" in line for line in skipped)
+    assert any("F1" in line and "recording_duration" in line for line in skipped)
+    assert not any("long" in line.split("recording_duration")[-1] for line in skipped)
 
 
 def test_hostile_the_watched_recording_unreadable_waits_until_its_deadline(hostile, caplog):
-    """The followed recording itself shows a status this provider does not know: it is not finished,
-    not failed; its trigger keeps waiting (here until its deadline), and another is unaffected."""
+    """The followed recording itself cannot be read (a duration of text): it is not finished, not
+    failed; its trigger keeps waiting (here until its deadline), and another is unaffected."""
     from tests.hostile_server import json_answer, recording_list
 
-    strange = {"id": "R1", "status": "STOPPING", "meeting_id": "M1"}
+    strange = {"id": "R1", "status": "RECORDING", "meeting_id": "M1", "recording_duration": "long"}
     hostile.route("GET", "/recordings", recording_list([strange, *uploaded(2)]))
     hostile.route("GET", "/recordings/R1", json_answer(200, {"success": True, "data": strange}))
     triggers = started_triggers(1, 2, deadline=1.5)
@@ -679,6 +679,33 @@ def test_hostile_the_watched_recording_unreadable_waits_until_its_deadline(hosti
     assert [e["status"] for e in events] == ["timeout", "success"]
     assert stops(hostile) == 0
     assert sum("R1 cannot be read" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_hostile_a_status_it_does_not_know_keeps_the_trigger_waiting_until_it_finishes(hostile, caplog):
+    """Issue 21: a newer service's status (read, not refused) neither ends nor fails a wait; the
+    trigger waits through it, nothing is stopped, and the recording's later UPLOADED ends the wait."""
+    from tests.hostile_server import for_a_while, json_answer, recording_list
+
+    strange = {"id": "R1", "status": "ARCHIVING", "meeting_id": "M1", "invoked_time": "2026-12-01T10:00:00Z"}
+    hostile.route("GET", "/recordings", recording_list([*uploaded(2)]))
+    hostile.route(
+        "GET",
+        "/recordings/R1",
+        for_a_while(
+            1.5,
+            json_answer(200, {"success": True, "data": strange}),
+            json_answer(200, {"success": True, "data": uploaded(1)[0]}),
+        ),
+    )
+
+    with caplog.at_level("INFO", logger=poller_module.__name__):
+        events = run_together(started_triggers(1, 2, deadline=30.0))
+
+    assert [e["status"] for e in events] == ["success", "success"]
+    assert events[0]["recording_status"] == "UPLOADED"
+    assert stops(hostile) == 0
+    assert hostile.calls("GET", "/recordings/R1") >= 2  # read in ARCHIVING, then again until UPLOADED
+    assert not any("R1 cannot be read" in r.getMessage() for r in caplog.records)
 
 
 def test_hostile_a_huge_page_is_refused_before_its_items_are_read(hostile, fast_backoff, monkeypatch):

@@ -677,6 +677,14 @@ def test_status_rules_are_consistent(status, target):
         assert reached == (status is RecordingStatus.UPLOADED)
 
 
+@pytest.mark.parametrize("target", [s for s in RecordingStatus if s is not RecordingStatus.ERRORED])
+def test_a_status_it_does_not_know_neither_reaches_nor_misses_a_target(target):
+    """A newer service's status settles no wait: not reached, not unreachable (the wait goes on)."""
+    status = RecordingStatus("ARCHIVING")
+    assert not target_reached(status, target)
+    assert not target_unreachable(status, target)
+
+
 def test_parse_target_status_accepts_any_case():
     assert parse_target_status(" uploaded ") is RecordingStatus.UPLOADED
 
