@@ -213,3 +213,53 @@ def transcript_format_argument(value: Any, what: str = "operator argument") -> s
             "transcript_format", f"must be one of {', '.join(TRANSCRIPT_FORMATS)}, not {value!r}", what
         )
     return chosen
+
+
+# Webhooks (registering one: the URL and events the service is to call)
+
+#: Events a RealtimeKit webhook may subscribe to (Cloudflare's webhooks API).
+WEBHOOK_EVENTS: tuple[str, ...] = (
+    "meeting.started",
+    "meeting.ended",
+    "meeting.participantJoined",
+    "meeting.participantLeft",
+    "meeting.chatSynced",
+    "recording.statusUpdate",
+    "livestreaming.statusUpdate",
+    "meeting.transcript",
+    "meeting.summary",
+)
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def webhook_events_argument(value: Any, what: str = "operator argument") -> list[str]:
+    """One event or a non-empty list of :data:`WEBHOOK_EVENTS`, each once, sorted; the error lists
+    the valid ones."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple | set | frozenset) or not items:
+        raise refused("events", f"must be a non-empty list of {', '.join(WEBHOOK_EVENTS)}", what)
+    wrong = [str(item)[:60] for item in items if item not in WEBHOOK_EVENTS]
+    if wrong:
+        raise refused("events", f"unknown {', '.join(wrong)}; valid: {', '.join(WEBHOOK_EVENTS)}", what)
+    return sorted(set(items))
+
+
+def webhook_url_argument(value: Any, what: str = "operator argument") -> str:
+    """The URL the service is to call: ``https://`` (``http://`` only to a loopback host, for the
+    emulator), no user info, no fragment."""
+    from urllib.parse import urlsplit
+
+    problem = None
+    text = value.strip() if isinstance(value, str) else ""
+    parts = urlsplit(text)
+    if not text:
+        problem = "must be a URL"
+    elif any(not char.isprintable() or char.isspace() for char in text) or len(text) > 2048:
+        problem = "must not hold whitespace or control characters (and at most 2048 characters)"
+    elif "@" in parts.netloc or parts.fragment or not parts.hostname:
+        problem = f"must be an absolute URL without user info or fragment, not {text[:80]!r}"
+    elif not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)):
+        problem = f"must be an https:// URL (http:// only to a loopback host), not {text[:80]!r}"
+    if problem:
+        raise refused("url", problem, what)
+    return text

@@ -234,3 +234,40 @@ def _base_url(host: str | None, port: int | None) -> str:
     if port and written_port is None:
         url = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
     return url
+
+
+#: The connection extra naming the page of the public key that signs webhook deliveries.
+WEBHOOK_KEYS_URL_EXTRA = "webhook_keys_url"
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def webhook_keys_url(conn_id: str, extra: Any) -> str:
+    """The connection's ``extra.webhook_keys_url`` (Cloudflare's page when unset), checked: an
+    ``https://`` URL, or ``http://`` to a loopback host (the emulator). The error names the extra and
+    the connection. Only this extra is read: the receiver needs neither the token nor the ids."""
+    from airflow_provider_rtk.webhooks.signature import DEFAULT_KEYS_URL
+
+    value = extra.get(WEBHOOK_KEYS_URL_EXTRA) if isinstance(extra, dict) else None
+    if _blank(value):
+        return DEFAULT_KEYS_URL
+    problem = None
+    if not isinstance(value, str):
+        problem = f"must be text (a URL), not {type(value).__name__}"
+    else:
+        url = value.strip()
+        parts = urlsplit(url)
+        if any(not char.isprintable() or char.isspace() for char in url):
+            problem = "must not hold whitespace or control characters"
+        elif "@" in parts.netloc:
+            problem = "must not hold user info (user:password@)"
+        elif not parts.hostname:
+            problem = f"must be an absolute URL, not {url[:80]!r}"
+        elif parts.scheme.lower() == "https" or (
+            parts.scheme.lower() == "http" and parts.hostname in _LOOPBACK_HOSTS
+        ):
+            return url
+        else:
+            problem = f"must be an https:// URL (http:// only to a loopback host), not {url[:80]!r}"
+    raise RealtimeKitConnectionConfigError(
+        f"RealtimeKit connection {conn_id!r}: extra.{WEBHOOK_KEYS_URL_EXTRA} {problem}"
+    )

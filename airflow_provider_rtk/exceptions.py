@@ -19,11 +19,16 @@ without a retry also derive from ``AirflowFailException``. The tree::
     ├── RealtimeKitMeetingRecordedError       (AirflowFailException) ``if_active="fail"`` met a recording
     ├── RealtimeKitDownloadLinksExpiredError  the copy operator: the links are gone (7 days)
     ├── RealtimeKitFilesNotDownloadableError  the copy operator: ``wait_timeout`` ran out
-    └── RealtimeKitCopyError                  the copy operator: a file that can never be copied
+    ├── RealtimeKitCopyError                  the copy operator: a file that can never be copied
+    └── RealtimeKitWebhookError               the webhook receiver refuses a delivery
+        ├── RealtimeKitWebhookSignatureError  unsigned, or the signature does not verify (401)
+        ├── RealtimeKitWebhookKeyError        the signing key cannot be had now (503, retried)
+        └── RealtimeKitWebhookDeliveryError   a signed body that cannot be read (400)
 
 ``FieldError`` is not an exception: one bad field of a :class:`RealtimeKitPayloadError`.
 ``RealtimeKitRecordingFailed`` is the deprecated name of :class:`RealtimeKitRecordingFailedNoRetryError`.
-``_NotYet`` and ``_Refused`` are the copy operator's internal signals; they never leave it.
+``_NotYet`` and ``_Refused`` are the copy operator's internal signals; they never leave it, nor does
+``_BodyTooLarge`` the receiver's.
 """
 
 from __future__ import annotations
@@ -225,6 +230,26 @@ class RealtimeKitCopyError(RealtimeKitError):
     """A file cannot be copied as the service describes it, and waiting will not change that: two
     files with one name, a link that redirects to another host (or too often), a body longer than
     announced, or a link and a recording that announce no size at all."""
+
+
+class RealtimeKitWebhookError(RealtimeKitError):
+    """The webhook receiver refuses a delivery (its message never quotes the body)."""
+
+
+class RealtimeKitWebhookSignatureError(RealtimeKitWebhookError):
+    """The delivery is unsigned or its signature does not verify (answer 401; never retried)."""
+
+
+class RealtimeKitWebhookKeyError(RealtimeKitWebhookError):
+    """The public key could not be fetched or read (answer 503: the service retries)."""
+
+
+class RealtimeKitWebhookDeliveryError(RealtimeKitWebhookError):
+    """A verified delivery the receiver cannot read (answer 400; nothing recorded)."""
+
+
+class _BodyTooLarge(Exception):
+    """Webhook receiver, internal: the body passed its size limit while it was read."""
 
 
 class _NotYet(Exception):

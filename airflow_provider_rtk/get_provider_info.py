@@ -68,19 +68,34 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_rtk.links.RealtimeKitRecordingLink"],
+        "plugins": [
+            {
+                "name": "realtimekit_webhooks",
+                "plugin-class": "airflow_provider_rtk.webhooks.plugin.RealtimeKitWebhooksPlugin",
+            }
+        ],
         "triggers": [
             {
                 "integration-name": "Cloudflare RealtimeKit",
                 "python-modules": [
                     f"airflow_provider_rtk.triggers.{name}"
-                    for name in ("active_session", "recording", "live_session", "session_documents")
+                    for name in (
+                        "active_session",
+                        "recording",
+                        "live_session",
+                        "pushed_recording",
+                        "session_documents",
+                    )
                 ],
             }
         ],
         "operators": [
             {
                 "integration-name": "Cloudflare RealtimeKit",
-                "python-modules": ["airflow_provider_rtk.operators.recording"],
+                "python-modules": [
+                    "airflow_provider_rtk.operators.recording",
+                    "airflow_provider_rtk.operators.webhooks",
+                ],
             }
         ],
         "transfers": [

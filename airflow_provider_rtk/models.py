@@ -679,3 +679,63 @@ class SessionSummary(SessionDocument):
     @property
     def download_url_expiry(self) -> datetime | None:
         return self.summary_download_url_expiry
+
+
+# Webhooks (the webhooks API: ``/webhooks``)
+
+
+class Webhook(_ResponseModel):
+    """A webhook of the app as the service reports it."""
+
+    id: str
+    url: str
+    name: str | None = None
+    events: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The webhook's id, name, URL, events and whether it is enabled (nothing secret)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "url": self.url,
+            "events": sorted(self.events),
+            "enabled": self.enabled,
+        }
+
+
+class WebhookRequest(BaseModel):
+    """The body that creates or replaces a webhook: ``{name, url, events, enabled}``, checked."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    name: str = Field(min_length=1, max_length=256)
+    url: str
+    events: list[str]
+    enabled: bool = True
+
+    @classmethod
+    def of(cls, *, name: Any, url: Any, events: Any, enabled: Any = True) -> WebhookRequest:
+        """A checked request; a :class:`RealtimeKitPayloadError` names every bad field, before any
+        request is sent."""
+        from airflow_provider_rtk.arguments import webhook_events_argument, webhook_url_argument
+
+        problems: list[FieldError] = []
+        checked: dict[str, Any] = {}
+        for field, check in (
+            ("url", lambda: webhook_url_argument(url, what="webhook request")),
+            ("events", lambda: webhook_events_argument(events, what="webhook request")),
+        ):
+            try:
+                checked[field] = check()
+            except RealtimeKitPayloadError as error:
+                problems.extend(error.errors)
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 256:
+            problems.append(FieldError("name", "must be text of 1 to 256 characters"))
+        if not isinstance(enabled, bool):
+            problems.append(FieldError("enabled", "must be true or false"))
+        if problems:
+            raise RealtimeKitPayloadError(problems, what="webhook request")
+        return cls(name=name.strip(), enabled=enabled, **checked)

@@ -27,6 +27,8 @@ from airflow_provider_rtk.models import (
     SessionPage,
     SessionSummary,
     SessionTranscript,
+    Webhook,
+    WebhookRequest,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +85,27 @@ class _Calls:
     def get_active_session(meeting_id: str) -> ApiCall:
         path = f"/meetings/{_path_id('meeting_id', meeting_id)}/active-session"
         return ApiCall("GetActiveSession", "GET", path)
+
+    @staticmethod
+    def list_webhooks() -> ApiCall:
+        return ApiCall("get_all_webhooks", "GET", "/webhooks")
+
+    @staticmethod
+    def get_webhook(webhook_id: str) -> ApiCall:
+        return ApiCall("get_webhook", "GET", f"/webhooks/{_path_id('webhook_id', webhook_id)}")
+
+    @staticmethod
+    def create_webhook(request: WebhookRequest) -> ApiCall:
+        return ApiCall("add_webhook", "POST", "/webhooks", json=request.model_dump(), repeatable=False)
+
+    @staticmethod
+    def replace_webhook(webhook_id: str, request: WebhookRequest) -> ApiCall:
+        path = f"/webhooks/{_path_id('webhook_id', webhook_id)}"
+        return ApiCall("replace_webhook", "PUT", path, json=request.model_dump())
+
+    @staticmethod
+    def delete_webhook(webhook_id: str) -> ApiCall:
+        return ApiCall("delete_webhook", "DELETE", f"/webhooks/{_path_id('webhook_id', webhook_id)}")
 
 
 def _list_params(
@@ -150,6 +173,16 @@ _RECORDING = shaped(_recording_from)
 _PAGE = _read_recording_page
 _MEETING = shaped(Meeting.model_validate)
 _SESSION = shaped(ActiveSession.model_validate)
+_WEBHOOK = shaped(Webhook.model_validate)
+
+
+def _webhooks_from(data: Any) -> list[Webhook]:
+    if not isinstance(data, list):
+        raise ValueError("the webhooks answer is not a list")
+    return [Webhook.model_validate(item) for item in data]
+
+
+_WEBHOOKS = shaped(_webhooks_from)
 
 
 # --------------------------------------------------------------------------------------------------

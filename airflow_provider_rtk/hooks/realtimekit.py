@@ -54,6 +54,8 @@ from airflow_provider_rtk.hooks._calls import (
     _SESSION_PAGE,
     _SUMMARY,
     _TRANSCRIPT,
+    _WEBHOOK,
+    _WEBHOOKS,
     _Calls,
     _holds_recording,
     _list_params,
@@ -80,12 +82,14 @@ from airflow_provider_rtk.models import (
     SessionSummary,
     SessionTranscript,
     TrackRecordingRequest,
+    Webhook,
+    WebhookRequest,
     parse_track_request,
 )
 from airflow_provider_rtk.models import SessionPage as SessionPage  # re-exported: its old home
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Mapping
+    from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
     from airflow.sdk import Connection
 
@@ -451,6 +455,33 @@ class RealtimeKitHook(_HookBase):
             if page.is_last:
                 return
             page_no += 1
+
+    # ---------------------------------------------------------------------------------- webhooks
+
+    def list_webhooks(self) -> list[Webhook]:
+        """The app's webhooks (``GET /webhooks``)."""
+        return self._call(_Calls.list_webhooks(), _WEBHOOKS)
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        """One webhook of the app; 404 when unknown."""
+        return self._call(_Calls.get_webhook(webhook_id), _WEBHOOK)
+
+    def create_webhook(self, name: str, url: str, events: Sequence[str], enabled: bool = True) -> Webhook:
+        """Add a webhook (``POST /webhooks``; not retried: a lost answer could mean two). The
+        arguments are checked before any request (``url`` https, ``events`` known ones)."""
+        request = WebhookRequest.of(name=name, url=url, events=events, enabled=enabled)
+        return self._call(_Calls.create_webhook(request), _WEBHOOK)
+
+    def update_webhook(
+        self, webhook_id: str, name: str, url: str, events: Sequence[str], enabled: bool = True
+    ) -> Webhook:
+        """Replace a webhook's name, URL, events and state (``PUT /webhooks/{id}``)."""
+        request = WebhookRequest.of(name=name, url=url, events=events, enabled=enabled)
+        return self._call(_Calls.replace_webhook(webhook_id, request), _WEBHOOK)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Remove a webhook (``DELETE /webhooks/{id}``)."""
+        self._call(_Calls.delete_webhook(webhook_id))
 
 
 class RealtimeKitAsyncHook(_HookBase):

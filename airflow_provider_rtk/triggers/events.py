@@ -118,14 +118,26 @@ class LiveSessionEvent(RealtimeKitEvent):
 
     @classmethod
     def from_session(cls, session: ActiveSession) -> LiveSessionEvent:
-        meeting_id = session.associated_id or ""
+        return cls.of(
+            session.associated_id or "",
+            session.id,
+            title=session.meeting_display_name,
+            started_at=session.started_at,
+        )
+
+    @classmethod
+    def of(
+        cls, meeting_id: str, session_id: str, *, title: str | None, started_at: str | None
+    ) -> LiveSessionEvent:
+        """The event of a new live session, polled (:meth:`from_session`) or pushed (a webhook's
+        ``meeting.started``): the same fields, so a run cannot tell which delivered it."""
         return cls(
             status="success",
             meeting_id=meeting_id,
-            session_id=session.id,
-            title=session.meeting_display_name or None,
-            started_at=session.started_at,
-            message=f"Meeting {meeting_id} has a new live session {session.id}.",
+            session_id=session_id,
+            title=title or None,
+            started_at=started_at,
+            message=f"Meeting {meeting_id} has a new live session {session_id}.",
         )
 
 

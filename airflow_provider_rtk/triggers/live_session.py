@@ -84,6 +84,10 @@ MAX_PAGES = 20
 MAX_READS_PER_POLL = 10
 #: Statuses of the listing no wait will heal: the token (401, 403), the connection's account or app (404).
 ENDS_THE_WATCH = (401, 403, 404)
+#: The asset-state key where the webhook receiver marks what it recorded for the asset
+#: (``{"sessions": {session_id: time}, ...}``): the watch skips sessions marked there, and the receiver
+#: skips sessions in the watch's own key (:attr:`RealtimeKitLiveSessionTrigger.state_key`).
+PUSHED_MARKS_KEY = "realtimekit_webhook_marks"
 
 
 def _meeting_ids_argument(value: Any) -> list[str] | None:
@@ -125,6 +129,9 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
     :param report_sessions_live_at_start: fire for sessions already live when the trigger starts
         with nothing stored (default). Set ``False`` below Airflow 3.3 to avoid a second event for a
         session after a triggerer restart.
+    :param push_only: make no request at all: the watcher only declares the asset that the webhook
+        receiver (``POST /realtimekit/webhooks/{conn_id}``) feeds from ``meeting.started``
+        deliveries. With ``False`` (default) it polls, and skips the sessions the receiver recorded.
     """
 
     def __init__(
@@ -133,6 +140,7 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
         realtimekit_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 30.0,
         report_sessions_live_at_start: bool = True,
+        push_only: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.meeting_ids = _meeting_ids_argument(meeting_ids)
@@ -148,17 +156,26 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
                 what="trigger argument",
             )
         self.report_sessions_live_at_start = report_sessions_live_at_start
+        if not isinstance(push_only, bool):
+            raise RealtimeKitPayloadError(
+                [FieldError("push_only", "must be true or false")], what="trigger argument"
+            )
+        self.push_only = push_only
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "meeting_ids": self.meeting_ids,
-                "realtimekit_conn_id": self.realtimekit_conn_id,
-                "poll_interval": self.poll_interval,
-                "report_sessions_live_at_start": self.report_sessions_live_at_start,
-            },
-        )
+        kwargs: dict[str, Any] = {
+            "meeting_ids": self.meeting_ids,
+            "realtimekit_conn_id": self.realtimekit_conn_id,
+            "poll_interval": self.poll_interval,
+            "report_sessions_live_at_start": self.report_sessions_live_at_start,
+        }
+        if self.push_only:  # only when set: a polling watch keeps the kwargs (and stream) it had
+            kwargs["push_only"] = True
+        return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
+
+    def watches(self, meeting_id: str | None) -> bool:
+        """Whether a session of ``meeting_id`` is one this watch reports."""
+        return self.meeting_ids is None or meeting_id in self.meeting_ids
 
     @property
     def state_key(self) -> str:
@@ -240,9 +257,13 @@ class _Watch:
         self._writing = asyncio.Lock()
 
     async def new_sessions(self) -> AsyncIterator[list[ActiveSession]]:
-        """Poll for ever; yield the sessions of each poll that are neither reported nor fired."""
+        """Poll for ever; yield the sessions of each poll that are neither reported nor fired, nor
+        recorded by the webhook receiver. A push-only watch makes no request and yields nothing."""
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitAsyncHook
 
+        if self.trigger.push_only:
+            self.log.info("Push-only watch: no polling; the webhook receiver feeds this asset")
+            await asyncio.Event().wait()
         hook = RealtimeKitAsyncHook(realtimekit_conn_id=self.trigger.realtimekit_conn_id)
         failures = 0
         first_listing = True
@@ -263,6 +284,8 @@ class _Watch:
                 new = [
                     s for sid, s in listing.live.items() if sid not in self.reported and sid not in self.fired
                 ]
+                if new:
+                    new = await self._not_pushed(new)
                 if new:
                     self.fired.update(session.id for session in new)
                     yield new
@@ -299,6 +322,31 @@ class _Watch:
             await self._save()
 
     # ---------------------------------------------------------------------------------- the store
+
+    async def _not_pushed(self, sessions: list[ActiveSession]) -> list[ActiveSession]:
+        """``sessions`` less those the webhook receiver already recorded (its marks, read now from the
+        store); those count as reported (one store write). Without a store, all of them."""
+        if self.store is None:
+            return sessions
+        try:
+            marks = await self.store.aget(PUSHED_MARKS_KEY, default=None)
+        except Exception as error:  # the marks are an optimisation: a failed read fires as before
+            self.log.warning("Could not read the webhook receiver's marks (%s)", type(error).__name__)
+            return sessions
+        pushed = marks.get("sessions") if isinstance(marks, dict) else None
+        if not isinstance(pushed, dict) or not pushed:
+            return sessions
+        skipped = {session.id for session in sessions if session.id in pushed}
+        if not skipped:
+            return sessions
+        self.log.info(
+            "%d live session(s) already delivered by webhook (%s): not fired again",
+            len(skipped),
+            ", ".join(sorted(skipped)[:5]),
+        )
+        self.reported.update(skipped)
+        await self._save()
+        return [session for session in sessions if session.id not in skipped]
 
     async def _load(self) -> bool:
         """Read the reported sessions from the store; whether it held any."""

@@ -63,3 +63,41 @@ def test_session_page_reads_like_the_recording_page() -> None:
     assert page.is_last
     with pytest.raises(TypeError, match="not a list"):
         SessionPage.from_answer({"sessions": None}, {})
+
+
+# --------------------------------------------------------------------------------------------------
+# extra.webhook_keys_url (the webhook receiver's key page)
+
+
+def test_webhook_keys_url_defaults_to_cloudflares_page() -> None:
+    from airflow_provider_rtk.webhooks.signature import DEFAULT_KEYS_URL
+
+    assert connection.webhook_keys_url("rtk", {}) == DEFAULT_KEYS_URL
+    assert connection.webhook_keys_url("rtk", {"webhook_keys_url": "  "}) == DEFAULT_KEYS_URL
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://keys.example.com/webhooks.json", "http://127.0.0.1:8787/.well-known/webhooks.json"],
+)
+def test_webhook_keys_url_accepts_https_and_loopback_http(url: str) -> None:
+    assert connection.webhook_keys_url("rtk", {"webhook_keys_url": url}) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://keys.example.com/webhooks.json",
+        "ftp://keys.example.com/x",
+        "https://user:pw@keys.example.com/x",
+        "/relative/path",
+        "https://keys.example.com/a b",
+        42,
+    ],
+)
+def test_webhook_keys_url_refuses_anything_else_naming_the_extra(url: object) -> None:
+    from airflow_provider_rtk.exceptions import RealtimeKitConnectionConfigError
+
+    with pytest.raises(RealtimeKitConnectionConfigError, match=r"'rtk': extra\.webhook_keys_url") as caught:
+        connection.webhook_keys_url("rtk", {"webhook_keys_url": url})
+    assert "pw@" not in str(caught.value)

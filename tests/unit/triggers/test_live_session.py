@@ -524,3 +524,40 @@ def test_a_long_outage_caps_the_wait_instead_of_overflowing(
 
     logged = caplog.text + "".join(capsys.readouterr())
     assert f"next try in {MAX_BACKOFF:.0f}s" in logged
+
+
+# --------------------------------------------------------------------------------------------------
+# push_only: the watch only declares the asset the webhook receiver feeds
+
+
+def test_a_push_only_watch_makes_no_request_and_fires_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch)
+    trigger = RealtimeKitLiveSessionTrigger(push_only=True)
+
+    async def watch_a_while() -> list[Any]:
+        fired: list[Any] = []
+
+        async def collect() -> None:
+            async for event in trigger.run():
+                fired.append(event)
+
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(collect(), timeout=0.5)
+        return fired
+
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as api:
+        fired = asyncio.run(watch_a_while())
+
+    assert fired == []
+    assert api.calls.call_count == 0
+
+
+def test_push_only_is_serialized_only_when_set() -> None:
+    polling = RealtimeKitLiveSessionTrigger().serialize()[1]
+    pushed = RealtimeKitLiveSessionTrigger(push_only=True).serialize()[1]
+
+    assert "push_only" not in polling
+    assert pushed["push_only"] is True
+    assert RealtimeKitLiveSessionTrigger(**pushed).push_only is True
+    with pytest.raises(RealtimeKitPayloadError, match="push_only"):
+        RealtimeKitLiveSessionTrigger(push_only="yes")  # type: ignore[arg-type]

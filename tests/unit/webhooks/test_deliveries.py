@@ -1,0 +1,123 @@
+"""What a delivery says: the same event fields as the polled ones, and never a link."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from airflow_provider_rtk.assets import recording_asset_extra, sessions_from_asset_events
+from airflow_provider_rtk.models import ActiveSession, Recording
+from airflow_provider_rtk.triggers.events import LiveSessionEvent
+from airflow_provider_rtk.webhooks.deliveries import DeliveryError, delivery_uuid, parse_delivery
+
+LINK = "https://recordings.example.test/file.mp4?X-Amz-Signature=presigned-secret"
+
+
+def test_meeting_started_gives_the_watchers_event_fields() -> None:
+    body = {
+        "event": "meeting.started",
+        "meeting": {
+            "id": "standup",
+            "sessionId": "session-1",
+            "title": "Daily standup",
+            "status": "LIVE",
+            "createdAt": "2026-12-07T09:00:00.000Z",
+            "startedAt": "2026-12-07T09:00:01.000Z",
+        },
+    }
+    polled = LiveSessionEvent.from_session(
+        ActiveSession(
+            id="session-1",
+            associated_id="standup",
+            status="LIVE",
+            meeting_display_name="Daily standup",
+            started_at="2026-12-07T09:00:01.000Z",
+        )
+    )
+
+    delivery = parse_delivery(json.dumps(body).encode(), "u-1")
+
+    assert delivery.live_session == polled.to_payload()
+    extra = {"from_webhook": True, "payload": delivery.live_session}
+    events = {"asset": [SimpleNamespace(extra=extra)]}
+    assert [e.session_id for e in sessions_from_asset_events(events)] == ["session-1"]
+
+
+def test_an_uploaded_recording_gives_the_recording_asset_fields_and_no_link() -> None:
+    body = {
+        "event": "recording.statusUpdate",
+        "recording": {
+            "id": "rec-1",
+            "status": "UPLOADED",
+            "meetingId": "standup",
+            "sessionId": "session-1",
+            "outputFileName": "standup.mp4",
+            "fileSize": "2048",
+            "recordingDuration": 61,
+            "downloadUrl": LINK,
+            "audioDownloadUrl": LINK,
+            "downloadUrlExpiry": "2026-12-14T09:00:00.000Z",
+        },
+    }
+
+    delivery = parse_delivery(json.dumps(body).encode(), "u-2")
+
+    assert delivery.recording is not None
+    expected = recording_asset_extra(
+        Recording(
+            id="rec-1",
+            status="UPLOADED",
+            meeting_id="standup",
+            session_id="session-1",
+            output_file_name="standup.mp4",
+            file_size=2048,
+            recording_duration=61,
+            download_url_expiry="2026-12-14T09:00:00.000Z",
+        )
+    )
+    assert delivery.recording == expected
+    assert "presigned-secret" not in json.dumps(delivery.recording)
+    assert delivery.recording_mark == "rec-1:UPLOADED"
+
+
+def test_a_track_recordings_layer_files_keep_their_names_not_their_links() -> None:
+    body = {
+        "event": "recording.statusUpdate",
+        "recording": {
+            "id": "rec-2",
+            "status": "ERRORED",
+            "meetingId": "standup",
+            "downloadUrl": [
+                {"layerName": "default", "downloadUrls": {"a.m4a": {"downloadUrl": LINK, "fileSize": 10}}}
+            ],
+        },
+    }
+
+    delivery = parse_delivery(json.dumps(body).encode(), "u-3")
+
+    assert delivery.recording is not None
+    assert delivery.recording["files"] == [
+        {"name": "a.m4a", "layer": "default", "size_bytes": 10, "duration_seconds": None}
+    ]
+    assert "presigned-secret" not in json.dumps(delivery.recording)
+
+
+@pytest.mark.parametrize("status", ["RECORDING", "UPLOADING", "INVOKED"])
+def test_other_recording_statuses_feed_nothing(status: str) -> None:
+    body = {"event": "recording.statusUpdate", "recording": {"id": "r", "status": status, "meetingId": "m"}}
+
+    assert parse_delivery(json.dumps(body).encode(), "u").recording is None
+
+
+def test_other_events_are_well_formed_but_feed_nothing() -> None:
+    delivery = parse_delivery(b'{"event": "meeting.participantJoined", "participant": {}}', "u")
+
+    assert (delivery.live_session, delivery.recording) == (None, None)
+
+
+@pytest.mark.parametrize("header", [None, "", "has space", "x" * 200, "../etc"])
+def test_a_bad_rtk_uuid_is_refused(header: str | None) -> None:
+    with pytest.raises(DeliveryError):
+        delivery_uuid(header)
