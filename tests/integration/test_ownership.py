@@ -345,9 +345,10 @@ def two_airflow_homes(tmp_path_factory):
 
 def race(homes, connection: str, dag_id: str, meeting_id: str) -> tuple[list[dict], str]:
     """Run ``dag_id`` in both deployments at once; each run's result and both runs' output."""
-    import json
     import subprocess
     import sys
+
+    from tests.integration.separate_airflow import result_of
 
     runs = [
         subprocess.Popen(
@@ -360,7 +361,7 @@ def race(homes, connection: str, dag_id: str, meeting_id: str) -> tuple[list[dic
         for env in homes
     ]
     outputs = [run.communicate(timeout=240) for run in runs]
-    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    results = [result_of(out) for out, _ in outputs]
     return results, "\n".join(out + err for out, err in outputs)
 
 

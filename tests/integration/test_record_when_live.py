@@ -121,12 +121,13 @@ class _TriggererStoreComms:
     supervisor is left out."""
 
     def __init__(self) -> None:
-        from airflow.jobs.triggerer_job_runner import in_process_api_server
+        from airflow.api_fastapi.execution_api.app import InProcessExecutionAPI
         from airflow.sdk.api.client import Client
 
-        # as TriggerRunnerSupervisor.make_client builds it
+        # as TriggerRunnerSupervisor.make_client builds it (Airflow 3.4 removed the triggerer's
+        # in_process_api_server helper; the class it built is where it was)
         self.client = Client(
-            base_url=None, token="", dry_run=True, transport=in_process_api_server().transport
+            base_url=None, token="", dry_run=True, transport=InProcessExecutionAPI().transport
         )
         self.client.base_url = "http://in-process.invalid./"
         self.writes = 0  # SetAssetStateStoreByName messages handled
