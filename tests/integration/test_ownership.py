@@ -551,31 +551,6 @@ class TestWhatAStartLearntIsWrittenAtOnce:
 
 @pytest.mark.usefixtures("fast_connection")
 class TestAFinalFailureNamesWhatItLeavesRunning:
-    if STATE_STORE:  # NO_STORE: no reconnect without the store
-
-        def test_each_mapped_start_reconnects_to_its_own_recording_then_stops_it(
-            self, emulator, live_meeting, run
-        ):
-            """Two mapped starts, each push failing: each retry reads its own try's journal (the store's
-            scope holds the map index), so each meeting's recording is reconnected to and stopped once."""
-            other = emulator.create_meeting("retro")["id"]
-            emulator.start_session(other)
-
-            result = run("rtk_test_xcom_push_fails_with_retry_mapped", f"{live_meeting},{other}")
-
-            assert result.state == "failed"
-            tries = sorted(
-                (ti.map_index, ti.try_number)
-                for ti in result.dag_run.get_task_instances()
-                if ti.task_id == "start"
-            )
-            assert tries == [(0, 2), (1, 2)]
-            for meeting_id in (live_meeting, other):
-                (recording,) = recordings_of(emulator, meeting_id)
-                assert f"Reconnected to recording {recording['id']}, {STARTED}" in result.output
-                assert recording["stop_reason"] == "API_CALL"
-                assert stops_sent(emulator, recording["id"]) == 1
-
     @pytest.mark.parametrize(
         "dag_id",
         ["rtk_test_wait_no_retries", "rtk_test_deferred_wait_timeout_no_retries"],
