@@ -1,4 +1,4 @@
-"""The two things that differ between Airflow 3.0 and 3.3+ which common-compat does not settle.
+"""What differs between Airflow 3.0 and 3.4+ which common-compat does not settle.
 
 Everything else version-dependent (the SDK's ``BaseHook``, exceptions, secret masking) comes from
 ``apache-airflow-providers-common-compat`` directly. On Airflow 3.3+ this module takes the mixin and
@@ -18,6 +18,7 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "AIRFLOW_V_3_4_PLUS",
     "ResumableJobMixin",
     "default_deferrable",
 ]
@@ -33,6 +34,8 @@ def get_base_airflow_version_tuple() -> tuple[int, int, int]:
 AIRFLOW_V_3_1_PLUS: bool = get_base_airflow_version_tuple() >= (3, 1, 0)
 AIRFLOW_V_3_2_PLUS: bool = get_base_airflow_version_tuple() >= (3, 2, 0)
 AIRFLOW_V_3_3_PLUS: bool = get_base_airflow_version_tuple() >= (3, 3, 0)
+#: 3.4 (its pre-releases too): retry policies that reschedule, event triggers with a ``queue``.
+AIRFLOW_V_3_4_PLUS: bool = get_base_airflow_version_tuple() >= (3, 4, 0)
 
 if TYPE_CHECKING or AIRFLOW_V_3_3_PLUS:
     from airflow.sdk import ResumableJobMixin, conf

@@ -5,8 +5,10 @@
 ``realtimekit_live_sessions`` and the scheduler starts a run. The run records the meeting named by its
 triggering event and follows the recording until its files are ``UPLOADED``.
 
-One run per live session. If two sessions go live between two scheduler loops, Airflow gives one run
-both events and the run records both meetings (one mapped task each), so none is missed. A repeated
+One run per live session: on Airflow 3.4+ each asset event starts its own run (``[scheduler]
+batch_asset_events``, False by default), so two sessions going live together make two runs. Below 3.4,
+or with that setting True, two sessions going live between two scheduler loops give one run both
+events, and the run records both meetings (one mapped task each). Either way none is missed. A repeated
 event (a triggerer restart below Airflow 3.3, or a manual rerun) never starts a second recording: the
 start operator's ``if_active="attach"`` follows the recording the meeting already has.
 

@@ -15,9 +15,12 @@ FAILING_DAGS = "rtk_test_xcom_push_fails"
 
 
 class RefusingXCom(BaseXCom):  # type: ignore[misc,valid-type]
-    @classmethod
-    def set(cls, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        dag_id = kwargs.get("dag_id") or (args[0] if args else "")
+    # serialize_value, the documented hook of custom backends, is on every push's path (``set`` no
+    # longer is: Airflow 3.4 pushes a task's XComs through a private ``_push``)
+    @staticmethod
+    def serialize_value(
+        value: Any, *, key: str | None = None, dag_id: str | None = None, **kwargs: Any
+    ) -> Any:
         if key == "recording_id" and str(dag_id).startswith(FAILING_DAGS):
             raise RuntimeError("the XCom backend is unavailable")
-        return super().set(key, value, *args, **kwargs)
+        return BaseXCom.serialize_value(value, key=key, dag_id=dag_id, **kwargs)

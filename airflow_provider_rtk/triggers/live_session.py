@@ -53,6 +53,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitPayloadError,
 )
 from airflow_provider_rtk.get_provider_info import DEFAULT_CONN_ID
+from airflow_provider_rtk.version_compat import AIRFLOW_V_3_4_PLUS
 
 try:  # Airflow 3.3+: shared streams whose producer learns which events the triggerer saved
     from airflow.triggers.shared_stream import SharedStreamProducer
@@ -132,6 +133,10 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
     :param push_only: make no request at all: the watcher only declares the asset that the webhook
         receiver (``POST /realtimekit/webhooks/{conn_id}``) feeds from ``meeting.started``
         deliveries. With ``False`` (default) it polls, and skips the sessions the receiver recorded.
+    :param queue: Airflow 3.4+: the trigger queue whose triggerers run this watch (``[triggerer]
+        queues_enabled`` and ``airflow triggerer --queues``); ``None``: any triggerer. Airflow reads it
+        when it registers the watcher, so it is not part of ``serialize()``. Refused below 3.4,
+        whose event triggers have no queue.
     """
 
     def __init__(
@@ -141,8 +146,19 @@ class RealtimeKitLiveSessionTrigger(BaseEventTrigger):
         poll_interval: float = 30.0,
         report_sessions_live_at_start: bool = True,
         push_only: bool = False,
+        queue: str | None = None,
     ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        problem = None
+        if queue is not None and (not isinstance(queue, str) or not queue.strip()):
+            problem = "must be a non-empty string"
+        elif queue is not None and not AIRFLOW_V_3_4_PLUS:
+            problem = "needs Airflow 3.4 or later (event triggers have no queue before it)"
+        if problem:
+            raise RealtimeKitPayloadError([FieldError("queue", problem)], what="trigger argument")
+        if AIRFLOW_V_3_4_PLUS:
+            super().__init__(queue=queue)  # type: ignore[no-untyped-call,unused-ignore]
+        else:
+            super().__init__()  # type: ignore[no-untyped-call,unused-ignore]
         self.meeting_ids = _meeting_ids_argument(meeting_ids)
         self.realtimekit_conn_id = str(realtimekit_conn_id)
         #: the request budget: at least MIN_POLL_INTERVAL seconds (the error names the argument)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
 
 from airflow_provider_rtk.operators.recording import RealtimeKitStartTrackRecordingOperator
 
@@ -118,6 +118,19 @@ with _dag("rtk_test_xcom_push_fails", retries=0):
 
 with _dag("rtk_test_xcom_push_fails_with_retry"):
     _start()
+
+# The same, mapped over the meetings in params.meeting_id (comma-separated): each mapped start's retry
+# must find its own try's recording in the task state store, whose scope holds the map index (Airflow
+# 3.4: the region index, with map_index its compatibility name).
+with _dag("rtk_test_xcom_push_fails_with_retry_mapped"):
+
+    @task
+    def meetings(params: dict[str, str] | None = None) -> list[str]:
+        return (params or {})["meeting_id"].split(",")
+
+    RealtimeKitStartTrackRecordingOperator.partial(task_id="start", layers=LAYERS).expand(
+        meeting_id=meetings()
+    )
 
 # The legacy body (the emulator runs with legacy_track=True): the start answers 200 with no body.
 with _dag("rtk_test_legacy_start_no_retries", retries=0):

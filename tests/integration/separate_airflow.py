@@ -1,8 +1,9 @@
 """Run one test DAG under ``dag.test()`` in a process of its own, with an Airflow home of its own.
 
 ``python -m tests.integration.separate_airflow DAG_ID MEETING_ID``, in the environment that
-:func:`prepare` returns, prints one JSON line: the run's
-state and the start task's try number. The connection comes from the environment
+:func:`prepare` returns, prints one line ``RESULT`` + JSON (read it with :func:`result_of`): the run's
+state and the start task's try number. Airflow may print after it (3.4 logs a failed close of the
+async SQLite engine at exit). The connection comes from the environment
 (``AIRFLOW_CONN_REALTIMEKIT_DEFAULT``). Used to race two independent Airflow deployments.
 """
 
@@ -16,6 +17,13 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
+RESULT = "separate_airflow result: "
+
+
+def result_of(output: str) -> dict[str, object]:
+    """The run's result in what the process printed."""
+    (line,) = [line for line in output.splitlines() if line.startswith(RESULT)]
+    return json.loads(line.removeprefix(RESULT))  # type: ignore[no-any-return]
 
 
 def prepare(home: Path) -> dict[str, str]:
@@ -49,7 +57,7 @@ def main() -> None:
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     dag_run = bag.dags[dag_id].test(run_conf={"meeting_id": meeting_id})
     (ti,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "start"]
-    print(json.dumps({"state": str(dag_run.state), "try_number": ti.try_number}), flush=True)
+    print(RESULT + json.dumps({"state": str(dag_run.state), "try_number": ti.try_number}), flush=True)
 
 
 if __name__ == "__main__":

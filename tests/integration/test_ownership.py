@@ -189,6 +189,31 @@ class TestNothingKeepsRecordingUnseen:
         assert recording["stop_reason"] == "API_CALL"
         assert stops_sent(emulator, recording["id"]) == 1
 
+    if STATE_STORE:  # NO_STORE: no reconnect without the store
+
+        def test_each_mapped_start_reconnects_to_its_own_recording_then_stops_it(
+            self, emulator, live_meeting, run
+        ):
+            """Two mapped starts, each push failing: each retry reads its own try's journal (the store's
+            scope holds the map index), so each meeting's recording is reconnected to and stopped once."""
+            other = emulator.create_meeting("retro")["id"]
+            emulator.start_session(other)
+
+            result = run("rtk_test_xcom_push_fails_with_retry_mapped", f"{live_meeting},{other}")
+
+            assert result.state == "failed"
+            tries = sorted(
+                (ti.map_index, ti.try_number)
+                for ti in result.dag_run.get_task_instances()
+                if ti.task_id == "start"
+            )
+            assert tries == [(0, 2), (1, 2)]
+            for meeting_id in (live_meeting, other):
+                (recording,) = recordings_of(emulator, meeting_id)
+                assert f"Reconnected to recording {recording['id']}, {STARTED}" in result.output
+                assert recording["stop_reason"] == "API_CALL"
+                assert stops_sent(emulator, recording["id"]) == 1
+
     @pytest.mark.parametrize(
         "dag_id",
         ["rtk_test_wait_no_retries", "rtk_test_deferred_wait_timeout_no_retries"],
@@ -345,9 +370,10 @@ def two_airflow_homes(tmp_path_factory):
 
 def race(homes, connection: str, dag_id: str, meeting_id: str) -> tuple[list[dict], str]:
     """Run ``dag_id`` in both deployments at once; each run's result and both runs' output."""
-    import json
     import subprocess
     import sys
+
+    from tests.integration.separate_airflow import result_of
 
     runs = [
         subprocess.Popen(
@@ -360,7 +386,7 @@ def race(homes, connection: str, dag_id: str, meeting_id: str) -> tuple[list[dic
         for env in homes
     ]
     outputs = [run.communicate(timeout=240) for run in runs]
-    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    results = [result_of(out) for out, _ in outputs]
     return results, "\n".join(out + err for out, err in outputs)
 
 

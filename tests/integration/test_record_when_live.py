@@ -121,12 +121,13 @@ class _TriggererStoreComms:
     supervisor is left out."""
 
     def __init__(self) -> None:
-        from airflow.jobs.triggerer_job_runner import in_process_api_server
+        from airflow.api_fastapi.execution_api.app import InProcessExecutionAPI
         from airflow.sdk.api.client import Client
 
-        # as TriggerRunnerSupervisor.make_client builds it
+        # as TriggerRunnerSupervisor.make_client builds it (Airflow 3.4 removed the triggerer's
+        # in_process_api_server helper; the class it built is where it was)
         self.client = Client(
-            base_url=None, token="", dry_run=True, transport=in_process_api_server().transport
+            base_url=None, token="", dry_run=True, transport=InProcessExecutionAPI().transport
         )
         self.client.base_url = "http://in-process.invalid./"
         self.writes = 0  # SetAssetStateStoreByName messages handled
@@ -457,3 +458,18 @@ def test_the_dag_reads_the_meetings_from_its_triggering_asset_events():
     )
 
     assert meetings_from_asset_events(events) == ["m-1", "m-2"]
+
+
+@pytest.mark.parametrize("setting", [None, "True"])
+def test_the_watcher_dag_runs_once_per_event_unless_the_deployment_batches(monkeypatch, setting):
+    """Airflow 3.4+: the watcher DAG, unchanged, takes ``[scheduler] batch_asset_events`` (False by
+    default: one run per asset event, so per live session); below 3.4 events are always batched."""
+    from airflow_provider_rtk.version_compat import AIRFLOW_V_3_4_PLUS
+
+    if setting is not None:
+        monkeypatch.setenv("AIRFLOW__SCHEDULER__BATCH_ASSET_EVENTS", setting)
+    timetable = load_dag("rtk_record_when_live").timetable
+    if AIRFLOW_V_3_4_PLUS:
+        assert timetable.batch_asset_events is (setting == "True")
+    else:
+        assert not hasattr(timetable, "batch_asset_events")

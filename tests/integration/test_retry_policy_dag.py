@@ -2,6 +2,7 @@
 
 Version specific: task retry policies exist from Airflow 3.3. Below 3.3 the same DAGs load without the
 policy (``retry_policy_kwargs()`` is empty) and the task's own retries apply, which is tested instead.
+A 429 reschedules the task on Airflow 3.4+ (no retry spent) and retries it on 3.3.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from airflow_provider_rtk.retry_policy import SUPPORTED
+from airflow_provider_rtk.retry_policy import RESCHEDULES, SUPPORTED
 from tests.integration.conftest import load_dag, task_states
 
 UNKNOWN_RECORDING = "0b1c2d3e-0000-4000-8000-000000000000"
@@ -39,11 +40,7 @@ if SUPPORTED:
         stops = [r for r in emulator.requests() if r["method"] == "PUT" and UNKNOWN_RECORDING in r["path"]]
         assert len(stops) == 1
 
-    def test_the_policy_retries_a_429_after_retry_after(emulator, live_meeting, monkeypatch):
-        from airflow.models.taskinstancehistory import TaskInstanceHistory
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
-
+    def test_the_policy_waits_out_a_429_for_the_services_retry_after(emulator, live_meeting, monkeypatch):
         from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
 
         connection = emulator.airflow_connection()
@@ -63,16 +60,41 @@ if SUPPORTED:
         took = time.monotonic() - started
 
         assert str(dag_run.state) == "success", task_states(dag_run)
-        assert _stop_task(dag_run).try_number == 2
         assert took < 40  # the task's own retry_delay is 45 s: the service's 2 s were used
+        if RESCHEDULES:
+            _assert_rescheduled_once_after(dag_run, seconds=2.0)
+        else:
+            _assert_retried_once_after(dag_run, seconds=2.0)
+        (stopped,) = [r for r in emulator.recordings() if r["id"] == recording_id]
+        assert stopped["status"] in ("UPLOADING", "UPLOADED")  # the next run's stop went through
+
+    def _assert_retried_once_after(dag_run, seconds: float) -> None:
+        """Airflow 3.3: the first try failed with the policy's delay; the second stopped."""
+        from airflow.models.taskinstancehistory import TaskInstanceHistory
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        assert _stop_task(dag_run).try_number == 2
         with create_session() as session:
             (first_try,) = session.scalars(
                 select(TaskInstanceHistory).where(TaskInstanceHistory.dag_id == dag_run.dag_id)
             ).all()
         assert first_try.try_number == 1
-        assert first_try.retry_delay_override == pytest.approx(2.0)
-        (stopped,) = [r for r in emulator.recordings() if r["id"] == recording_id]
-        assert stopped["status"] in ("UPLOADING", "UPLOADED")  # the second try's stop went through
+        assert first_try.retry_delay_override == pytest.approx(seconds)
+
+    def _assert_rescheduled_once_after(dag_run, seconds: float) -> None:
+        """Airflow 3.4+: no retry spent; one reschedule of the first try, after the service's delay."""
+        from airflow.models.taskreschedule import TaskReschedule
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        task = _stop_task(dag_run)
+        assert task.try_number == 1
+        with create_session() as session:
+            (reschedule,) = session.scalars(
+                select(TaskReschedule).where(TaskReschedule.ti_id == task.id)
+            ).all()
+        assert (reschedule.reschedule_date - reschedule.end_date).total_seconds() == pytest.approx(seconds)
 
 else:
 

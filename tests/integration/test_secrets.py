@@ -96,23 +96,40 @@ def _install(known: Secrets, emulator, monkeypatch) -> None:
 
 
 def _stored(dag_run) -> dict[str, str]:
-    """Rendered template fields and every XCom of the run, as the metadata DB holds them."""
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    """Rendered template fields and every XCom of the run, as the metadata DB holds them (every try's:
+    Airflow 3.4 keeps each try's rows, keyed by the try's id; a second row of a task gets ``#n``)."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as Rendered
+    from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    from airflow_provider_rtk.version_compat import AIRFLOW_V_3_4_PLUS
+
+    if AIRFLOW_V_3_4_PLUS:  # rendered fields belong to a try (task_instance_id), no longer to the run
+        rendered = (
+            select(TaskInstance.task_id, Rendered.rendered_fields)
+            .join(TaskInstance, TaskInstance.id == Rendered.task_instance_id)
+            .where(TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id)
+            .order_by(TaskInstance.try_number.desc())
+        )
+    else:
+        rendered = select(Rendered.task_id, Rendered.rendered_fields).where(
+            Rendered.dag_id == dag_run.dag_id, Rendered.run_id == dag_run.run_id
+        )
+    xcoms = select(XComModel.task_id, XComModel.key, XComModel.value).where(
+        XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id
+    )
+    stored: dict[str, str] = {}
+
+    def keep(name: str, value: object) -> None:
+        key = name if name not in stored else f"{name}#{len(stored)}"
+        stored[key] = json.dumps(value, default=str)
+
     with create_session() as session:
-        rendered = session.scalars(
-            select(RenderedTaskInstanceFields).where(
-                RenderedTaskInstanceFields.dag_id == dag_run.dag_id,
-                RenderedTaskInstanceFields.run_id == dag_run.run_id,
-            )
-        ).all()
-        xcoms = session.scalars(
-            select(XComModel).where(XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id)
-        ).all()
-        stored = {f"rendered:{row.task_id}": json.dumps(row.rendered_fields, default=str) for row in rendered}
-        stored.update({f"xcom:{row.task_id}:{row.key}": json.dumps(row.value, default=str) for row in xcoms})
+        for task_id, fields in session.execute(rendered.execution_options(include_all_attempts=True)):
+            keep(f"rendered:{task_id}", fields)
+        for task_id, key, value in session.execute(xcoms.execution_options(include_all_attempts=True)):
+            keep(f"xcom:{task_id}:{key}", value)
     return stored
 
 

@@ -81,3 +81,40 @@ def test_the_copy_operators_are_declared_as_transfers() -> None:
     assert recordings.RealtimeKitRecordingToObjectStorageOperator.__module__ == recordings.__name__
     operator = transcripts.RealtimeKitSessionTranscriptToObjectStorageOperator
     assert operator.__module__ == transcripts.__name__
+
+
+def test_the_provider_info_is_valid_under_the_installed_airflows_schema() -> None:
+    """The schema Airflow's providers manager validates provider info with, whichever Airflow runs the
+    test (3.4 checks each ``plugins`` item as ``{name, plugin-class}``, which 3.3's schema let pass)."""
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema = json.loads((files("airflow") / "provider_info.schema.json").read_text())
+    info = get_provider_info()
+    jsonschema.validators.validator_for(schema)(schema).validate(info)
+    # Every section is one this Airflow reads: a section its schema does not know (3.4's provider.yaml
+    # "retry-policies", say) would be read by nothing. "versions" is provider.yaml's, kept for tooling.
+    assert set(info) - set(schema["properties"]) <= {"versions"}
+
+
+def test_the_schema_check_catches_a_misshapen_section() -> None:
+    """The check above is not vacuous: a section of the wrong shape is refused, and on Airflow 3.4+ a
+    ``plugins`` item that is not ``{name, plugin-class}`` strings too."""
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+    import pytest
+
+    from airflow_provider_rtk.version_compat import AIRFLOW_V_3_4_PLUS
+
+    schema = json.loads((files("airflow") / "provider_info.schema.json").read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    bad = [{"extra-links": "not-a-list"}]
+    if AIRFLOW_V_3_4_PLUS:
+        bad += [{"plugins": [{"name": "rtk", "plugin-class": 7}]}, {"plugins": ["rtk"]}]
+    for section in bad:
+        with pytest.raises(jsonschema.ValidationError):
+            validator.validate({**get_provider_info(), **section})

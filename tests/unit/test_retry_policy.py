@@ -3,6 +3,7 @@
 Version specific by nature: task retry policies exist from Airflow 3.3. On 3.3+ the decisions are
 tested; below 3.3 the module must still import, ``retry_policy_kwargs()`` must be empty, and building
 a policy must say why it cannot. Each environment of CI (newest and the 3.0 floor) runs its half.
+A 429 reschedules on Airflow 3.4+ (the next-Airflow lane) and retries on 3.3.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from airflow_provider_rtk.exceptions import (
 )
 from airflow_provider_rtk.retry_policy import (
     FAIL_FAST_STATUSES,
+    MAX_RATE_LIMIT_RESCHEDULES,
+    RESCHEDULES,
     SUPPORTED,
     RealtimeKitRetryPolicy,
     retry_policy_kwargs,
@@ -38,10 +41,20 @@ def test_supported_exactly_from_airflow_3_3():
     assert (_airflow_version() >= (3, 3)) is SUPPORTED
 
 
+def test_reschedules_exactly_from_airflow_3_4():
+    assert (_airflow_version() >= (3, 4)) is RESCHEDULES
+
+
 @pytest.mark.parametrize("statuses", [[429], [200], [400, 600], ["401"], [True]])
 def test_odd_fail_fast_statuses_are_refused_on_every_version(statuses):
     with pytest.raises(ValueError, match="fail_fast_statuses"):
         retry_policy_kwargs(statuses)
+
+
+@pytest.mark.parametrize("reschedules", [0, -1, True, 2.0, "3", None])
+def test_odd_reschedule_bounds_are_refused_on_every_version(reschedules):
+    with pytest.raises(ValueError, match="max_rate_limit_reschedules"):
+        retry_policy_kwargs(max_rate_limit_reschedules=reschedules)
 
 
 if SUPPORTED:
@@ -117,9 +130,19 @@ if SUPPORTED:
         assert isinstance(error, RealtimeKitAPIError)
         assert (error.status_code, error.retry_after) == (429, 7.0)
         decision = _decide(error)
-        assert decision.action is RetryAction.RETRY
+        assert decision.action is (RetryAction.RESCHEDULE if RESCHEDULES else RetryAction.RETRY)
         assert decision.retry_delay == timedelta(seconds=7)
         assert decision.reason == "HTTP 429 from get_one_recording: Retry-After 7 s"
+
+    def test_a_rate_limit_without_retry_after(realtimekit_connection):
+        """3.4+: rescheduled after the task's retry_delay; 3.3: left to the task's retries."""
+        decision = _decide(RealtimeKitAPIError("slow down", status_code=429, operation="get_one_recording"))
+        if not RESCHEDULES:
+            assert decision.action is RetryAction.DEFAULT
+            return
+        assert decision.action is RetryAction.RESCHEDULE
+        assert decision.retry_delay is None  # Airflow uses the task's retry_delay
+        assert decision.reason == "HTTP 429 from get_one_recording"
 
     def test_input_and_connection_errors_fail_at_once(realtimekit_connection, monkeypatch):
         from airflow_provider_rtk.models import build_track_request
@@ -141,9 +164,6 @@ if SUPPORTED:
         "error",
         [
             RealtimeKitAPIError("boom", status_code=503, operation="get_one_recording"),
-            RealtimeKitAPIError(
-                "slow down", status_code=429, operation="get_one_recording"
-            ),  # no Retry-After
             RealtimeKitTransportError("ReadTimeout", operation="x", maybe_delivered=True),
             RealtimeKitStartOutcomeUnknownError(
                 "lost", status_code=400, operation="x"
@@ -151,7 +171,7 @@ if SUPPORTED:
             ValueError("not ours"),
             KeyboardInterrupt(),
         ],
-        ids=["503", "429-without-retry-after", "no-answer", "outcome-unknown", "foreign", "base-exception"],
+        ids=["503", "no-answer", "outcome-unknown", "foreign", "base-exception"],
     )
     def test_the_rest_is_left_to_the_tasks_retries(error):
         assert _decide(error).action is RetryAction.DEFAULT
@@ -170,11 +190,27 @@ if SUPPORTED:
         assert _decide(error, RealtimeKitRetryPolicy(fail_fast_statuses=[410])).action is RetryAction.FAIL
 
     def test_it_round_trips_through_its_serialized_form():
-        policy = RealtimeKitRetryPolicy(fail_fast_statuses=[401, 403])
+        policy = RealtimeKitRetryPolicy(fail_fast_statuses=[401, 403], max_rate_limit_reschedules=2)
         data = policy.serialize()
         assert json.loads(json.dumps(data)) == data
-        assert RealtimeKitRetryPolicy.deserialize(data).fail_fast_statuses == frozenset({401, 403})
-        assert repr(policy) == "RealtimeKitRetryPolicy(fail_fast_statuses=[401, 403])"
+        again = RealtimeKitRetryPolicy.deserialize(data)
+        assert (again.fail_fast_statuses, again.max_rate_limit_reschedules) == (frozenset({401, 403}), 2)
+        assert (
+            repr(policy)
+            == "RealtimeKitRetryPolicy(fail_fast_statuses=[401, 403], max_rate_limit_reschedules=2)"
+        )
+        # a form serialized before the bound existed
+        old = RealtimeKitRetryPolicy.deserialize({"fail_fast_statuses": [401]})
+        assert old.max_rate_limit_reschedules == MAX_RATE_LIMIT_RESCHEDULES
+
+    if RESCHEDULES:
+
+        def test_on_3_4_a_rate_limit_reschedules_within_the_bound():
+            error = RealtimeKitAPIError("slow down", status_code=429, operation="x", retry_after=3)
+            decision = _decide(error, RealtimeKitRetryPolicy(max_rate_limit_reschedules=2))
+            assert decision.action is RetryAction.RESCHEDULE
+            assert (decision.max_reschedules, decision.reschedule_timeout) == (2, None)
+            assert _decide(error).max_reschedules == MAX_RATE_LIMIT_RESCHEDULES
 
 else:
 

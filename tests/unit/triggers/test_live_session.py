@@ -25,7 +25,7 @@ from airflow_provider_rtk.triggers.live_session import (
     MIN_POLL_INTERVAL,
     RealtimeKitLiveSessionTrigger,
 )
-from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
+from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS, AIRFLOW_V_3_4_PLUS
 from tests.api_answers import APP_URL, set_conn
 from tests.hostile_server import (
     Handler,
@@ -96,6 +96,31 @@ def test_bad_arguments_name_the_field(kwargs: dict[str, Any], field: str) -> Non
     with pytest.raises(RealtimeKitPayloadError) as error:
         RealtimeKitLiveSessionTrigger(**kwargs)
     assert field in error.value.paths
+
+
+@pytest.mark.parametrize("queue", ["", "  ", 7])
+def test_a_queue_that_is_not_a_name_is_refused(queue: Any) -> None:
+    with pytest.raises(RealtimeKitPayloadError) as error:
+        RealtimeKitLiveSessionTrigger(queue=queue)
+    assert error.value.paths == ["queue"]
+
+
+def test_the_queue_goes_where_airflow_registers_the_watcher() -> None:
+    """Airflow 3.4+: the queue is the core's (read when the watcher is registered), not one of the
+    kwargs, so a watch keeps its hash with or without one. Below 3.4 a queue is refused, not ignored."""
+    if not AIRFLOW_V_3_4_PLUS:
+        with pytest.raises(RealtimeKitPayloadError, match=r"queue: needs Airflow 3\.4") as error:
+            RealtimeKitLiveSessionTrigger(queue="recordings")
+        assert error.value.paths == ["queue"]
+        assert RealtimeKitLiveSessionTrigger(queue=None).serialize()  # no queue: as before
+        return
+    from airflow.serialization.encoders import encode_trigger
+
+    trigger = RealtimeKitLiveSessionTrigger(meeting_ids=["m-1"], queue="recordings")
+    assert trigger.queue == "recordings"
+    assert encode_trigger(trigger)["queue"] == "recordings"
+    assert "queue" not in encode_trigger(RealtimeKitLiveSessionTrigger(meeting_ids=["m-1"]))
+    assert trigger.serialize() == RealtimeKitLiveSessionTrigger(meeting_ids=["m-1"]).serialize()
 
 
 def test_the_minimum_interval_is_the_request_budget() -> None:
