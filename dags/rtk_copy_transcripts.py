@@ -7,8 +7,9 @@ After each of its sessions ends, RealtimeKit transcribes it, then summarises the
 The DAG is scheduled on the asset ``realtimekit_session_transcripts``. Whatever updates it with an
 extra naming the session (``session_id``, and ``meeting_id``) starts a run for that session:
 
-- the webhook receiver, on a ``meeting.transcript`` or ``meeting.summary`` push (the documents are
-  ready: the copy starts at once), or
+- the webhook receiver, on a ``meeting.summary`` push (its watcher,
+  ``RealtimeKitPushedDocumentsTrigger(documents=["summary"])``, makes no request; the summary is made
+  after the transcript, so both are ready and the copy starts at once: one run per session), or
 - a recording task with ``outlets=[Asset("realtimekit_session_transcripts")]`` and
   ``wait_for_completion=True``: its asset event carries the recording's ``session_id`` when the files are
   ``UPLOADED``, and the copy waits in the triggerer (``deferrable=True``, polling every minute for up
@@ -22,15 +23,26 @@ and each is an asset event of the alias ``realtimekit_transcript_copies`` (sched
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Asset, Param
+from airflow.sdk import DAG, Asset, AssetWatcher, Param
 
 from airflow_provider_rtk.arguments import ID_PATTERN
 from airflow_provider_rtk.transfers.session_transcript_to_object_storage import (
     RealtimeKitSessionTranscriptToObjectStorageOperator,
 )
+from airflow_provider_rtk.triggers.pushed_documents import RealtimeKitPushedDocumentsTrigger
 
 #: Updated by whatever learns that a session's transcript is (or will be) there: see the docstring.
-session_transcripts = Asset(name="realtimekit_session_transcripts")
+session_transcripts = Asset(
+    name="realtimekit_session_transcripts",
+    watchers=[
+        AssetWatcher(
+            name="realtimekit_pushed_summaries",
+            trigger=RealtimeKitPushedDocumentsTrigger(
+                realtimekit_conn_id="realtimekit_default", documents=["summary"]
+            ),
+        )
+    ],
+)
 
 with DAG(
     dag_id="rtk_copy_transcripts",

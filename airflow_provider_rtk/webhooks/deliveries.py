@@ -8,6 +8,12 @@ Deliveries are camelCase JSON (``{"event": "meeting.started", "meeting": {"id", 
 :func:`~airflow_provider_rtk.assets.recording_asset_extra` (ids, status, files; never a link). Other
 events are well-formed but fed to nothing. A body that is not a JSON object, lacks what its event
 needs or holds an id that is not an id is a :class:`DeliveryError` (answer 400).
+
+``meeting.transcript`` and ``meeting.summary`` say that a session's document is ready: they become
+``{"session_id", "meeting_id", "document"}`` (the link they carry is dropped). Two shapes are read:
+the meeting nested as the other meeting events have it (``{"event", "meeting": {"id", "sessionId",
+...}, "summaryDownloadUrl", ...}``, Cloudflare's summary guide and the emulator) and a flat one
+(``{"event", "meetingId", "sessionId", "summaryDownloadUrl", ...}``, another version of that guide).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from airflow_provider_rtk.exceptions import RealtimeKitWebhookDeliveryError
 #: Events the receiver turns into asset events.
 MEETING_STARTED = "meeting.started"
 RECORDING_STATUS_UPDATE = "recording.statusUpdate"
+#: Events saying a session's document is ready -> which document.
+DOCUMENT_EVENTS = {"meeting.transcript": "transcript", "meeting.summary": "summary"}
 #: Recording statuses that feed recording assets (the others say nothing a DAG waits for).
 FED_RECORDING_STATUSES = ("UPLOADED", "ERRORED")
 #: ``rtk-uuid``: what a delivery id may look like (it goes into the asset state store).
@@ -44,9 +52,12 @@ class Delivery:
     live_session: dict[str, Any] | None = None
     #: ``recording.statusUpdate`` at a fed status: ``recording_asset_extra`` of the recording
     recording: dict[str, Any] | None = None
+    #: ``meeting.transcript`` / ``meeting.summary``: ``{"session_id", "meeting_id", "document"}``
+    document: dict[str, Any] | None = None
 
     @property
     def session_id(self) -> str | None:
+        """The live session a ``meeting.started`` names (``None`` for the other events)."""
         return None if self.live_session is None else str(self.live_session["session_id"])
 
     @property
@@ -55,6 +66,13 @@ class Delivery:
         if self.recording is None:
             return None
         return f"{self.recording['recording_id']}:{self.recording['status']}"
+
+    @property
+    def document_mark(self) -> str | None:
+        """``<session id>:<document>``: one asset event per session and document, whatever the uuid."""
+        if self.document is None:
+            return None
+        return f"{self.document['session_id']}:{self.document['document']}"
 
 
 def delivery_uuid(header: str | None) -> str:
@@ -80,6 +98,8 @@ def parse_delivery(body: bytes, uuid: str) -> Delivery:
         return _meeting_started(payload, uuid)
     if event == RECORDING_STATUS_UPDATE:
         return _recording_update(payload, uuid)
+    if event in DOCUMENT_EVENTS:
+        return _document_ready(payload, uuid, event)
     return Delivery(uuid=uuid, event=event)
 
 
@@ -116,6 +136,18 @@ def _meeting_started(payload: dict[str, Any], uuid: str) -> Delivery:
         meeting_id, session_id, title=_text(meeting, "title"), started_at=_text(meeting, "startedAt")
     )
     return Delivery(uuid=uuid, event=MEETING_STARTED, meeting_id=meeting_id, live_session=event.to_payload())
+
+
+def _document_ready(payload: dict[str, Any], uuid: str, event: str) -> Delivery:
+    """``meeting.transcript`` / ``meeting.summary``, nested (``meeting: {id, sessionId}``) or flat
+    (``meetingId``, ``sessionId`` at the top)."""
+    if "meeting" in payload:
+        meeting = _object(payload, "meeting")
+        meeting_id, session_id = _id(meeting, "meeting", "id"), _id(meeting, "meeting", "sessionId")
+    else:
+        meeting_id, session_id = _id(payload, "body", "meetingId"), _id(payload, "body", "sessionId")
+    document = {"session_id": session_id, "meeting_id": meeting_id, "document": DOCUMENT_EVENTS[event]}
+    return Delivery(uuid=uuid, event=event, meeting_id=meeting_id, document=document)
 
 
 #: camelCase fields of a delivered recording -> the model's names (links are left out on purpose).

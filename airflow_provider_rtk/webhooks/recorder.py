@@ -5,8 +5,10 @@ the delivery's connection: a
 :class:`~airflow_provider_rtk.triggers.live_session.RealtimeKitLiveSessionTrigger` (polling, or
 ``push_only=True``) watching the meeting, for ``meeting.started``; a
 :class:`~airflow_provider_rtk.triggers.pushed_recording.RealtimeKitPushedRecordingTrigger` watching
-the meeting and status, for ``recording.statusUpdate``. The asset declaration in the DAG file is the
-configuration: no other name or URI convention.
+the meeting and status, for ``recording.statusUpdate``; a
+:class:`~airflow_provider_rtk.triggers.pushed_documents.RealtimeKitPushedDocumentsTrigger` watching
+the meeting and document, for ``meeting.transcript`` / ``meeting.summary``. The asset declaration
+in the DAG file is the configuration: no other name or URI convention.
 
 **How.** Like Airflow's ``POST /api/v2/assets/events`` (``create_asset_event``): the active asset's
 model, ``AssetManager.register_asset_change(asset=..., timestamp=now, extra=..., source_is_api=True)``,
@@ -16,7 +18,8 @@ plus ``"from_webhook": true``), so ``assets.sessions_from_asset_events`` reads e
 
 **Dedupe.** Each fed asset keeps the receiver's marks in its asset state store, key
 :data:`~airflow_provider_rtk.triggers.live_session.PUSHED_MARKS_KEY`: ``deliveries`` (``rtk-uuid``),
-``sessions`` (live-session ids) and ``recordings`` (``<id>:<status>``), each with the time it was
+``sessions`` (live-session ids), ``recordings`` (``<id>:<status>``) and ``documents``
+(``<session id>:transcript``, ``<session id>:summary``), each with the time it was
 recorded, the newest :data:`MAX_MARKS` kept for :data:`MARK_DAYS`. The assets' rows are locked
 (``SELECT ... FOR UPDATE``) while the marks are read and written, so two api-server workers given the
 same delivery record it once (SQLite serialises writers; the loser answers 5xx and the retry finds the
@@ -33,8 +36,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_rtk.triggers.live_session import PUSHED_MARKS_KEY, RealtimeKitLiveSessionTrigger
+from airflow_provider_rtk.triggers.pushed_documents import RealtimeKitPushedDocumentsTrigger
 from airflow_provider_rtk.triggers.pushed_recording import RealtimeKitPushedRecordingTrigger
-from airflow_provider_rtk.webhooks.deliveries import MEETING_STARTED, RECORDING_STATUS_UPDATE
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -46,8 +49,14 @@ log = logging.getLogger(__name__)
 #: How long, and how many, marks of each kind an asset keeps (a retry comes within hours).
 MARK_DAYS = 7
 MAX_MARKS = 2000
-_LIVE = f"{RealtimeKitLiveSessionTrigger.__module__}.{RealtimeKitLiveSessionTrigger.__qualname__}"
-_PUSHED = f"{RealtimeKitPushedRecordingTrigger.__module__}.{RealtimeKitPushedRecordingTrigger.__qualname__}"
+_KINDS = ("deliveries", "sessions", "recordings", "documents")
+
+
+def _classpath(trigger: type) -> str:
+    return f"{trigger.__module__}.{trigger.__qualname__}"
+
+
+_LIVE = _classpath(RealtimeKitLiveSessionTrigger)
 
 
 def record(conn_id: str, delivery: Delivery) -> int:
@@ -55,9 +64,7 @@ def record(conn_id: str, delivery: Delivery) -> int:
     for a repeat, or when no asset is fed). Raises on any database failure (nothing is committed)."""
     from airflow.utils.session import create_session
 
-    if delivery.event not in (MEETING_STARTED, RECORDING_STATUS_UPDATE) or (
-        delivery.live_session is None and delivery.recording is None
-    ):
+    if delivery.live_session is None and delivery.recording is None and delivery.document is None:
         return 0
     with create_session() as session:
         return _record(conn_id, delivery, session)
@@ -114,11 +121,15 @@ def _first(
             return False
         sessions[delivery.session_id] = now.isoformat()
         return True
-    mark = delivery.recording_mark
-    recordings = _marks(marks, "recordings")
-    if mark is None or mark in recordings:
+    kind, mark = (
+        ("recordings", delivery.recording_mark)
+        if delivery.document is None
+        else ("documents", delivery.document_mark)
+    )
+    seen = _marks(marks, kind)
+    if mark is None or mark in seen:
         return False
-    recordings[mark] = now.isoformat()
+    seen[mark] = now.isoformat()
     return True
 
 
@@ -126,7 +137,7 @@ def _extra(delivery: Delivery) -> dict[str, Any]:
     marks = {"from_webhook": True, "rtk_uuid": delivery.uuid}
     if delivery.live_session is not None:
         return {**marks, "payload": delivery.live_session}
-    return {**marks, **(delivery.recording or {})}
+    return {**marks, **(delivery.recording or delivery.document or {})}
 
 
 def has_state_store() -> bool:
@@ -150,7 +161,7 @@ def _from_events(asset_id: int, session: Session, now: datetime) -> dict[str, An
         .order_by(AssetEvent.timestamp.desc())
         .limit(MAX_MARKS)
     )
-    marks: dict[str, Any] = {"deliveries": {}, "sessions": {}, "recordings": {}}
+    marks: dict[str, Any] = {kind: {} for kind in _KINDS}
     for extra in extras:
         if not isinstance(extra, dict) or not extra.get("from_webhook"):
             continue
@@ -162,6 +173,8 @@ def _from_events(asset_id: int, session: Session, now: datetime) -> dict[str, An
             marks["sessions"][payload["session_id"]] = at
         if isinstance(extra.get("recording_id"), str):
             marks["recordings"][f"{extra['recording_id']}:{extra.get('status')}"] = at
+        if isinstance(extra.get("document"), str) and isinstance(extra.get("session_id"), str):
+            marks["documents"][f"{extra['session_id']}:{extra['document']}"] = at
     return marks
 
 
@@ -171,7 +184,14 @@ def _targets(conn_id: str, delivery: Delivery, session: Session) -> dict[int, li
     from airflow.models.trigger import Trigger
     from sqlalchemy import select
 
-    wanted = _LIVE if delivery.live_session is not None else _PUSHED
+    watcher: type = (
+        RealtimeKitLiveSessionTrigger
+        if delivery.live_session is not None
+        else RealtimeKitPushedRecordingTrigger
+        if delivery.recording is not None
+        else RealtimeKitPushedDocumentsTrigger
+    )
+    wanted = _classpath(watcher)
     rows = session.execute(
         select(AssetWatcherModel.asset_id, Trigger)
         .join(Trigger, Trigger.id == AssetWatcherModel.trigger_id)
@@ -182,11 +202,7 @@ def _targets(conn_id: str, delivery: Delivery, session: Session) -> dict[int, li
     for asset_id, trigger in rows:
         try:
             kwargs = dict(trigger.kwargs)
-            watch: Any = (
-                RealtimeKitLiveSessionTrigger(**kwargs)
-                if wanted == _LIVE
-                else RealtimeKitPushedRecordingTrigger(**kwargs)
-            )
+            watch: Any = watcher(**kwargs)
         except Exception as error:  # a watcher written by another version: not ours to feed
             log.warning("Skipped the watcher of asset %s (%s)", asset_id, type(error).__name__)
             continue
@@ -197,9 +213,16 @@ def _targets(conn_id: str, delivery: Delivery, session: Session) -> dict[int, li
                 keys = targets.setdefault(asset_id, [])
                 if not watch.push_only:
                     keys.append(watch.state_key)
-        elif watch.watches(delivery.meeting_id, str((delivery.recording or {}).get("status"))):
+        elif watch.watches(delivery.meeting_id, _what(delivery)):
             targets.setdefault(asset_id, [])
     return targets
+
+
+def _what(delivery: Delivery) -> str:
+    """The recording status, or the document, a push-only watch is asked about."""
+    if delivery.document is not None:
+        return str(delivery.document["document"])
+    return str((delivery.recording or {}).get("status"))
 
 
 def _load(asset_id: int, key: str, session: Session) -> dict[str, Any]:
@@ -246,7 +269,7 @@ def _pruned(marks: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Each kind's newest ``MAX_MARKS`` marks of the last ``MARK_DAYS`` days."""
     since = (now - timedelta(days=MARK_DAYS)).isoformat()
     kept: dict[str, Any] = {}
-    for kind in ("deliveries", "sessions", "recordings"):
+    for kind in _KINDS:
         items = [(at, key) for key, at in _marks(marks, kind).items() if isinstance(at, str) and at >= since]
         kept[kind] = {key: at for at, key in sorted(items)[-MAX_MARKS:]}
     return kept

@@ -182,8 +182,9 @@ class EmulatorControl:
         response.raise_for_status()
         return response.json()["data"]
 
-    def create_meeting(self, title: str) -> str:
-        return str(self._data(self.http.post("/meetings", json={"title": title}))["id"])
+    def create_meeting(self, title: str, **flags: bool) -> str:
+        """A new meeting (``flags``: ``transcribe_on_end``, ``summarize_on_end``); its id."""
+        return str(self._data(self.http.post("/meetings", json={"title": title, **flags}))["id"])
 
     def start_session(self, meeting_id: str) -> str:
         """Someone joins: the meeting has a live session; its id."""

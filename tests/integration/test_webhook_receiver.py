@@ -22,6 +22,7 @@ from airflow_provider_rtk.triggers.live_session import (
     RealtimeKitLiveSessionTrigger,
     _Watch,
 )
+from airflow_provider_rtk.triggers.pushed_documents import RealtimeKitPushedDocumentsTrigger
 from airflow_provider_rtk.triggers.pushed_recording import RealtimeKitPushedRecordingTrigger
 from airflow_provider_rtk.webhooks.app import create_app
 from airflow_provider_rtk.webhooks.signature import KeyCache
@@ -220,6 +221,41 @@ def test_an_uploaded_recording_feeds_the_pushed_recording_asset_once(stack: Stac
         "standup.mp4",
     )
     assert "presigned-secret" not in json.dumps(extra)
+
+
+def test_ready_documents_feed_the_pushed_documents_assets_once_per_session_and_document(stack: Stack) -> None:
+    both = watch(RealtimeKitPushedDocumentsTrigger(realtimekit_conn_id=stack.conn_id))
+    summaries = watch(
+        RealtimeKitPushedDocumentsTrigger(realtimekit_conn_id=stack.conn_id, documents="summary")
+    )
+    link = "https://files.example.test/s1_summary.txt?sig=presigned-secret"
+    nested = {
+        "event": "meeting.summary",
+        "meeting": {"id": "standup", "sessionId": "session-1"},
+        "summaryDownloadUrl": link,
+    }
+    flat = {
+        "event": "meeting.summary",
+        "meetingId": "standup",
+        "sessionId": "session-1",
+        "summaryDownloadUrl": link,
+    }
+    transcript = {"event": "meeting.transcript", "meeting": {"id": "standup", "sessionId": "session-1"}}
+
+    answers = [
+        stack.deliver(transcript, "uuid-d0"),
+        stack.deliver(nested, "uuid-d1"),
+        stack.deliver(flat, "uuid-d2"),  # the same session and document, in the other shape
+        stack.deliver(nested, "uuid-d1"),  # retried
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 200]
+    fed = sorted((e["session_id"], e["meeting_id"], e["document"]) for e in events_of(both))
+    assert fed == [("session-1", "standup", "summary"), ("session-1", "standup", "transcript")]
+    (extra,) = events_of(summaries)
+    assert (extra["document"], extra["from_webhook"], extra["rtk_uuid"]) == ("summary", True, "uuid-d1")
+    assert "presigned-secret" not in json.dumps([*events_of(both), extra])
+    assert sorted(state_of(summaries, PUSHED_MARKS_KEY)["documents"]) == ["session-1:summary"]
 
 
 def test_a_failed_database_write_answers_503_records_nothing_and_the_retry_records_once(

@@ -7,7 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_rtk.assets import recording_asset_extra, sessions_from_asset_events
+from airflow_provider_rtk.assets import (
+    recording_asset_extra,
+    session_ids_from_asset_events,
+    sessions_from_asset_events,
+)
 from airflow_provider_rtk.models import ActiveSession, Recording
 from airflow_provider_rtk.triggers.events import LiveSessionEvent
 from airflow_provider_rtk.webhooks.deliveries import DeliveryError, delivery_uuid, parse_delivery
@@ -121,3 +125,61 @@ def test_other_events_are_well_formed_but_feed_nothing() -> None:
 def test_a_bad_rtk_uuid_is_refused(header: str | None) -> None:
     with pytest.raises(DeliveryError):
         delivery_uuid(header)
+
+
+@pytest.mark.parametrize(
+    ("event", "body", "document"),
+    [
+        (  # as the emulator and Cloudflare's summary guide nest it
+            "meeting.summary",
+            {
+                "meeting": {
+                    "id": "standup",
+                    "sessionId": "session-1",
+                    "organizedBy": {"id": "o", "name": "n"},
+                },
+                "summaryDownloadUrl": LINK,
+                "summaryDownloadUrlExpiry": "2026-12-14T09:00:00.000Z",
+            },
+            "summary",
+        ),
+        (  # flat, as another version of that guide shows it
+            "meeting.summary",
+            {"meetingId": "standup", "sessionId": "session-1", "summaryDownloadUrl": LINK},
+            "summary",
+        ),
+        (
+            "meeting.transcript",
+            {"meeting": {"id": "standup", "sessionId": "session-1"}, "transcriptDownloadUrl": LINK},
+            "transcript",
+        ),
+        ("meeting.transcript", {"meetingId": "standup", "sessionId": "session-1"}, "transcript"),
+    ],
+)
+def test_a_ready_document_names_the_session_and_document_and_no_link(
+    event: str, body: dict[str, object], document: str
+) -> None:
+    delivery = parse_delivery(json.dumps({"event": event, **body}).encode(), "u-4")
+
+    assert delivery.document == {"session_id": "session-1", "meeting_id": "standup", "document": document}
+    assert delivery.document_mark == f"session-1:{document}"
+    assert (delivery.live_session, delivery.recording, delivery.session_id) == (None, None, None)
+    assert "presigned-secret" not in json.dumps(delivery.document)
+    events = {"asset": [SimpleNamespace(extra={"from_webhook": True, **delivery.document})]}
+    assert session_ids_from_asset_events(events) == {"session-1": "standup"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"meeting": {"id": "standup"}}, "meeting.sessionId"),
+        ({"meeting": "standup", "sessionId": "s"}, "'meeting'"),
+        ({"meetingId": "standup", "sessionId": "../etc"}, "body.sessionId"),
+        ({"sessionId": "s"}, "body.meetingId"),
+    ],
+)
+def test_a_document_push_without_valid_ids_is_refused_naming_the_field(
+    body: dict[str, object], field: str
+) -> None:
+    with pytest.raises(DeliveryError, match=field):
+        parse_delivery(json.dumps({"event": "meeting.summary", **body}).encode(), "u")

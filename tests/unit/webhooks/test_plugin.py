@@ -1,13 +1,8 @@
-"""The receiver is an Airflow plugin of the provider, cheap to import, mounted by the api-server."""
+"""The receiver is an Airflow plugin of the provider, registered by its provider info, mounted under
+its own prefix. That importing it is cheap and that the api-server mounts it (fresh processes each):
+``tests/integration/test_webhook_plugin.py``."""
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 
 from airflow_provider_rtk.get_provider_info import get_provider_info
 from airflow_provider_rtk.webhooks.plugin import URL_PREFIX, LazyReceiverApp, RealtimeKitWebhooksPlugin
@@ -31,40 +26,3 @@ def test_the_plugin_mounts_one_app_outside_airflows_reserved_prefixes() -> None:
     assert app["url_prefix"] == URL_PREFIX == "/realtimekit"
     assert isinstance(app["app"], LazyReceiverApp)
     assert not any(URL_PREFIX.startswith(prefix) for prefix in RESERVED_URL_PREFIXES)
-
-
-def test_importing_the_plugin_loads_no_receiver_piece() -> None:
-    """Airflow's plugin manager imports the plugin in every process."""
-    code = (
-        "import sys, airflow_provider_rtk.webhooks.plugin\n"
-        "heavy = [m for m in ('fastapi', 'airflow_provider_rtk.webhooks.app', "
-        "'airflow_provider_rtk.webhooks.recorder', 'airflow_provider_rtk.models') if m in sys.modules]\n"
-        "print(heavy)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-
-    assert out.stdout.strip().splitlines()[-1] == "[]"
-
-
-@pytest.mark.parametrize(("lazy", "mounted"), [("False", ["/realtimekit"]), ("True", [])])
-def test_the_api_server_mounts_it_when_providers_are_discovered_eagerly(
-    lazy: str, mounted: list[str], tmp_path: Path
-) -> None:
-    """Airflow 3.3 loads the plugins of provider info only with ``[core] lazy_discover_providers =
-    False`` (plugins_manager._get_plugins); the README says so. A fresh Airflow process each (the
-    plugin manager caches what it loaded), a few seconds each on an idle machine."""
-    code = (
-        "from airflow import plugins_manager\n"
-        "apps, _ = plugins_manager.get_fastapi_plugins()\n"
-        "print([a.get('url_prefix') for a in apps])\n"
-    )
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": lazy,
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(tmp_path / "plugins"),
-    }
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-
-    assert out.stdout.strip().splitlines()[-1] == repr(mounted)
