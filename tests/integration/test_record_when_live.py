@@ -38,6 +38,20 @@ async def _collect(trigger: Any, seconds: float, *, wait_for_one: bool = False) 
     return watch.drained()
 
 
+async def _collect_count(trigger: Any, count: int, *, cap: float) -> list[dict[str, Any]]:
+    """The trigger's events until there are ``count`` (or ``cap`` seconds pass); then it is stopped."""
+    watch = Triggerer(trigger)
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + cap
+    while len(events) < count and (left := deadline - time.monotonic()) > 0:
+        event = await watch.next(left)
+        if event is None:
+            break
+        events.append(event)
+    await watch.stop()
+    return events + watch.drained()
+
+
 def _rebuilt(trigger):
     """The trigger as a triggerer builds it after a restart: from its serialized kwargs alone."""
     classpath, kwargs = trigger.serialize()
@@ -108,7 +122,8 @@ def test_pages_through_many_live_sessions(emulator):
     for meeting_id in meetings:
         emulator.start_session(meeting_id)
 
-    events = asyncio.run(_collect(RealtimeKitLiveSessionTrigger(poll_interval=POLL), 1.5))
+    # One poll (the next is 10 minutes away), however long a busy machine makes it: 130 events or 60 s.
+    events = asyncio.run(_collect_count(RealtimeKitLiveSessionTrigger(poll_interval=600), 130, cap=60))
 
     assert sorted(e["meeting_id"] for e in events) == sorted(meetings)
     assert _sessions_requests(emulator) == 2  # one poll: two pages of 100

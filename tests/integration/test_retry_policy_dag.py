@@ -8,7 +8,6 @@ A 429 reschedules the task on Airflow 3.4+ (no retry spent) and retries it on 3.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -55,12 +54,11 @@ if SUPPORTED:
         recording_id = getattr(recording, "recording", recording).id
         emulator.add_fault("pause_resume_stop_recording", "status", status=429, retry_after=2)
 
-        started = time.monotonic()
         dag_run = load_dag("rtk_test_retry_policy_rate_limited").test(run_conf={"recording_id": recording_id})
-        took = time.monotonic() - started
 
         assert str(dag_run.state) == "success", task_states(dag_run)
-        assert took < 40  # the task's own retry_delay is 45 s: the service's 2 s were used
+        # The delay Airflow recorded is the service's 2 s, not the task's own retry_delay of 45 s (read
+        # from the metadata DB, not from the wall clock, which a busy machine stretches).
         if RESCHEDULES:
             _assert_rescheduled_once_after(dag_run, seconds=2.0)
         else:
