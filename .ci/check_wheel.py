@@ -40,6 +40,7 @@ DISTRIBUTION = "airflow-provider-rtk"
 ENTRY_POINTS = {
     "apache_airflow_provider": {"provider_info": f"{PACKAGE}.get_provider_info:get_provider_info"},
     "pytest11": {f"{PACKAGE}.emulator.pytest_plugin": f"{PACKAGE}.emulator.pytest_plugin"},
+    "airflow.plugins": {"realtimekit_webhooks": f"{PACKAGE}.webhooks.plugin:RealtimeKitWebhooksPlugin"},
     "console_scripts": {"realtimekit-emulator": f"{PACKAGE}.emulator.__main__:main"},
 }
 #: What the provider reads at run time besides its modules.

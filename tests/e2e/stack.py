@@ -468,8 +468,6 @@ class Stack:
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            # provider-info plugins (the webhook receiver) are loaded only when providers are eager
-            "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if broker_url else "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "32" if broker_url else "8",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.origin}/execution/",
