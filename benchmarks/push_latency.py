@@ -105,13 +105,14 @@ def _queued_times(api: Any, dag_id: str, seen: dict[str, dict[str, float]]) -> d
 
 def _event_times(api: Any) -> dict[str, dict[str, float]]:
     """asset name -> session id -> when its asset event was recorded (epoch s; the first one)."""
-    events = api.request("GET", "/assets/events", params={"limit": 1000, "order_by": "id"})["asset_events"]
+    events = api.request("GET", "/assets/events", params={"limit": 1000})["asset_events"]
     found: dict[str, dict[str, float]] = {}
     for event in events:
         session = ((event.get("extra") or {}).get("payload") or {}).get("session_id")
         if session:
             at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
-            found.setdefault(event["name"], {}).setdefault(session, at)
+            by_session = found.setdefault(event["name"], {})
+            by_session[session] = min(at, by_session.get(session, at))
     return found
 
 
