@@ -239,47 +239,33 @@ def run(
     push_rate = len(push_requests) / (e1 - t1) * 3600
     poll_rate = len(poll_requests) / (e2 - t2) * 3600
     peer = f"poll watcher ({DEFAULT_POLL_INTERVAL:.0f} s)"
+    never = float("inf")
+
+    def pair(name: str, unit: str, ours: float, poll_value: float, goal: Goal | None = None) -> Figure:
+        return Figure(SECTION, name, unit, [ours], {peer: [poll_value]}, goal)
+
     figures = [
-        Figure(
-            SECTION, "delivered to queued, p50", "s", [percentile(push, 0.5)], {peer: [percentile(poll, 0.5)]}
-        ),
-        Figure(
-            SECTION,
+        pair("delivered to queued, p50", "s", percentile(push, 0.5), percentile(poll, 0.5)),
+        pair(
             "delivered to queued, p95",
             "s",
-            [percentile(push, 0.95)],
-            {peer: [percentile(poll, 0.95)]},
+            percentile(push, 0.95),
+            percentile(poll, 0.95),
             Goal("< 2 s", 2.0),
         ),
-        Figure(SECTION, "delivered to queued, max", "s", [max(push)], {peer: [max(poll)]}),
-        Figure(
-            SECTION,
-            "delivered to asset event, p50",
-            "s",
-            [percentile(push_events, 0.5)],
-            {peer: [percentile(poll_events, 0.5)]},
+        pair("delivered to queued, max", "s", max(push), max(poll)),
+        pair(
+            "delivered to asset event, p50", "s", percentile(push_events, 0.5), percentile(poll_events, 0.5)
         ),
-        Figure(
-            SECTION,
-            "delivered to asset event, p95",
-            "s",
-            [percentile(push_events, 0.95)],
-            {peer: [percentile(poll_events, 0.95)]},
+        pair(
+            "delivered to asset event, p95", "s", percentile(push_events, 0.95), percentile(poll_events, 0.95)
         ),
-        Figure(
-            SECTION,
-            "API requests per hour spent watching",
-            "req/h",
-            [push_rate],
-            {peer: [poll_rate]},
-            Goal("0", 0.0),
-        ),
-        Figure(
-            SECTION,
+        pair("API requests per hour spent watching", "req/h", push_rate, poll_rate, Goal("0", 0.0)),
+        pair(
             "sessions without a run (within the wait)",
             "",
-            [float(sum(v == float("inf") for v in push))],
-            {peer: [float(sum(v == float("inf") for v in poll))]},
+            float(push.count(never)),
+            float(poll.count(never)),
             Goal("0", 0.0),
         ),
     ]
