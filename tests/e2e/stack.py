@@ -605,9 +605,10 @@ class Stack:
 
 
 @contextmanager
-def running_stack(profile: str, home: Path) -> Iterator[Stack]:
-    """The stack of ``profile`` in ``home``; stopped on the way out whatever happened."""
-    stack = Stack(profile=profile, home=home)
+def running_stack(profile: str, home: Path, stack_class: type[Stack] = Stack) -> Iterator[Stack]:
+    """The stack of ``profile`` in ``home`` (a ``stack_class``, e.g. one that adds DAGs: the
+    benchmarks' section 7); stopped on the way out whatever happened."""
+    stack = stack_class(profile=profile, home=home)
     previous = None
     if threading.current_thread() is threading.main_thread():
         # a SIGTERM to the test process (a CI timeout) still runs the teardown below
