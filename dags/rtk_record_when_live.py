@@ -8,7 +8,11 @@ triggering event and follows the recording until its files are ``UPLOADED``.
 One run per live session: on Airflow 3.4+ each asset event starts its own run (``[scheduler]
 batch_asset_events``, False by default), so two sessions going live together make two runs. Below 3.4,
 or with that setting True, two sessions going live between two scheduler loops give one run both
-events, and the run records both meetings (one mapped task each). Either way none is missed. A repeated
+events, and the run records both meetings (one mapped task each). Known gap of Airflow 3.3's scheduler:
+events saved after the first one queued the DAG and before its run is created are left for the asset's
+next event (the run takes only events up to the first one's queue time), so sessions found by one
+poll, or pushed within one scheduler loop, can wait for the next session to go live (measured:
+benchmarks/README.md, section 7). A repeated
 event (a triggerer restart below Airflow 3.3, or a manual rerun) never starts a second recording: the
 start operator's ``if_active="attach"`` follows the recording the meeting already has.
 
