@@ -20,6 +20,11 @@ def test_the_provider_info_registers_the_plugin() -> None:
 
 
 def test_the_plugin_mounts_one_app_outside_airflows_reserved_prefixes() -> None:
+    from airflow_provider_rtk.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if not AIRFLOW_V_3_3_PLUS:  # the floor: no asset-watcher model to read, so nothing is mounted
+        assert RealtimeKitWebhooksPlugin.fastapi_apps == []
+        return
     from airflow.api_fastapi.app import RESERVED_URL_PREFIXES
 
     (app,) = RealtimeKitWebhooksPlugin.fastapi_apps
