@@ -34,6 +34,8 @@ $(UV):
 # The project's extras in each venv (the docs tools only where the docs are built).
 VENV_EXTRAS = test,dev,docs
 FLOOR_EXTRAS = test,dev
+# The next Airflow's lane runs the same tests as the floor, so it takes the same extras.
+NEXT_EXTRAS = $(FLOOR_EXTRAS)
 
 # $(1): venv folder, $(2): Airflow requirement (and pins), $(3): the project's extras
 define make_venv
@@ -50,7 +52,7 @@ $(FLOOR_VENV)/.installed: pyproject.toml | $(UV)
 	touch $@
 
 $(NEXT_VENV)/.installed: pyproject.toml | $(UV)
-	$(call make_venv,$(NEXT_VENV),$(AIRFLOW_NEXT))
+	$(call make_venv,$(NEXT_VENV),$(AIRFLOW_NEXT),$(NEXT_EXTRAS))
 	touch $@
 
 ## The main job on the embedded default: local emulator + SQLite Airflow, every example DAG end to end
