@@ -112,6 +112,11 @@ def record_through_the_crash(
             240,
             every=2,
         )
+    # Let the record task's deferral finish in the executor before the recording can upload: Airflow
+    # 3.3's LocalExecutor reports a deferred workload's exit late (5 s on a busy machine), and if the
+    # trigger has fired by then, the scheduler takes that stale "success" for the re-queued task and
+    # marks it failed ("finished with state success, but the task instance's state is queued").
+    time.sleep(10)
     emulator.end_session(meeting_id)
     runs = []
     if emulator.recordings(meeting_id):
