@@ -483,6 +483,11 @@ class Stack:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # A task's supervisor notices its process's exit at the next heartbeat tick (5 s by
+            # default). A trigger that fires within that window makes Airflow 3.3's scheduler take the
+            # deferring process's stale "success" for the resumed try and fail it (apache/airflow#67287,
+            # #72716); docs/running.md gives users the same advice
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             # the connection exists before any service starts, as the README tells users to do
             "AIRFLOW_CONN_REALTIMEKIT_DEFAULT": connection,
             "PYTHONUNBUFFERED": "1",
@@ -602,6 +607,22 @@ class Stack:
     def logs(self) -> str:
         """Where each service's output went."""
         return "\n".join(f"{service.name}: {service.log_path}" for service in self.services)
+
+    def task_log_files(self, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
+        """One try's log as the files Airflow wrote it (the worker's file and the triggerer's beside
+        it), for a try the REST API no longer lists: when the scheduler fails a deferred task on a stale
+        executor event (apache/airflow#67287, #72716) it keeps no history row for that try."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        if map_index >= 0:
+            folder /= f"map_index={map_index}"
+        lines: list[str] = []
+        for path in sorted(folder.glob(f"attempt={try_number}.log*")):
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    lines.append(str(json.loads(line).get("event", "")))
+                except (ValueError, AttributeError):
+                    lines.append(line)
+        return "\n".join(lines)
 
 
 @contextmanager
