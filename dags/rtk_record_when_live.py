@@ -12,7 +12,7 @@ events, and the run records both meetings (one mapped task each). Known gap of A
 events saved after the first one queued the DAG and before its run is created are left for the asset's
 next event (the run takes only events up to the first one's queue time), so sessions found by one
 poll, or pushed within one scheduler loop, can wait for the next session to go live (measured:
-benchmarks/README.md, section 7). A repeated
+benchmarks/README.md, section 7); Airflow 3.4 closes it (apache/airflow#70972). A repeated
 event (a triggerer restart below Airflow 3.3, or a manual rerun) never starts a second recording: the
 start operator's ``if_active="attach"`` follows the recording the meeting already has.
 
