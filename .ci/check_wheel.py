@@ -86,7 +86,7 @@ def check_wheel_contents(wheel: Path, version: str) -> None:
             for path in (ROOT / PACKAGE).rglob("*")
             if path.is_file() and (path.suffix == ".py" or path.name == "py.typed")
         }
-        missing = sorted((sources | set(PACKAGE_DATA)) - names)
+        missing = sorted((sources | set(PACKAGE_DATA) | {f"{dist_info}/licenses/LICENSE"}) - names)
         if missing:
             fail(f"the wheel lacks {missing}")
         strays = sorted(name for name in names if not name.startswith((f"{PACKAGE}/", f"{dist_info}/")))
