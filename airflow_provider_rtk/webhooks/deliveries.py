@@ -89,6 +89,8 @@ def parse_delivery(body: bytes, uuid: str) -> Delivery:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise DeliveryError("the body is not JSON") from None
+    except RecursionError:  # nesting deeper than Python's stack: a 400, never a 5xx retried for ever
+        raise DeliveryError("the body's JSON is nested too deeply") from None
     if not isinstance(payload, dict):
         raise DeliveryError("the body is not a JSON object")
     event = payload.get("event")

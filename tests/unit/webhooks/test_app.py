@@ -159,8 +159,9 @@ def test_an_oversized_body_without_a_length_is_refused_while_it_is_read(
         json.dumps({"event": "meeting.started", "meeting": {"id": "../x", "sessionId": "s"}}).encode(),
         json.dumps({"event": "recording.statusUpdate", "recording": {"id": "r1"}}).encode(),
         json.dumps({"meeting": {}}).encode(),
+        b'{"event": "meeting.started", "meeting": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     ],
-    ids=["not-json", "not-object", "no-session", "bad-id", "no-status", "no-event"],
+    ids=["not-json", "not-object", "no-session", "bad-id", "no-status", "no-event", "nested-too-deep"],
 )
 def test_a_signed_body_that_cannot_be_read_is_refused_and_not_echoed(
     receiver: Receiver, signing_key: KeyPair, body: bytes, caplog: pytest.LogCaptureFixture
