@@ -8,6 +8,7 @@ operator does).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,14 @@ __all__ = [
 
 
 def _number(value: Any) -> float | int | None:
+    """A finite number, else ``None`` (NaN and infinities are no size, and strict JSON lacks them)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value) if float(value).is_integer() else float(value)
+    if isinstance(value, int):  # exact, however large (float() of a huge one overflows)
+        return value
+    if not math.isfinite(value):
+        return None
+    return int(value) if value.is_integer() else value
 
 
 def _link_field(link: TrackFileLink, *names: str) -> Any:

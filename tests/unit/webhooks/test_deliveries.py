@@ -108,6 +108,28 @@ def test_a_track_recordings_layer_files_keep_their_names_not_their_links() -> No
     assert "presigned-secret" not in json.dumps(delivery.recording)
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 400])
+def test_a_size_that_is_not_a_finite_number_never_reaches_the_event_as_nan(number: str) -> None:
+    """``fileSize`` is text, read as a float, and a layer file's numbers are JSON numbers (Python's
+    JSON reads ``NaN`` and ``Infinity`` too): NaN or infinite, they would make an ``extra`` strict JSON
+    cannot hold, which a PostgreSQL or MySQL JSON column refuses (a 5xx the service retries for ever);
+    a huge integer made ``float()`` overflow (a 500)."""
+    link = f'{{"fileSize": {number}, "duration": {number}}}'
+    layer = f'{{"layerName": "default", "downloadUrls": {{"a.m4a": {link}}}}}'
+    recording = (
+        f'{{"id": "rec-1", "status": "UPLOADED", "meetingId": "standup", "fileSize": "{number}", '
+        f'"recordingDuration": 61, "downloadUrl": [{layer}]}}'
+    )
+    body = f'{{"event": "recording.statusUpdate", "recording": {recording}}}'.encode()
+
+    delivery = parse_delivery(body, "u-nan")
+
+    assert delivery.recording is not None
+    json.dumps(delivery.recording, allow_nan=False)  # strict JSON, as the database column needs
+    (file,) = delivery.recording["files"]
+    assert file["duration_seconds"] in (61, int(number) if number.isdigit() else None)
+
+
 @pytest.mark.parametrize("status", ["RECORDING", "UPLOADING", "INVOKED"])
 def test_other_recording_statuses_feed_nothing(status: str) -> None:
     body = {"event": "recording.statusUpdate", "recording": {"id": "r", "status": status, "meetingId": "m"}}
