@@ -192,7 +192,18 @@ def test_a_recording_failure_is_a_503_so_the_service_retries(
 
 
 def test_unknown_and_misconfigured_connections(receiver: Receiver, signing_key: KeyPair) -> None:
-    assert receiver.post(STARTED, signed_by=signing_key, conn_id="missing").status_code == 404
+    """An unknown connection is answered as a bad signature (it cannot be verified): the public path
+    must not tell anyone which connection ids this Airflow has (``aws_prod``, ``finance_db``, ...)."""
+    forged = receiver.post(STARTED, signed_by=key_pair(1), uuid="forged")
+    unknown = receiver.post(STARTED, signed_by=signing_key, conn_id="missing")
+    assert (
+        (unknown.status_code, unknown.json())
+        == (forged.status_code, forged.json())
+        == (
+            401,
+            {"detail": "the signature does not verify"},
+        )
+    )
     assert receiver.post(STARTED, signed_by=signing_key, conn_id="misconfigured").status_code == 500
     assert receiver.post(STARTED, signed_by=signing_key, conn_id="bad%20id").status_code == 404
     assert receiver.recorded == []
