@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
-from airflow_provider_rtk.webhooks.signature import KeyCache, KeyUnavailableError
-from tests.hostile_server import HostileServer, trickle
+from airflow_provider_rtk.webhooks.signature import MIN_REFETCH_INTERVAL, KeyCache, KeyUnavailableError
+from tests.hostile_server import HostileServer, in_turn, json_answer, trickle
+from tests.unit.webhooks.conftest import Clock
+from tests.webhook_keys import key_pair
 
 
 def test_a_key_page_that_trickles_is_given_up_for_every_waiting_delivery() -> None:
@@ -24,3 +27,29 @@ def test_a_key_page_that_trickles_is_given_up_for_every_waiting_delivery() -> No
 
         assert [type(answer) for answer in answers] == [KeyUnavailableError] * 5
         assert len(server.seen) == 1  # the others were told the page failed a moment ago
+
+
+def test_a_slow_refetch_forced_by_a_forgery_does_not_hold_up_deliveries_the_held_key_verifies() -> None:
+    """A forgery after the interval makes the key be fetched again, and that fetch may be slow; the
+    service's own deliveries verify under the key held meanwhile, without waiting for the lock."""
+    body = b'{"event": "meeting.started"}'
+    signed = base64.b64decode(key_pair(0).sign(body))
+    forged = base64.b64decode(key_pair(1).sign(body))
+    clock = Clock()
+
+    async def deliveries(url: str, server: HostileServer) -> None:
+        cache = KeyCache(clock=clock, fetch_timeout=300)
+        await cache.verify(url, body, signed)
+        clock.now += MIN_REFETCH_INTERVAL + 1
+        forgery = asyncio.create_task(cache.verify(url, body, forged))
+        async with asyncio.timeout(60):  # generous: only tells "waits for the refetch" from "does not"
+            while len(server.seen) < 2:
+                await asyncio.sleep(0.01)
+            await cache.verify(url, body, signed)
+        assert not forgery.done()  # the refetch still trickles
+        forgery.cancel()
+
+    with HostileServer() as server:
+        page = json_answer(200, key_pair(0).page)
+        server.routes[("GET", "/.well-known/webhooks.json")] = in_turn(page, trickle(every=0.2))
+        asyncio.run(deliveries(f"http://{server.host_port}/.well-known/webhooks.json", server))
