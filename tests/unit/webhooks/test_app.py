@@ -30,6 +30,19 @@ def test_a_well_signed_delivery_is_recorded_and_answered_200(
     assert [(d.uuid, d.session_id) for d in receiver.recorded] == [("delivery-1", "session-1")]
 
 
+def test_a_webhook_url_with_a_trailing_slash_is_served_not_redirected(
+    receiver: Receiver, signing_key: KeyPair
+) -> None:
+    """``ensure_webhook`` takes ``.../webhooks/<conn>/`` for the same URL; a redirect (307) is a
+    non-2xx the service records as failed and never retries."""
+    answer = receiver.post(
+        STARTED, signed_by=signing_key, conn_id="realtimekit_default/", follow_redirects=False
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert [d.uuid for d in receiver.recorded] == ["delivery-1"]
+
+
 def test_an_unsigned_delivery_is_refused_without_fetching_the_key(receiver: Receiver) -> None:
     answer = receiver.post(STARTED)
 
