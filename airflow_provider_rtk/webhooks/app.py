@@ -107,7 +107,7 @@ def create_app(
     app.state.keys = cache
 
     @app.post("/webhooks/{conn_id}")
-    @app.post("/webhooks/{conn_id}/", include_in_schema=False)  # served, not redirected: a 307 is lost
+    @app.post("/webhooks/{conn_id}/", include_in_schema=False)  # served: a 307 is a non-2xx
     async def receive(conn_id: str, request: Request) -> JSONResponse:
         """Verify a RealtimeKit delivery and record it as asset events (see the module docstring)."""
         if not _CONN_ID_RE.fullmatch(conn_id):

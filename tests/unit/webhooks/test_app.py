@@ -34,7 +34,7 @@ def test_a_webhook_url_with_a_trailing_slash_is_served_not_redirected(
     receiver: Receiver, signing_key: KeyPair
 ) -> None:
     """``ensure_webhook`` takes ``.../webhooks/<conn>/`` for the same URL; a redirect (307) is a
-    non-2xx the service records as failed and never retries."""
+    non-2xx, which the service may record as failed and never retry."""
     answer = receiver.post(
         STARTED, signed_by=signing_key, conn_id="realtimekit_default/", follow_redirects=False
     )
