@@ -5,8 +5,18 @@ from __future__ import annotations
 import asyncio
 import base64
 
+import pytest
+
 from airflow_provider_rtk.webhooks.signature import MIN_REFETCH_INTERVAL, KeyCache, KeyUnavailableError
-from tests.hostile_server import HostileServer, in_turn, json_answer, trickle
+from tests.hostile_server import (
+    MB,
+    HostileServer,
+    huge,
+    in_turn,
+    json_answer,
+    redirect,
+    trickle,
+)
 from tests.unit.webhooks.conftest import Clock
 from tests.webhook_keys import key_pair
 
@@ -53,3 +63,28 @@ def test_a_slow_refetch_forced_by_a_forgery_does_not_hold_up_deliveries_the_held
         page = json_answer(200, key_pair(0).page)
         server.routes[("GET", "/.well-known/webhooks.json")] = in_turn(page, trickle(every=0.2))
         asyncio.run(deliveries(f"http://{server.host_port}/.well-known/webhooks.json", server))
+
+
+@pytest.mark.parametrize("misbehaviour", ["redirect", "huge"])
+def test_a_key_page_that_redirects_or_swells_gives_no_key(misbehaviour: str) -> None:
+    """A redirect is not followed (it could lead to a key of someone else's choosing), and what is
+    read of a page stays within ``MAX_KEY_PAGE_BYTES``."""
+    body = b"{}"
+    elsewhere = key_pair(1)
+
+    with HostileServer() as server:
+        server.routes[("GET", "/elsewhere.json")] = json_answer(200, elsewhere.page)
+        server.routes[("GET", "/.well-known/webhooks.json")] = {
+            "redirect": redirect(302, f"http://{server.host_port}/elsewhere.json"),
+            "huge": huge(),
+        }[misbehaviour]
+        verifying = KeyCache().verify(
+            f"http://{server.host_port}/.well-known/webhooks.json",
+            body,
+            base64.b64decode(elsewhere.sign(body)),
+        )
+        with pytest.raises(KeyUnavailableError):
+            asyncio.run(verifying)
+
+        assert [seen.path for seen in server.seen] == ["/.well-known/webhooks.json"]
+        assert server.written.get("huge", 0) < 32 * MB  # the client hung up early
