@@ -146,6 +146,25 @@ def test_an_oversized_body_is_refused_before_anything_is_recorded(
     assert receiver.page.call_count == 0  # refused before the key is even needed
 
 
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_the_body_limit_is_exact(receiver: Receiver, signing_key: KeyPair, declared: bool) -> None:
+    head = b'{"event": "meeting.participantJoined", "pad": "'
+    at_limit = head + b"x" * (MAX_BODY_BYTES - len(head) - 2) + b'"}'
+    answers = []
+    for uuid, body in (("at-limit", at_limit), ("one-over", at_limit + b" ")):  # still JSON
+        answers.append(
+            receiver.client.post(
+                "/webhooks/realtimekit_default",
+                content=body if declared else iter([body]),
+                headers={"rtk-signature": signing_key.sign(body), "rtk-uuid": uuid},
+            ).status_code
+        )
+
+    assert len(at_limit) == MAX_BODY_BYTES
+    assert answers == [200, 413]
+    assert [d.uuid for d in receiver.recorded] == ["at-limit"]
+
+
 def test_an_oversized_body_without_a_length_is_refused_while_it_is_read(
     receiver: Receiver, signing_key: KeyPair
 ) -> None:
