@@ -28,11 +28,12 @@ __all__ = [
 
 
 def _number(value: Any) -> float | int | None:
-    """A finite number, else ``None`` (NaN and infinities are no size, and strict JSON lacks them)."""
+    """A finite number within 64 bits, else ``None``: NaN, infinities and integers of hundreds of
+    digits are no size or duration, and a database's JSON column may refuse them."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if isinstance(value, int):  # exact, however large (float() of a huge one overflows)
-        return value
+    if isinstance(value, int):  # (float() of a huge one overflows)
+        return value if abs(value) < 2**63 else None
     if not math.isfinite(value):
         return None
     return int(value) if value.is_integer() else value
