@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from typing import TYPE_CHECKING
@@ -73,6 +74,25 @@ def test_a_body_altered_after_signing_is_refused(receiver: Receiver, signing_key
 
     assert receiver.post(altered, signature=signature).status_code == 401
     assert receiver.post(reserialised, signature=signature).status_code == 401
+    assert receiver.recorded == []
+
+
+def test_a_compressed_body_is_verified_as_sent_and_never_decoded(
+    receiver: Receiver, signing_key: KeyPair
+) -> None:
+    """``Content-Encoding: gzip``: the signature is checked over the bytes on the wire (a signature of
+    the JSON inside does not verify), and bytes that verify but are no JSON are refused."""
+    packed = gzip.compress(STARTED)
+    answers = [
+        receiver.client.post(
+            "/webhooks/realtimekit_default",
+            content=packed,
+            headers={"content-encoding": "gzip", "rtk-signature": signature, "rtk-uuid": "gz"},
+        ).status_code
+        for signature in (signing_key.sign(STARTED), signing_key.sign(packed))
+    ]
+
+    assert answers == [401, 400]
     assert receiver.recorded == []
 
 
