@@ -8,6 +8,7 @@ operator does).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,15 @@ __all__ = [
 
 
 def _number(value: Any) -> float | int | None:
+    """A finite number within 64 bits, else ``None``: NaN, infinities and integers of hundreds of
+    digits are no size or duration, and a database's JSON column may refuse them."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value) if float(value).is_integer() else float(value)
+    if isinstance(value, int):  # (float() of a huge one overflows)
+        return value if abs(value) < 2**63 else None
+    if not math.isfinite(value):
+        return None
+    return int(value) if value.is_integer() else value
 
 
 def _link_field(link: TrackFileLink, *names: str) -> Any:

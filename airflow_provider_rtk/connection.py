@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from airflow_provider_rtk import redaction
 from airflow_provider_rtk.exceptions import RealtimeKitConnectionConfigError
@@ -241,6 +241,16 @@ WEBHOOK_KEYS_URL_EXTRA = "webhook_keys_url"
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
+def _url_parts(url: str) -> SplitResult | None:
+    """``url`` split, or ``None`` when its port or IPv6 literal is broken (no client could fetch it)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    return None if port == 0 else parts
+
+
 def webhook_keys_url(conn_id: str, extra: Any) -> str:
     """The connection's ``extra.webhook_keys_url`` (Cloudflare's page when unset), checked: an
     ``https://`` URL, or ``http://`` to a loopback host (the emulator). The error names the extra and
@@ -255,9 +265,11 @@ def webhook_keys_url(conn_id: str, extra: Any) -> str:
         problem = f"must be text (a URL), not {type(value).__name__}"
     else:
         url = value.strip()
-        parts = urlsplit(url)
+        parts = _url_parts(url)
         if any(not char.isprintable() or char.isspace() for char in url):
             problem = "must not hold whitespace or control characters"
+        elif parts is None:
+            problem = "has a broken port or IPv6 address"  # (the URL is not quoted: it may hold user info)
         elif "@" in parts.netloc:
             problem = "must not hold user info (user:password@)"
         elif not parts.hostname:

@@ -6,8 +6,9 @@ this order, nothing recorded before the last step:
 1. the connection id must look like one (else 404), the ``rtk-signature`` header must be base64
    (else 401), the body at most :data:`MAX_BODY_BYTES`, counted while it is read (else 413);
 2. the key page is the connection's ``extra.webhook_keys_url`` (Cloudflare's by default; a bad value
-   is a 500 naming the extra), and the signature must verify over the raw bytes (else 401; a key that
-   cannot be fetched is a 503, so the service retries);
+   is a 500 naming the extra; no such connection is a 401, as a forgery, so the path tells no one
+   which connection ids exist), and the signature must verify over the raw bytes (else 401; a key
+   that cannot be fetched is a 503, so the service retries);
 3. the ``rtk-uuid`` header and the body must be readable (else 400);
 4. the delivery is recorded in one database transaction (:mod:`.recorder`); 200 once it committed,
    503 when it failed (the service retries 5xx and network errors, never other non-2xx).
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 #: The largest body read (RealtimeKit's deliveries are a few KiB; a transcript event carries links).
 MAX_BODY_BYTES = 1024 * 1024
+_NOT_VERIFIED = "the signature does not verify"
 #: What a connection id in the path may be (Airflow's own ids are letters, digits, ``_ . -``).
 _CONN_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 
@@ -105,6 +107,7 @@ def create_app(
     app.state.keys = cache
 
     @app.post("/webhooks/{conn_id}")
+    @app.post("/webhooks/{conn_id}/", include_in_schema=False)  # served: a 307 is a non-2xx
     async def receive(conn_id: str, request: Request) -> JSONResponse:
         """Verify a RealtimeKit delivery and record it as asset events (see the module docstring)."""
         if not _CONN_ID_RE.fullmatch(conn_id):
@@ -121,8 +124,9 @@ def create_app(
             return _answer(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
         try:
             keys_url = await to_thread(keys_url_of, conn_id)
-        except LookupError:
-            return _answer(404, "unknown connection")
+        except LookupError:  # answered as a forgery: the path must not tell which connections exist
+            log.warning("Refused a delivery for %s: no such connection", conn_id)
+            return _answer(401, _NOT_VERIFIED)
         except ValueError as error:  # the extra is wrong: the admin fixes it, the service retries
             log.error("Cannot verify deliveries for %s: %s", conn_id, error)
             return _answer(500, "the receiver's connection is misconfigured")
@@ -133,7 +137,7 @@ def create_app(
             await cache.verify(keys_url, body, signature)
         except SignatureError as error:
             log.warning("Refused a delivery for %s: %s", conn_id, error)
-            return _answer(401, "the signature does not verify")
+            return _answer(401, _NOT_VERIFIED)
         except KeyUnavailableError as error:
             log.error("Could not get the webhook key for %s: %s", conn_id, error)
             return _answer(503, "the signing key is unavailable; retry")

@@ -7,7 +7,8 @@ Deliveries are camelCase JSON (``{"event": "meeting.started", "meeting": {"id", 
 ``recording.statusUpdate`` at ``UPLOADED`` or ``ERRORED`` becomes
 :func:`~airflow_provider_rtk.assets.recording_asset_extra` (ids, status, files; never a link). Other
 events are well-formed but fed to nothing. A body that is not a JSON object, lacks what its event
-needs or holds an id that is not an id is a :class:`DeliveryError` (answer 400).
+needs, holds an id that is not an id, or text a database's JSON column refuses (a lone surrogate) is
+a :class:`DeliveryError` (answer 400).
 
 ``meeting.transcript`` and ``meeting.summary`` say that a session's document is ready: they become
 ``{"session_id", "meeting_id", "document"}`` (the link they carry is dropped). Two shapes are read:
@@ -89,18 +90,33 @@ def parse_delivery(body: bytes, uuid: str) -> Delivery:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise DeliveryError("the body is not JSON") from None
+    except RecursionError:  # nesting deeper than Python's stack: a 400, never a 5xx retried for ever
+        raise DeliveryError("the body's JSON is nested too deeply") from None
     if not isinstance(payload, dict):
         raise DeliveryError("the body is not a JSON object")
     event = payload.get("event")
     if not isinstance(event, str) or not _EVENT_RE.fullmatch(event):
         raise DeliveryError("the body has no valid 'event'")
     if event == MEETING_STARTED:
-        return _meeting_started(payload, uuid)
-    if event == RECORDING_STATUS_UPDATE:
-        return _recording_update(payload, uuid)
-    if event in DOCUMENT_EVENTS:
-        return _document_ready(payload, uuid, event)
-    return Delivery(uuid=uuid, event=event)
+        delivery = _meeting_started(payload, uuid)
+    elif event == RECORDING_STATUS_UPDATE:
+        delivery = _recording_update(payload, uuid)
+    elif event in DOCUMENT_EVENTS:
+        delivery = _document_ready(payload, uuid, event)
+    else:
+        return Delivery(uuid=uuid, event=event)
+    _check_storable(delivery.live_session or delivery.recording or delivery.document)
+    return delivery
+
+
+def _check_storable(fed: dict[str, Any] | None) -> None:
+    """What an asset event will hold must be strict JSON in UTF-8, as the database's JSON columns
+    take it: a lone surrogate (a valid JSON escape, but no character) or NaN is refused here, as a
+    400, not by the database at every retry of the service (a 5xx for ever)."""
+    try:
+        json.dumps(fed, allow_nan=False, ensure_ascii=False).encode()
+    except ValueError:  # UnicodeEncodeError is one
+        raise DeliveryError("the body holds text or numbers that cannot be stored") from None
 
 
 def _object(payload: dict[str, Any], name: str) -> dict[str, Any]:

@@ -10,7 +10,8 @@ re-serialised. The key is public, one for all apps, served as
 ``min_refetch_interval``, the key is fetched again once (the service may have rotated it) and the
 signature checked again; with a younger key the failure is final. So a flood of forged deliveries
 costs at most one fetch per interval and URL. The fetch is a plain GET with TLS verified, no
-redirects followed, no credentials, and a bounded answer.
+redirects followed, no credentials, a bounded answer, and a deadline for the whole of it (a page
+that trickles its bytes would otherwise hold the URL's lock, and every delivery waiting on it).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 DEFAULT_KEYS_URL = "https://api.realtime.cloudflare.com/.well-known/webhooks.json"
 #: The shortest time between two fetches of one URL's key (forged deliveries cannot make it more).
 MIN_REFETCH_INTERVAL = 60.0
-#: The largest key page read, in bytes, and the seconds a fetch may take.
+#: The largest key page read, in bytes, and the seconds a whole fetch may take.
 MAX_KEY_PAGE_BYTES = 64 * 1024
 KEY_FETCH_TIMEOUT = 10.0
 #: With no key at all, the shortest time between two fetch attempts.
@@ -113,8 +114,10 @@ class KeyCache:
         min_refetch_interval: float = MIN_REFETCH_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
+        fetch_timeout: float = KEY_FETCH_TIMEOUT,
     ) -> None:
         self.min_refetch_interval = min_refetch_interval
+        self.fetch_timeout = fetch_timeout
         self._clock = clock
         self._transport = transport
         self._entries: dict[str, _Entry] = {}
@@ -157,8 +160,9 @@ class KeyCache:
         self.fetches += 1
         try:
             async with (
+                asyncio.timeout(self.fetch_timeout),
                 httpx.AsyncClient(
-                    timeout=KEY_FETCH_TIMEOUT,
+                    timeout=self.fetch_timeout,
                     follow_redirects=False,
                     verify=True,
                     trust_env=False,
@@ -169,6 +173,8 @@ class KeyCache:
                 if answer.status_code != 200:
                     raise KeyUnavailableError(f"the key page answered HTTP {answer.status_code}")
                 content = await _bounded(answer)
+        except TimeoutError:
+            raise KeyUnavailableError(f"the key page took over {self.fetch_timeout:g} s") from None
         except httpx.HTTPError as error:
             raise KeyUnavailableError(f"the key page could not be read ({type(error).__name__})") from None
         entry.key = read_key_page(content)

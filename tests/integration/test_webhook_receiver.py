@@ -146,6 +146,16 @@ def test_a_verified_meeting_started_creates_one_asset_event_and_a_repeat_or_forg
     assert all("authorization" not in {h.lower() for h in s.headers} for s in stack.server.seen)
 
 
+def test_a_path_naming_no_connection_is_answered_as_a_forgery(stack: Stack) -> None:
+    """Through Airflow's own connection lookup: the public path tells no one which ids exist."""
+    forged = stack.deliver(started("session-1"), "uuid-1", key=key_pair(1))
+    stack.conn_id = "no_such_connection"
+    unknown = stack.deliver(started("session-1"), "uuid-1")
+
+    assert (unknown.status_code, unknown.json()) == (forged.status_code, forged.json())
+    assert unknown.status_code == 401
+
+
 def test_a_session_the_polling_watcher_reported_is_not_recorded_again(stack: Stack) -> None:
     trigger = RealtimeKitLiveSessionTrigger(realtimekit_conn_id=stack.conn_id, poll_interval=10)
     asset = watch(trigger)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from typing import TYPE_CHECKING
@@ -28,6 +29,19 @@ def test_a_well_signed_delivery_is_recorded_and_answered_200(
 
     assert answer.status_code == 200, answer.text
     assert [(d.uuid, d.session_id) for d in receiver.recorded] == [("delivery-1", "session-1")]
+
+
+def test_a_webhook_url_with_a_trailing_slash_is_served_not_redirected(
+    receiver: Receiver, signing_key: KeyPair
+) -> None:
+    """``ensure_webhook`` takes ``.../webhooks/<conn>/`` for the same URL; a redirect (307) is a
+    non-2xx, which the service may record as failed and never retry."""
+    answer = receiver.post(
+        STARTED, signed_by=signing_key, conn_id="realtimekit_default/", follow_redirects=False
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert [d.uuid for d in receiver.recorded] == ["delivery-1"]
 
 
 def test_an_unsigned_delivery_is_refused_without_fetching_the_key(receiver: Receiver) -> None:
@@ -60,6 +74,25 @@ def test_a_body_altered_after_signing_is_refused(receiver: Receiver, signing_key
 
     assert receiver.post(altered, signature=signature).status_code == 401
     assert receiver.post(reserialised, signature=signature).status_code == 401
+    assert receiver.recorded == []
+
+
+def test_a_compressed_body_is_verified_as_sent_and_never_decoded(
+    receiver: Receiver, signing_key: KeyPair
+) -> None:
+    """``Content-Encoding: gzip``: the signature is checked over the bytes on the wire (a signature of
+    the JSON inside does not verify), and bytes that verify but are no JSON are refused."""
+    packed = gzip.compress(STARTED)
+    answers = [
+        receiver.client.post(
+            "/webhooks/realtimekit_default",
+            content=packed,
+            headers={"content-encoding": "gzip", "rtk-signature": signature, "rtk-uuid": "gz"},
+        ).status_code
+        for signature in (signing_key.sign(STARTED), signing_key.sign(packed))
+    ]
+
+    assert answers == [401, 400]
     assert receiver.recorded == []
 
 
@@ -133,6 +166,25 @@ def test_an_oversized_body_is_refused_before_anything_is_recorded(
     assert receiver.page.call_count == 0  # refused before the key is even needed
 
 
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_the_body_limit_is_exact(receiver: Receiver, signing_key: KeyPair, declared: bool) -> None:
+    head = b'{"event": "meeting.participantJoined", "pad": "'
+    at_limit = head + b"x" * (MAX_BODY_BYTES - len(head) - 2) + b'"}'
+    answers = []
+    for uuid, body in (("at-limit", at_limit), ("one-over", at_limit + b" ")):  # still JSON
+        answers.append(
+            receiver.client.post(
+                "/webhooks/realtimekit_default",
+                content=body if declared else iter([body]),
+                headers={"rtk-signature": signing_key.sign(body), "rtk-uuid": uuid},
+            ).status_code
+        )
+
+    assert len(at_limit) == MAX_BODY_BYTES
+    assert answers == [200, 413]
+    assert [d.uuid for d in receiver.recorded] == ["at-limit"]
+
+
 def test_an_oversized_body_without_a_length_is_refused_while_it_is_read(
     receiver: Receiver, signing_key: KeyPair
 ) -> None:
@@ -159,8 +211,9 @@ def test_an_oversized_body_without_a_length_is_refused_while_it_is_read(
         json.dumps({"event": "meeting.started", "meeting": {"id": "../x", "sessionId": "s"}}).encode(),
         json.dumps({"event": "recording.statusUpdate", "recording": {"id": "r1"}}).encode(),
         json.dumps({"meeting": {}}).encode(),
+        b'{"event": "meeting.started", "meeting": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     ],
-    ids=["not-json", "not-object", "no-session", "bad-id", "no-status", "no-event"],
+    ids=["not-json", "not-object", "no-session", "bad-id", "no-status", "no-event", "nested-too-deep"],
 )
 def test_a_signed_body_that_cannot_be_read_is_refused_and_not_echoed(
     receiver: Receiver, signing_key: KeyPair, body: bytes, caplog: pytest.LogCaptureFixture
@@ -191,7 +244,18 @@ def test_a_recording_failure_is_a_503_so_the_service_retries(
 
 
 def test_unknown_and_misconfigured_connections(receiver: Receiver, signing_key: KeyPair) -> None:
-    assert receiver.post(STARTED, signed_by=signing_key, conn_id="missing").status_code == 404
+    """An unknown connection is answered as a bad signature (it cannot be verified): the public path
+    must not tell anyone which connection ids this Airflow has (``aws_prod``, ``finance_db``, ...)."""
+    forged = receiver.post(STARTED, signed_by=key_pair(1), uuid="forged")
+    unknown = receiver.post(STARTED, signed_by=signing_key, conn_id="missing")
+    assert (
+        (unknown.status_code, unknown.json())
+        == (forged.status_code, forged.json())
+        == (
+            401,
+            {"detail": "the signature does not verify"},
+        )
+    )
     assert receiver.post(STARTED, signed_by=signing_key, conn_id="misconfigured").status_code == 500
     assert receiver.post(STARTED, signed_by=signing_key, conn_id="bad%20id").status_code == 404
     assert receiver.recorded == []

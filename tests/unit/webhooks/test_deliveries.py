@@ -17,6 +17,7 @@ from airflow_provider_rtk.triggers.events import LiveSessionEvent
 from airflow_provider_rtk.webhooks.deliveries import DeliveryError, delivery_uuid, parse_delivery
 
 LINK = "https://recordings.example.test/file.mp4?X-Amz-Signature=presigned-secret"
+UPLOADED = {"id": "rec-1", "status": "UPLOADED", "meetingId": "standup"}
 
 
 def test_meeting_started_gives_the_watchers_event_fields() -> None:
@@ -106,6 +107,48 @@ def test_a_track_recordings_layer_files_keep_their_names_not_their_links() -> No
         {"name": "a.m4a", "layer": "default", "size_bytes": 10, "duration_seconds": None}
     ]
     assert "presigned-secret" not in json.dumps(delivery.recording)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 400])
+def test_a_size_that_is_not_a_finite_number_never_reaches_the_event_as_nan(number: str) -> None:
+    """``fileSize`` is text, read as a float, and a layer file's numbers are JSON numbers (Python's
+    JSON reads ``NaN`` and ``Infinity`` too): NaN or infinite, they would make an ``extra`` strict JSON
+    cannot hold, which a PostgreSQL or MySQL JSON column refuses (a 5xx the service retries for ever);
+    a huge integer made ``float()`` overflow (a 500) and is no size either."""
+    link = f'{{"fileSize": {number}, "duration": {number}}}'
+    layer = f'{{"layerName": "default", "downloadUrls": {{"a.m4a": {link}}}}}'
+    recording = (
+        f'{{"id": "rec-1", "status": "UPLOADED", "meetingId": "standup", "fileSize": "{number}", '
+        f'"recordingDuration": 61, "downloadUrl": [{layer}]}}'
+    )
+    body = f'{{"event": "recording.statusUpdate", "recording": {recording}}}'.encode()
+
+    delivery = parse_delivery(body, "u-nan")
+
+    assert delivery.recording is not None
+    json.dumps(delivery.recording, allow_nan=False)  # strict JSON, as the database column needs
+    (file,) = delivery.recording["files"]
+    assert file["duration_seconds"] == 61  # the recording's, the file's own being no number
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"event": "meeting.started", "meeting": {"id": "m", "sessionId": "s", "title": "half \ud83d"}},
+        {"event": "recording.statusUpdate", "recording": {**UPLOADED, "outputFileName": "\udc00.mp4"}},
+        {
+            "event": "recording.statusUpdate",
+            "recording": {**UPLOADED, "downloadUrl": [{"downloadUrls": {"\ud800.m4a": {"fileSize": 1}}}]},
+        },
+    ],
+    ids=["title", "file-name", "layer-file-name"],
+)
+def test_text_no_database_can_store_is_refused(body: dict[str, object]) -> None:
+    """A lone surrogate (``"\\ud83d"``, valid JSON escape, no character) is text that cannot be UTF-8:
+    PostgreSQL's and MySQL's JSON columns refuse it (a 5xx the service would retry for ever), and an
+    event holding it breaks Airflow's asset-event pages. It is refused as unreadable (400)."""
+    with pytest.raises(DeliveryError, match="cannot be stored"):
+        parse_delivery(json.dumps(body).encode(), "u-surrogate")
 
 
 @pytest.mark.parametrize("status", ["RECORDING", "UPLOADING", "INVOKED"])
