@@ -135,10 +135,20 @@ class LiveSessionEvent(RealtimeKitEvent):
             status="success",
             meeting_id=meeting_id,
             session_id=session_id,
-            title=title or None,
-            started_at=started_at,
+            title=_storable(title) or None,
+            started_at=_storable(started_at),
             message=f"Meeting {meeting_id} has a new live session {session_id}.",
         )
+
+
+def _storable(text: str | None) -> str | None:
+    """``text`` with each lone surrogate (a JSON escape such as ``"\\ud83d"`` that is no character: a
+    title a client cut mid-emoji) replaced by U+FFFD: the asset event holding it must be UTF-8 that
+    every database's JSON column stores (PostgreSQL's refuses it), and the session still deserves its
+    run."""
+    if text is None:
+        return None
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
 def parse_target_status(value: str | RecordingStatus) -> RecordingStatus:

@@ -7,8 +7,9 @@ Deliveries are camelCase JSON (``{"event": "meeting.started", "meeting": {"id", 
 ``recording.statusUpdate`` at ``UPLOADED`` or ``ERRORED`` becomes
 :func:`~airflow_provider_rtk.assets.recording_asset_extra` (ids, status, files; never a link). Other
 events are well-formed but fed to nothing. A body that is not a JSON object, lacks what its event
-needs, holds an id that is not an id, or text a database's JSON column refuses (a lone surrogate) is
-a :class:`DeliveryError` (answer 400).
+needs, holds an id that is not an id, or a file name a database's JSON column refuses (a lone
+surrogate; a title's becomes U+FFFD, see ``LiveSessionEvent.of``) is a :class:`DeliveryError`
+(answer 400).
 
 ``meeting.transcript`` and ``meeting.summary`` say that a session's document is ready: they become
 ``{"session_id", "meeting_id", "document"}`` (the link they carry is dropped). Two shapes are read:

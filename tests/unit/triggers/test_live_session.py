@@ -351,6 +351,29 @@ def test_pages_that_overlap_and_repeat_fire_each_session_once(
     assert sorted(fired) == ["s-1", "s-2", "s-3"]
 
 
+def test_a_title_cut_mid_emoji_fires_its_session_with_a_title_every_database_stores(
+    hostile: HostileServer, short_polls: None
+) -> None:
+    """A client that cut a title mid-emoji makes the API answer a lone surrogate (``"\\ud83d"``):
+    valid JSON, no character, and no UTF-8. The session still fires, its title storable."""
+    cut = {**_session(1), "meeting_display_name": "stand-up \U0001f600\ud83d"}
+    route = Listing([[cut]])
+    hostile.route("GET", "/sessions", route)
+
+    async def watch() -> list[dict[str, Any]]:
+        running = Triggerer(RealtimeKitLiveSessionTrigger(poll_interval=POLL))
+        try:
+            await running.until(lambda: route.begun >= 2, seconds=60)
+        finally:
+            await running.stop()
+        return list(running.drained())
+
+    (event,) = asyncio.run(watch())
+
+    assert (event["session_id"], event["title"]) == ("s-1", "stand-up \U0001f600\ufffd")
+    json.dumps(event, ensure_ascii=False).encode()  # UTF-8, as a JSON column stores it
+
+
 def test_a_page_that_repeats_earlier_ones_ends_the_listing(hostile: HostileServer, short_polls: None) -> None:
     """A server that ignores ``page_no`` (and says more pages follow) costs one page more, not 20."""
     route = Listing([[_session(1)], [_session(1)], [_session(1)], [_session(2)]])

@@ -134,14 +134,13 @@ def test_a_size_that_is_not_a_finite_number_never_reaches_the_event_as_nan(numbe
 @pytest.mark.parametrize(
     "body",
     [
-        {"event": "meeting.started", "meeting": {"id": "m", "sessionId": "s", "title": "half \ud83d"}},
         {"event": "recording.statusUpdate", "recording": {**UPLOADED, "outputFileName": "\udc00.mp4"}},
         {
             "event": "recording.statusUpdate",
             "recording": {**UPLOADED, "downloadUrl": [{"downloadUrls": {"\ud800.m4a": {"fileSize": 1}}}]},
         },
     ],
-    ids=["title", "file-name", "layer-file-name"],
+    ids=["file-name", "layer-file-name"],
 )
 def test_text_no_database_can_store_is_refused(body: dict[str, object]) -> None:
     """A lone surrogate (``"\\ud83d"``, valid JSON escape, no character) is text that cannot be UTF-8:
@@ -149,6 +148,18 @@ def test_text_no_database_can_store_is_refused(body: dict[str, object]) -> None:
     event holding it breaks Airflow's asset-event pages. It is refused as unreadable (400)."""
     with pytest.raises(DeliveryError, match="cannot be stored"):
         parse_delivery(json.dumps(body).encode(), "u-surrogate")
+
+
+def test_a_title_cut_mid_emoji_is_kept_storable_and_the_session_still_fed() -> None:
+    """A title is no fact anything acts on: its lone surrogate becomes U+FFFD, and the session its
+    delivery reports still gets its run (file names, which are facts, are refused above)."""
+    body = {"event": "meeting.started", "meeting": {"id": "m", "sessionId": "s", "title": "half \ud83d"}}
+
+    delivery = parse_delivery(json.dumps(body).encode(), "u-title")
+
+    assert delivery.live_session is not None
+    assert delivery.live_session["title"] == "half \ufffd"
+    json.dumps(delivery.live_session, ensure_ascii=False).encode()  # UTF-8, as the database stores it
 
 
 @pytest.mark.parametrize("status", ["RECORDING", "UPLOADING", "INVOKED"])
