@@ -440,12 +440,19 @@ class _Watch:
                 self.log.warning("Skipped a session of page %d that could not be read: %s", page_no, problem)
             fresh = False
             for session in page.sessions:
+                if session.id not in seen:  # (a page of skipped sessions is still no repeat)
+                    seen.add(session.id)
+                    fresh = True
                 if not _ID_RE.fullmatch(session.id):  # it could not be read back by id
                     self.log.warning("Skipped a session of page %d whose id is not a valid id", page_no)
                     continue
-                if session.id not in seen:
-                    seen.add(session.id)
-                    fresh = True
+                if not _ID_RE.fullmatch(session.associated_id or ""):  # no meeting a run could record
+                    self.log.warning(
+                        "Skipped session %s of page %d: its meeting id is missing or not a valid id",
+                        session.id,
+                        page_no,
+                    )
+                    continue
                 if wanted is not None and session.associated_id not in wanted:
                     continue
                 if session.is_ended:

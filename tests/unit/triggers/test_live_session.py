@@ -423,6 +423,25 @@ def test_an_unreadable_item_is_skipped_and_logged_without_its_content(
     assert secret not in logged
 
 
+def test_a_session_with_no_valid_meeting_id_is_skipped_and_the_listing_reads_on(
+    hostile: HostileServer,
+    short_polls: None,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another client's odd record: no run could record it, and an event holding it (a lone surrogate)
+    no database might store. Pages of only such sessions are no repeat: the listing reads on."""
+    no_meeting = {**_session(1), "associated_id": None}
+    odd_meeting = {**_session(2), "associated_id": "../m \ud83d"}
+
+    fired = _watch(hostile, [[no_meeting], [odd_meeting], [_session(3)]], until_polls=2)
+
+    assert fired == ["s-3"]
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert "Skipped session s-1 of page 1: its meeting id is missing or not a valid id" in logged
+    assert "Skipped session s-2 of page 2: its meeting id is missing or not a valid id" in logged
+
+
 def test_a_200_that_is_not_json_backs_off_and_the_watch_goes_on(
     hostile: HostileServer,
     short_polls: None,
