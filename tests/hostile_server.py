@@ -133,9 +133,9 @@ def not_found(handler: Handler, seen: Seen) -> None:
     handler.answer(404, json.dumps({"success": False, "error": {"code": 404, "message": "none"}}).encode())
 
 
-def forward_to(base: str) -> Route:
+def forward_to(base: str, rewrite: Callable[[bytes], bytes] | None = None) -> Route:
     """Pass the request on to ``base`` (``http://host:port``) and its answer back: a proxy in front of
-    the emulator, so only the routes a test sets misbehave."""
+    the emulator, so only the routes a test sets misbehave (``rewrite`` changes the answer's body)."""
     target = urlsplit(base)
 
     def behaviour(handler: Handler, seen: Seen) -> None:
@@ -148,6 +148,8 @@ def forward_to(base: str) -> Route:
             payload = answer.read()
         finally:
             upstream.close()
+        if rewrite is not None:
+            payload = rewrite(payload)
         handler.answer(answer.status, payload, answer.getheader("Content-Type") or "application/json")
 
     return behaviour

@@ -43,6 +43,7 @@ from airflow_provider_rtk.exceptions import (
     RealtimeKitTlsError as RealtimeKitTlsError,
 )
 from airflow_provider_rtk.get_provider_info import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+from airflow_provider_rtk.storable import storable_json
 
 T = TypeVar("T")
 
@@ -442,7 +443,10 @@ def _json(response: httpx.Response) -> Any:
         raise ValueError("the answer is not JSON") from None
     if _too_deep(payload):
         raise ValueError(f"the answer is nested too deeply (over {MAX_JSON_DEPTH} levels)")
-    return payload
+    # its text storable once, here: a lone surrogate (a JSON escape a client cut mid-emoji) would
+    # crash whatever encodes it later (the shared poller's reading, the triggerer, an XCom); ids
+    # holding one stay refused (U+FFFD is no id character either)
+    return storable_json(payload)
 
 
 def _error_fields(payload: Any) -> tuple[int | str | None, str | None]:

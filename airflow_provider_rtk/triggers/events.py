@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from airflow_provider_rtk.arguments import target_status_argument
 from airflow_provider_rtk.exceptions import RealtimeKitError
 from airflow_provider_rtk.models import RecordingStatus
+from airflow_provider_rtk.storable import storable
 
 if TYPE_CHECKING:
     from typing import Self
@@ -135,20 +136,10 @@ class LiveSessionEvent(RealtimeKitEvent):
             status="success",
             meeting_id=meeting_id,
             session_id=session_id,
-            title=_storable(title) or None,
-            started_at=_storable(started_at),
+            title=storable(title) or None,
+            started_at=storable(started_at),
             message=f"Meeting {meeting_id} has a new live session {session_id}.",
         )
-
-
-def _storable(text: str | None) -> str | None:
-    """``text`` with each lone surrogate (a JSON escape such as ``"\\ud83d"`` that is no character: a
-    title a client cut mid-emoji) replaced by U+FFFD: the asset event holding it must be UTF-8 that
-    every database's JSON column stores (PostgreSQL's refuses it), and the session still deserves its
-    run."""
-    if text is None:
-        return None
-    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
 
 
 def parse_target_status(value: str | RecordingStatus) -> RecordingStatus:

@@ -338,6 +338,40 @@ def test_deeply_nested_error_answer_keeps_its_status(server, connect):
     assert not isinstance(error, RecursionError)
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_text_cut_mid_emoji_reads_as_replacement_characters(server, connect, mode):
+    """Lone surrogates (``"\\ud83d"``: valid JSON, no character) anywhere in an answer, keys too,
+    read as U+FFFD where the hook decodes it: whatever the provider builds of it (a trigger's event,
+    an XCom) stays UTF-8 every database stores. Before, the text was kept and crashed later."""
+    connect()
+    cut = {
+        **RECORDING,
+        "output_file_name": "cut\ud83d.mp4",
+        "download_url": [
+            {"layer_name": "cam \ud83d", "download_urls": {"f\udc00.mp4": {"download_url": "https://x/y"}}}
+        ],
+        "storage_config": {"path": ["in\ud83d"]},
+        "surprise\ud83d": 1.5,
+    }
+    server.route("GET", "/recordings/rec-1", json_answer(200, envelope(cut)))
+
+    async def read_async() -> Any:
+        async with RealtimeKitAsyncHook() as hook:
+            return await hook.get_recording("rec-1")
+
+    if mode == "sync":
+        with RealtimeKitHook() as hook:
+            recording = hook.get_recording("rec-1")
+    else:
+        recording = asyncio.run(read_async())
+
+    assert recording.output_file_name == "cut\ufffd.mp4"
+    assert recording.download_links == {"f\ufffd.mp4": "https://x/y"}
+    assert recording.to_xcom()["storage_config"] == {"path": ["in\ufffd"]}
+    assert recording.model_extra == {"surprise\ufffd": 1.5}
+    json.dumps(recording.to_xcom(links=True), ensure_ascii=False).encode()  # no UnicodeEncodeError
+
+
 def envelope(data: Any, **extra: Any) -> dict[str, Any]:
     return {"success": True, "data": data, **extra}
 

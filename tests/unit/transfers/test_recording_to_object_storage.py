@@ -131,6 +131,25 @@ def test_a_file_name_that_would_leave_the_folder_is_refused(tmp_path) -> None:
     assert not (tmp_path / "escape.webm").exists()
 
 
+def test_a_file_name_cut_mid_emoji_is_refused_not_written_under_another_name(tmp_path) -> None:
+    """The API names two files with text a client cut mid-emoji (lone surrogates): the hook reads each
+    as U+FFFD, so both names would be one; the copy refuses a name that is no plain file name (U+FFFD
+    included) before anything is fetched, so no file is written under a name the service did not give."""
+    files = {f"cam{chr(high)}.webm": f"{LINK}?{high}" for high in (0xD83D, 0xD83E)}
+    with respx.mock(assert_all_called=False) as mock:
+        mock.get(f"{APP_URL}/recordings/rec-1").respond(
+            200,
+            content=json.dumps({"success": True, "data": uploaded_recording(files)}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        download = mock.get(url__startswith=LINK).respond(200, content=b"x")
+        with pytest.raises(RealtimeKitError, match="not a plain file name; nothing was copied") as info:
+            _operator(tmp_path / "in").execute({})
+    assert "cam\ufffd.webm" in str(info.value)
+    assert download.call_count == 0
+    assert not (tmp_path / "in").exists() or not any((tmp_path / "in").iterdir())
+
+
 class _Clock:
     """The copy's clock, for a wait until its deadline: each sleep moves it on at once (the wait is
     counted in polls, not in seconds of a busy machine). Not for a test of the download rate, which

@@ -829,3 +829,41 @@ def test_hostile_a_refused_token_is_waited_out_until_it_is_rotated(hostile, fast
     assert [e["status"] for e in events] == ["success"] * 2
     assert hostile.calls("GET", "/recordings") >= 2
     assert stops(hostile) == 0
+
+
+def test_hostile_text_cut_mid_emoji_is_read_and_fires_an_event_the_triggerer_can_send(hostile, caplog):
+    """A client cut a file name, a layer name, a storage path mid-emoji: the API answers lone surrogates
+    (``"\\ud83d"``, valid JSON but no character). Before, the shared poller handed the watch a reading
+    that crashed its trigger (``UnicodeEncodeError`` dumping it) and its task failed though the
+    recording was fine; had it got through, Airflow's triggerer could not have sent the event to its
+    supervisor (msgpack refuses such text, and the runner then stops for every trigger). Now the text
+    reads as U+FFFD where answers are decoded, every watch succeeds with an event Airflow can send, and
+    an id holding one stays no id (another client's item, matched by no watch)."""
+    from airflow.sdk.execution_time.comms import _new_encoder
+    from airflow.triggers.base import TriggerEvent
+
+    from tests.hostile_server import recording_list
+
+    cut, fine = uploaded(1, 2)
+    cut.update(
+        output_file_name="cut\ud83d.mp4",
+        download_url=[
+            {"layer_name": "cam \ud83d", "download_urls": {"f\ud83d.mp4": {"download_url": "https://x/y"}}}
+        ],
+        file_name_prefix="p\ud83d",
+        storage_config={"type": "aws", "path": "in\ud83d"},
+    )
+    foreign = {**uploaded(3)[0], "id": "R3\ud83d"}
+    hostile.route("GET", "/recordings", recording_list([foreign, cut, fine]))
+
+    with caplog.at_level("INFO", logger=poller_module.__name__):
+        events = run_together(started_triggers(1, 2))
+
+    assert [e["status"] for e in events] == ["success", "success"], events[0]["message"]
+    recording = events[0]["recording"]
+    assert recording["output_file_name"] == "cut\ufffd.mp4"
+    assert recording["file_name_prefix"] == "p\ufffd"
+    assert recording["storage_config"]["path"] == "in\ufffd"
+    for event in events:
+        _new_encoder().encode(TriggerEvent(event))  # what the triggerer sends its supervisor
+    assert stops(hostile) == 0
