@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import respx
+import tenacity
 from tenacity import RetryCallState, Retrying
 
 from airflow_provider_rtk.exceptions import (
@@ -405,16 +406,24 @@ class TestRetries:
             hook.get_recording("rec-1")
         assert route.call_count == 5
 
-    def test_total_time_bounded(self, hook, api):
+    def test_total_time_bounded(self, hook, api, monkeypatch):
+        """On tenacity's clock, moved by hand: each attempt takes one second of it, so a budget of
+        three seconds ends the call after three of its hundred attempts, however busy the machine is
+        (on the real clock, a first attempt that stalled as long as the budget was the only one)."""
+        now = [1000.0]
+        monkeypatch.setattr(tenacity, "time", type("Clock", (), {"monotonic": staticmethod(lambda: now[0])}))
         hook.retry_policy = HttpRetryPolicy(
-            max_attempts=100, initial_wait=0.05, max_wait=0.05, max_total_seconds=0.3
+            max_attempts=100, initial_wait=0.001, max_wait=0.001, max_total_seconds=3
         )
-        route = api.get("/recordings/rec-1").mock(return_value=rtk_error(503))
-        started = time.monotonic()
+
+        def a_second_then_503(request: httpx.Request) -> httpx.Response:
+            now[0] += 1.0
+            return rtk_error(503)
+
+        route = api.get("/recordings/rec-1").mock(side_effect=a_second_then_503)
         with pytest.raises(RealtimeKitAPIError):
             hook.get_recording("rec-1")
-        assert time.monotonic() - started < 4.0  # 100 attempts would take over 5 s
-        assert 2 <= route.call_count < 100
+        assert route.call_count == 3
 
     def test_create_meeting_not_retried(self, hook, api):
         route = api.post("/meetings").mock(side_effect=[rtk_error(503), ok({"id": "m1"}, 201)])
