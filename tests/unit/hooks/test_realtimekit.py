@@ -307,8 +307,13 @@ class TestRetryPolicy:
         assert parse_retry_after(header) == seconds
 
     def test_parse_retry_after_http_date(self):
-        when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-        assert 28.0 <= parse_retry_after(when) <= 31.0
+        """The seconds from the moment of parsing to the date, bracketed by the clock read before and
+        after (a fixed bound like ``28 <= waited`` fails when the machine stalls between two lines)."""
+        when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+        before = time.time()
+        waited = parse_retry_after(email.utils.format_datetime(when, usegmt=True))
+        after = time.time()
+        assert when.timestamp() - after <= waited <= when.timestamp() - before
 
     def test_429_header_reaches_the_error(self, hook, api):
         api.get("/recordings/rec-1").mock(
