@@ -65,7 +65,12 @@ class TestLostAnswers:
         result = run("rtk_test_start", live_meeting)
 
         assert result.state == "success", result.output[-3000:]
-        time.sleep(2.0)  # let the delayed first request land: it must not make a second recording
+        # the delayed first request has landed once the emulator has answered every request (on a
+        # busy machine it can land after the run has ended): it must not have made a second recording
+        deadline = time.monotonic() + 60
+        while any(request["status"] is None for request in emulator.requests()):
+            assert time.monotonic() < deadline, emulator.requests()
+            time.sleep(0.05)
         assert len(recordings_of(emulator, live_meeting)) == 1
         assert "ReadTimeout" in result.log()
 
