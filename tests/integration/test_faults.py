@@ -90,7 +90,8 @@ class TestServiceErrors:
         assert "HTTP 429" in log
         assert "retrying in 2.0s" in log
         ti = result.task()
-        assert 2.0 <= (ti.end_date - ti.start_date).total_seconds() < 8.0
+        # waited the 2 s, and not ten times as long (generous above: the run's own work on a busy machine)
+        assert 2.0 <= (ti.end_date - ti.start_date).total_seconds() < 20.0
 
     def test_service_rejecting_the_body_fails_without_a_recording(self, emulator, live_meeting, run):
         emulator.add_fault(START, "status", status=400, times=None)
