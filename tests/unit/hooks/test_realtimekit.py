@@ -351,7 +351,7 @@ class TestRetryPolicy:
             hook.get_recording("rec-1")
         assert info.value.status_code == 429
         assert route.call_count == 1
-        assert time.monotonic() - started < 5.0  # not the 3600 s (nor the cap: no retry at all)
+        assert time.monotonic() - started < 60.0  # not the 3600 s (nor the cap: no retry at all)
 
 
 class TestRetries:

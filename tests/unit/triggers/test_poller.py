@@ -283,7 +283,7 @@ def test_a_status_that_changed_while_nobody_watched_is_read_again_at_once(api):
 
     status, waited = asyncio.run(go())
     assert status == "UPLOADED"
-    assert waited < 5
+    assert waited < 30  # not the 60 s interval (generous: a busy machine)
     assert listing.call_count == 3
 
 

@@ -203,7 +203,7 @@ def test_deadline_is_not_overslept(api):
     started = time.monotonic()
     event = only_event(RealtimeKitRecordingTrigger("REC", poll_interval=60, end_time=time.time() + 0.2))
     assert event["status"] == "timeout"
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # not the 60 s poll interval (generous: a busy machine)
 
 
 def test_one_transient_503_is_retried_not_reported(api):
