@@ -215,6 +215,15 @@ def recordings_of(emulator: RealtimeKitEmulator, meeting_id: str) -> list[dict[s
     return [r for r in emulator.recordings() if r["meeting_id"] == meeting_id]
 
 
+def every_request_answered(emulator: RealtimeKitEmulator, seconds: float = 60.0) -> None:
+    """Wait until the emulator has answered every request it got (a ``delay`` fault's too, which has
+    then had its effect): on a busy machine a delayed request can land well after the run ended."""
+    deadline = time.monotonic() + seconds
+    while any(request["status"] is None for request in emulator.requests()):
+        assert time.monotonic() < deadline, emulator.requests()
+        time.sleep(0.05)
+
+
 def _clear_openlineage_settings() -> None:
     """The OpenLineage provider reads its settings once per process (``functools.cache``)."""
     from airflow.providers.openlineage import conf

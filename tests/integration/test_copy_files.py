@@ -156,7 +156,7 @@ def test_gives_up_after_wait_timeout_while_nothing_is_downloadable(emulator, tmp
     started = time.monotonic()
     with pytest.raises(RealtimeKitFilesNotDownloadableError, match="UPLOADING, not UPLOADED"):
         operator.execute({})
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # not the 30 s upload (generous: a busy machine)
     assert list(tmp_path.iterdir()) == []
 
 

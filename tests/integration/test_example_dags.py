@@ -5,7 +5,6 @@ date (Airflow 3's REST API triggers without one), so no DAG may depend on ``ds``
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pendulum
@@ -84,9 +83,13 @@ def test_manual_dag_from_the_trigger_form(emulator, live_meeting, end_session_on
 
 def test_sensor_driven_dag_starts_when_the_meeting_goes_live(emulator, when, end_session_once_recording):
     meeting_id = emulator.create_meeting("all-hands")["id"]
-    started = time.monotonic()
-    # the meeting goes live a few seconds into the run, while the sensor is already waiting
-    when(lambda: time.monotonic() - started > 12, lambda: emulator.start_session(meeting_id))
+    asked = f"/meetings/{meeting_id}/active-session"
+    # the meeting goes live once the sensor is waiting (its trigger has asked for the active session),
+    # however long the run takes to get there
+    when(
+        lambda: any(request["path"].endswith(asked) for request in emulator.requests()),
+        lambda: emulator.start_session(meeting_id),
+    )
     end_session_once_recording(meeting_id)
 
     dag_run = load_dag("rtk_sensor_driven_recording").test(

@@ -7,11 +7,9 @@ that says what happened.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.integration.conftest import STATE_STORE, recordings_of, xcom
+from tests.integration.conftest import STATE_STORE, every_request_answered, recordings_of, xcom
 
 START = "startTrackRecordingForAMeeting"
 
@@ -65,7 +63,7 @@ class TestLostAnswers:
         result = run("rtk_test_start", live_meeting)
 
         assert result.state == "success", result.output[-3000:]
-        time.sleep(2.0)  # let the delayed first request land: it must not make a second recording
+        every_request_answered(emulator)  # the delayed first start has landed: it made no second recording
         assert len(recordings_of(emulator, live_meeting)) == 1
         assert "ReadTimeout" in result.log()
 
@@ -92,7 +90,8 @@ class TestServiceErrors:
         assert "HTTP 429" in log
         assert "retrying in 2.0s" in log
         ti = result.task()
-        assert 2.0 <= (ti.end_date - ti.start_date).total_seconds() < 8.0
+        # waited the 2 s, and not ten times as long (generous above: the run's own work on a busy machine)
+        assert 2.0 <= (ti.end_date - ti.start_date).total_seconds() < 20.0
 
     def test_service_rejecting_the_body_fails_without_a_recording(self, emulator, live_meeting, run):
         emulator.add_fault(START, "status", status=400, times=None)

@@ -6,12 +6,10 @@ and the log line that says what happened.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from airflow_provider_rtk.hooks.realtimekit import RealtimeKitHook
-from tests.integration.conftest import STATE_STORE, recordings_of
+from tests.integration.conftest import STATE_STORE, every_request_answered, recordings_of
 
 START = "startTrackRecordingForAMeeting"
 
@@ -155,7 +153,9 @@ class TestAmbiguousStarts:
 
         result = run("rtk_test_timeout", live_meeting)
 
-        time.sleep(2.0)  # the delayed start lands: the meeting is already being recorded
+        # the delayed start has landed (on a busy machine, maybe long after the run): the meeting
+        # was already being recorded, so it made no recording
+        every_request_answered(emulator)
         (recording,) = recordings_of(emulator, live_meeting)
         assert [recording["id"]] == foreign
         assert recording["status"] in ("INVOKED", "RECORDING")
