@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
+from airflow_provider_rtk.storable import storable
+
 if TYPE_CHECKING:
     from pydantic import JsonValue
 
@@ -200,8 +202,7 @@ def mask_layer_secrets(layers: Any) -> tuple[Any, list[str]]:
 def _json_unescaped(token: str) -> str:
     """One JSON escape (``\\uXXXX``, a surrogate pair, ``\\/``, ``\\"``...) undone."""
     value: str = json.loads(f'"{token}"')
-    # a lone surrogate (half a pair) becomes U+FFFD: the text must stay encodable
-    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return storable(value)  # a lone surrogate (half a pair) becomes U+FFFD: the text stays encodable
 
 
 class _Decoding(NamedTuple):

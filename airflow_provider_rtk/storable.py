@@ -20,7 +20,7 @@ def storable(text: str | None) -> str | None:
     """``text`` with each lone surrogate (a code point that is no character) replaced by U+FFFD."""
     if text is None or text.isascii():
         return text
-    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def storable_json(value: Any) -> Any:
